@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "path-util.h"
+
+bool path_is_normalized_absolute(const char *p) {
+    if (!p || p[0] != '/')
+        return false;
+    for (const char *c = p + 1; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 0)
+            return false; /* "//" */
+        if ((n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+            return false;
+        c += n;
+        if (*c == '/')
+            c++;
+    }
+    return true;
+}
+
+bool filename_is_valid(const char *p) {
+    return !isempty(p) && !strchr(p, '/') && !streq(p, ".") && !streq(p, "..") &&
+           strlen(p) <= 255;
+}
+
+int mkdir_p(const char *path, mode_t mode) {
+    _cleanup_free_ char *copy = strdup(path);
+    if (!copy)
+        return -ENOMEM;
+    for (char *p = copy + 1;; p++) {
+        if (*p != '/' && *p != 0)
+            continue;
+        char saved = *p;
+        *p = 0;
+        if (mkdir(copy, mode) < 0 && errno != EEXIST)
+            return -errno;
+        *p = saved;
+        if (!saved)
+            break;
+    }
+    return 0;
+}
+
+static int rm_rf_at(int dfd, const char *name, dev_t dev) {
+    struct stat st;
+    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISDIR(st.st_mode))
+        return RET_NERRNO(unlinkat(dfd, name, 0));
+    if (st.st_dev != dev)
+        return -EXDEV; /* a mount point inside: never delete into another file system */
+    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    _cleanup_closedir_ DIR *d = fdopendir(fd);
+    if (!d) {
+        safe_close(fd);
+        return -errno;
+    }
+    int r = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+            continue;
+        int k = rm_rf_at(dirfd(d), de->d_name, dev);
+        if (k < 0 && r == 0)
+            r = k;
+    }
+    if (r < 0)
+        return r;
+    return RET_NERRNO(unlinkat(dfd, name, AT_REMOVEDIR));
+}
+
+int rm_rf(const char *path) {
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    return rm_rf_at(AT_FDCWD, path, st.st_dev);
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {
+    _cleanup_free_ char *tmp = NULL;
+    if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
+        return -ENOMEM;
+    _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int r = 0;
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, data + off, len - off);
+        if (n < 0) {
+            r = -errno;
+            break;
+        }
+        off += (size_t) n;
+    }
+    if (r == 0 && fchmod(fd, mode) < 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0)
+        (void) unlink(tmp);
+    return r;
+}
+
+int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    size_t cap = 4096, len = 0;
+    _cleanup_free_ char *buf = malloc(cap + 1);
+    if (!buf)
+        return -ENOMEM;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= max)
+                return -EFBIG;
+            cap = cap * 2 > max ? max : cap * 2;
+            char *n = realloc(buf, cap + 1);
+            if (!n)
+                return -ENOMEM;
+            buf = n;
+        }
+        ssize_t k = read(fd, buf + len, cap - len);
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            break;
+        len += (size_t) k;
+    }
+    buf[len] = 0;
+    if (ret_len)
+        *ret_len = len;
+    *ret = TAKE_PTR(buf);
+    return 0;
+}
+
+char *path_join(const char *a, const char *b) {
+    char *r;
+    size_t n = strlen(a);
+    while (*b == '/')
+        b++;
+    if (asprintf(&r, "%s%s%s", a, n > 0 && a[n - 1] == '/' ? "" : "/", b) < 0)
+        return NULL;
+    return r;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* Absolute, no "." or ".." components, no empty components except a trailing slash. */
+bool path_is_normalized_absolute(const char *p);
+/* A single file name: not empty, no '/', not "." or "..". */
+bool filename_is_valid(const char *p);
+/* mkdir -p with mode for the created directories. */
+int mkdir_p(const char *path, mode_t mode);
+/* rm -rf that never crosses into another file system and never follows symlinks. */
+int rm_rf(const char *path);
+/* Writes all of data to path atomically (temp file + rename). */
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* Reads a whole small file (at most max bytes) as a NUL-terminated string. */
+int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* Joins two path parts with one '/'. NULL on OOM. */
+char *path_join(const char *a, const char *b);

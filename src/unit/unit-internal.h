@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Shared by the unit module's own files only. */
+
+#include "path-util.h"
+#include "unit.h"
+
+/* Each parser returns 0 or a negative errno; on error *why says what is wrong, in words. */
+int unit_parse_namespaces(const char *s, unsigned *ret, const char **why);
+int unit_parse_environment(const char *s, char ***list, const char **why);
+int unit_parse_volume(const char *s, Volume *ret, const char **why);
+bool unit_hostname_is_valid(const char *s);
+bool unit_user_name_is_valid(const char *s);

@@ -1,0 +1,666 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The unit file loader: inih tokenises, a table maps Section.Key to a value parser, and a final
+ * pass checks rules across keys. This is the only file that includes <ini.h>.
+ *
+ * Debian's libinih (r55) has runtime knobs that must be set, or it cuts values at " ;", splits
+ * lines over 199 bytes into two (a key-injection hazard), and treats indented lines as
+ * continuations. We feed it through our own reader, which also counts lines (the shared library
+ * cannot report them), joins systemd's backslash continuations, and rejects what systemd would
+ * not accept (a "Key: value" line, an unterminated section header) before inih sees it. */
+
+#include <ini.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "strv.h"
+#include "unit-internal.h"
+
+#define LOGICAL_LINE_MAX (64 * 1024 - 2)
+
+typedef struct Parser Parser;
+typedef int (*ValueParser)(Parser *p, const char *value, void *field, uintptr_t data,
+                           const char **why);
+
+typedef struct KeyDef {
+    const char *section;
+    const char *key;
+    ValueParser parse;
+    size_t offset;
+    uintptr_t data; /* default for scalars */
+} KeyDef;
+
+struct Parser {
+    const char *path;
+    const char *text; /* input, read from cursor */
+    const char *cursor;
+    UnitConfig *u;
+    char **errors;
+    int oom;
+
+    /* reader state */
+    char *logical;
+    size_t logical_len, logical_off;
+    unsigned line;         /* physical lines consumed so far */
+    unsigned logical_line; /* first physical line of the current logical line */
+    bool section_ok;       /* keys of the current section are ours to parse */
+    char section[64];
+    unsigned section_line[4]; /* where [Unit] [Sandbox] [Resources] [Service] start */
+    unsigned key_line[64];    /* last line that assigned each table entry */
+};
+
+static const char *const known_sections[] = {"Unit", "Sandbox", "Resources", "Service"};
+
+_printf_(3, 4) static void add_error(Parser *p, unsigned line, const char *fmt, ...) {
+    _cleanup_free_ char *msg = NULL, *full = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&msg, fmt, ap);
+    va_end(ap);
+    if (r < 0 || (line ? asprintf(&full, "%s:%u: %s", p->path, line, msg)
+                       : asprintf(&full, "%s: %s", p->path, msg)) < 0) {
+        p->oom = -ENOMEM;
+        return;
+    }
+    if (strv_consume(&p->errors, TAKE_PTR(full)) < 0)
+        p->oom = -ENOMEM;
+}
+
+/* Reads the next physical line without its newline; NULL at the end. */
+static char *next_physical_line(Parser *p) {
+    if (!*p->cursor)
+        return NULL;
+    size_t n = strcspn(p->cursor, "\n");
+    char *l = strndup(p->cursor, n);
+    if (!l) {
+        p->oom = -ENOMEM;
+        return NULL;
+    }
+    p->cursor += n + (p->cursor[n] == '\n');
+    p->line++;
+    if (n > 0 && l[n - 1] == '\r')
+        l[n - 1] = 0;
+    return l;
+}
+
+static char *strip(char *s) {
+    s += strspn(s, " \t");
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = 0;
+    return s;
+}
+
+/* Checks one logical line; returns the text inih should see (blank for a rejected line). */
+static const char *check_logical_line(Parser *p, char *l) {
+    if (!*l || *l == '#' || *l == ';')
+        return l;
+    if (*l == '[') {
+        size_t n = strlen(l);
+        if (n < 3 || l[n - 1] != ']' || memchr(l + 1, ']', n - 2)) {
+            add_error(p, p->logical_line, "%s: expected a section header like [Service]", l);
+            p->section_ok = false;
+            return "";
+        }
+        snprintf(p->section, sizeof p->section, "%.*s", (int) (n - 2), l + 1);
+        p->section_ok = false;
+        for (size_t i = 0; i < ELEMENTSOF(known_sections); i++)
+            if (n - 2 == strlen(known_sections[i]) && streq(p->section, known_sections[i])) {
+                p->section_ok = true;
+                if (!p->section_line[i])
+                    p->section_line[i] = p->logical_line;
+            }
+        if (!p->section_ok && strncmp(l + 1, "X-", 2) != 0)
+            add_error(p, p->logical_line,
+                      "[%.*s]: unknown section, expected [Unit], [Sandbox], [Resources] or "
+                      "[Service]",
+                      (int) (n - 2), l + 1);
+        /* inih truncates long section names; it never needs the name since we track it */
+        return "[S]";
+    }
+    size_t k = strcspn(l, "=:");
+    if (l[k] != '=' || k == 0 || strspn(l, " \t") == k) {
+        add_error(p, p->logical_line, "'%.40s': expected Key=value", l);
+        return "";
+    }
+    if (!p->section[0]) {
+        add_error(p, p->logical_line, "%.*s=: assignment outside of any section", (int) k, l);
+        return "";
+    }
+    return l;
+}
+
+/* Builds the next logical line: strips it, joins lines that end in a backslash (comment lines
+ * inside a continuation are skipped, as systemd does), then checks it. */
+static int next_logical_line(Parser *p) {
+    _cleanup_free_ char *joined = NULL;
+    size_t len = 0;
+    bool too_long = false;
+
+    p->logical = mfree(p->logical);
+    for (;;) {
+        _cleanup_free_ char *raw = next_physical_line(p);
+        if (!raw) {
+            if (p->oom)
+                return p->oom;
+            if (!joined)
+                return 0;
+            break;
+        }
+        char *s = strip(raw);
+        if (joined && (*s == '#' || *s == ';'))
+            continue;
+        if (!joined)
+            p->logical_line = p->line;
+        size_t n = strlen(s);
+        bool more = n > 0 && s[n - 1] == '\\';
+        if (more)
+            s[n - 1] = ' ';
+        if (len + n > LOGICAL_LINE_MAX)
+            too_long = true;
+        else {
+            char *j = realloc(joined, len + n + 1);
+            if (!j)
+                return -ENOMEM;
+            joined = j;
+            memcpy(joined + len, s, n + 1);
+            len += n;
+        }
+        if (!more)
+            break;
+    }
+
+    const char *text;
+    if (too_long) {
+        add_error(p, p->logical_line, "line longer than %d bytes", LOGICAL_LINE_MAX);
+        text = "";
+    } else
+        text = check_logical_line(p, strip(joined));
+    if (asprintf(&p->logical, "%s\n", text) < 0)
+        return -ENOMEM;
+    p->logical_len = strlen(p->logical);
+    p->logical_off = 0;
+    return 1;
+}
+
+/* fgets()-like: inih may ask for a line in pieces while it grows its buffer. */
+static char *reader(char *str, int num, void *stream) {
+    Parser *p = stream;
+    if (num < 2)
+        return NULL;
+    if (!p->logical || p->logical_off >= p->logical_len)
+        if (next_logical_line(p) <= 0)
+            return NULL;
+    size_t n = p->logical_len - p->logical_off;
+    if (n > (size_t) num - 1)
+        n = (size_t) num - 1;
+    memcpy(str, p->logical + p->logical_off, n);
+    str[n] = 0;
+    p->logical_off += n;
+    return str;
+}
+
+/* ---- value parsers ---- */
+
+#define FIELD(type) ((type *) field)
+
+static int parse_string(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) p, (void) d, (void) why;
+    char *c = NULL;
+    if (*v && !(c = strdup(v)))
+        return -ENOMEM;
+    free(*FIELD(char *));
+    *FIELD(char *) = c;
+    return 0;
+}
+
+static int parse_words(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) p, (void) d;
+    _cleanup_strv_free_ char **w = NULL;
+    if (!*v) {
+        *FIELD(char **) = strv_free(*FIELD(char **));
+        return 0;
+    }
+    if (unit_split_command(v, &w) < 0) {
+        *why = "unbalanced quotes or bad escape";
+        return -EINVAL;
+    }
+    return strv_extend_strv(FIELD(char **), w);
+}
+
+static int parse_layers(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    _cleanup_strv_free_ char **w = NULL;
+    if (*v && unit_split_command(v, &w) >= 0)
+        STRV_FOREACH(s, w)
+            if (!path_is_normalized_absolute(*s)) {
+                *why = "layer directories must be absolute paths without . or ..";
+                return -EINVAL;
+            }
+    return parse_words(p, v, field, d, why);
+}
+
+static int parse_path(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    if (*v && !path_is_normalized_absolute(v)) {
+        *why = "expected an absolute path without . or .. components";
+        return -EINVAL;
+    }
+    return parse_string(p, v, field, d, why);
+}
+
+static int parse_hostname(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    if (*v && !unit_hostname_is_valid(v)) {
+        *why = "not a valid host name (letters, digits, '-' and '.', at most 64)";
+        return -EINVAL;
+    }
+    return parse_string(p, v, field, d, why);
+}
+
+static int parse_user(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    if (*v && !unit_user_name_is_valid(v)) {
+        *why = "expected a user or group name, or a numeric id";
+        return -EINVAL;
+    }
+    return parse_string(p, v, field, d, why);
+}
+
+static int parse_namespaces(Parser *p, const char *v, void *field, uintptr_t d,
+                            const char **why) {
+    (void) p, (void) d;
+    return unit_parse_namespaces(v, FIELD(unsigned), why);
+}
+
+static int parse_volume(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) field, (void) d;
+    UnitConfig *u = p->u;
+    if (!*v) {
+        for (size_t i = 0; i < u->n_volumes; i++) {
+            free(u->volumes[i].source);
+            free(u->volumes[i].target);
+        }
+        u->volumes = mfree(u->volumes);
+        u->n_volumes = 0;
+        return 0;
+    }
+    Volume vol;
+    int r = unit_parse_volume(v, &vol, why);
+    if (r < 0)
+        return r;
+    Volume *n = realloc(u->volumes, sizeof(Volume) * (u->n_volumes + 1));
+    if (!n) {
+        free(vol.source);
+        free(vol.target);
+        return -ENOMEM;
+    }
+    n[u->n_volumes++] = vol;
+    u->volumes = n;
+    return 0;
+}
+
+static int parse_bool(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) p;
+    int b = *v ? parse_boolean(v) : (int) d;
+    if (b < 0) {
+        *why = "expected a boolean (yes/no, true/false, on/off, 1/0)";
+        return -EINVAL;
+    }
+    *FIELD(bool) = b;
+    return 0;
+}
+
+static int parse_environment(Parser *p, const char *v, void *field, uintptr_t d,
+                             const char **why) {
+    (void) p, (void) d;
+    if (!*v) {
+        *FIELD(char **) = strv_free(*FIELD(char **));
+        return 0;
+    }
+    return unit_parse_environment(v, FIELD(char **), why);
+}
+
+static int parse_cpu_quota(Parser *p, const char *v, void *field, uintptr_t d,
+                           const char **why) {
+    (void) p, (void) d;
+    uint32_t q = UINT32_MAX;
+    if (*v && (parse_percent_permyriad(v, &q) < 0 || q == 0)) {
+        *why = "expected a percentage above 0%, like 20% or 150%";
+        return -EINVAL;
+    }
+    *FIELD(uint32_t) = q;
+    return 0;
+}
+
+static int parse_cpus(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) field, (void) d;
+    CpuSet c = {};
+    if (*v && parse_cpu_set(v, &c) < 0) {
+        *why = "expected a CPU list like 0-1,3";
+        return -EINVAL;
+    }
+    p->u->allowed_cpus = c;
+    p->u->allowed_cpus_set = *v;
+    return 0;
+}
+
+static int parse_memory(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) p, (void) d;
+    uint64_t m = UINT64_MAX;
+    if (*v && (parse_size_or_infinity(v, &m) < 0 || m == 0)) {
+        *why = "expected a size above 0 like 64M, 1.5G, or infinity";
+        return -EINVAL;
+    }
+    *FIELD(uint64_t) = m;
+    return 0;
+}
+
+static int parse_tasks(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) p, (void) d;
+    uint64_t t = UINT64_MAX;
+    if (*v && !streq(v, "infinity") && (safe_atou64(v, &t) < 0 || t == 0 || t == UINT64_MAX)) {
+        *why = "expected a number of tasks above 0, or infinity";
+        return -EINVAL;
+    }
+    *FIELD(uint64_t) = t;
+    return 0;
+}
+
+static int parse_exec(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) d;
+    _cleanup_strv_free_ char **argv = NULL;
+    if (!*v) {
+        *FIELD(char **) = strv_free(*FIELD(char **));
+        return 0;
+    }
+    if (*FIELD(char **)) {
+        *why = "only one command is allowed; an empty ExecStart= first resets it";
+        return -EINVAL;
+    }
+    if (strchr("-@+!:|", *v)) {
+        *why = "command prefixes (- @ + ! : |) are not supported";
+        return -EINVAL;
+    }
+    if (unit_split_command(v, &argv) < 0) {
+        *why = "unbalanced quotes or bad escape";
+        return -EINVAL;
+    }
+    if (!argv[0] || (argv[0][0] != '/' && strchr(argv[0], '/')) ||
+        (argv[0][0] == '/' && !path_is_normalized_absolute(argv[0]))) {
+        *why = "the command must be an absolute path or a plain name looked up in PATH";
+        return -EINVAL;
+    }
+    (void) p;
+    *FIELD(char **) = TAKE_PTR(argv);
+    return 0;
+}
+
+static int parse_restart(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) p;
+    RestartPolicy r = *v ? restart_policy_from_string(v) : (RestartPolicy) d;
+    if (r < 0) {
+        *why = "expected no, on-success, on-failure, on-abnormal, on-abort or always";
+        return -EINVAL;
+    }
+    *FIELD(RestartPolicy) = r;
+    return 0;
+}
+
+static int parse_timespan_field(Parser *p, const char *v, void *field, uintptr_t d,
+                                const char **why) {
+    (void) p;
+    uint64_t t = (uint64_t) d;
+    if (*v && parse_timespan(v, &t) < 0) {
+        *why = "expected a time span like 100ms, 5s or 1min 30s";
+        return -EINVAL;
+    }
+    *FIELD(uint64_t) = t;
+    return 0;
+}
+
+static int parse_stop_timeout(Parser *p, const char *v, void *field, uintptr_t d,
+                              const char **why) {
+    int r = parse_timespan_field(p, v, field, d, why);
+    if (r >= 0 && *FIELD(uint64_t) == 0)
+        *FIELD(uint64_t) = USEC_INFINITY; /* as systemd: 0 disables the timeout */
+    return r;
+}
+
+static int parse_burst(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) p;
+    uint32_t n = (uint32_t) d;
+    if (*v && safe_atou32(v, &n) < 0) {
+        *why = "expected a whole number";
+        return -EINVAL;
+    }
+    *FIELD(unsigned) = n;
+    return 0;
+}
+
+static int parse_kill_signal(Parser *p, const char *v, void *field, uintptr_t d,
+                             const char **why) {
+    (void) p;
+    int s = (int) d;
+    if (*v && parse_signal(v, &s) < 0) {
+        *why = "expected a signal name like SIGTERM, or its number";
+        return -EINVAL;
+    }
+    *FIELD(int) = s;
+    return 0;
+}
+
+#define OFF(f) offsetof(UnitConfig, f)
+static const KeyDef key_table[] = {
+    {"Unit", "Description", parse_string, OFF(description), 0},
+    {"Unit", "Documentation", parse_words, OFF(documentation), 0},
+    {"Unit", "StartLimitIntervalSec", parse_timespan_field, OFF(start_limit_interval_usec),
+     DEFAULT_START_LIMIT_INTERVAL_USEC},
+    {"Unit", "StartLimitBurst", parse_burst, OFF(start_limit_burst), DEFAULT_START_LIMIT_BURST},
+    {"Sandbox", "Layers", parse_layers, OFF(layers), 0},
+    {"Sandbox", "RootDirectory", parse_path, OFF(root_directory), 0},
+    {"Sandbox", "Hostname", parse_hostname, OFF(hostname), 0},
+    {"Sandbox", "Namespaces", parse_namespaces, OFF(namespaces), 0},
+    {"Sandbox", "Volume", parse_volume, OFF(volumes), 0},
+    {"Sandbox", "ReadOnly", parse_bool, OFF(read_only), false},
+    {"Sandbox", "Environment", parse_environment, OFF(environment), 0},
+    {"Sandbox", "WorkingDirectory", parse_path, OFF(working_directory), 0},
+    {"Sandbox", "User", parse_user, OFF(user), 0},
+    {"Sandbox", "Group", parse_user, OFF(group), 0},
+    {"Resources", "CPUQuota", parse_cpu_quota, OFF(cpu_quota_permyriad), 0},
+    {"Resources", "AllowedCPUs", parse_cpus, OFF(allowed_cpus), 0},
+    {"Resources", "MemoryMax", parse_memory, OFF(memory_max), 0},
+    {"Resources", "TasksMax", parse_tasks, OFF(tasks_max), 0},
+    {"Service", "ExecStart", parse_exec, OFF(exec_start), 0},
+    {"Service", "Restart", parse_restart, OFF(restart), RESTART_NO},
+    {"Service", "RestartSec", parse_timespan_field, OFF(restart_usec), DEFAULT_RESTART_USEC},
+    {"Service", "TimeoutStartSec", parse_stop_timeout, OFF(timeout_start_usec),
+     DEFAULT_TIMEOUT_START_USEC},
+    {"Service", "TimeoutStopSec", parse_stop_timeout, OFF(timeout_stop_usec),
+     DEFAULT_TIMEOUT_STOP_USEC},
+    {"Service", "KillSignal", parse_kill_signal, OFF(kill_signal), SIGTERM},
+    /* systemd still accepts these two in [Service] */
+    {"Service", "StartLimitIntervalSec", parse_timespan_field, OFF(start_limit_interval_usec),
+     DEFAULT_START_LIMIT_INTERVAL_USEC},
+    {"Service", "StartLimitBurst", parse_burst, OFF(start_limit_burst),
+     DEFAULT_START_LIMIT_BURST},
+};
+_Static_assert(ELEMENTSOF(key_table) <= 64, "Parser.key_line is too small");
+
+/* Which table entry last set a key, so cross-key errors point at a line. */
+static unsigned line_of(const Parser *p, const char *key) {
+    unsigned best = 0;
+    for (size_t i = 0; i < ELEMENTSOF(key_table); i++)
+        if (streq(key_table[i].key, key) && p->key_line[i] > best)
+            best = p->key_line[i];
+    return best;
+}
+
+/* inih's contract: nonzero is success. We always go on, collecting errors ourselves. */
+static int handler(void *user, const char *section, const char *name, const char *value) {
+    Parser *p = user;
+    const char *why = NULL;
+    (void) section; /* inih's copy may be truncated; the reader tracks the real one */
+
+    if (!p->section_ok || strncmp(name, "X-", 2) == 0)
+        return 1;
+    for (size_t i = 0; i < ELEMENTSOF(key_table); i++) {
+        if (!streq(key_table[i].section, p->section) || !streq(key_table[i].key, name))
+            continue;
+        int r = key_table[i].parse(p, value, (uint8_t *) p->u + key_table[i].offset,
+                                   key_table[i].data, &why);
+        if (r == -ENOMEM)
+            p->oom = r;
+        else if (r < 0)
+            add_error(p, p->logical_line, "%s=%.60s%s: %s", name, value,
+                      strlen(value) > 60 ? "..." : "", why ? why : "invalid value");
+        else
+            p->key_line[i] = p->logical_line;
+        return 1;
+    }
+    add_error(p, p->logical_line, "%s=%.60s%s: unknown key in section [%s]", name, value,
+              strlen(value) > 60 ? "..." : "", p->section);
+    return 1;
+}
+
+static void validate(Parser *p) {
+    UnitConfig *u = p->u;
+    unsigned sandbox_line = p->section_line[1] ? p->section_line[1] : 1;
+    unsigned service_line = p->section_line[3] ? p->section_line[3] : 1;
+
+    if (!u->exec_start)
+        add_error(p, service_line, "ExecStart=: missing; [Service] must say what to run");
+    if (!u->layers && !u->root_directory)
+        add_error(p, sandbox_line,
+                  "Layers=: missing; [Sandbox] needs Layers= or RootDirectory= for the root "
+                  "file system");
+    if (u->layers && u->root_directory)
+        add_error(p, line_of(p, "RootDirectory"),
+                  "RootDirectory=: cannot be combined with Layers=; use one of them");
+    if (!(u->namespaces & NS_MOUNT))
+        add_error(p, line_of(p, "Namespaces") ?: sandbox_line,
+                  "Namespaces=: must include mount, the sandbox's root is built in its own "
+                  "mount namespace");
+    if (u->hostname && !(u->namespaces & NS_UTS))
+        add_error(p, line_of(p, "Hostname"),
+                  "Hostname=%s: needs the uts namespace in Namespaces=", u->hostname);
+    if (u->namespaces & NS_USER)
+        add_error(p, line_of(p, "Namespaces"),
+                  "Namespaces=: the user namespace is not supported yet");
+    for (size_t i = 0; i < u->n_volumes; i++)
+        for (size_t j = 0; j < i; j++)
+            if (streq(u->volumes[i].target, u->volumes[j].target))
+                add_error(p, line_of(p, "Volume"), "Volume=%s:%s: the target is mounted twice",
+                          u->volumes[i].source, u->volumes[i].target);
+}
+
+static void unit_config_init(UnitConfig *u) {
+    *u = (UnitConfig){
+        .start_limit_interval_usec = DEFAULT_START_LIMIT_INTERVAL_USEC,
+        .start_limit_burst = DEFAULT_START_LIMIT_BURST,
+        .namespaces = NS_DEFAULT,
+        .cpu_quota_permyriad = UINT32_MAX,
+        .memory_max = UINT64_MAX,
+        .tasks_max = UINT64_MAX,
+        .restart = RESTART_NO,
+        .restart_usec = DEFAULT_RESTART_USEC,
+        .timeout_start_usec = DEFAULT_TIMEOUT_START_USEC,
+        .timeout_stop_usec = DEFAULT_TIMEOUT_STOP_USEC,
+        .kill_signal = SIGTERM,
+    };
+}
+
+UnitConfig *unit_config_free(UnitConfig *u) {
+    if (!u)
+        return NULL;
+    free(u->path);
+    free(u->name);
+    free(u->description);
+    strv_free(u->documentation);
+    strv_free(u->layers);
+    free(u->root_directory);
+    free(u->hostname);
+    for (size_t i = 0; i < u->n_volumes; i++) {
+        free(u->volumes[i].source);
+        free(u->volumes[i].target);
+    }
+    free(u->volumes);
+    strv_free(u->environment);
+    free(u->working_directory);
+    free(u->user);
+    free(u->group);
+    strv_free(u->exec_start);
+    free(u);
+    return NULL;
+}
+
+int unit_load_string(const char *path, const char *text, UnitConfig **ret, char ***ret_errors) {
+    _cleanup_(unit_config_freep) UnitConfig *u = calloc(1, sizeof(UnitConfig));
+    Parser p = {.path = path, .text = text, .cursor = text};
+    if (!u)
+        return -ENOMEM;
+    unit_config_init(u);
+    p.u = u;
+
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    u->path = strdup(path);
+    u->name = strdup(base);
+    if (!u->path || !u->name)
+        return -ENOMEM;
+    if (!unit_name_is_valid(base))
+        add_error(&p, 0,
+                  "'%s' is not a valid unit name (letters, digits and :_.@- only, at most %d)",
+                  base, UNIT_NAME_MAX);
+
+    /* Process-global knobs of Debian's libinih; set on every load since nothing else uses
+     * inih in our programs. */
+    ini_allow_inline_comments = false;
+    ini_allow_multiline = false;
+    ini_use_stack = false;
+    ini_allow_realloc = true;
+    ini_max_line = LOGICAL_LINE_MAX + 2;
+    ini_stop_on_first_error = false;
+    ini_allow_no_value = false;
+
+    int r = ini_parse_stream(reader, &p, handler, &p);
+    free(p.logical);
+    if (p.oom) {
+        strv_free(p.errors);
+        return p.oom;
+    }
+    if (r == -2) {
+        strv_free(p.errors);
+        return -ENOMEM;
+    }
+    if (r != 0 && !p.errors) /* the reader filters what inih refuses; never ignore it */
+        add_error(&p, 0, "cannot parse line %d", r);
+    validate(&p);
+    if (p.errors) {
+        if (ret_errors)
+            *ret_errors = p.errors;
+        else
+            strv_free(p.errors);
+        return -EINVAL;
+    }
+    if (ret_errors)
+        *ret_errors = NULL;
+    *ret = TAKE_PTR(u);
+    return 0;
+}
+
+int unit_load(const char *path, UnitConfig **ret, char ***ret_errors) {
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    int r = read_file(path, 1024 * 1024, &text, &len);
+    if (r < 0)
+        return r;
+    if (strlen(text) != len) {
+        if (ret_errors) {
+            char *m = NULL;
+            if (asprintf(&m, "%s: contains a NUL byte, not a text file", path) < 0)
+                return -ENOMEM;
+            *ret_errors = NULL;
+            if (strv_consume(ret_errors, m) < 0)
+                return -ENOMEM;
+        }
+        return -EINVAL;
+    }
+    return unit_load_string(path, text, ret, ret_errors);
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+#include "parse-util.h"
+
+/* A unit file, parsed and validated. Nothing here touches the system: the daemon applies it. */
+
+typedef enum RestartPolicy {
+    RESTART_NO,
+    RESTART_ON_SUCCESS,
+    RESTART_ON_FAILURE,
+    RESTART_ON_ABNORMAL,
+    RESTART_ON_ABORT,
+    RESTART_ALWAYS,
+    _RESTART_MAX,
+    _RESTART_INVALID = -EINVAL,
+} RestartPolicy;
+
+const char *restart_policy_to_string(RestartPolicy p);
+RestartPolicy restart_policy_from_string(const char *s);
+
+/* Namespace set, as names; converted to clone flags by the spawn code. */
+typedef enum NamespaceFlag {
+    NS_PID = 1 << 0,
+    NS_MOUNT = 1 << 1,
+    NS_UTS = 1 << 2,
+    NS_IPC = 1 << 3,
+    NS_NET = 1 << 4,
+    NS_USER = 1 << 5,
+    NS_CGROUP = 1 << 6,
+} NamespaceFlag;
+#define NS_DEFAULT (NS_PID | NS_MOUNT | NS_UTS | NS_IPC | NS_NET)
+
+/* Writes "pid mount uts" into buf (at least 64 bytes). */
+char *namespaces_to_string(char buf[static 64], unsigned ns);
+
+typedef struct Volume {
+    char *source; /* host path */
+    char *target; /* path inside the sandbox */
+    bool read_only;
+} Volume;
+
+#define DEFAULT_RESTART_USEC (100 * USEC_PER_MSEC)
+#define DEFAULT_TIMEOUT_STOP_USEC (10 * USEC_PER_SEC)
+#define DEFAULT_TIMEOUT_START_USEC (90 * USEC_PER_SEC)
+#define DEFAULT_START_LIMIT_INTERVAL_USEC (10 * USEC_PER_SEC)
+#define DEFAULT_START_LIMIT_BURST 5
+#define CPU_QUOTA_PERIOD_USEC 100000
+#define UNIT_NAME_MAX 200
+
+typedef struct UnitConfig {
+    char *path; /* the file it came from */
+    char *name; /* its file name, the unit's id: "web.unit" */
+
+    /* [Unit] */
+    char *description;
+    char **documentation;
+    uint64_t start_limit_interval_usec;
+    unsigned start_limit_burst;
+
+    /* [Sandbox] */
+    char **layers; /* lowest first */
+    char *root_directory;
+    char *hostname;
+    unsigned namespaces; /* NamespaceFlag set */
+    Volume *volumes;
+    size_t n_volumes;
+    bool read_only;
+    char **environment; /* "NAME=value" */
+    char *working_directory;
+    char *user;
+    char *group;
+
+    /* [Resources]: UINT32_MAX / UINT64_MAX / unset CpuSet mean "no limit" */
+    uint32_t cpu_quota_permyriad;
+    bool allowed_cpus_set;
+    CpuSet allowed_cpus;
+    uint64_t memory_max;
+    uint64_t tasks_max;
+
+    /* [Service] */
+    char **exec_start; /* argv */
+    RestartPolicy restart;
+    uint64_t restart_usec;
+    uint64_t timeout_start_usec;
+    uint64_t timeout_stop_usec;
+    int kill_signal;
+} UnitConfig;
+
+UnitConfig *unit_config_free(UnitConfig *u);
+DEFINE_TRIVIAL_CLEANUP_FUNC(UnitConfig *, unit_config_free)
+
+/* Parses and validates the unit file at path. On any problem returns -EINVAL and, when
+ * ret_errors is given, a list of messages "FILE:LINE: Key=value: why", one per problem found
+ * (parsing goes on after the first, so a user sees them all). Other negative errnos: the file
+ * could not be read. */
+int unit_load(const char *path, UnitConfig **ret, char ***ret_errors);
+
+/* Same, from a string; path is only used in messages and for the unit name. */
+int unit_load_string(const char *path, const char *text, UnitConfig **ret, char ***ret_errors);
+
+/* A unit id: [A-Za-z0-9:_.@-], at most UNIT_NAME_MAX bytes, not "." or "..". */
+bool unit_name_is_valid(const char *name);
+
+/* Splits a command line as systemd does for ExecStart=: whitespace separates words, single and
+ * double quotes group, C-style backslash escapes. -EINVAL on an unfinished quote or escape. */
+int unit_split_command(const char *s, char ***ret);
