@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* One cgroup per sandbox, in every hierarchy it needs: on cgroup v1 one directory per
+ * controller hierarchy, on v2 one directory in the unified tree. The layout is read from the
+ * mount table at cg_init(); nothing here assumes either. */
+
+typedef enum CgLayout {
+    CG_LAYOUT_V1, /* our controllers are on v1 hierarchies (also "hybrid" hosts) */
+    CG_LAYOUT_V2, /* our controllers are on the unified hierarchy */
+} CgLayout;
+
+typedef struct CgLimits {
+    uint32_t cpu_quota_permyriad; /* UINT32_MAX: none */
+    uint64_t cpu_period_usec;
+    const char *cpus; /* kernel list "0-1,3"; NULL: none */
+    uint64_t memory_max; /* UINT64_MAX: none */
+    uint64_t tasks_max;  /* UINT64_MAX: none */
+} CgLimits;
+
+typedef struct CgStats {
+    uint64_t memory_current; /* UINT64_MAX when unknown, for each field */
+    uint64_t cpu_usage_nsec;
+    uint64_t tasks_current;
+} CgStats;
+
+typedef struct Cgroup Cgroup;
+
+/* Reads the controller mount table; call once at start-up. */
+int cg_init(CgLayout *ret_layout);
+const char *cg_layout_to_string(CgLayout l);
+
+/* Creates the parent "slice" (e.g. "sandbox.slice") in every hierarchy we use. */
+int cg_create_slice(const char *slice);
+/* Removes the slice if it is empty; -EBUSY when not. */
+int cg_remove_slice(const char *slice);
+
+/* Creates slice/name with the limits written. On failure nothing is left behind. */
+int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **ret);
+Cgroup *cg_free(Cgroup *cg);
+
+/* "/sandbox.slice/web.unit" */
+const char *cg_display_path(const Cgroup *cg);
+
+/* Opens cgroup.procs of each hierarchy, O_WRONLY|O_CLOEXEC, for a child that joins by writing
+ * "0" before it execs. Returns the number of fds (at most max). */
+int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max);
+
+/* Sends sig to every process in the cgroup (cgroup.kill on v2 for SIGKILL). */
+int cg_kill(const Cgroup *cg, int sig);
+/* 1 when no process is left, 0 when some are, negative errno on error. */
+int cg_is_empty(const Cgroup *cg);
+/* rmdir in every hierarchy; -EBUSY while processes remain. Never migrates processes away. */
+int cg_destroy(Cgroup *cg);
+
+int cg_read_stats(const Cgroup *cg, CgStats *ret);
+/* Number of processes the kernel's OOM killer killed in this cgroup. */
+int cg_read_oom_kills(const Cgroup *cg, uint64_t *ret);
+/* Path of a file of the group in the hierarchy of the named controller (tests and status). */
+int cg_file_path(const Cgroup *cg, const char *controller, const char *file, char **ret);

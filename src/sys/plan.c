@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Serialisation: a flat list of NUL-terminated "key" "value" pairs; lists repeat the key. */
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "path-util.h"
+#include "plan.h"
+#include "strv.h"
+
+SandboxPlan *plan_free(SandboxPlan *p) {
+    if (!p)
+        return NULL;
+    free(p->root_mount);
+    strv_free(p->lowers);
+    free(p->init_layer);
+    free(p->upper);
+    free(p->work);
+    free(p->root_directory);
+    free(p->hostname);
+    for (size_t i = 0; i < p->n_volumes; i++) {
+        free(p->volumes[i].source);
+        free(p->volumes[i].target);
+    }
+    free(p->volumes);
+    strv_free(p->argv);
+    strv_free(p->env);
+    free(p->working_directory);
+    free(p->user);
+    free(p->group);
+    free(p);
+    return NULL;
+}
+
+static int put(FILE *f, const char *k, const char *v) {
+    if (!v)
+        return 0;
+    if (fwrite(k, strlen(k) + 1, 1, f) != 1 || fwrite(v, strlen(v) + 1, 1, f) != 1)
+        return -EIO;
+    return 0;
+}
+
+static int put_strv(FILE *f, const char *k, char *const *l) {
+    STRV_FOREACH(s, l) {
+        int r = put(f, k, *s);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+int plan_to_memfd(const SandboxPlan *p) {
+    _cleanup_close_ int fd = memfd_create("sandboxd-plan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (dfd < 0)
+        return -errno;
+    _cleanup_fclose_ FILE *f = fdopen(dfd, "w");
+    if (!f) {
+        safe_close(dfd);
+        return -errno;
+    }
+    int r = 0;
+    r = r ?: put(f, "root_mount", p->root_mount);
+    r = r ?: put_strv(f, "lower", p->lowers);
+    r = r ?: put(f, "init_layer", p->init_layer);
+    r = r ?: put(f, "upper", p->upper);
+    r = r ?: put(f, "work", p->work);
+    r = r ?: put(f, "root_directory", p->root_directory);
+    r = r ?: put(f, "read_only", p->read_only ? "1" : "0");
+    r = r ?: put(f, "hostname", p->hostname);
+    for (size_t i = 0; i < p->n_volumes && r == 0; i++) {
+        r = put(f, "volume_source", p->volumes[i].source);
+        r = r ?: put(f, "volume_target", p->volumes[i].target);
+        r = r ?: put(f, "volume_ro", p->volumes[i].read_only ? "1" : "0");
+    }
+    r = r ?: put_strv(f, "arg", p->argv);
+    r = r ?: put_strv(f, "env", p->env);
+    r = r ?: put(f, "working_directory", p->working_directory);
+    r = r ?: put(f, "user", p->user);
+    r = r ?: put(f, "group", p->group);
+    r = r ?: put(f, "pid_ns", p->pid_ns ? "1" : "0");
+    if (r == 0 && fflush(f) != 0)
+        r = -EIO;
+    if (r < 0)
+        return r;
+    /* the init gets a read-only view: nothing in the sandbox can alter what it was told */
+    if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+        return -errno;
+    if (lseek(fd, 0, SEEK_SET) < 0)
+        return -errno;
+    return TAKE_FD(fd);
+}
+
+static int set_str(char **field, const char *v) {
+    char *c = strdup(v);
+    if (!c)
+        return -ENOMEM;
+    free(*field);
+    *field = c;
+    return 0;
+}
+
+int plan_from_fd(int fd, SandboxPlan **ret) {
+    _cleanup_free_ char *buf = NULL;
+    size_t cap = 0, len = 0;
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap = cap ? cap * 2 : 65536;
+            char *n = realloc(buf, cap);
+            if (!n)
+                return -ENOMEM;
+            buf = n;
+        }
+        ssize_t k = read(fd, buf + len, cap - len);
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            break;
+        len += (size_t) k;
+    }
+    SandboxPlan *p = calloc(1, sizeof(SandboxPlan));
+    if (!p)
+        return -ENOMEM;
+    int r = 0;
+    for (size_t off = 0; off < len && r == 0;) {
+        const char *k = buf + off;
+        size_t kl = strnlen(k, len - off);
+        if (off + kl + 1 >= len) {
+            r = -EBADMSG;
+            break;
+        }
+        const char *v = k + kl + 1;
+        size_t vl = strnlen(v, len - off - kl - 1);
+        if (off + kl + 1 + vl >= len) {
+            r = -EBADMSG;
+            break;
+        }
+        off += kl + vl + 2;
+        if (streq(k, "root_mount"))
+            r = set_str(&p->root_mount, v);
+        else if (streq(k, "lower"))
+            r = strv_extend(&p->lowers, v);
+        else if (streq(k, "init_layer"))
+            r = set_str(&p->init_layer, v);
+        else if (streq(k, "upper"))
+            r = set_str(&p->upper, v);
+        else if (streq(k, "work"))
+            r = set_str(&p->work, v);
+        else if (streq(k, "root_directory"))
+            r = set_str(&p->root_directory, v);
+        else if (streq(k, "read_only"))
+            p->read_only = streq(v, "1");
+        else if (streq(k, "hostname"))
+            r = set_str(&p->hostname, v);
+        else if (streq(k, "volume_source")) {
+            PlanVolume *n = realloc(p->volumes, sizeof(PlanVolume) * (p->n_volumes + 1));
+            if (!n) {
+                r = -ENOMEM;
+                break;
+            }
+            p->volumes = n;
+            p->volumes[p->n_volumes] = (PlanVolume){.source = strdup(v)};
+            r = p->volumes[p->n_volumes++].source ? 0 : -ENOMEM;
+        } else if (streq(k, "volume_target") && p->n_volumes > 0)
+            r = set_str(&p->volumes[p->n_volumes - 1].target, v);
+        else if (streq(k, "volume_ro") && p->n_volumes > 0)
+            p->volumes[p->n_volumes - 1].read_only = streq(v, "1");
+        else if (streq(k, "arg"))
+            r = strv_extend(&p->argv, v);
+        else if (streq(k, "env"))
+            r = strv_extend(&p->env, v);
+        else if (streq(k, "working_directory"))
+            r = set_str(&p->working_directory, v);
+        else if (streq(k, "user"))
+            r = set_str(&p->user, v);
+        else if (streq(k, "group"))
+            r = set_str(&p->group, v);
+        else if (streq(k, "pid_ns"))
+            p->pid_ns = streq(v, "1");
+        else
+            r = -EBADMSG;
+    }
+    for (size_t i = 0; r == 0 && i < p->n_volumes; i++)
+        if (!p->volumes[i].target)
+            r = -EBADMSG;
+    if (r == 0 && (!p->root_mount || !p->argv || (!p->lowers && !p->root_directory)))
+        r = -EBADMSG;
+    if (r < 0) {
+        plan_free(p);
+        return r;
+    }
+    *ret = p;
+    return 0;
+}

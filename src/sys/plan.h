@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* What sandboxd-init must build and run: made by the daemon from a validated unit, handed over
+ * in a sealed memfd, so the init never sees unit-file text. */
+
+typedef struct PlanVolume {
+    char *source;
+    char *target;
+    bool read_only;
+} PlanVolume;
+
+typedef struct SandboxPlan {
+    char *root_mount;     /* empty directory where the root is assembled */
+    char **lowers;        /* image layers, lowest first */
+    char *init_layer;     /* generated etc/hostname, etc/hosts, etc/resolv.conf */
+    char *upper, *work;   /* NULL when read-only */
+    char *root_directory; /* a plain directory instead of layers */
+    bool read_only;
+    char *hostname; /* NULL: keep */
+    PlanVolume *volumes;
+    size_t n_volumes;
+    char **argv;
+    char **env;
+    char *working_directory; /* NULL: the user's home, or / */
+    char *user, *group;      /* NULL: root */
+    bool pid_ns;
+} SandboxPlan;
+
+SandboxPlan *plan_free(SandboxPlan *p);
+static inline void plan_freep(SandboxPlan **p) {
+    if (*p)
+        plan_free(*p);
+}
+/* Writes the plan into a new sealed memfd; returns the fd. */
+int plan_to_memfd(const SandboxPlan *p);
+int plan_from_fd(int fd, SandboxPlan **ret);
+
+/* Messages on the SOCK_SEQPACKET between the daemon and sandboxd-init. */
+typedef enum SyncType {
+    SYNC_GO = 1, /* daemon -> init: parent-side setup is done, build the sandbox */
+    SYNC_ERROR,  /* init -> daemon: step failed with error; nothing runs */
+    SYNC_READY,  /* init -> daemon: the payload has exec'd; its pid comes as SCM_CREDENTIALS */
+    SYNC_EXIT,   /* init -> daemon: the payload ended: code (CLD_*) and status */
+} SyncType;
+
+typedef struct SyncMsg {
+    uint32_t type;
+    int32_t error; /* positive errno, for SYNC_ERROR */
+    int32_t code;  /* CLD_EXITED, CLD_KILLED, CLD_DUMPED */
+    int32_t status;
+    char step[32];
+    char detail[480];
+} SyncMsg;

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The sandbox's floor: overlay of image layers + init layer + rw layer (or a plain directory),
+ * fresh /proc, minimal /dev, read-only /sys, volumes, then pivot_root.
+ *
+ * Every path inside the root is resolved with openat2(RESOLVE_IN_ROOT) from a root fd and
+ * mounted through the new mount API onto that fd, never by string: an image that makes /proc or
+ * a volume target a symlink cannot redirect a mount onto the host (runc CVE-2019-19921,
+ * CVE-2021-30465). System mount points must not be symlinks at all. */
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "rootfs.h"
+#include "strv.h"
+
+_printf_(4, 5) static int fail(StepError *e, const char *step, int r, const char *fmt, ...) {
+    va_list ap;
+    e->step = step;
+    va_start(ap, fmt);
+    vsnprintf(e->detail, sizeof e->detail, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static int openat2_in_root(int rootfd, const char *path, uint64_t flags, uint64_t resolve) {
+    struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = resolve};
+    while (*path == '/')
+        path++;
+    int fd = (int) syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof how);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Opens path inside the root as O_PATH, creating what is missing: directories along the way,
+ * and the last component as a directory or an empty file. With no_symlinks, refuses symlinks
+ * anywhere in the path; otherwise symlinks are followed but stay inside the root. */
+static int open_or_create_in_root(int rootfd, const char *path, bool dir, bool no_symlinks) {
+    uint64_t resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS |
+                       (no_symlinks ? RESOLVE_NO_SYMLINKS : 0);
+    int fd = openat2_in_root(rootfd, path, O_PATH, resolve);
+    if (fd != -ENOENT)
+        return fd;
+
+    _cleanup_free_ char *parent = strdup(path);
+    if (!parent)
+        return -ENOMEM;
+    char *slash = strrchr(parent, '/');
+    const char *base = slash ? slash + 1 : parent;
+    if (slash)
+        *slash = 0;
+    _cleanup_free_ char *name = strdup(base);
+    if (!name)
+        return -ENOMEM;
+    _cleanup_close_ int pfd = slash && parent[0]
+                                  ? open_or_create_in_root(rootfd, parent, true, no_symlinks)
+                                  : openat2_in_root(rootfd, "/", O_PATH, resolve);
+    if (pfd < 0)
+        return pfd;
+    /* O_PATH fds cannot be used for mkdirat/openat(O_CREAT): reopen as a directory */
+    _cleanup_close_ int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return -errno;
+    if (dir) {
+        if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+            return -errno;
+    } else {
+        int f = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (f < 0 && errno != EEXIST)
+            return -errno;
+        safe_close(f);
+    }
+    fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Mounts a new file system of type fstype onto the target fd. opts: "key=value" or "flag". */
+static int mount_fs_on(int targetfd, const char *fstype, const char *const *opts,
+                       unsigned attrs) {
+    _cleanup_close_ int fsfd = fsopen(fstype, FSOPEN_CLOEXEC);
+    if (fsfd < 0)
+        return -errno;
+    for (const char *const *o = opts; o && *o; o++) {
+        const char *eq = strchr(*o, '=');
+        int r;
+        if (eq) {
+            _cleanup_free_ char *k = strndup(*o, (size_t) (eq - *o));
+            if (!k)
+                return -ENOMEM;
+            r = fsconfig(fsfd, FSCONFIG_SET_STRING, k, eq + 1, 0);
+        } else
+            r = fsconfig(fsfd, FSCONFIG_SET_FLAG, *o, NULL, 0);
+        if (r < 0)
+            return -errno;
+    }
+    if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+        return -errno;
+    _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
+    if (mfd < 0)
+        return -errno;
+    return RET_NERRNO(move_mount(mfd, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH |
+                                                            MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+/* Bind-mounts a host path (recursively) onto the target fd, read-only if asked. */
+static int bind_on(const char *source, int targetfd, bool recursive, bool read_only) {
+    _cleanup_close_ int tree =
+        open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                        (recursive ? AT_RECURSIVE : 0));
+    if (tree < 0)
+        return -errno;
+    if (read_only) {
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
+                          sizeof attr) < 0)
+            return -errno;
+    }
+    return RET_NERRNO(move_mount(tree, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH |
+                                                             MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+/* Makes an already mounted path inside the root read-only, by binding it over itself. */
+static int make_read_only(int rootfd, const char *path) {
+    _cleanup_close_ int fd = openat2_in_root(rootfd, path, O_PATH,
+                                             RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return fd;
+    _cleanup_close_ int tree =
+        open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE);
+    if (tree < 0)
+        return -errno;
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr) < 0)
+        return -errno;
+    return RET_NERRNO(move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH |
+                                                       MOVE_MOUNT_T_EMPTY_PATH));
+}
+
+int rootfs_overlay_options(char *const *lowers, const char *init_layer, const char *upper,
+                           const char *work, char **ret) {
+    size_t n = strv_length(lowers);
+    size_t len = strlen("lowerdir=") + 1;
+    if (n == 0 || !init_layer)
+        return -EINVAL;
+    const char *all[] = {init_layer, upper, work};
+    for (size_t i = 0; i < ELEMENTSOF(all); i++)
+        if (all[i] && strpbrk(all[i], ":,\\"))
+            return -EINVAL;
+    STRV_FOREACH(l, lowers) {
+        if (strpbrk(*l, ":,\\"))
+            return -EINVAL;
+        len += strlen(*l) + 1;
+    }
+    len += strlen(init_layer) + 1;
+    if (upper)
+        len += strlen(",upperdir=,workdir=") + strlen(upper) + strlen(work);
+    char *o = malloc(len), *p = o;
+    if (!o)
+        return -ENOMEM;
+    /* overlayfs wants the top layer first */
+    p += sprintf(p, "lowerdir=%s", init_layer);
+    for (size_t i = n; i > 0; i--)
+        p += sprintf(p, ":%s", lowers[i - 1]);
+    if (upper)
+        sprintf(p, ",upperdir=%s,workdir=%s", upper, work);
+    *ret = o;
+    return 0;
+}
+
+static int setup_root(const SandboxPlan *p, StepError *e) {
+    int r;
+    if (p->lowers) {
+        _cleanup_free_ char *opts = NULL;
+        r = rootfs_overlay_options(p->lowers, p->init_layer, p->read_only ? NULL : p->upper,
+                                   p->read_only ? NULL : p->work, &opts);
+        if (r < 0)
+            return fail(e, "overlay", r, "building overlay options for %s", p->root_mount);
+        if (strlen(opts) >= 4096)
+            return fail(e, "overlay", -E2BIG, "overlay options for %s exceed a page",
+                        p->root_mount);
+        if (mount("overlay", p->root_mount, "overlay", 0, opts) < 0)
+            return fail(e, "overlay", -errno, "mounting overlay on %s", p->root_mount);
+        return 0;
+    }
+
+    _cleanup_close_ int target = open(p->root_mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (target < 0)
+        return fail(e, "bind-root", -errno, "opening %s", p->root_mount);
+    r = bind_on(p->root_directory, target, true, p->read_only);
+    if (r < 0)
+        return fail(e, "bind-root", r, "binding %s on %s", p->root_directory, p->root_mount);
+    /* A plain directory has no init layer: put the generated files over the image's, where
+     * the image has them. */
+    static const char *const files[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf"};
+    _cleanup_close_ int rootfd = open(p->root_mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return fail(e, "bind-root", -errno, "opening %s", p->root_mount);
+    for (size_t i = 0; p->init_layer && i < ELEMENTSOF(files); i++) {
+        _cleanup_close_ int fd = openat2_in_root(rootfd, files[i], O_PATH,
+                                                 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (fd == -ENOENT || fd == -ELOOP)
+            continue;
+        if (fd < 0)
+            return fail(e, "bind-root", fd, "opening /%s in the root", files[i]);
+        _cleanup_free_ char *src = NULL;
+        if (asprintf(&src, "%s/%s", p->init_layer, files[i]) < 0)
+            return fail(e, "bind-root", -ENOMEM, "out of memory");
+        r = bind_on(src, fd, false, false);
+        if (r < 0)
+            return fail(e, "bind-root", r, "binding %s on /%s", src, files[i]);
+    }
+    return 0;
+}
+
+static int setup_proc(int rootfd, StepError *e) {
+    static const char *const masked[] = {"kcore", "keys", "timer_list", "sched_debug",
+                                         "latency_stats"};
+    static const char *const read_only[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+    _cleanup_close_ int fd = open_or_create_in_root(rootfd, "/proc", true, true);
+    if (fd < 0)
+        return fail(e, "proc", fd, "opening /proc in the root (it must be a directory)");
+    int r = mount_fs_on(fd, "proc", NULL,
+                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (r < 0)
+        return fail(e, "proc", r, "mounting proc on /proc");
+    /* what the kernel must not show a sandbox, as Docker masks it */
+    for (size_t i = 0; i < ELEMENTSOF(masked); i++) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "/proc/%s", masked[i]) < 0)
+            return fail(e, "proc", -ENOMEM, "out of memory");
+        _cleanup_close_ int m = openat2_in_root(rootfd, path, O_PATH,
+                                                RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (m == -ENOENT)
+            continue;
+        if (m < 0)
+            return fail(e, "proc", m, "opening %s", path);
+        r = bind_on("/dev/null", m, false, true);
+        if (r < 0)
+            return fail(e, "proc", r, "masking %s", path);
+    }
+    for (size_t i = 0; i < ELEMENTSOF(read_only); i++) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "/proc/%s", read_only[i]) < 0)
+            return fail(e, "proc", -ENOMEM, "out of memory");
+        r = make_read_only(rootfd, path);
+        if (r < 0)
+            return fail(e, "proc", r, "making %s read-only", path);
+    }
+    return 0;
+}
+
+static int setup_dev(int rootfd, StepError *e) {
+    static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    static const char *const links[][2] = {
+        {"pts/ptmx", "ptmx"},          {"/proc/self/fd", "fd"},
+        {"/proc/self/fd/0", "stdin"},  {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd/2", "stderr"},
+    };
+    static const char *const tmpfs_opts[] = {"mode=755", "size=65536k", NULL};
+    static const char *const pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=620", NULL};
+    static const char *const shm_opts[] = {"mode=1777", "size=65536k", NULL};
+    int r;
+
+    _cleanup_close_ int fd = open_or_create_in_root(rootfd, "/dev", true, true);
+    if (fd < 0)
+        return fail(e, "dev", fd, "opening /dev in the root (it must be a directory)");
+    r = mount_fs_on(fd, "tmpfs", tmpfs_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+    if (r < 0)
+        return fail(e, "dev", r, "mounting tmpfs on /dev");
+    _cleanup_close_ int dfd = openat2_in_root(rootfd, "/dev", O_RDONLY | O_DIRECTORY,
+                                              RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    if (dfd < 0)
+        return fail(e, "dev", dfd, "opening the new /dev");
+    /* bind the host's nodes rather than mknod, so the same code works in a user namespace */
+    for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
+        _cleanup_free_ char *src = NULL;
+        if (asprintf(&src, "/dev/%s", devices[i]) < 0)
+            return fail(e, "dev", -ENOMEM, "out of memory");
+        int f = openat(dfd, devices[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (f < 0)
+            return fail(e, "dev", -errno, "creating /dev/%s", devices[i]);
+        safe_close(f);
+        _cleanup_close_ int t = openat(dfd, devices[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (t < 0)
+            return fail(e, "dev", -errno, "opening /dev/%s", devices[i]);
+        r = bind_on(src, t, false, false);
+        if (r < 0)
+            return fail(e, "dev", r, "binding %s", src);
+    }
+    if (mkdirat(dfd, "pts", 0755) < 0 || mkdirat(dfd, "shm", 01777) < 0)
+        return fail(e, "dev", -errno, "creating /dev/pts and /dev/shm");
+    _cleanup_close_ int pts = openat(dfd, "pts", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int shm = openat(dfd, "shm", O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (pts < 0 || shm < 0)
+        return fail(e, "dev", -errno, "opening /dev/pts and /dev/shm");
+    r = mount_fs_on(pts, "devpts", pts_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+    if (r < 0)
+        return fail(e, "dev", r, "mounting devpts on /dev/pts");
+    r = mount_fs_on(shm, "tmpfs", shm_opts,
+                    MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    if (r < 0)
+        return fail(e, "dev", r, "mounting tmpfs on /dev/shm");
+    for (size_t i = 0; i < ELEMENTSOF(links); i++)
+        if (symlinkat(links[i][0], dfd, links[i][1]) < 0)
+            return fail(e, "dev", -errno, "creating /dev/%s", links[i][1]);
+    return 0;
+}
+
+static int setup_sys(int rootfd, StepError *e) {
+    _cleanup_close_ int fd = open_or_create_in_root(rootfd, "/sys", true, true);
+    if (fd < 0)
+        return fail(e, "sys", fd, "opening /sys in the root (it must be a directory)");
+    int r = mount_fs_on(fd, "sysfs", NULL,
+                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                            MOUNT_ATTR_NOEXEC);
+    if (r < 0)
+        return fail(e, "sys", r, "mounting sysfs read-only on /sys");
+    return 0;
+}
+
+static int setup_volumes(const SandboxPlan *p, int rootfd, StepError *e) {
+    for (size_t i = 0; i < p->n_volumes; i++) {
+        const PlanVolume *v = &p->volumes[i];
+        struct stat st;
+        if (stat(v->source, &st) < 0)
+            return fail(e, "volume", -errno, "volume source %s", v->source);
+        _cleanup_close_ int fd =
+            open_or_create_in_root(rootfd, v->target, S_ISDIR(st.st_mode), false);
+        if (fd < 0)
+            return fail(e, "volume", fd, "creating mount point %s in the root", v->target);
+        int r = bind_on(v->source, fd, true, v->read_only);
+        if (r < 0)
+            return fail(e, "volume", r, "binding %s on %s", v->source, v->target);
+    }
+    return 0;
+}
+
+static int pivot_into(int rootfd, StepError *e) {
+    if (fchdir(rootfd) < 0)
+        return fail(e, "pivot-root", -errno, "entering the new root");
+    /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves the
+     * sandbox with no path back to the host's tree. */
+    if (syscall(SYS_pivot_root, ".", ".") >= 0) {
+        if (umount2(".", MNT_DETACH) < 0)
+            return fail(e, "pivot-root", -errno, "detaching the old root");
+    } else if (errno == EINVAL) {
+        /* the host root is initramfs, which cannot be pivoted away from */
+        if (mount(".", "/", NULL, MS_MOVE, NULL) < 0 || chroot(".") < 0)
+            return fail(e, "pivot-root", -errno, "moving the new root over / (chroot)");
+    } else
+        return fail(e, "pivot-root", -errno, "pivot_root into the new root");
+    if (chdir("/") < 0)
+        return fail(e, "pivot-root", -errno, "chdir /");
+    return 0;
+}
+
+int rootfs_setup(const SandboxPlan *p, StepError *e) {
+    int r;
+    /* nothing we mount may propagate back to the host */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        return fail(e, "mount-private", -errno, "making / private in the sandbox");
+    r = setup_root(p, e);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int rootfd = open(p->root_mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return fail(e, "overlay", -errno, "opening %s", p->root_mount);
+    if ((r = setup_proc(rootfd, e)) < 0 || (r = setup_dev(rootfd, e)) < 0 ||
+        (r = setup_sys(rootfd, e)) < 0 || (r = setup_volumes(p, rootfd, e)) < 0)
+        return r;
+    return pivot_into(rootfd, e);
+}
+
+int rootfs_set_hostname(const SandboxPlan *p, StepError *e) {
+    if (p->hostname && sethostname(p->hostname, strlen(p->hostname)) < 0)
+        return fail(e, "hostname", -errno, "setting host name %s", p->hostname);
+    return 0;
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "spawn.h"
+
+#define CHILD_STACK_SIZE (256 * 1024)
+
+typedef struct ChildState {
+    const SpawnParams *p;
+    /* written by the child, read by the parent once the vfork returns */
+    int error;
+    const char *step;
+} ChildState;
+
+/* Moves fd to target, tolerating fds already sitting at other targets: all sources were moved
+ * to >= 10 first. */
+static int child_move_fd(int fd, int target) {
+    if (fd == target)
+        return fcntl(fd, F_SETFD, 0) < 0 ? -errno : 0; /* keep it across exec */
+    return dup2(fd, target) < 0 ? -errno : 0;
+}
+
+static int child(void *arg) {
+    ChildState *s = arg;
+    const SpawnParams *p = s->p;
+    static const char one_zero[] = "0";
+    int fds[4] = {p->stdin_fd, p->output_fd, p->sync_fd, p->plan_fd};
+
+    /* Join the cgroup first, so every page and task of the sandbox is charged to it. Writing
+     * "0" moves the writer itself. */
+    for (size_t i = 0; i < p->n_cgroup_fds; i++)
+        if (write(p->cgroup_fds[i], one_zero, 1) != 1) {
+            s->step = "cgroup";
+            goto fail;
+        }
+    /* after joining, so the sandbox's cgroup is the namespace's root */
+    if (p->cgroup_ns && unshare(CLONE_NEWCGROUP) < 0) {
+        s->step = "cgroupns";
+        goto fail;
+    }
+    s->step = "fds";
+    for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+        fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+        if (fds[i] < 0)
+            goto fail;
+    }
+    if (child_move_fd(fds[0], 0) < 0 || child_move_fd(fds[1], 1) < 0 ||
+        child_move_fd(fds[1], 2) < 0 || child_move_fd(fds[2], SPAWN_SYNC_FD) < 0 ||
+        child_move_fd(fds[3], SPAWN_PLAN_FD) < 0)
+        goto fail;
+
+    char *const argv[] = {(char *) "sandboxd-init", NULL};
+    char *const envp[] = {NULL};
+    s->step = "exec-init";
+    execve(p->init_path, argv, envp);
+fail:
+    s->error = errno ? errno : EIO;
+    _exit(127);
+}
+
+int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
+    ChildState s = {.p = p};
+    int pidfd = -EBADF;
+
+    void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return -errno;
+    pid_t pid = clone(child, (char *) stack + CHILD_STACK_SIZE,
+                      (int) (CLONE_VM | CLONE_VFORK | CLONE_PIDFD | p->clone_flags | SIGCHLD),
+                      &s, &pidfd);
+    int r = pid < 0 ? -errno : 0;
+    munmap(stack, CHILD_STACK_SIZE);
+    if (r < 0) {
+        e->step = "clone";
+        return r;
+    }
+    if (s.error) {
+        /* the child has exited already: reap it here, nobody else knows it */
+        (void) waitpid(pid, NULL, __WALL);
+        safe_close(pidfd);
+        e->step = s.step;
+        return -s.error;
+    }
+    *ret_pid = pid;
+    *ret_pidfd = pidfd;
+    return 0;
+}
