@@ -1,0 +1,400 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The org.sandboxd1.Manager interface, served peer-to-peer on a private socket (no dbus-daemon
+ * is needed). Each handler reads and checks its arguments, asks the manager, and turns negative
+ * errnos into named errors a person can act on. */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-id128.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "path-util.h"
+#include "sandbox-bus.h"
+#include "strv.h"
+
+#define LOG_TAIL_MAX_BYTES (1024 * 1024)
+
+struct Connection {
+    Manager *manager;
+    sd_bus *bus;
+    Connection *next;
+};
+
+static void connection_free(Connection *c) {
+    Manager *m = c->manager;
+    for (Connection **p = &m->connections; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    sd_bus_flush_close_unref(c->bus);
+    free(c);
+}
+
+void manager_bus_free_all(Manager *m) {
+    while (m->connections)
+        connection_free(m->connections);
+}
+
+/* Defence in depth: the socket is 0600 already. */
+static int check_root(sd_bus_message *msg, sd_bus_error *error) {
+    _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+    uid_t euid;
+    int r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID, &creds);
+    if (r >= 0)
+        r = sd_bus_creds_get_euid(creds, &euid);
+    if (r < 0 || euid != 0)
+        return sd_bus_error_set(error, SD_BUS_ERROR_ACCESS_DENIED, "only root may do this");
+    return 0;
+}
+
+static int no_such_unit(sd_bus_error *error, const char *name) {
+    return sd_bus_error_setf(error, SANDBOXD_ERROR_NO_SUCH_UNIT,
+                             "unit %s is not loaded; start it by name or path first", name);
+}
+
+static int load_error(sd_bus_error *error, const char *arg, int r, char **errors) {
+    if (errors) {
+        _cleanup_free_ char *text = strv_join(errors, "\n");
+        strv_free(errors);
+        return sd_bus_error_setf(error, SANDBOXD_ERROR_BAD_UNIT, "%s", text ? text : "bad unit");
+    }
+    switch (r) {
+    case -ENOENT:
+        return sd_bus_error_setf(error, SANDBOXD_ERROR_NO_SUCH_UNIT,
+                                 "unit %s not found (searched the unit path, or no such file)",
+                                 arg);
+    case -EEXIST:
+        return sd_bus_error_setf(error, SANDBOXD_ERROR_UNIT_BUSY,
+                                 "a unit named after %s, from another file, is running", arg);
+    case -EINVAL:
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "'%s' is neither a valid unit name nor an absolute path", arg);
+    default:
+        return sd_bus_error_set_errnof(error, -r, "loading %s: %s", arg, strerror(-r));
+    }
+}
+
+static Sandbox *lookup(Manager *m, const char *name) {
+    Sandbox *s = manager_find(m, name);
+    if (!s && !strchr(name, '.')) {
+        _cleanup_free_ char *full = NULL;
+        if (asprintf(&full, "%s.unit", name) >= 0)
+            s = manager_find(m, full);
+    }
+    return s;
+}
+
+static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *arg;
+    char **errors = NULL;
+    Sandbox *s;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", &arg);
+    if (r < 0)
+        return r;
+    if (m->shutting_down)
+        return sd_bus_error_set(error, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
+    r = manager_load_unit(m, arg, &s, &errors);
+    if (r < 0)
+        return load_error(error, arg, r, errors);
+    r = sandbox_start(s, msg);
+    if (r < 0)
+        return sd_bus_error_set_errnof(error, -r, "starting %s: %s", s->name, strerror(-r));
+    return 1; /* answered now or later by the sandbox */
+}
+
+static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *name;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    Sandbox *s = lookup(m, name);
+    if (!s)
+        return no_such_unit(error, name);
+    r = sandbox_stop(s, msg);
+    if (r < 0)
+        return sd_bus_error_set_errnof(error, -r, "stopping %s: %s", s->name, strerror(-r));
+    return 1;
+}
+
+static int method_reset_failed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *name;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    Sandbox *s = lookup(m, name);
+    if (!s)
+        return no_such_unit(error, name);
+    sandbox_reset_failed(s);
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_clean(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *name;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    Sandbox *s = lookup(m, name);
+    if (!s)
+        return no_such_unit(error, name);
+    r = sandbox_clean(s);
+    if (r == -EBUSY)
+        return sd_bus_error_setf(error, SANDBOXD_ERROR_UNIT_BUSY,
+                                 "%s is running; stop it before cleaning its state", s->name);
+    if (r < 0)
+        return sd_bus_error_set_errnof(error, -r, "cleaning %s: %s", s->name, strerror(-r));
+    sandbox_log_event(s, "Cleaned: rw layer and runtime state removed.");
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(ssssu)");
+    for (size_t i = 0; r >= 0 && i < m->n_sandboxes; i++) {
+        Sandbox *s = m->sandboxes[i];
+        r = sd_bus_message_append(reply, "(ssssu)", s->name,
+                                  sandbox_active_state_to_string(s->state), sandbox_sub_state(s),
+                                  s->config && s->config->description ? s->config->description
+                                                                      : "",
+                                  (uint32_t) s->main_pid);
+    }
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
+}
+
+static int append_kv(sd_bus_message *reply, const char *k, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int append_kv(sd_bus_message *reply, const char *k, const char *fmt, ...) {
+    _cleanup_free_ char *v = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&v, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return -ENOMEM;
+    r = sd_bus_message_append(reply, "(ss)", k, v);
+    return r < 0 ? r : 0; /* callers chain with ?: */
+}
+
+static const char *u64_or_infinity(char buf[static 32], uint64_t v) {
+    if (v == UINT64_MAX)
+        return "infinity";
+    snprintf(buf, 32, "%" PRIu64, v);
+    return buf;
+}
+
+static int append_properties(sd_bus_message *reply, Sandbox *s) {
+    const UnitConfig *c = s->config;
+    CgStats st = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
+    char b1[32], b2[32], b3[32], nsbuf[64];
+    _cleanup_free_ char *cpus = NULL, *exec = NULL, *layers = NULL, *log = sandbox_log_path(s);
+    if (s->cgroup)
+        (void) cg_read_stats(s->cgroup, &st);
+    cpus = c->allowed_cpus_set ? cpu_set_to_string(&c->allowed_cpus) : strdup("");
+    exec = strv_join(c->exec_start, " ");
+    layers = strv_join(c->layers, " ");
+    if (!cpus || !exec || !layers || !log)
+        return -ENOMEM;
+    uint64_t quota_per_sec = c->cpu_quota_permyriad == UINT32_MAX
+                                 ? UINT64_MAX
+                                 : (uint64_t) c->cpu_quota_permyriad * 100;
+    int code = s->exit_code;
+    int r = 0;
+    r = r ?: append_kv(reply, "Id", "%s", s->name);
+    r = r ?: append_kv(reply, "Description", "%s", c->description ? c->description : "");
+    r = r ?: append_kv(reply, "FragmentPath", "%s", c->path);
+    r = r ?: append_kv(reply, "ActiveState", "%s", sandbox_active_state_to_string(s->state));
+    r = r ?: append_kv(reply, "SubState", "%s", sandbox_sub_state(s));
+    r = r ?: append_kv(reply, "Result", "%s", sandbox_result_to_string(s->result));
+    r = r ?: append_kv(reply, "StateChangeTimestamp", "%" PRIu64, s->state_change_usec);
+    r = r ?: append_kv(reply, "MainPID", "%d", (int) s->main_pid);
+    r = r ?: append_kv(reply, "NRestarts", "%u", s->n_restarts);
+    r = r ?: append_kv(reply, "ExecMainCode", "%d", code);
+    r = r ?: append_kv(reply, "ExecMainStatus", "%d", s->exit_status);
+    r = r ?: append_kv(reply, "ControlGroup", "%s", s->cgroup ? cg_display_path(s->cgroup) : "");
+    r = r ?: append_kv(reply, "MemoryCurrent", "%s", u64_or_infinity(b1, st.memory_current));
+    r = r ?: append_kv(reply, "CPUUsageNSec", "%s", u64_or_infinity(b2, st.cpu_usage_nsec));
+    r = r ?: append_kv(reply, "TasksCurrent", "%s", u64_or_infinity(b3, st.tasks_current));
+    r = r ?: append_kv(reply, "MemoryMax", "%s", u64_or_infinity(b1, c->memory_max));
+    r = r ?: append_kv(reply, "TasksMax", "%s", u64_or_infinity(b2, c->tasks_max));
+    r = r ?: append_kv(reply, "CPUQuotaPerSecUSec", "%s", u64_or_infinity(b3, quota_per_sec));
+    r = r ?: append_kv(reply, "AllowedCPUs", "%s", cpus);
+    r = r ?: append_kv(reply, "Layers", "%s", layers);
+    r = r ?: append_kv(reply, "RootDirectory", "%s",
+                       c->root_directory ? c->root_directory : "");
+    r = r ?: append_kv(reply, "Namespaces", "%s", namespaces_to_string(nsbuf, c->namespaces));
+    r = r ?: append_kv(reply, "ExecStart", "%s", exec);
+    r = r ?: append_kv(reply, "Restart", "%s", restart_policy_to_string(c->restart));
+    r = r ?: append_kv(reply, "LogPath", "%s", log);
+    r = r ?: append_kv(reply, "StatusErrorMessage", "%s", s->start_error ? s->start_error : "");
+    return r;
+}
+
+static int method_properties(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    const char *name;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    Sandbox *s = lookup(m, name);
+    if (!s)
+        return no_such_unit(error, name);
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(ss)");
+    if (r >= 0)
+        r = append_properties(reply, s);
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
+}
+
+/* The last n lines of the unit's log; reads at most the file's last MiB. */
+static int method_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *name;
+    uint32_t lines;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "su", &name, &lines);
+    if (r < 0)
+        return r;
+    Sandbox *s = lookup(m, name);
+    if (!s)
+        return no_such_unit(error, name);
+    _cleanup_free_ char *path = sandbox_log_path(s), *buf = NULL;
+    if (!path)
+        return -ENOMEM;
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sd_bus_reply_method_return(msg, "s", "");
+    off_t size = lseek(fd, 0, SEEK_END);
+    off_t from = size > LOG_TAIL_MAX_BYTES ? size - LOG_TAIL_MAX_BYTES : 0;
+    buf = malloc((size_t) (size - from) + 1);
+    if (!buf)
+        return -ENOMEM;
+    ssize_t n = pread(fd, buf, (size_t) (size - from), from);
+    if (n < 0)
+        return sd_bus_error_set_errnof(error, errno, "reading %s: %m", path);
+    buf[n] = 0;
+    const char *start = buf + n;
+    if (n > 0 && buf[n - 1] == '\n')
+        start--;
+    for (uint32_t k = 0; start > buf && (k < lines || lines == 0);) {
+        start--;
+        if (*start == '\n' && ++k == lines) {
+            start++;
+            break;
+        }
+    }
+    if (lines == 0)
+        start = buf;
+    return sd_bus_reply_method_return(msg, "s", start);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+    SD_BUS_VTABLE_START(0),
+    SD_BUS_METHOD_WITH_ARGS("StartUnit", SD_BUS_ARGS("s", unit), SD_BUS_RESULT("s", id),
+                            method_start, 0),
+    SD_BUS_METHOD_WITH_ARGS("StopUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_stop, 0),
+    SD_BUS_METHOD_WITH_ARGS("ResetFailedUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
+                            method_reset_failed, 0),
+    SD_BUS_METHOD_WITH_ARGS("CleanUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_clean, 0),
+    SD_BUS_METHOD_WITH_ARGS("ListUnits", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssu)", units),
+                            method_list, 0),
+    SD_BUS_METHOD_WITH_ARGS("GetUnitProperties", SD_BUS_ARGS("s", id),
+                            SD_BUS_RESULT("a(ss)", properties), method_properties, 0),
+    SD_BUS_METHOD_WITH_ARGS("GetUnitLog", SD_BUS_ARGS("s", id, "u", lines),
+                            SD_BUS_RESULT("s", text), method_log, 0),
+    SD_BUS_VTABLE_END,
+};
+
+static int on_disconnect(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    connection_free(userdata);
+    return 0;
+}
+
+int manager_bus_accept(Manager *m, int fd) {
+    Connection *c = calloc(1, sizeof(Connection));
+    sd_id128_t id;
+    int r;
+    if (!c) {
+        safe_close(fd);
+        return -ENOMEM;
+    }
+    c->manager = m;
+    r = sd_bus_new(&c->bus);
+    if (r < 0) {
+        safe_close(fd);
+        free(c);
+        return r;
+    }
+    c->next = m->connections;
+    m->connections = c;
+    r = sd_bus_set_fd(c->bus, fd, fd);
+    if (r < 0) {
+        safe_close(fd);
+        goto fail;
+    }
+    r = sd_id128_randomize(&id);
+    if (r >= 0)
+        r = sd_bus_set_server(c->bus, 1, id);
+    if (r >= 0)
+        r = sd_bus_set_anonymous(c->bus, 0); /* AUTH EXTERNAL: the kernel's peer uid */
+    if (r >= 0)
+        r = sd_bus_negotiate_creds(c->bus, 1, SD_BUS_CREDS_PID | SD_BUS_CREDS_EUID);
+    if (r >= 0)
+        r = sd_bus_add_object_vtable(c->bus, NULL, SANDBOXD_OBJECT_PATH, SANDBOXD_MANAGER_IFACE,
+                                     manager_vtable, m);
+    if (r >= 0)
+        r = sd_bus_match_signal(c->bus, NULL, NULL, "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_disconnect, c);
+    if (r >= 0)
+        r = sd_bus_attach_event(c->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+    if (r >= 0)
+        r = sd_bus_start(c->bus);
+    if (r < 0)
+        goto fail;
+    return 0;
+fail:
+    connection_free(c);
+    return r;
+}

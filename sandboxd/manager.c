@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The manager: owns the event loop, the bus socket and the name -> Sandbox map; finds and loads
+ * unit files; shuts down by stopping every sandbox. */
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "path-util.h"
+#include "strv.h"
+
+static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+    Manager *m = userdata;
+    int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (cfd < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            log_warning_errno(errno, "accepting a bus connection: %m");
+        return 0;
+    }
+    int r = manager_bus_accept(m, cfd);
+    if (r < 0)
+        log_warning_errno(r, "setting up a bus connection: %m");
+    return 0;
+}
+
+static int on_shutdown_signal(sd_event_source *src, const struct signalfd_siginfo *si,
+                              void *userdata) {
+    Manager *m = userdata;
+    if (m->shutting_down)
+        return 0;
+    log_info("Received %s, stopping all sandboxes.", si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+    m->shutting_down = true;
+    for (size_t i = 0; i < m->n_sandboxes; i++)
+        (void) sandbox_stop(m->sandboxes[i], NULL);
+    manager_check_shutdown(m);
+    return 0;
+}
+
+void manager_check_shutdown(Manager *m) {
+    if (!m->shutting_down)
+        return;
+    for (size_t i = 0; i < m->n_sandboxes; i++)
+        if (sandbox_is_running(m->sandboxes[i]))
+            return;
+    (void) sd_event_exit(m->event, 0);
+}
+
+int manager_new(const ManagerConfig *c, Manager **ret) {
+    Manager *m = calloc(1, sizeof(Manager));
+    if (!m)
+        return -ENOMEM;
+    m->listen_fd = -EBADF;
+    m->config = (ManagerConfig){
+        .socket_path = strdup(c->socket_path),
+        .state_dir = strdup(c->state_dir),
+        .runtime_dir = strdup(c->runtime_dir),
+        .log_dir = strdup(c->log_dir),
+        .unit_path = strv_copy(c->unit_path),
+        .slice = strdup(c->slice),
+        .init_path = strdup(c->init_path),
+    };
+    if (!m->config.socket_path || !m->config.state_dir || !m->config.runtime_dir ||
+        !m->config.log_dir || !m->config.unit_path || !m->config.slice || !m->config.init_path) {
+        manager_free(m);
+        return -ENOMEM;
+    }
+    int r = sd_event_new(&m->event);
+    if (r < 0) {
+        manager_free(m);
+        return r;
+    }
+    *ret = m;
+    return 0;
+}
+
+Manager *manager_free(Manager *m) {
+    if (!m)
+        return NULL;
+    manager_bus_free_all(m);
+    for (size_t i = 0; i < m->n_sandboxes; i++)
+        sandbox_free(m->sandboxes[i]);
+    free(m->sandboxes);
+    sd_event_source_disable_unref(m->listen_source);
+    if (m->listen_fd >= 0) {
+        safe_close(m->listen_fd);
+        (void) unlink(m->config.socket_path);
+    }
+    if (m->cg_layout == CG_LAYOUT_V1 || m->cg_layout == CG_LAYOUT_V2)
+        (void) cg_remove_slice(m->config.slice); /* only when empty; -EBUSY otherwise */
+    sd_event_unref(m->event);
+    free(m->config.socket_path);
+    free(m->config.state_dir);
+    free(m->config.runtime_dir);
+    free(m->config.log_dir);
+    strv_free(m->config.unit_path);
+    free(m->config.slice);
+    free(m->config.init_path);
+    free(m);
+    return NULL;
+}
+
+static int listen_socket(Manager *m) {
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(m->config.socket_path) >= sizeof sa.sun_path)
+        return log_error_errno(ENAMETOOLONG, "socket path %s is too long", m->config.socket_path);
+    strcpy(sa.sun_path, m->config.socket_path);
+
+    _cleanup_free_ char *dir = strdup(m->config.socket_path);
+    if (!dir)
+        return -ENOMEM;
+    *strrchr(dir, '/') = 0;
+    if (*dir) {
+        int r = mkdir_p(dir, 0755);
+        if (r < 0)
+            return log_error_errno(r, "creating %s: %m", dir);
+    }
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return log_error_errno(errno, "creating the bus socket: %m");
+    (void) unlink(m->config.socket_path);
+    /* root only: the API starts processes as any user with any mounts */
+    mode_t old = umask(0177);
+    int r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
+    umask(old);
+    if (r < 0)
+        return log_error_errno(errno, "binding %s: %m", m->config.socket_path);
+    if (listen(fd, SOMAXCONN) < 0)
+        return log_error_errno(errno, "listening on %s: %m", m->config.socket_path);
+    r = sd_event_add_io(m->event, &m->listen_source, fd, EPOLLIN, on_accept, m);
+    if (r < 0)
+        return log_error_errno(r, "watching the bus socket: %m");
+    m->listen_fd = TAKE_FD(fd);
+    return 0;
+}
+
+int manager_startup(Manager *m) {
+    int r = cg_init(&m->cg_layout);
+    if (r < 0)
+        return log_error_errno(r, "reading the cgroup hierarchies: %m");
+    log_info("cgroup layout: %s", cg_layout_to_string(m->cg_layout));
+    r = cg_create_slice(m->config.slice);
+    if (r < 0)
+        return log_error_errno(r, "creating cgroup %s: %m", m->config.slice);
+
+    const char *dirs[] = {m->config.runtime_dir, m->config.log_dir};
+    for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+        r = mkdir_p(dirs[i], 0755);
+        if (r < 0)
+            return log_error_errno(r, "creating %s: %m", dirs[i]);
+    }
+    r = mkdir_p(m->config.state_dir, 0700);
+    if (r < 0)
+        return log_error_errno(r, "creating %s: %m", m->config.state_dir);
+    (void) chmod(m->config.state_dir, 0700);
+
+    r = sd_event_add_signal(m->event, NULL, SIGTERM, on_shutdown_signal, m);
+    if (r >= 0)
+        r = sd_event_add_signal(m->event, NULL, SIGINT, on_shutdown_signal, m);
+    if (r < 0)
+        return log_error_errno(r, "watching signals: %m");
+    return listen_socket(m);
+}
+
+int manager_run(Manager *m) {
+    return sd_event_loop(m->event);
+}
+
+Sandbox *manager_find(Manager *m, const char *name) {
+    for (size_t i = 0; i < m->n_sandboxes; i++)
+        if (streq(m->sandboxes[i]->name, name))
+            return m->sandboxes[i];
+    return NULL;
+}
+
+/* "web" means "web.unit", as systemctl completes ".service". */
+static char *complete_name(const char *arg) {
+    char *r;
+    if (asprintf(&r, "%s%s", arg, strchr(arg, '.') ? "" : ".unit") < 0)
+        return NULL;
+    return r;
+}
+
+static int find_unit_file(Manager *m, const char *arg, char **ret) {
+    if (strchr(arg, '/')) {
+        if (arg[0] != '/')
+            return -EINVAL; /* the client makes paths absolute: our cwd is not theirs */
+        char *p = strdup(arg);
+        if (!p)
+            return -ENOMEM;
+        *ret = p;
+        return 0;
+    }
+    _cleanup_free_ char *name = complete_name(arg);
+    if (!name)
+        return -ENOMEM;
+    if (!unit_name_is_valid(name))
+        return -EINVAL;
+    Sandbox *s = manager_find(m, name);
+    if (s && s->config) {
+        /* a unit loaded from a path keeps coming from there */
+        char *p = strdup(s->config->path);
+        if (!p)
+            return -ENOMEM;
+        *ret = p;
+        return 0;
+    }
+    STRV_FOREACH(d, m->config.unit_path) {
+        _cleanup_free_ char *p = path_join(*d, name);
+        if (!p)
+            return -ENOMEM;
+        if (access(p, F_OK) == 0) {
+            *ret = TAKE_PTR(p);
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_errors) {
+    _cleanup_free_ char *path = NULL;
+    UnitConfig *c = NULL;
+    *ret_errors = NULL;
+
+    int r = find_unit_file(m, arg, &path);
+    if (r < 0)
+        return r;
+    r = unit_load(path, &c, ret_errors);
+    if (r < 0)
+        return r;
+    Sandbox *s = manager_find(m, c->name);
+    if (!s) {
+        Sandbox **n = realloc(m->sandboxes, sizeof(Sandbox *) * (m->n_sandboxes + 1));
+        if (!n) {
+            unit_config_free(c);
+            return -ENOMEM;
+        }
+        m->sandboxes = n;
+        s = sandbox_new(m, c->name);
+        if (!s) {
+            unit_config_free(c);
+            return -ENOMEM;
+        }
+        m->sandboxes[m->n_sandboxes++] = s;
+    } else if (sandbox_is_running(s) && !streq(s->config->path, c->path)) {
+        unit_config_free(c);
+        return -EEXIST; /* a unit of the same name from another file is running */
+    }
+    if (sandbox_is_running(s))
+        unit_config_free(c); /* a running sandbox keeps the configuration it started with */
+    else
+        sandbox_set_config(s, c);
+    *ret = s;
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "cgroup.h"
+#include "sandbox.h"
+
+typedef struct ManagerConfig {
+    char *socket_path;
+    char *state_dir;   /* /var/lib/sandboxd: rw layers */
+    char *runtime_dir; /* /run/sandboxd: mount points, init layers */
+    char *log_dir;     /* /var/log/sandboxd: payload output */
+    char **unit_path;  /* search path for unit names */
+    char *slice;       /* sandbox.slice */
+    char *init_path;   /* sandboxd-init */
+} ManagerConfig;
+
+typedef struct Connection Connection;
+
+typedef struct Manager {
+    ManagerConfig config;
+    sd_event *event;
+    int listen_fd;
+    sd_event_source *listen_source;
+    Connection *connections;
+    Sandbox **sandboxes;
+    size_t n_sandboxes;
+    CgLayout cg_layout;
+    bool shutting_down;
+} Manager;
+
+int manager_new(const ManagerConfig *c, Manager **ret);
+Manager *manager_free(Manager *m);
+int manager_startup(Manager *m);
+int manager_run(Manager *m);
+
+Sandbox *manager_find(Manager *m, const char *name);
+/* Resolves a name or a path to a unit file and (re)loads it, creating the Sandbox the first
+ * time. On a bad file returns -EINVAL with *ret_errors set. */
+int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_errors);
+/* Called by a sandbox when it reached a resting state, so shutdown can finish. */
+void manager_check_shutdown(Manager *m);
+
+/* bus-api.c */
+int manager_bus_accept(Manager *m, int fd);
+void manager_bus_free_all(Manager *m);

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "ratelimit.h"
+#include "unit.h"
+
+typedef struct Manager Manager;
+typedef struct Sandbox Sandbox;
+
+typedef enum SandboxState {
+    SANDBOX_INACTIVE,     /* inactive (dead) */
+    SANDBOX_STARTING,     /* activating (start): setting up, payload not exec'd yet */
+    SANDBOX_ACTIVE,       /* active (running) */
+    SANDBOX_STOPPING,     /* deactivating (stop-sigterm / stop-sigkill) */
+    SANDBOX_AUTO_RESTART, /* activating (auto-restart): waiting RestartSec= */
+    SANDBOX_FAILED,       /* failed (failed) */
+    _SANDBOX_STATE_MAX,
+} SandboxState;
+
+typedef enum SandboxResult {
+    RESULT_SUCCESS,
+    RESULT_RESOURCES, /* setting the sandbox up failed */
+    RESULT_EXIT_CODE,
+    RESULT_SIGNAL,
+    RESULT_CORE_DUMP,
+    RESULT_OOM_KILL,
+    RESULT_TIMEOUT,
+    RESULT_START_LIMIT_HIT,
+    _RESULT_MAX,
+} SandboxResult;
+
+const char *sandbox_active_state_to_string(SandboxState s);
+const char *sandbox_sub_state(const struct Sandbox *s);
+const char *sandbox_result_to_string(SandboxResult r);
+
+/* Pure policy: does this result call for a restart under this Restart=? */
+bool sandbox_should_restart(RestartPolicy policy, SandboxResult result, int exit_code,
+                            int exit_status);
+
+typedef struct PendingReply PendingReply;
+
+struct Sandbox {
+    Manager *manager;
+    char *name;
+    UnitConfig *config;
+
+    SandboxState state;
+    bool sigkill_sent;
+    bool stop_requested;
+    SandboxResult result;
+    uint64_t state_change_usec; /* CLOCK_REALTIME */
+    unsigned n_restarts;
+    RateLimit start_limit;
+
+    /* the running sandbox */
+    pid_t init_pid, main_pid;
+    int init_pidfd, sync_fd;
+    sd_event_source *child_source, *sync_source, *timer_source;
+    Cgroup *cgroup;
+    char *runtime_dir; /* /run/sandboxd/sandboxes/NAME */
+    bool got_ready, got_exit;
+    int exit_code, exit_status; /* of the payload: CLD_*, status */
+    char *start_error;          /* why the last start failed, for callers and status */
+    unsigned cleanup_tries;
+
+    PendingReply *pending; /* bus calls answered on a state change */
+};
+
+Sandbox *sandbox_new(Manager *m, const char *name);
+Sandbox *sandbox_free(Sandbox *s);
+/* Replaces the configuration (takes ownership); used on every start. */
+void sandbox_set_config(Sandbox *s, UnitConfig *c);
+
+/* Start, answering reply (may be NULL) once the payload runs or the start failed. */
+int sandbox_start(Sandbox *s, sd_bus_message *reply);
+/* Stop, answering reply once the sandbox is down. */
+int sandbox_stop(Sandbox *s, sd_bus_message *reply);
+int sandbox_reset_failed(Sandbox *s);
+/* Removes the rw layer and runtime state; -EBUSY while it runs. */
+int sandbox_clean(Sandbox *s);
+bool sandbox_is_running(const Sandbox *s);
+
+/* Writes a line into the unit's log file, as the journal would carry the manager's messages. */
+void sandbox_log_event(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *sandbox_log_path(const Sandbox *s);

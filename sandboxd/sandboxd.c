@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+#include "sandbox-bus.h"
+#include "strv.h"
+
+static void help(void) {
+    printf("sandboxd [OPTIONS]\n\n"
+           "Runs services from unit files in sandboxes: namespaces, cgroup limits, an overlay\n"
+           "root, supervision. sandboxctl talks to it.\n\n"
+           "  --socket PATH       bus socket (default " SANDBOXD_SOCKET_DEFAULT ")\n"
+           "  --state-dir DIR     rw layers (default /var/lib/sandboxd)\n"
+           "  --runtime-dir DIR   mount points and init layers (default /run/sandboxd)\n"
+           "  --log-dir DIR       payload output, one file per unit (default /var/log/sandboxd)\n"
+           "  --unit-path DIRS    ':'-separated search path for unit names\n"
+           "  --slice NAME        parent cgroup of all sandboxes (default sandbox.slice)\n"
+           "  --init PATH         the sandbox init binary (default " SANDBOXD_INIT_PATH ")\n"
+           "  --debug             verbose logging\n"
+           "  --version\n");
+}
+
+int main(int argc, char *argv[]) {
+    enum { ARG_SOCKET = 0x100, ARG_STATE, ARG_RUNTIME, ARG_LOG, ARG_UNIT_PATH, ARG_SLICE,
+           ARG_INIT, ARG_DEBUG, ARG_VERSION };
+    static const struct option options[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"socket", required_argument, NULL, ARG_SOCKET},
+        {"state-dir", required_argument, NULL, ARG_STATE},
+        {"runtime-dir", required_argument, NULL, ARG_RUNTIME},
+        {"log-dir", required_argument, NULL, ARG_LOG},
+        {"unit-path", required_argument, NULL, ARG_UNIT_PATH},
+        {"slice", required_argument, NULL, ARG_SLICE},
+        {"init", required_argument, NULL, ARG_INIT},
+        {"debug", no_argument, NULL, ARG_DEBUG},
+        {"version", no_argument, NULL, ARG_VERSION},
+        {},
+    };
+    const char *unit_path = "/etc/sandboxd/units:/run/sandboxd/units:/usr/lib/sandboxd/units";
+    ManagerConfig c = {
+        .socket_path = (char *) SANDBOXD_SOCKET_DEFAULT,
+        .state_dir = (char *) "/var/lib/sandboxd",
+        .runtime_dir = (char *) "/run/sandboxd",
+        .log_dir = (char *) "/var/log/sandboxd",
+        .slice = (char *) "sandbox.slice",
+        .init_path = (char *) SANDBOXD_INIT_PATH,
+    };
+    int opt;
+
+    log_set_target_auto();
+    log_set_prefix("sandboxd");
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+        switch (opt) {
+        case 'h':
+            help();
+            return EXIT_SUCCESS;
+        case ARG_SOCKET: c.socket_path = optarg; break;
+        case ARG_STATE: c.state_dir = optarg; break;
+        case ARG_RUNTIME: c.runtime_dir = optarg; break;
+        case ARG_LOG: c.log_dir = optarg; break;
+        case ARG_UNIT_PATH: unit_path = optarg; break;
+        case ARG_SLICE: c.slice = optarg; break;
+        case ARG_INIT: c.init_path = optarg; break;
+        case ARG_DEBUG: log_set_max_level(LOG_DEBUG); break;
+        case ARG_VERSION:
+            printf("sandboxd %s\n", SANDBOXD_VERSION);
+            return EXIT_SUCCESS;
+        default:
+            return EXIT_FAILURE;
+        }
+    if (optind < argc) {
+        log_error("unexpected argument '%s'", argv[optind]);
+        return EXIT_FAILURE;
+    }
+    const char *dirs[] = {c.socket_path, c.state_dir, c.runtime_dir, c.log_dir, c.init_path};
+    for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
+        if (dirs[i][0] != '/') {
+            log_error("'%s' must be an absolute path", dirs[i]);
+            return EXIT_FAILURE;
+        }
+    _cleanup_strv_free_ char **up = NULL;
+    for (char *copy = strdupa(unit_path), *d = strtok(copy, ":"); d; d = strtok(NULL, ":"))
+        if (strv_extend(&up, d) < 0)
+            return EXIT_FAILURE;
+    c.unit_path = up;
+
+    /* sd-event watches these through signalfd and pidfds; they must be blocked first */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    Manager *m = NULL;
+    int r = manager_new(&c, &m);
+    if (r < 0) {
+        log_error_errno(r, "allocating the manager: %m");
+        return EXIT_FAILURE;
+    }
+    r = manager_startup(m);
+    if (r >= 0) {
+        log_info("Listening on %s.", c.socket_path);
+        (void) sd_notify(0, "READY=1\nSTATUS=Processing requests...");
+        r = manager_run(m);
+        (void) sd_notify(0, "STOPPING=1");
+        if (r < 0)
+            log_error_errno(r, "event loop: %m");
+    }
+    manager_free(m);
+    return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,483 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* sandboxctl: the command line for sandboxd. It resolves paths given on the command line (the
+ * daemon's working directory is not the caller's), calls the bus API, and formats; `verify`
+ * parses unit files offline with the same parser the daemon uses. */
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "sandbox-bus.h"
+#include "strv.h"
+#include "unit.h"
+
+#define CALL_TIMEOUT_USEC (15 * 60 * USEC_PER_SEC) /* start and stop wait for the sandbox */
+
+/* exit codes as systemctl's, so scripts written for it keep working */
+#define EXIT_NOT_ACTIVE 3
+#define EXIT_NO_SUCH_UNIT 4
+
+static const char *arg_socket = NULL;
+static char **arg_properties = NULL;
+static bool arg_value = false;
+static unsigned arg_lines = 10;
+
+typedef struct Prop {
+    char *key, *value;
+} Prop;
+
+typedef struct Props {
+    Prop *p;
+    size_t n;
+} Props;
+
+static void props_done(Props *ps) {
+    for (size_t i = 0; i < ps->n; i++) {
+        free(ps->p[i].key);
+        free(ps->p[i].value);
+    }
+    free(ps->p);
+}
+
+static const char *prop(const Props *ps, const char *key) {
+    for (size_t i = 0; i < ps->n; i++)
+        if (streq(ps->p[i].key, key))
+            return ps->p[i].value;
+    return "";
+}
+
+static int connect_bus(sd_bus **ret) {
+    _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+    _cleanup_free_ char *address = NULL;
+    const char *path = arg_socket ? arg_socket : getenv("SANDBOXD_SOCKET");
+    if (!path)
+        path = SANDBOXD_SOCKET_DEFAULT;
+    if (asprintf(&address, "unix:path=%s", path) < 0)
+        return -ENOMEM;
+    int r = sd_bus_new(&bus);
+    if (r >= 0)
+        r = sd_bus_set_address(bus, address);
+    if (r >= 0)
+        r = sd_bus_start(bus);
+    if (r < 0) {
+        fprintf(stderr, "sandboxctl: cannot connect to sandboxd at %s: %s\n", path, strerror(-r));
+        return r;
+    }
+    *ret = TAKE_PTR(bus);
+    return 0;
+}
+
+/* Calls a method; on a bus error prints it and returns the exit code to use (> 0). */
+static int call(sd_bus *bus, const char *method, sd_bus_message **reply, const char *types,
+                ...) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+    _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+    va_list ap;
+    int r = sd_bus_message_new_method_call(bus, &m, NULL, SANDBOXD_OBJECT_PATH,
+                                           SANDBOXD_MANAGER_IFACE, method);
+    if (r >= 0 && types) {
+        va_start(ap, types);
+        r = sd_bus_message_appendv(m, types, ap);
+        va_end(ap);
+    }
+    if (r >= 0)
+        r = sd_bus_call(bus, m, CALL_TIMEOUT_USEC, &error, reply);
+    if (r >= 0)
+        return 0;
+    fprintf(stderr, "%s\n", error.message ? error.message : strerror(-r));
+    if (sd_bus_error_has_name(&error, SANDBOXD_ERROR_NO_SUCH_UNIT))
+        return EXIT_NO_SUCH_UNIT;
+    return EXIT_FAILURE;
+}
+
+/* A path (anything with a '/') is made absolute for the daemon; a name goes as it is. */
+static char *unit_arg(const char *a) {
+    if (!strchr(a, '/'))
+        return strdup(a);
+    char *p = realpath(a, NULL);
+    if (!p)
+        fprintf(stderr, "sandboxctl: %s: %s\n", a, strerror(errno));
+    return p;
+}
+
+static int get_props(sd_bus *bus, const char *unit, Props *ret) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    Props ps = {0};
+    int r = call(bus, "GetUnitProperties", &reply, "s", unit);
+    if (r)
+        return r;
+    r = sd_bus_message_enter_container(reply, 'a', "(ss)");
+    while (r >= 0) {
+        const char *k, *v;
+        r = sd_bus_message_read(reply, "(ss)", &k, &v);
+        if (r <= 0)
+            break;
+        Prop *n = realloc(ps.p, sizeof(Prop) * (ps.n + 1));
+        if (!n) {
+            r = -ENOMEM;
+            break;
+        }
+        ps.p = n;
+        ps.p[ps.n].key = strdup(k);
+        ps.p[ps.n].value = strdup(v);
+        ps.n++;
+    }
+    if (r < 0) {
+        props_done(&ps);
+        fprintf(stderr, "sandboxctl: bad reply: %s\n", strerror(-r));
+        return EXIT_FAILURE;
+    }
+    *ret = ps;
+    return 0;
+}
+
+static int verb_start(sd_bus *bus, char **args) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        _cleanup_free_ char *u = unit_arg(*a);
+        if (!u) {
+            ret = EXIT_FAILURE;
+            continue;
+        }
+        int r = call(bus, "StartUnit", NULL, "s", u);
+        if (r)
+            ret = r;
+    }
+    return ret;
+}
+
+static int verb_stop(sd_bus *bus, char **args) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        int r = call(bus, "StopUnit", NULL, "s", *a);
+        if (r)
+            ret = r;
+    }
+    return ret;
+}
+
+static int verb_restart(sd_bus *bus, char **args) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        _cleanup_free_ char *u = unit_arg(*a);
+        if (!u) {
+            ret = EXIT_FAILURE;
+            continue;
+        }
+        /* stop by id if loaded; a unit never started is simply started */
+        const char *base = strrchr(u, '/') ? strrchr(u, '/') + 1 : u;
+        int r = call(bus, "StopUnit", NULL, "s", base);
+        if (r && r != EXIT_NO_SUCH_UNIT) {
+            ret = r;
+            continue;
+        }
+        r = call(bus, "StartUnit", NULL, "s", u);
+        if (r)
+            ret = r;
+    }
+    return ret;
+}
+
+static int verb_simple(sd_bus *bus, char **args, const char *method) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        int r = call(bus, method, NULL, "s", *a);
+        if (r)
+            ret = r;
+    }
+    return ret;
+}
+
+static int verb_list(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    int r = call(bus, "ListUnits", &reply, NULL);
+    if (r)
+        return r;
+    r = sd_bus_message_enter_container(reply, 'a', "(ssssu)");
+    if (r < 0)
+        return EXIT_FAILURE;
+    printf("%-24s %-12s %-14s %-8s %s\n", "UNIT", "ACTIVE", "SUB", "PID", "DESCRIPTION");
+    unsigned n = 0;
+    for (;;) {
+        const char *id, *active, *sub, *desc;
+        uint32_t pid;
+        r = sd_bus_message_read(reply, "(ssssu)", &id, &active, &sub, &desc, &pid);
+        if (r <= 0)
+            break;
+        char pidbuf[16] = "-";
+        if (pid)
+            snprintf(pidbuf, sizeof pidbuf, "%u", pid);
+        printf("%-24s %-12s %-14s %-8s %s\n", id, active, sub, pidbuf, desc);
+        n++;
+    }
+    printf("\n%u unit%s listed.\n", n, n == 1 ? "" : "s");
+    return r < 0 ? EXIT_FAILURE : 0;
+}
+
+static int verb_show(sd_bus *bus, char **args) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        Props ps;
+        int r = get_props(bus, *a, &ps);
+        if (r) {
+            ret = r;
+            continue;
+        }
+        if (a != args)
+            printf("\n");
+        for (size_t i = 0; i < ps.n; i++) {
+            if (arg_properties && !strv_contains(arg_properties, ps.p[i].key))
+                continue;
+            if (arg_value)
+                printf("%s\n", ps.p[i].value);
+            else
+                printf("%s=%s\n", ps.p[i].key, ps.p[i].value);
+        }
+        props_done(&ps);
+    }
+    return ret;
+}
+
+static void print_since(uint64_t usec) {
+    time_t t = (time_t) (usec / USEC_PER_SEC);
+    struct tm tm;
+    char when[64], ago[64];
+    strftime(when, sizeof when, "%a %Y-%m-%d %H:%M:%S %Z", localtime_r(&t, &tm));
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uint64_t n = (uint64_t) now.tv_sec * USEC_PER_SEC + (uint64_t) now.tv_nsec / 1000;
+    uint64_t d = n > usec ? n - usec : 0;
+    printf(" since %s; %s ago", when, format_timespan(ago, d - d % USEC_PER_SEC ?: d));
+}
+
+static int verb_status(sd_bus *bus, char **args) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        Props ps;
+        char b1[64], b2[64];
+        uint64_t v;
+        int r = get_props(bus, *a, &ps);
+        if (r) {
+            ret = r == EXIT_NO_SUCH_UNIT ? EXIT_NO_SUCH_UNIT : r;
+            continue;
+        }
+        if (a != args)
+            printf("\n");
+        const char *active = prop(&ps, "ActiveState"), *desc = prop(&ps, "Description");
+        bool running = streq(active, "active");
+        printf("%s %s%s%s\n", running ? "\u25cf" : "\u25cb", prop(&ps, "Id"), *desc ? " - " : "",
+               desc);
+        printf("     Loaded: loaded (%s)\n", prop(&ps, "FragmentPath"));
+        printf("     Active: %s (%s)", active, prop(&ps, "SubState"));
+        if (!streq(prop(&ps, "Result"), "success"))
+            printf(" Result: %s", prop(&ps, "Result"));
+        if (safe_atou64(prop(&ps, "StateChangeTimestamp"), &v) >= 0)
+            print_since(v);
+        printf("\n");
+        if (!streq(prop(&ps, "MainPID"), "0"))
+            printf("   Main PID: %s\n", prop(&ps, "MainPID"));
+        if (!streq(prop(&ps, "TasksCurrent"), "infinity"))
+            printf("      Tasks: %s (limit: %s)\n", prop(&ps, "TasksCurrent"),
+                   prop(&ps, "TasksMax"));
+        if (safe_atou64(prop(&ps, "MemoryCurrent"), &v) >= 0) {
+            uint64_t max;
+            printf("     Memory: %s", format_bytes(b1, v));
+            if (safe_atou64(prop(&ps, "MemoryMax"), &max) >= 0)
+                printf(" (max: %s)", format_bytes(b2, max));
+            printf("\n");
+        }
+        if (safe_atou64(prop(&ps, "CPUUsageNSec"), &v) >= 0) {
+            uint64_t q;
+            printf("        CPU: %s", format_timespan(b1, v / NSEC_PER_USEC));
+            if (safe_atou64(prop(&ps, "CPUQuotaPerSecUSec"), &q) >= 0)
+                printf(" (quota: %" PRIu64 "%%)", q / 10000);
+            if (*prop(&ps, "AllowedCPUs"))
+                printf(" (cpus: %s)", prop(&ps, "AllowedCPUs"));
+            printf("\n");
+        }
+        if (*prop(&ps, "ControlGroup"))
+            printf("     CGroup: %s\n", prop(&ps, "ControlGroup"));
+        printf(" Namespaces: %s\n", prop(&ps, "Namespaces"));
+        if (*prop(&ps, "Layers"))
+            printf("     Layers: %s\n", prop(&ps, "Layers"));
+        else
+            printf("       Root: %s\n", prop(&ps, "RootDirectory"));
+        printf("    Command: %s\n", prop(&ps, "ExecStart"));
+        if (!streq(prop(&ps, "NRestarts"), "0"))
+            printf("   Restarts: %s (Restart=%s)\n", prop(&ps, "NRestarts"), prop(&ps, "Restart"));
+        int code = atoi(prop(&ps, "ExecMainCode"));
+        if (code == 1 /* CLD_EXITED */)
+            printf("  Last exit: status=%s\n", prop(&ps, "ExecMainStatus"));
+        else if (code == 2 || code == 3)
+            printf("  Last exit: signal=%s\n", signal_to_string(atoi(prop(&ps, "ExecMainStatus"))));
+        if (*prop(&ps, "StatusErrorMessage"))
+            printf("      Error: %s\n", prop(&ps, "StatusErrorMessage"));
+
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *text;
+        if (arg_lines > 0 && call(bus, "GetUnitLog", &reply, "su", prop(&ps, "Id"),
+                                  (uint32_t) arg_lines) == 0 &&
+            sd_bus_message_read(reply, "s", &text) > 0 && *text)
+            printf("\n%s%s", text, text[strlen(text) - 1] == '\n' ? "" : "\n");
+        if (!running && !ret)
+            ret = EXIT_NOT_ACTIVE;
+        props_done(&ps);
+    }
+    return ret;
+}
+
+static int verb_logs(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    const char *text;
+    int r = call(bus, "GetUnitLog", &reply, "su", args[0], (uint32_t) arg_lines);
+    if (r)
+        return r;
+    if (sd_bus_message_read(reply, "s", &text) < 0)
+        return EXIT_FAILURE;
+    fputs(text, stdout);
+    return 0;
+}
+
+static int verb_verify(char **args) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        _cleanup_(unit_config_freep) UnitConfig *c = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        int r = unit_load(*a, &c, &errors);
+        if (r >= 0)
+            continue;
+        ret = EXIT_FAILURE;
+        if (errors)
+            STRV_FOREACH(e, errors)
+                fprintf(stderr, "%s\n", *e);
+        else
+            fprintf(stderr, "%s: %s\n", *a, strerror(-r));
+    }
+    return ret;
+}
+
+static void help(void) {
+    printf("sandboxctl [OPTIONS] COMMAND [UNIT...]\n\n"
+           "Commands:\n"
+           "  start UNIT...         start units (a name from the unit path, or a file path)\n"
+           "  stop UNIT...          stop units\n"
+           "  restart UNIT...       stop, then start (re-reading the unit file)\n"
+           "  status UNIT...        show state, limits, usage and the last log lines\n"
+           "  show UNIT...          show properties as Key=Value\n"
+           "  list                  list loaded units\n"
+           "  logs UNIT             show the unit's log (payload output and sandboxd events)\n"
+           "  verify FILE...        check unit files offline, printing every error\n"
+           "  clean UNIT...         remove a stopped unit's rw layer and runtime state\n"
+           "  reset-failed UNIT...  clear the failed state and the start limit\n\n"
+           "Options:\n"
+           "  -p, --property=KEY    with show: only these properties (repeatable, or a,b)\n"
+           "      --value           with show: print values only\n"
+           "  -n, --lines=N         with status and logs: how many log lines (0: all)\n"
+           "      --socket=PATH     sandboxd's socket (default $SANDBOXD_SOCKET or "
+           SANDBOXD_SOCKET_DEFAULT ")\n"
+           "  -h, --help\n      --version\n");
+}
+
+int main(int argc, char *argv[]) {
+    enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION };
+    static const struct option options[] = {
+        {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
+        {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
+        {"socket", required_argument, NULL, ARG_SOCKET},
+        {"version", no_argument, NULL, ARG_VERSION},
+        {},
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "hp:n:", options, NULL)) >= 0)
+        switch (opt) {
+        case 'h':
+            help();
+            return 0;
+        case 'p':
+            for (char *s = strtok(optarg, ","); s; s = strtok(NULL, ","))
+                if (strv_extend(&arg_properties, s) < 0)
+                    return EXIT_FAILURE;
+            break;
+        case 'n': {
+            uint32_t n;
+            if (safe_atou32(optarg, &n) < 0) {
+                fprintf(stderr, "sandboxctl: --lines=%s: expected a number\n", optarg);
+                return EXIT_FAILURE;
+            }
+            arg_lines = n;
+            break;
+        }
+        case ARG_VALUE:
+            arg_value = true;
+            break;
+        case ARG_SOCKET:
+            arg_socket = optarg;
+            break;
+        case ARG_VERSION:
+            printf("sandboxctl %s\n", SANDBOXD_VERSION);
+            return 0;
+        default:
+            return EXIT_FAILURE;
+        }
+    if (optind >= argc) {
+        help();
+        return EXIT_FAILURE;
+    }
+    const char *verb = argv[optind];
+    char **args = argv + optind + 1;
+    size_t n = strv_length(args);
+
+    static const struct {
+        const char *name;
+        size_t min, max;
+    } verbs[] = {
+        {"start", 1, SIZE_MAX},   {"stop", 1, SIZE_MAX},  {"restart", 1, SIZE_MAX},
+        {"status", 1, SIZE_MAX},  {"show", 1, SIZE_MAX},  {"list", 0, 0},
+        {"logs", 1, 1},           {"verify", 1, SIZE_MAX}, {"clean", 1, SIZE_MAX},
+        {"reset-failed", 1, SIZE_MAX},
+    };
+    size_t i;
+    for (i = 0; i < ELEMENTSOF(verbs); i++)
+        if (streq(verb, verbs[i].name))
+            break;
+    if (i == ELEMENTSOF(verbs)) {
+        fprintf(stderr, "sandboxctl: unknown command '%s' (see --help)\n", verb);
+        return EXIT_FAILURE;
+    }
+    if (n < verbs[i].min || n > verbs[i].max) {
+        fprintf(stderr, "sandboxctl %s: wrong number of arguments (see --help)\n", verb);
+        return EXIT_FAILURE;
+    }
+    if (streq(verb, "verify"))
+        return verb_verify(args);
+
+    _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+    if (connect_bus(&bus) < 0)
+        return EXIT_FAILURE;
+    if (streq(verb, "start"))
+        return verb_start(bus, args);
+    if (streq(verb, "stop"))
+        return verb_stop(bus, args);
+    if (streq(verb, "restart"))
+        return verb_restart(bus, args);
+    if (streq(verb, "status"))
+        return verb_status(bus, args);
+    if (streq(verb, "show"))
+        return verb_show(bus, args);
+    if (streq(verb, "list"))
+        return verb_list(bus, args);
+    if (streq(verb, "logs"))
+        return verb_logs(bus, args);
+    if (streq(verb, "clean"))
+        return verb_simple(bus, args, "CleanUnit");
+    return verb_simple(bus, args, "ResetFailedUnit");
+}
