@@ -218,11 +218,13 @@ bool sandbox_is_running(const Sandbox *s) {
            s->state == SANDBOX_STOPPING;
 }
 
+/* Enters a state and answers the callers waiting for it; the answers go out even when the state
+ * does not change (a refused start of a failed unit must still be answered). */
 static void set_state(Sandbox *s, SandboxState state) {
-    if (s->state == state)
-        return;
-    s->state = state;
-    s->state_change_usec = now_usec(CLOCK_REALTIME);
+    if (s->state != state) {
+        s->state = state;
+        s->state_change_usec = now_usec(CLOCK_REALTIME);
+    }
     if (state == SANDBOX_ACTIVE)
         reply_pending(s, false, NULL, NULL);
     if (state == SANDBOX_INACTIVE || state == SANDBOX_FAILED) {

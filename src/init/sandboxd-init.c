@@ -147,6 +147,7 @@ static int become_payload(const SandboxPlan *p, const Identity *id, const char *
         if (chdir("/") < 0) /* a missing home is not fatal, as for login */
             return -errno;
     }
+    *step = "exec";
     return 0;
 }
 

@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Harness for the integration tests: a real sandboxd on a temporary state tree, driven with
+sandboxctl, checked from outside (cgroup files, /proc/PID/ns, the layer directories).
+
+Run it through tests/run-integration, which puts the whole run in a private mount and network
+namespace: everything network-related that the daemon makes lives and dies there."""
+
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = Path(os.environ.get("SANDBOXD_BUILD", ROOT / "build")).resolve()
+SANDBOXD = BUILD / "sandboxd" / "sandboxd"
+SANDBOXCTL = BUILD / "src" / "sandboxctl" / "sandboxctl"
+INIT = BUILD / "src" / "init" / "sandboxd-init"
+BUSYBOX = Path("/bin/busybox")
+SLICE = "sandbox.slice"
+
+
+def pytest_sessionstart(session):
+    if os.geteuid() != 0:
+        pytest.exit("the integration tests need root", returncode=1)
+    outer = os.environ.get("SANDBOXD_TEST_OUTER_NETNS")
+    if not outer or os.readlink("/proc/self/ns/net") == outer:
+        pytest.exit("refusing to run in the host's network namespace: use tests/run-integration",
+                    returncode=1)
+    for p in (SANDBOXD, SANDBOXCTL, INIT, BUSYBOX):
+        if not p.exists():
+            pytest.exit(f"{p} is missing (build first; busybox-static must be installed)",
+                        returncode=1)
+
+
+def make_busybox_layer(d: Path):
+    """A minimal root: static busybox and its applets, passwd/group, the mount points."""
+    for sub in ("bin", "etc", "proc", "dev", "sys", "tmp", "root", "home/www", "data"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    shutil.copy2(BUSYBOX, d / "bin" / "busybox")
+    applets = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    for a in applets:
+        if a != "busybox":  # `busybox --list` names itself; linking it would clobber the binary
+            (d / "bin" / a).symlink_to("busybox")
+    (d / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                      "www:x:33:33:www:/home/www:/bin/sh\n"
+                                      "nobody:x:65534:65534:nobody:/:/bin/false\n")
+    (d / "etc" / "group").write_text("root:x:0:\nwww:x:33:\nstaff:x:50:www\nnogroup:x:65534:\n")
+    os.chmod(d / "tmp", 0o1777)
+
+
+@pytest.fixture(scope="session")
+def layers(tmp_path_factory):
+    """Two image layers: `top` shadows a file of `base` and whites another out, overlay-style
+    (a 0/0 character device)."""
+    root = tmp_path_factory.mktemp("layers")
+    base, top = root / "base", root / "top"
+    make_busybox_layer(base)
+    (base / "etc" / "motd").write_text("from base\n")
+    (base / "etc" / "secret").write_text("must be hidden\n")
+    (base / "etc" / "only-base").write_text("base only\n")
+    (top / "etc").mkdir(parents=True)
+    (top / "etc" / "motd").write_text("from top\n")
+    os.mknod(top / "etc" / "secret", stat.S_IFCHR | 0o000, os.makedev(0, 0))
+    return {"base": base, "top": top}
+
+
+class Daemon:
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.units = tmp / "units"
+        self.units.mkdir()
+        self.socket = tmp / "run" / "private"
+        self.state = tmp / "state"
+        self.runtime = tmp / "run"
+        self.logs = tmp / "log"
+        self.proc = None
+        self.output = tmp / "sandboxd.out"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [str(SANDBOXD), "--socket", str(self.socket), "--state-dir", str(self.state),
+             "--runtime-dir", str(self.runtime), "--log-dir", str(self.logs),
+             "--unit-path", str(self.units), "--init", str(INIT)],
+            stdout=open(self.output, "w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("sandboxd did not come up:\n" + self.output.read_text())
+            time.sleep(0.01)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def ctl(self, *args, check=True, timeout=60):
+        env = dict(os.environ, SANDBOXD_SOCKET=str(self.socket))
+        r = subprocess.run([str(SANDBOXCTL), *map(str, args)], capture_output=True, text=True,
+                           env=env, timeout=timeout)
+        if check and r.returncode != 0:
+            raise AssertionError(f"sandboxctl {' '.join(map(str, args))} -> {r.returncode}\n"
+                                 f"stdout: {r.stdout}\nstderr: {r.stderr}")
+        return r
+
+    def show(self, unit):
+        out = self.ctl("show", unit).stdout
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def wait_for(self, unit, pred, timeout=20):
+        """Polls the unit's properties until pred(props) holds: a liveness bound, not a
+        timing assertion."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self.show(unit)
+            if pred(p):
+                return p
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{unit} never reached the expected state: {p}")
+            time.sleep(0.05)
+
+    def write_unit(self, name, text):
+        path = self.units / name
+        path.write_text(text)
+        return path
+
+    def log(self, unit):
+        p = self.logs / f"{unit}.log"
+        return p.read_text() if p.exists() else ""
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    d = Daemon(tmp_path)
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+        # Whatever a failed test left: nothing of ours may outlive it.
+        for leftover in cgroup_dirs_of_slice():
+            kill_and_remove_cgroup(leftover)
+
+
+def cgroup_root():
+    return Path("/sys/fs/cgroup")
+
+
+def is_v2():
+    return (cgroup_root() / "cgroup.controllers").exists() and \
+        "memory" in (cgroup_root() / "cgroup.controllers").read_text()
+
+
+def cgroup_dir(controller, unit):
+    """Where the kernel keeps the unit's group for a controller, on either layout."""
+    if is_v2():
+        return cgroup_root() / SLICE / unit
+    return cgroup_root() / controller / SLICE / unit
+
+
+def cgroup_file(controller, unit, v1_name, v2_name=None):
+    return cgroup_dir(controller, unit) / (v2_name if is_v2() and v2_name else v1_name)
+
+
+def cgroup_dirs_of_slice():
+    dirs = []
+    if is_v2():
+        bases = [cgroup_root() / SLICE]
+    else:
+        bases = [p / SLICE for p in cgroup_root().iterdir() if (p / SLICE).is_dir()]
+    for b in bases:
+        if b.is_dir():
+            dirs += [c for c in b.iterdir() if c.is_dir()]
+    return dirs
+
+
+def kill_and_remove_cgroup(d: Path):
+    for _ in range(50):
+        pids = (d / "cgroup.procs").read_text().split() if (d / "cgroup.procs").exists() else []
+        for p in pids:
+            try:
+                os.kill(int(p), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            d.rmdir()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def sandbox_exec(pid, *cmd):
+    """Runs cmd inside the sandbox whose process is pid (all its namespaces and its root)."""
+    return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w",
+                           *cmd], capture_output=True, text=True, timeout=30)
+
+
+def unit_text(layers, exec_start, sandbox="", resources="", service="", unit=""):
+    return (f"[Unit]\nDescription=test sandbox\n{unit}\n"
+            f"[Sandbox]\nLayers={layers['base']} {layers['top']}\n{sandbox}\n"
+            f"[Resources]\n{resources}\n"
+            f"[Service]\nExecStart={exec_start}\n{service}\n")

@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The floor and the walls: overlay of layers with shadowing and whiteouts, writes in the rw
+layer only, hostname, PID namespace with our init as PID 1, distinct namespaces, volumes."""
+
+import os
+from pathlib import Path
+
+from conftest import sandbox_exec, unit_text
+
+SLEEPER = "/bin/sh -c 'echo ready; exec sleep 1000'"
+
+
+def start_sleeper(daemon, layers, name="fs.unit", **kw):
+    daemon.write_unit(name, unit_text(layers, SLEEPER, **kw))
+    daemon.ctl("start", name)
+    props = daemon.show(name)
+    assert props["ActiveState"] == "active"
+    pid = int(props["MainPID"])
+    assert pid > 0
+    return pid
+
+
+def test_layers_shadow_whiteout_and_rw_layer(daemon, layers):
+    pid = start_sleeper(daemon, layers, sandbox="Hostname=layered")
+    assert sandbox_exec(pid, "cat", "/etc/motd").stdout == "from top\n"
+    assert sandbox_exec(pid, "cat", "/etc/only-base").stdout == "base only\n"
+    r = sandbox_exec(pid, "cat", "/etc/secret")
+    assert r.returncode != 0 and "No such file" in r.stderr
+
+    assert sandbox_exec(pid, "sh", "-c", "echo written > /etc/new-file && rm /etc/only-base"
+                        ).returncode == 0
+    upper = daemon.state / "sandboxes" / "fs.unit" / "upper"
+    assert (upper / "etc" / "new-file").read_text() == "written\n"
+    # the deletion is a whiteout in the rw layer; the image layer is untouched
+    assert (layers["base"] / "etc" / "only-base").read_text() == "base only\n"
+    st = os.lstat(upper / "etc" / "only-base")
+    assert os.major(st.st_rdev) == 0 and os.minor(st.st_rdev) == 0
+    for layer in layers.values():
+        assert not (layer / "etc" / "new-file").exists()
+
+
+def test_rw_layer_survives_restart_and_clean_removes_it(daemon, layers):
+    pid = start_sleeper(daemon, layers)
+    assert sandbox_exec(pid, "sh", "-c", "echo kept > /root/state").returncode == 0
+    daemon.ctl("stop", "fs.unit")
+    daemon.ctl("start", "fs.unit")
+    pid = int(daemon.show("fs.unit")["MainPID"])
+    assert sandbox_exec(pid, "cat", "/root/state").stdout == "kept\n"
+    r = daemon.ctl("clean", "fs.unit", check=False)
+    assert r.returncode != 0 and "stop it" in r.stderr  # refused while running
+    daemon.ctl("stop", "fs.unit")
+    daemon.ctl("clean", "fs.unit")
+    assert not (daemon.state / "sandboxes" / "fs.unit").exists()
+    assert not (daemon.runtime / "sandboxes" / "fs.unit").exists()
+
+
+def test_hostname_init_and_pid_namespace(daemon, layers):
+    pid = start_sleeper(daemon, layers, sandbox="Hostname=box-1")
+    assert sandbox_exec(pid, "hostname").stdout.strip() == "box-1"
+    assert sandbox_exec(pid, "cat", "/etc/hostname").stdout.strip() == "box-1"
+    assert "box-1" in sandbox_exec(pid, "cat", "/etc/hosts").stdout
+    ps = sandbox_exec(pid, "ps", "-o", "pid,comm").stdout.split("\n")[1:]
+    procs = {int(l.split()[0]): l.split()[1] for l in ps if l.strip()}
+    assert procs[1] == "sandboxd-init"
+    assert procs[2] == "sleep"
+    # only the sandbox's own: init, the payload and the ps we ran
+    assert len(procs) <= 3, procs
+    # the host's pid of PID 1 inside is the init's, whose child is the payload
+    assert Path(f"/proc/{pid}/status").read_text().count("NSpid") == 1
+    nspid = [l for l in Path(f"/proc/{pid}/status").read_text().splitlines()
+             if l.startswith("NSpid:")][0].split()
+    assert nspid[-1] == "2"
+
+
+def test_namespaces_differ_from_host(daemon, layers):
+    pid = start_sleeper(daemon, layers)
+    for ns in ("pid", "mnt", "uts", "ipc", "net"):
+        assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
+    # the network namespace holds only a loopback device
+    links = sandbox_exec(pid, "ip", "-o", "link").stdout
+    assert [l.split(":")[1].strip() for l in links.splitlines()] == ["lo"]
+
+
+def test_namespaces_subset_shares_the_rest(daemon, layers):
+    pid = start_sleeper(daemon, layers, sandbox="Namespaces=mount pid")
+    assert os.readlink(f"/proc/{pid}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    assert os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
+    assert os.readlink(f"/proc/{pid}/ns/uts") == os.readlink("/proc/self/ns/uts")
+
+
+def test_proc_dev_sys(daemon, layers):
+    pid = start_sleeper(daemon, layers)
+    mounts = sandbox_exec(pid, "cat", "/proc/self/mounts").stdout
+    kinds = {l.split()[1]: (l.split()[2], l.split()[3]) for l in mounts.splitlines()}
+    assert kinds["/"][0] == "overlay"
+    assert kinds["/proc"][0] == "proc"
+    assert kinds["/dev"][0] == "tmpfs"
+    assert kinds["/dev/pts"][0] == "devpts"
+    assert kinds["/sys"][0] == "sysfs" and "ro" in kinds["/sys"][1].split(",")
+    devs = sandbox_exec(pid, "ls", "/dev").stdout.split()
+    for d in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx"):
+        assert d in devs
+    assert sandbox_exec(pid, "sh", "-c", "echo x > /dev/null").returncode == 0
+    # masked and read-only parts of /proc
+    assert sandbox_exec(pid, "cat", "/proc/kcore").stdout == ""
+    r = sandbox_exec(pid, "sh", "-c", "echo 1 > /proc/sys/kernel/panic")
+    assert r.returncode != 0
+    # no mount of the host is visible: the old root was detached
+    assert not any(p.startswith(str(layers["base"])) for p in kinds)
+
+
+def test_volumes_rw_and_ro(daemon, layers, tmp_path):
+    rw, ro = tmp_path / "rw", tmp_path / "ro"
+    rw.mkdir()
+    ro.mkdir()
+    (ro / "file").write_text("host file\n")
+    pid = start_sleeper(daemon, layers,
+                        sandbox=f"Volume={rw}:/data/rw\nVolume={ro}:/data/ro:ro")
+    assert sandbox_exec(pid, "sh", "-c", "echo from-sandbox > /data/rw/out").returncode == 0
+    assert (rw / "out").read_text() == "from-sandbox\n"
+    assert sandbox_exec(pid, "cat", "/data/ro/file").stdout == "host file\n"
+    r = sandbox_exec(pid, "sh", "-c", "echo x > /data/ro/new")
+    assert r.returncode != 0 and "Read-only" in r.stderr
+    assert not (ro / "new").exists()
+
+
+def test_user_environment_and_workdir(daemon, layers):
+    daemon.write_unit("who.unit", unit_text(
+        layers, "/bin/sh -c 'id; pwd; echo \"GREETING=$GREETING\"; exec sleep 1000'",
+        sandbox="User=www\nEnvironment=\"GREETING=hello world\"\nWorkingDirectory=/tmp"))
+    daemon.ctl("start", "who.unit")
+    daemon.wait_for("who.unit", lambda p: "GREETING" in daemon.log("who.unit"))
+    log = daemon.log("who.unit")
+    assert "uid=33(www) gid=33(www) groups=50(staff)" in log
+    assert "\n/tmp\n" in log
+    assert "GREETING=hello world" in log
+
+
+def test_root_directory_read_only(daemon, layers, tmp_path):
+    daemon.write_unit("plain.unit", f"""[Sandbox]
+RootDirectory={layers['base']}
+ReadOnly=yes
+Hostname=plain
+[Service]
+ExecStart={SLEEPER}
+""")
+    daemon.ctl("start", "plain.unit")
+    pid = int(daemon.show("plain.unit")["MainPID"])
+    assert sandbox_exec(pid, "cat", "/etc/motd").stdout == "from base\n"
+    r = sandbox_exec(pid, "sh", "-c", "echo x > /etc/motd")
+    assert r.returncode != 0 and "Read-only" in r.stderr
+    assert sandbox_exec(pid, "hostname").stdout.strip() == "plain"

@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cgroup-util.h"
+#include "macro.h"
+#include "parse-util.h"
+#include "path-util.h"
+#include "ratelimit.h"
+
+static uint64_t size_ok(const char *s) {
+    uint64_t v = 0;
+    assert_int_equal(parse_size_or_infinity(s, &v), 0);
+    return v;
+}
+
+static void test_parse_size(void **state) {
+    assert_int_equal(size_ok("1024"), 1024);
+    assert_int_equal(size_ok("64M"), 64ULL << 20);
+    assert_int_equal(size_ok("1.5G"), 3ULL << 29);
+    assert_int_equal(size_ok("2K"), 2048);
+    assert_int_equal(size_ok("0.5K"), 512);
+    assert_int_equal(size_ok("infinity"), UINT64_MAX);
+    uint64_t v = 7;
+    assert_int_equal(parse_size("", &v), -EINVAL);
+    assert_int_equal(parse_size("64Q", &v), -EINVAL);
+    assert_int_equal(parse_size("-1M", &v), -EINVAL);
+    assert_int_equal(parse_size("1.5", &v), -EINVAL);
+    assert_int_equal(parse_size("M", &v), -EINVAL);
+    assert_int_equal(parse_size("1 M", &v), -EINVAL);
+    assert_int_equal(parse_size("64m", &v), -EINVAL); /* systemd's suffixes are upper case */
+    assert_int_equal(parse_size("99999999999999999999", &v), -ERANGE);
+    assert_int_equal(parse_size("20E", &v), -ERANGE);
+    assert_int_equal(v, 7); /* never written on failure */
+}
+
+static uint64_t span_ok(const char *s) {
+    uint64_t v = 0;
+    assert_int_equal(parse_timespan(s, &v), 0);
+    return v;
+}
+
+static void test_parse_timespan(void **state) {
+    assert_int_equal(span_ok("100ms"), 100000);
+    assert_int_equal(span_ok("5"), 5000000);
+    assert_int_equal(span_ok("1min 30s"), 90000000);
+    assert_int_equal(span_ok("1min30s"), 90000000);
+    assert_int_equal(span_ok("2.5s"), 2500000);
+    assert_int_equal(span_ok("1h"), 3600000000ULL);
+    assert_int_equal(span_ok("3 sec"), 3000000);
+    assert_int_equal(span_ok("250us"), 250);
+    assert_int_equal(span_ok("1d 2h"), 93600000000ULL);
+    assert_int_equal(span_ok("infinity"), UINT64_MAX);
+    assert_int_equal(span_ok("0"), 0);
+    uint64_t v;
+    assert_int_equal(parse_timespan("", &v), -EINVAL);
+    assert_int_equal(parse_timespan("5 parsecs", &v), -EINVAL);
+    assert_int_equal(parse_timespan("ms", &v), -EINVAL);
+    assert_int_equal(parse_timespan("5sx", &v), -EINVAL);
+    assert_int_equal(parse_timespan("-5s", &v), -EINVAL);
+}
+
+static void test_parse_percent(void **state) {
+    uint32_t v;
+    assert_int_equal(parse_percent_permyriad("20%", &v), 0);
+    assert_int_equal(v, 2000);
+    assert_int_equal(parse_percent_permyriad("150%", &v), 0);
+    assert_int_equal(v, 15000);
+    assert_int_equal(parse_percent_permyriad("12.5%", &v), 0);
+    assert_int_equal(v, 1250);
+    assert_int_equal(parse_percent_permyriad("20", &v), -EINVAL);
+    assert_int_equal(parse_percent_permyriad("%", &v), -EINVAL);
+    assert_int_equal(parse_percent_permyriad("1.001%", &v), -EINVAL);
+}
+
+static void test_cpu_set(void **state) {
+    CpuSet c;
+    assert_int_equal(parse_cpu_set("0-1,3", &c), 0);
+    assert_true(cpu_set_is_set(&c, 0) && cpu_set_is_set(&c, 1) && cpu_set_is_set(&c, 3));
+    assert_false(cpu_set_is_set(&c, 2));
+    _cleanup_free_ char *s = cpu_set_to_string(&c);
+    assert_string_equal(s, "0-1,3");
+    assert_int_equal(parse_cpu_set("4 0 2-3", &c), 0);
+    _cleanup_free_ char *t = cpu_set_to_string(&c);
+    assert_string_equal(t, "0,2-4");
+    assert_int_equal(parse_cpu_set("", &c), -EINVAL);
+    assert_int_equal(parse_cpu_set("3-1", &c), -EINVAL);
+    assert_int_equal(parse_cpu_set("a", &c), -EINVAL);
+    assert_int_equal(parse_cpu_set("1-", &c), -EINVAL);
+    assert_int_equal(parse_cpu_set("5000", &c), -ERANGE);
+}
+
+static void test_parse_signal(void **state) {
+    int s;
+    assert_int_equal(parse_signal("SIGTERM", &s), 0);
+    assert_int_equal(s, SIGTERM);
+    assert_int_equal(parse_signal("KILL", &s), 0);
+    assert_int_equal(s, SIGKILL);
+    assert_int_equal(parse_signal("10", &s), 0);
+    assert_int_equal(s, 10);
+    assert_int_equal(parse_signal("SIGFOO", &s), -EINVAL);
+    assert_int_equal(parse_signal("0", &s), -ERANGE);
+    assert_string_equal(signal_to_string(SIGINT), "SIGINT");
+}
+
+static void test_parse_boolean(void **state) {
+    assert_int_equal(parse_boolean("yes"), 1);
+    assert_int_equal(parse_boolean("On"), 1);
+    assert_int_equal(parse_boolean("0"), 0);
+    assert_int_equal(parse_boolean("false"), 0);
+    assert_int_equal(parse_boolean("maybe"), -EINVAL);
+}
+
+static void test_format(void **state) {
+    char b[64];
+    assert_string_equal(format_bytes(b, 1536), "1.5K");
+    assert_string_equal(format_bytes(b, 64ULL << 20), "64.0M");
+    assert_string_equal(format_bytes(b, 100), "100B");
+    assert_string_equal(format_timespan(b, 90 * USEC_PER_SEC), "1min 30s");
+    assert_string_equal(format_timespan(b, 100 * USEC_PER_MSEC), "100ms");
+}
+
+static void test_cg_escape(void **state) {
+    const char *cases[][2] = {
+        {"web.unit", "web.unit"},     {"cpu.unit", "_cpu.unit"}, {"tasks", "_tasks"},
+        {"_x.unit", "__x.unit"},      {".hidden", "_.hidden"},   {"cgroup.procs", "_cgroup.procs"},
+        {"memoryhog.unit", "memoryhog.unit"},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_free_ char *e = cg_escape(cases[i][0]);
+        assert_string_equal(e, cases[i][1]);
+    }
+}
+
+static void test_ratelimit(void **state) {
+    RateLimit rl = {.interval_usec = 10 * USEC_PER_SEC, .burst = 5};
+    uint64_t t = 1000;
+    for (int i = 0; i < 5; i++)
+        assert_true(ratelimit_below(&rl, t + (uint64_t) i * 100000));
+    assert_false(ratelimit_below(&rl, t + 600000));           /* sixth within 10 s */
+    assert_true(ratelimit_below(&rl, t + 11 * USEC_PER_SEC)); /* window over */
+    ratelimit_reset(&rl);
+    assert_true(ratelimit_below(&rl, t + 11 * USEC_PER_SEC + 1));
+    RateLimit off = {.interval_usec = 0, .burst = 5};
+    for (int i = 0; i < 100; i++)
+        assert_true(ratelimit_below(&off, t));
+}
+
+static void test_paths(void **state) {
+    assert_true(path_is_normalized_absolute("/a/b"));
+    assert_true(path_is_normalized_absolute("/"));
+    assert_true(path_is_normalized_absolute("/a/b/"));
+    assert_false(path_is_normalized_absolute("a/b"));
+    assert_false(path_is_normalized_absolute("/a/../b"));
+    assert_false(path_is_normalized_absolute("/a/./b"));
+    assert_false(path_is_normalized_absolute("/a//b"));
+    assert_false(path_is_normalized_absolute(""));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_size),    cmocka_unit_test(test_parse_timespan),
+        cmocka_unit_test(test_parse_percent), cmocka_unit_test(test_cpu_set),
+        cmocka_unit_test(test_parse_signal),  cmocka_unit_test(test_parse_boolean),
+        cmocka_unit_test(test_format),        cmocka_unit_test(test_cg_escape),
+        cmocka_unit_test(test_ratelimit),     cmocka_unit_test(test_paths),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Pure pieces of the daemon and sys code: restart policy, the plan hand-over, passwd lookups,
+ * overlay option strings. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "passwd.h"
+#include "plan.h"
+#include "rootfs.h"
+#include "sandbox.h"
+#include "strv.h"
+
+static void test_should_restart(void **state) {
+    struct {
+        RestartPolicy p;
+        SandboxResult r;
+        int code, status;
+        bool expect;
+    } cases[] = {
+        {RESTART_NO, RESULT_EXIT_CODE, CLD_EXITED, 3, false},
+        {RESTART_ALWAYS, RESULT_SUCCESS, CLD_EXITED, 0, true},
+        {RESTART_ON_SUCCESS, RESULT_SUCCESS, CLD_EXITED, 0, true},
+        {RESTART_ON_SUCCESS, RESULT_EXIT_CODE, CLD_EXITED, 1, false},
+        {RESTART_ON_FAILURE, RESULT_EXIT_CODE, CLD_EXITED, 3, true},
+        {RESTART_ON_FAILURE, RESULT_SUCCESS, CLD_KILLED, SIGTERM, false},
+        {RESTART_ON_FAILURE, RESULT_OOM_KILL, CLD_KILLED, SIGKILL, true},
+        {RESTART_ON_FAILURE, RESULT_RESOURCES, 0, 0, true},
+        {RESTART_ON_ABNORMAL, RESULT_EXIT_CODE, CLD_EXITED, 3, false},
+        {RESTART_ON_ABNORMAL, RESULT_SIGNAL, CLD_KILLED, SIGSEGV, true},
+        {RESTART_ON_ABNORMAL, RESULT_TIMEOUT, CLD_KILLED, SIGKILL, true},
+        {RESTART_ON_ABORT, RESULT_SIGNAL, CLD_KILLED, SIGABRT, true},
+        {RESTART_ON_ABORT, RESULT_TIMEOUT, CLD_KILLED, SIGKILL, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        if (sandbox_should_restart(cases[i].p, cases[i].r, cases[i].code, cases[i].status) !=
+            cases[i].expect)
+            fail_msg("case %zu: %s/%s", i, restart_policy_to_string(cases[i].p),
+                     sandbox_result_to_string(cases[i].r));
+}
+
+static void test_string_tables(void **state) {
+    for (int i = 0; i < _RESTART_MAX; i++)
+        assert_int_equal(restart_policy_from_string(restart_policy_to_string(i)), i);
+    assert_int_equal(restart_policy_from_string("sometimes"), _RESTART_INVALID);
+    for (int i = 0; i < _RESULT_MAX; i++)
+        assert_non_null(sandbox_result_to_string(i));
+    for (int i = 0; i < _SANDBOX_STATE_MAX; i++)
+        assert_non_null(sandbox_active_state_to_string(i));
+}
+
+static void test_plan_roundtrip(void **state) {
+    char *lowers[] = {"/l1", "/l2", NULL}, *argv[] = {"/bin/sh", "-c", "a ; b", NULL},
+         *env[] = {"A=1", NULL};
+    PlanVolume vols[] = {{"/src", "/dst", true}};
+    SandboxPlan p = {.root_mount = "/run/x/root", .lowers = lowers, .init_layer = "/run/x/init",
+                     .upper = "/u", .work = "/w", .hostname = "h", .volumes = vols,
+                     .n_volumes = 1, .argv = argv, .env = env, .user = "www", .pid_ns = true};
+    int fd = plan_to_memfd(&p);
+    assert_true(fd >= 0);
+    /* sealed: nobody can change what the init will read */
+    assert_int_equal(write(fd, "x", 1), -1);
+    SandboxPlan *q = NULL;
+    assert_int_equal(plan_from_fd(fd, &q), 0);
+    close(fd);
+    assert_string_equal(q->root_mount, "/run/x/root");
+    assert_int_equal(strv_length(q->lowers), 2);
+    assert_string_equal(q->argv[2], "a ; b");
+    assert_int_equal(q->n_volumes, 1);
+    assert_true(q->volumes[0].read_only);
+    assert_string_equal(q->volumes[0].target, "/dst");
+    assert_string_equal(q->user, "www");
+    assert_null(q->group);
+    assert_true(q->pid_ns);
+    plan_free(q);
+}
+
+static void test_overlay_options(void **state) {
+    char *lowers[] = {"/img/base", "/img/app", NULL};
+    char *o = NULL;
+    assert_int_equal(rootfs_overlay_options(lowers, "/run/init", "/st/upper", "/st/work", &o), 0);
+    /* overlayfs lists the top layer first: init above the image, app above base */
+    assert_string_equal(o, "lowerdir=/run/init:/img/app:/img/base,upperdir=/st/upper,"
+                           "workdir=/st/work");
+    free(o);
+    assert_int_equal(rootfs_overlay_options(lowers, "/run/init", NULL, NULL, &o), 0);
+    assert_string_equal(o, "lowerdir=/run/init:/img/app:/img/base");
+    free(o);
+    char *bad[] = {"/img/a,b", NULL};
+    assert_int_equal(rootfs_overlay_options(bad, "/run/init", NULL, NULL, &o), -EINVAL);
+}
+
+static void test_passwd(void **state) {
+    FILE *pw = fmemopen((char[]){"root:x:0:0:root:/root:/bin/sh\n"
+                                 "broken line\n"
+                                 "www:x:33:34:web:/var/www:/bin/false\n"},
+                        100, "r");
+    FILE *gr = fmemopen((char[]){"root:x:0:\nstaff:x:50:www,bob\nweb:x:34:\n"}, 44, "r");
+    UserRecord u;
+    assert_int_equal(passwd_find_user(pw, "www", &u), 0);
+    assert_int_equal(u.uid, 33);
+    assert_int_equal(u.gid, 34);
+    assert_string_equal(u.home, "/var/www");
+    free(u.home);
+    assert_int_equal(passwd_find_user(pw, "0", &u), 0);
+    assert_string_equal(u.home, "/root");
+    free(u.home);
+    assert_int_equal(passwd_find_user(pw, "1234", &u), 0); /* numeric without entry */
+    assert_int_equal(u.uid, 1234);
+    assert_null(u.home);
+    assert_int_equal(passwd_find_user(pw, "nobody", &u), -ESRCH);
+    gid_t g;
+    assert_int_equal(passwd_find_group(gr, "web", &g), 0);
+    assert_int_equal(g, 34);
+    assert_int_equal(passwd_find_group(gr, "nope", &g), -ESRCH);
+    gid_t *groups = NULL;
+    size_t n;
+    assert_int_equal(passwd_member_groups(gr, "www", &groups, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(groups[0], 50);
+    free(groups);
+    fclose(pw);
+    fclose(gr);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_should_restart), cmocka_unit_test(test_string_tables),
+        cmocka_unit_test(test_plan_roundtrip), cmocka_unit_test(test_overlay_options),
+        cmocka_unit_test(test_passwd),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

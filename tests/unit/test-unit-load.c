@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "strv.h"
+#include "unit.h"
+
+#define MINIMAL "[Sandbox]\nLayers=/l1\n[Service]\nExecStart=/bin/true\n"
+
+static UnitConfig *load_ok(const char *text) {
+    UnitConfig *u = NULL;
+    _cleanup_strv_free_ char **errors = NULL;
+    int r = unit_load_string("/etc/sandboxd/units/t.unit", text, &u, &errors);
+    STRV_FOREACH(e, errors)
+        print_error("unexpected: %s\n", *e);
+    assert_int_equal(r, 0);
+    assert_null(errors);
+    return u;
+}
+
+/* Loads text expecting failure; returns the errors joined by '\n'. */
+static char *load_bad(const char *text) {
+    UnitConfig *u = NULL;
+    _cleanup_strv_free_ char **errors = NULL;
+    assert_int_equal(unit_load_string("t.unit", text, &u, &errors), -EINVAL);
+    assert_null(u);
+    assert_non_null(errors);
+    return strv_join(errors, "\n");
+}
+
+static void test_full_unit(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u = load_ok(
+        "# a comment\n"
+        "; another\n"
+        "[Unit]\n"
+        "Description=Web server\n"
+        "Documentation=https://example.org/a man:x(1)\n"
+        "StartLimitIntervalSec=1min\n"
+        "StartLimitBurst=3\n"
+        "\n"
+        "[Sandbox]\n"
+        "Layers=/var/lib/l1 /var/lib/l2\n"
+        "Layers=/var/lib/l3\n"
+        "Hostname=web-1\n"
+        "Namespaces=pid mount uts net\n"
+        "Volume=/srv/data:/data\n"
+        "Volume=/etc/ssl:/etc/ssl:ro\n"
+        "ReadOnly=yes\n"
+        "Environment=A=1 \"B=two words\"\n"
+        "Environment=C=3\n"
+        "WorkingDirectory=/data\n"
+        "User=www\n"
+        "Group=33\n"
+        "[Resources]\n"
+        "CPUQuota=150%\n"
+        "AllowedCPUs=0-1\n"
+        "MemoryMax=1.5G\n"
+        "TasksMax=64\n"
+        "[Service]\n"
+        "ExecStart=/bin/httpd -f -p 80\n"
+        "Restart=on-failure\n"
+        "RestartSec=2s\n"
+        "TimeoutStopSec=1min 30s\n"
+        "KillSignal=SIGINT\n"
+        "X-Custom=ignored\n");
+    assert_string_equal(u->name, "t.unit");
+    assert_string_equal(u->description, "Web server");
+    assert_int_equal(strv_length(u->documentation), 2);
+    assert_int_equal(u->start_limit_interval_usec, 60 * USEC_PER_SEC);
+    assert_int_equal(u->start_limit_burst, 3);
+    assert_int_equal(strv_length(u->layers), 3);
+    assert_string_equal(u->layers[2], "/var/lib/l3");
+    assert_string_equal(u->hostname, "web-1");
+    assert_int_equal(u->namespaces, NS_PID | NS_MOUNT | NS_UTS | NS_NET);
+    assert_int_equal(u->n_volumes, 2);
+    assert_false(u->volumes[0].read_only);
+    assert_true(u->volumes[1].read_only);
+    assert_string_equal(u->volumes[1].target, "/etc/ssl");
+    assert_true(u->read_only);
+    assert_int_equal(strv_length(u->environment), 3);
+    assert_string_equal(u->environment[1], "B=two words");
+    assert_string_equal(u->working_directory, "/data");
+    assert_string_equal(u->user, "www");
+    assert_string_equal(u->group, "33");
+    assert_int_equal(u->cpu_quota_permyriad, 15000);
+    assert_true(u->allowed_cpus_set);
+    assert_int_equal(u->memory_max, 3ULL << 29);
+    assert_int_equal(u->tasks_max, 64);
+    assert_int_equal(strv_length(u->exec_start), 4);
+    assert_string_equal(u->exec_start[3], "80");
+    assert_int_equal(u->restart, RESTART_ON_FAILURE);
+    assert_int_equal(u->restart_usec, 2 * USEC_PER_SEC);
+    assert_int_equal(u->timeout_stop_usec, 90 * USEC_PER_SEC);
+    assert_int_equal(u->kill_signal, SIGINT);
+}
+
+static void test_defaults(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u = load_ok(MINIMAL);
+    assert_int_equal(u->namespaces, NS_DEFAULT);
+    assert_int_equal(u->restart, RESTART_NO);
+    assert_int_equal(u->restart_usec, DEFAULT_RESTART_USEC);
+    assert_int_equal(u->timeout_stop_usec, 10 * USEC_PER_SEC);
+    assert_int_equal(u->start_limit_burst, 5);
+    assert_int_equal(u->start_limit_interval_usec, 10 * USEC_PER_SEC);
+    assert_int_equal(u->kill_signal, SIGTERM);
+    assert_int_equal(u->memory_max, UINT64_MAX);
+    assert_int_equal(u->tasks_max, UINT64_MAX);
+    assert_int_equal(u->cpu_quota_permyriad, UINT32_MAX);
+}
+
+/* inih r55 cuts values at " ;" unless told not to */
+static void test_semicolon_kept(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u =
+        load_ok("[Sandbox]\nLayers=/l1\n[Service]\nExecStart=/bin/sh -c 'a ; b'\n");
+    assert_int_equal(strv_length(u->exec_start), 3);
+    assert_string_equal(u->exec_start[2], "a ; b");
+}
+
+/* inih r55 splits lines over 199 bytes into two; a 4000-byte command must stay whole, and text
+ * after byte 200 must never become a key of its own */
+static void test_long_exec_start(void **state) {
+    char arg[3990];
+    memset(arg, 'A', sizeof arg - 1);
+    arg[sizeof arg - 1] = 0;
+    arg[300] = ' ';
+    memcpy(arg + 301, "Injected=evil", 13);
+    _cleanup_free_ char *text = NULL;
+    assert_true(asprintf(&text, "[Sandbox]\nLayers=/l1\n[Service]\nExecStart=/bin/echo %s\n",
+                         arg) > 4000);
+    _cleanup_(unit_config_freep) UnitConfig *u = load_ok(text);
+    _cleanup_free_ char *joined = strv_join(u->exec_start, " ");
+    assert_int_equal(strlen(joined), strlen("/bin/echo ") + strlen(arg));
+    assert_int_equal(strv_length(u->exec_start), 3);
+}
+
+static void test_continuation(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u =
+        load_ok("[Sandbox]\nLayers=/l1\n[Service]\n"
+                "ExecStart=/bin/sh \\\n"
+                "  -c \\\n"
+                "# a comment inside is skipped\n"
+                "  'echo hi'\n"
+                "Restart=always\n");
+    assert_int_equal(strv_length(u->exec_start), 3);
+    assert_string_equal(u->exec_start[1], "-c");
+    assert_string_equal(u->exec_start[2], "echo hi");
+    assert_int_equal(u->restart, RESTART_ALWAYS);
+}
+
+static void test_list_reset(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u =
+        load_ok("[Sandbox]\nLayers=/a\nLayers=\nLayers=/b\n"
+                "Environment=A=1\nEnvironment=\nEnvironment=B=2\nEnvironment=B=3\n"
+                "Volume=/x:/y\nVolume=\n"
+                "[Service]\nExecStart=/bin/a\nExecStart=\nExecStart=/bin/b\n");
+    assert_int_equal(strv_length(u->layers), 1);
+    assert_string_equal(u->layers[0], "/b");
+    assert_int_equal(strv_length(u->environment), 1);
+    assert_string_equal(u->environment[0], "B=3");
+    assert_int_equal(u->n_volumes, 0);
+    assert_string_equal(u->exec_start[0], "/bin/b");
+}
+
+static void test_crlf_and_quotes(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u =
+        load_ok("[Sandbox]\r\nLayers=/l1\r\n[Service]\r\n"
+                "ExecStart=/bin/echo \"a b\" 'c\"d' e\\tf \\x41\r\n");
+    assert_int_equal(strv_length(u->exec_start), 5);
+    assert_string_equal(u->exec_start[1], "a b");
+    assert_string_equal(u->exec_start[2], "c\"d");
+    assert_string_equal(u->exec_start[3], "e\tf");
+    assert_string_equal(u->exec_start[4], "A");
+}
+
+#define assert_has(haystack, needle)                                                               \
+    do {                                                                                           \
+        if (!strstr(haystack, needle))                                                             \
+            fail_msg("'%s' not found in:\n%s", needle, haystack);                                \
+    } while (0)
+
+static void test_errors_name_line_and_key(void **state) {
+    _cleanup_free_ char *e = NULL;
+    e = load_bad(MINIMAL "Colour=blue\n");
+    assert_string_equal(e, "t.unit:5: Colour=blue: unknown key in section [Service]");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l1\n[Resources]\nMemoryMax=64Q\n[Service]\nExecStart=/x\n");
+    assert_string_equal(
+        e, "t.unit:4: MemoryMax=64Q: expected a size above 0 like 64M, 1.5G, or infinity");
+    free(e);
+    e = load_bad(MINIMAL "RestartSec=5 parsecs\n");
+    assert_string_equal(
+        e, "t.unit:5: RestartSec=5 parsecs: expected a time span like 100ms, 5s or 1min 30s");
+    free(e);
+    e = load_bad("[Unit]\nDescription=x\n[Sandbox]\nLayers=/l1\n[Service]\nRestart=always\n");
+    assert_string_equal(e, "t.unit:5: ExecStart=: missing; [Service] must say what to run");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l1\nNamespaces=pid mount bogus\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:3: Namespaces=pid mount bogus: unknown namespace");
+    free(e);
+    e = load_bad(MINIMAL "[Bogus]\nKey=1\n");
+    assert_has(e, "t.unit:5: [Bogus]: unknown section");
+    assert_null(strstr(e, "Key=1")); /* one message for the section, not one per key */
+    free(e);
+    e = load_bad(MINIMAL "Restart: always\n");
+    assert_has(e, "t.unit:5: 'Restart: always': expected Key=value");
+    free(e);
+    e = load_bad(MINIMAL "[Service\n");
+    assert_has(e, "t.unit:5: [Service: expected a section header");
+    free(e);
+    e = load_bad(MINIMAL "ExecStart=/bin/false\n");
+    assert_has(e, "t.unit:5: ExecStart=/bin/false: only one command is allowed");
+    free(e);
+    e = load_bad(MINIMAL "Restart=sometimes\n");
+    assert_has(e, "t.unit:5: Restart=sometimes: expected no, on-success");
+    free(e);
+    e = load_bad("Description=early\n" MINIMAL);
+    assert_has(e, "t.unit:1: Description=: assignment outside of any section");
+}
+
+static void test_all_errors_reported(void **state) {
+    _cleanup_free_ char *e =
+        load_bad("[Sandbox]\nLayers=relative\nVolume=/a\nHostname=-bad-\n[Resources]\n"
+                 "CPUQuota=0%\nTasksMax=0\nAllowedCPUs=2-1\n[Service]\nKillSignal=SIGNOPE\n");
+    const char *expected[] = {"t.unit:2: Layers=relative", "t.unit:3: Volume=/a",
+                              "t.unit:4: Hostname=-bad-",  "t.unit:6: CPUQuota=0%",
+                              "t.unit:7: TasksMax=0",      "t.unit:8: AllowedCPUs=2-1",
+                              "t.unit:10: KillSignal=SIGNOPE", "ExecStart=: missing"};
+    for (size_t i = 0; i < sizeof expected / sizeof *expected; i++)
+        assert_has(e, expected[i]);
+}
+
+static void test_cross_key_rules(void **state) {
+    _cleanup_free_ char *e = NULL;
+    e = load_bad("[Sandbox]\nRootDirectory=/r\nLayers=/l\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:2: RootDirectory=: cannot be combined with Layers=");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l\nNamespaces=pid\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:3: Namespaces=: must include mount");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l\nNamespaces=mount\nHostname=h\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:4: Hostname=h: needs the uts namespace");
+    free(e);
+    e = load_bad("[Sandbox]\nHostname=h\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:1: Layers=: missing");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l\n[Service]\nExecStart=-/bin/x\n");
+    assert_has(e, "command prefixes");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l\n[Service]\nExecStart=bin/x\n");
+    assert_has(e, "absolute path or a plain name");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l\n[Service]\nExecStart=/bin/sh -c 'unterminated\n");
+    assert_has(e, "unbalanced quotes");
+}
+
+static void test_bad_unit_name(void **state) {
+    UnitConfig *u = NULL;
+    _cleanup_strv_free_ char **errors = NULL;
+    assert_int_equal(unit_load_string("/x/we b.unit", MINIMAL, &u, &errors), -EINVAL);
+    assert_non_null(errors);
+    assert_non_null(strstr(errors[0], "not a valid unit name"));
+    assert_true(unit_name_is_valid("web@1.unit"));
+    assert_false(unit_name_is_valid(".."));
+    assert_false(unit_name_is_valid("a/b"));
+}
+
+static void test_split_command(void **state) {
+    _cleanup_strv_free_ char **a = NULL;
+    assert_int_equal(unit_split_command("  a   'b c'  \"d\"e  ", &a), 0);
+    assert_int_equal(strv_length(a), 3);
+    assert_string_equal(a[1], "b c");
+    assert_string_equal(a[2], "de");
+    char **b = NULL;
+    assert_int_equal(unit_split_command("a 'b", &b), -EINVAL);
+    assert_int_equal(unit_split_command("a \\q", &b), -EINVAL);
+    assert_int_equal(unit_split_command("a \\x00", &b), -EINVAL);
+    assert_null(b);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_full_unit),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_semicolon_kept),
+        cmocka_unit_test(test_long_exec_start),
+        cmocka_unit_test(test_continuation),
+        cmocka_unit_test(test_list_reset),
+        cmocka_unit_test(test_crlf_and_quotes),
+        cmocka_unit_test(test_errors_name_line_and_key),
+        cmocka_unit_test(test_all_errors_reported),
+        cmocka_unit_test(test_cross_key_rules),
+        cmocka_unit_test(test_bad_unit_name),
+        cmocka_unit_test(test_split_command),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
