@@ -218,13 +218,14 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     const UnitConfig *c = s->config;
     CgStats st = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
     char b1[32], b2[32], b3[32], nsbuf[64];
-    _cleanup_free_ char *cpus = NULL, *exec = NULL, *layers = NULL, *log = sandbox_log_path(s);
+    _cleanup_free_ char *cpus = NULL, *exec = NULL, *layers = NULL, *log = sandbox_log_path(s),
+                        *caps = capability_set_to_string(c->capability_bounding_set);
     if (s->cgroup)
         (void) cg_read_stats(s->cgroup, &st);
     cpus = c->allowed_cpus_set ? cpu_set_to_string(&c->allowed_cpus) : strdup("");
     exec = strv_join(c->exec_start, " ");
     layers = strv_join(c->layers, " ");
-    if (!cpus || !exec || !layers || !log)
+    if (!cpus || !exec || !layers || !log || !caps)
         return -ENOMEM;
     uint64_t quota_per_sec = c->cpu_quota_permyriad == UINT32_MAX
                                  ? UINT64_MAX
@@ -254,6 +255,7 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     r = r ?: append_kv(reply, "RootDirectory", "%s",
                        c->root_directory ? c->root_directory : "");
     r = r ?: append_kv(reply, "Namespaces", "%s", namespaces_to_string(nsbuf, c->namespaces));
+    r = r ?: append_kv(reply, "CapabilityBoundingSet", "%s", caps);
     r = r ?: append_kv(reply, "ExecStart", "%s", exec);
     r = r ?: append_kv(reply, "Restart", "%s", restart_policy_to_string(c->restart));
     r = r ?: append_kv(reply, "LogPath", "%s", log);

@@ -383,6 +383,8 @@ static int build_plan(Sandbox *s, const char *root, const char *init_dir, const 
     p->user = c->user ? strdup(c->user) : NULL;
     p->group = c->group ? strdup(c->group) : NULL;
     p->pid_ns = c->namespaces & NS_PID;
+    p->net_ns = c->namespaces & NS_NET;
+    p->capability_bounding_set = c->capability_bounding_set;
     p->volumes = calloc(c->n_volumes + 1, sizeof(PlanVolume));
     bool oom = !p->root_mount || !p->init_layer || (c->layers && !p->lowers) || !p->argv ||
                (c->environment && !p->env) || !p->volumes ||

@@ -25,7 +25,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "macro.h"
+#include "netdev.h"
 #include "passwd.h"
 #include "plan.h"
 #include "rootfs.h"
@@ -135,6 +137,10 @@ static int become_payload(const SandboxPlan *p, const Identity *id, const char *
     sigprocmask(SIG_SETMASK, &all, NULL);
     if (setsid() < 0)
         return *step = "setsid", -errno;
+    *step = "capabilities";
+    int r = caps_limit_bounding_set(p->capability_bounding_set);
+    if (r < 0)
+        return r;
     *step = "user";
     if (setgroups(id->n_groups, id->groups) < 0 || setresgid(id->gid, id->gid, id->gid) < 0 ||
         setresuid(id->uid, id->uid, id->uid) < 0)
@@ -220,6 +226,8 @@ int main(void) {
         r = rootfs_set_hostname(plan, &e);
     if (r < 0)
         die(e.step, r, "%s", e.detail);
+    if (plan->net_ns && (r = netdev_loopback_up()) < 0)
+        die("network", r, "bringing the loopback device up");
     resolve_identity(plan, &id);
     char **env = payload_env(plan, &id);
     if (!env)

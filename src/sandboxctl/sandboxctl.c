@@ -256,7 +256,9 @@ static void print_since(uint64_t usec) {
     clock_gettime(CLOCK_REALTIME, &now);
     uint64_t n = (uint64_t) now.tv_sec * USEC_PER_SEC + (uint64_t) now.tv_nsec / 1000;
     uint64_t d = n > usec ? n - usec : 0;
-    printf(" since %s; %s ago", when, format_timespan(ago, d - d % USEC_PER_SEC ?: d));
+    /* whole seconds, or whole milliseconds just after a change */
+    d = d >= USEC_PER_SEC ? d - d % USEC_PER_SEC : d - d % USEC_PER_MSEC;
+    printf(" since %s; %s ago", when, format_timespan(ago, d));
 }
 
 static int verb_status(sd_bus *bus, char **args) {

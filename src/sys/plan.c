@@ -2,6 +2,7 @@
 /* Serialisation: a flat list of NUL-terminated "key" "value" pairs; lists repeat the key. */
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "parse-util.h"
 #include "path-util.h"
 #include "plan.h"
 #include "strv.h"
@@ -86,6 +88,10 @@ int plan_to_memfd(const SandboxPlan *p) {
     r = r ?: put(f, "user", p->user);
     r = r ?: put(f, "group", p->group);
     r = r ?: put(f, "pid_ns", p->pid_ns ? "1" : "0");
+    r = r ?: put(f, "net_ns", p->net_ns ? "1" : "0");
+    char caps[32];
+    snprintf(caps, sizeof caps, "%" PRIu64, p->capability_bounding_set);
+    r = r ?: put(f, "caps", caps);
     if (r == 0 && fflush(f) != 0)
         r = -EIO;
     if (r < 0)
@@ -184,6 +190,10 @@ int plan_from_fd(int fd, SandboxPlan **ret) {
             r = set_str(&p->group, v);
         else if (streq(k, "pid_ns"))
             p->pid_ns = streq(v, "1");
+        else if (streq(k, "net_ns"))
+            p->net_ns = streq(v, "1");
+        else if (streq(k, "caps"))
+            r = safe_atou64(v, &p->capability_bounding_set);
         else
             r = -EBADMSG;
     }

@@ -28,7 +28,9 @@ typedef struct SandboxPlan {
     char **env;
     char *working_directory; /* NULL: the user's home, or / */
     char *user, *group;      /* NULL: root */
+    uint64_t capability_bounding_set;
     bool pid_ns;
+    bool net_ns;
 } SandboxPlan;
 
 SandboxPlan *plan_free(SandboxPlan *p);

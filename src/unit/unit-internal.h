@@ -12,3 +12,5 @@ int unit_parse_environment(const char *s, char ***list, const char **why);
 int unit_parse_volume(const char *s, Volume *ret, const char **why);
 bool unit_hostname_is_valid(const char *s);
 bool unit_user_name_is_valid(const char *s);
+/* Capability names as systemd takes them: "CAP_A CAP_B", or "~CAP_A" for all but these. */
+int unit_parse_capabilities(const char *s, uint64_t *ret, bool *ret_invert, const char **why);

@@ -264,6 +264,28 @@ static int parse_user(Parser *p, const char *v, void *field, uintptr_t d, const 
     return parse_string(p, v, field, d, why);
 }
 
+static int parse_capabilities(Parser *p, const char *v, void *field, uintptr_t d,
+                              const char **why) {
+    (void) d;
+    UnitConfig *u = p->u;
+    uint64_t caps;
+    bool invert;
+    if (!*v) {
+        u->capability_bounding_set = 0; /* as systemd: empty means none at all */
+        u->capability_bounding_set_assigned = true;
+        return 0;
+    }
+    int r = unit_parse_capabilities(v, &caps, &invert, why);
+    if (r < 0)
+        return r;
+    /* the file's first assignment replaces the default, later ones merge */
+    uint64_t base = u->capability_bounding_set_assigned ? *FIELD(uint64_t)
+                                                        : (invert ? UINT64_MAX : 0);
+    *FIELD(uint64_t) = invert ? base & ~caps : base | caps;
+    u->capability_bounding_set_assigned = true;
+    return 0;
+}
+
 static int parse_namespaces(Parser *p, const char *v, void *field, uintptr_t d,
                             const char **why) {
     (void) p, (void) d;
@@ -464,6 +486,7 @@ static const KeyDef key_table[] = {
     {"Sandbox", "WorkingDirectory", parse_path, OFF(working_directory), 0},
     {"Sandbox", "User", parse_user, OFF(user), 0},
     {"Sandbox", "Group", parse_user, OFF(group), 0},
+    {"Sandbox", "CapabilityBoundingSet", parse_capabilities, OFF(capability_bounding_set), 0},
     {"Resources", "CPUQuota", parse_cpu_quota, OFF(cpu_quota_permyriad), 0},
     {"Resources", "AllowedCPUs", parse_cpus, OFF(allowed_cpus), 0},
     {"Resources", "MemoryMax", parse_memory, OFF(memory_max), 0},
@@ -556,6 +579,7 @@ static void unit_config_init(UnitConfig *u) {
         .start_limit_interval_usec = DEFAULT_START_LIMIT_INTERVAL_USEC,
         .start_limit_burst = DEFAULT_START_LIMIT_BURST,
         .namespaces = NS_DEFAULT,
+        .capability_bounding_set = DEFAULT_CAPABILITY_BOUNDING_SET,
         .cpu_quota_permyriad = UINT32_MAX,
         .memory_max = UINT64_MAX,
         .tasks_max = UINT64_MAX,

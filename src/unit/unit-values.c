@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/capability.h>
 
 #include "strv.h"
 #include "unit-internal.h"
@@ -262,4 +263,41 @@ bool unit_user_name_is_valid(const char *s) {
         if (!isalnum((unsigned char) *p) && !strchr("_-.", *p))
             return false;
     return true;
+}
+
+int unit_parse_capabilities(const char *s, uint64_t *ret, bool *ret_invert, const char **why) {
+    _cleanup_strv_free_ char **words = NULL;
+    bool invert = s[0] == '~';
+    uint64_t caps = 0;
+    if (unit_split_command(s + invert, &words) < 0) {
+        *why = "unbalanced quotes";
+        return -EINVAL;
+    }
+    STRV_FOREACH(w, words) {
+        cap_value_t c;
+        if (cap_from_name(*w, &c) < 0 || c < 0 || c >= 64) {
+            *why = "unknown capability, expected names like CAP_NET_BIND_SERVICE";
+            return -EINVAL;
+        }
+        caps |= 1ULL << c;
+    }
+    *ret = caps;
+    *ret_invert = invert;
+    return 0;
+}
+
+char *capability_set_to_string(uint64_t caps) {
+    _cleanup_strv_free_ char **names = NULL;
+    for (cap_value_t c = 0; c < 64; c++) {
+        if (!(caps & (1ULL << c)))
+            continue;
+        char *n = cap_to_name(c);
+        if (!n)
+            return NULL;
+        int r = strv_extend(&names, n);
+        cap_free(n);
+        if (r < 0)
+            return NULL;
+    }
+    return names ? strv_join(names, " ") : strdup("");
 }

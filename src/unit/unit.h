@@ -53,6 +53,17 @@ typedef struct Volume {
 #define CPU_QUOTA_PERIOD_USEC 100000
 #define UNIT_NAME_MAX 200
 
+/* Podman's default set: what ordinary services need, without SYS_ADMIN, SYS_MODULE, NET_RAW,
+ * MKNOD and the other ways out. */
+#define DEFAULT_CAPABILITY_BOUNDING_SET                                                            \
+    ((1ULL << 0) /* CHOWN */ | (1ULL << 1) /* DAC_OVERRIDE */ | (1ULL << 3) /* FOWNER */ |       \
+     (1ULL << 4) /* FSETID */ | (1ULL << 5) /* KILL */ | (1ULL << 6) /* SETGID */ |              \
+     (1ULL << 7) /* SETUID */ | (1ULL << 8) /* SETPCAP */ | (1ULL << 10) /* NET_BIND_SERVICE */ | \
+     (1ULL << 18) /* SYS_CHROOT */ | (1ULL << 31) /* SETFCAP */)
+
+/* "cap_chown cap_kill" for a mask; NULL on OOM. */
+char *capability_set_to_string(uint64_t caps);
+
 typedef struct UnitConfig {
     char *path; /* the file it came from */
     char *name; /* its file name, the unit's id: "web.unit" */
@@ -75,6 +86,8 @@ typedef struct UnitConfig {
     char *working_directory;
     char *user;
     char *group;
+    uint64_t capability_bounding_set; /* bit n: capability n */
+    bool capability_bounding_set_assigned; /* the file set it, so later lines merge */
 
     /* [Resources]: UINT32_MAX / UINT64_MAX / unset CpuSet mean "no limit" */
     uint32_t cpu_quota_permyriad;

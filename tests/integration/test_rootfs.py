@@ -150,3 +150,61 @@ ExecStart={SLEEPER}
     r = sandbox_exec(pid, "sh", "-c", "echo x > /etc/motd")
     assert r.returncode != 0 and "Read-only" in r.stderr
     assert sandbox_exec(pid, "hostname").stdout.strip() == "plain"
+
+
+def test_loopback_is_up_and_a_server_answers_on_it(daemon, layers, tmp_path):
+    www = tmp_path / "www-layer"
+    (www / "var" / "www").mkdir(parents=True)
+    (www / "var" / "www" / "index.html").write_text("hello from the sandbox\n")
+    daemon.write_unit("web.unit", f"""[Sandbox]
+Layers={layers['base']} {www}
+User=www
+[Service]
+ExecStart=/bin/httpd -f -v -p 8080 -h /var/www
+""")
+    daemon.ctl("start", "web.unit")
+    pid = int(daemon.show("web.unit")["MainPID"])
+    link = sandbox_exec(pid, "ip", "-o", "link", "show", "lo").stdout
+    assert "UP" in link.split("<")[1].split(">")[0].split(",")
+    got = sandbox_exec(pid, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/")
+    assert got.stdout == "hello from the sandbox\n", got.stderr
+    daemon.wait_for("web.unit", lambda p: "response:200" in daemon.log("web.unit"))
+
+
+def cap_bounding_set(pid):
+    line = [l for l in Path(f"/proc/{pid}/status").read_text().splitlines()
+            if l.startswith("CapBnd:")][0]
+    return int(line.split()[1], 16)
+
+
+DEFAULT_CAPS = sum(1 << c for c in (0, 1, 3, 4, 5, 6, 7, 8, 10, 18, 31))
+
+
+def test_payload_gets_the_default_capability_bounding_set(daemon, layers):
+    daemon.write_unit("caps.unit", unit_text(
+        layers, "/bin/sh -c 'mount -t tmpfs none /tmp; echo mount-rc=$?; exec sleep 1000'"))
+    daemon.ctl("start", "caps.unit")
+    pid = int(daemon.show("caps.unit")["MainPID"])
+    assert cap_bounding_set(pid) == DEFAULT_CAPS
+    eff = [l for l in Path(f"/proc/{pid}/status").read_text().splitlines()
+           if l.startswith("CapEff:")][0]
+    assert int(eff.split()[1], 16) == DEFAULT_CAPS  # root in the sandbox, but only these
+    daemon.wait_for("caps.unit", lambda p: "mount-rc=" in daemon.log("caps.unit"))
+    log = daemon.log("caps.unit")
+    assert "mount-rc=1" in log and "permission denied" in log  # no CAP_SYS_ADMIN: EPERM
+    assert "cap_sys_admin" not in daemon.show("caps.unit")["CapabilityBoundingSet"]
+
+
+def test_capability_bounding_set_can_grant_and_user_gets_none(daemon, layers):
+    daemon.write_unit("admin.unit", unit_text(
+        layers, "/bin/sh -c 'mount -t tmpfs none /tmp && echo mounted; exec sleep 1000'",
+        sandbox="CapabilityBoundingSet=CAP_SYS_ADMIN"))
+    daemon.ctl("start", "admin.unit")
+    pid = int(daemon.show("admin.unit")["MainPID"])
+    assert cap_bounding_set(pid) == 1 << 21
+    daemon.wait_for("admin.unit", lambda p: "mounted" in daemon.log("admin.unit"))
+    daemon.write_unit("user.unit", unit_text(layers, SLEEPER, sandbox="User=www"))
+    daemon.ctl("start", "user.unit")
+    pid = int(daemon.show("user.unit")["MainPID"])
+    status = Path(f"/proc/{pid}/status").read_text()
+    assert "CapEff:\t0000000000000000" in status and "CapPrm:\t0000000000000000" in status

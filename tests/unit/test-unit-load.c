@@ -270,6 +270,31 @@ static void test_bad_unit_name(void **state) {
     assert_false(unit_name_is_valid("a/b"));
 }
 
+static void test_capability_bounding_set(void **state) {
+    UnitConfig *u = load_ok(MINIMAL);
+    assert_int_equal(u->capability_bounding_set, DEFAULT_CAPABILITY_BOUNDING_SET);
+    _cleanup_free_ char *names = capability_set_to_string(u->capability_bounding_set);
+    assert_string_equal(names, "cap_chown cap_dac_override cap_fowner cap_fsetid cap_kill "
+                               "cap_setgid cap_setuid cap_setpcap cap_net_bind_service "
+                               "cap_sys_chroot cap_setfcap");
+    unit_config_free(u);
+    /* the first assignment replaces the default, later ones merge */
+    u = load_ok("[Sandbox]\nLayers=/l\nCapabilityBoundingSet=CAP_NET_RAW\n"
+                "CapabilityBoundingSet=cap_kill\n[Service]\nExecStart=/x\n");
+    assert_int_equal(u->capability_bounding_set, (1ULL << 13) | (1ULL << 5));
+    unit_config_free(u);
+    u = load_ok("[Sandbox]\nLayers=/l\nCapabilityBoundingSet=~CAP_SYS_ADMIN CAP_SYS_MODULE\n"
+                "[Service]\nExecStart=/x\n");
+    assert_int_equal(u->capability_bounding_set, ~((1ULL << 21) | (1ULL << 16)));
+    unit_config_free(u);
+    u = load_ok("[Sandbox]\nLayers=/l\nCapabilityBoundingSet=\n[Service]\nExecStart=/x\n");
+    assert_int_equal(u->capability_bounding_set, 0);
+    unit_config_free(u);
+    _cleanup_free_ char *e =
+        load_bad("[Sandbox]\nLayers=/l\nCapabilityBoundingSet=CAP_FLY\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:3: CapabilityBoundingSet=CAP_FLY: unknown capability");
+}
+
 static void test_split_command(void **state) {
     _cleanup_strv_free_ char **a = NULL;
     assert_int_equal(unit_split_command("  a   'b c'  \"d\"e  ", &a), 0);
@@ -296,6 +321,7 @@ int main(void) {
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_cross_key_rules),
         cmocka_unit_test(test_bad_unit_name),
+        cmocka_unit_test(test_capability_bounding_set),
         cmocka_unit_test(test_split_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
