@@ -741,6 +741,10 @@ static SandboxResult result_of(Sandbox *s, const siginfo_t *si) {
 
 static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata) {
     Sandbox *s = userdata;
+    /* sd-event reaps only after this callback returns; until then the init is a zombie that
+     * keeps its cgroup busy. Reap it now so the cgroup can go at once (sd-event's own waitid
+     * then finds nothing; no child of ours is created before it runs). */
+    (void) waitid(P_PIDFD, (id_t) s->init_pidfd, &(siginfo_t){0}, WEXITED | WNOHANG);
     if (s->sync_fd >= 0)
         (void) drain_sync(s);
     if (!s->got_ready && !s->start_error && !s->sigkill_sent)
