@@ -6,9 +6,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -40,6 +42,25 @@ static int on_shutdown_signal(sd_event_source *src, const struct signalfd_siginf
     for (size_t i = 0; i < m->n_sandboxes; i++)
         (void) sandbox_stop(m->sandboxes[i], NULL);
     manager_check_shutdown(m);
+    return 0;
+}
+
+/* One reaper for all our children, as systemd's manager does: sandbox inits are dispatched to
+ * their sandbox; anything else is an orphan re-parented to us (we are a subreaper, so the
+ * processes of a sandbox without a PID namespace land here once its init is gone) and is just
+ * reaped. */
+static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, void *userdata) {
+    Manager *m = userdata;
+    for (;;) {
+        siginfo_t si = {0};
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+            break;
+        for (size_t i = 0; i < m->n_sandboxes; i++)
+            if (m->sandboxes[i]->init_pid == si.si_pid) {
+                sandbox_on_init_exit(m->sandboxes[i], &si);
+                break;
+            }
+    }
     return 0;
 }
 
@@ -160,6 +181,11 @@ int manager_startup(Manager *m) {
         return log_error_errno(r, "creating %s: %m", m->config.state_dir);
     (void) chmod(m->config.state_dir, 0700);
 
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+        return log_error_errno(errno, "becoming a child subreaper: %m");
+    r = sd_event_add_signal(m->event, NULL, SIGCHLD, on_sigchld, m);
+    if (r < 0)
+        return log_error_errno(r, "watching SIGCHLD: %m");
     r = sd_event_add_signal(m->event, NULL, SIGTERM, on_shutdown_signal, m);
     if (r >= 0)
         r = sd_event_add_signal(m->event, NULL, SIGINT, on_shutdown_signal, m);

@@ -192,7 +192,6 @@ Sandbox *sandbox_free(Sandbox *s) {
         return NULL;
     reply_pending(s, false, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
     reply_pending(s, true, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
-    sd_event_source_disable_unref(s->child_source);
     sd_event_source_disable_unref(s->sync_source);
     sd_event_source_disable_unref(s->timer_source);
     safe_close(s->init_pidfd);
@@ -404,7 +403,6 @@ static int build_plan(Sandbox *s, const char *root, const char *init_dir, const 
 }
 
 static int on_sync(sd_event_source *src, int fd, uint32_t revents, void *userdata);
-static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata);
 static int on_start_timeout(sd_event_source *src, uint64_t usec, void *userdata);
 static void release_runtime(Sandbox *s);
 
@@ -530,10 +528,8 @@ static int start_process(Sandbox *s) {
     pair[1] = safe_close(pair[1]);
     s->sync_fd = TAKE_FD(pair[0]);
 
-    /* Watch exits first, so that an init that dies early is never missed. */
-    r = sd_event_add_child_pidfd(m->event, &s->child_source, s->init_pidfd, WEXITED, on_child, s);
-    if (r >= 0)
-        r = sd_event_add_io(m->event, &s->sync_source, s->sync_fd, EPOLLIN, on_sync, s);
+    /* The exit of the init reaches us through the manager's SIGCHLD handler. */
+    r = sd_event_add_io(m->event, &s->sync_source, s->sync_fd, EPOLLIN, on_sync, s);
     if (r >= 0)
         /* messages before the exit: READY/EXIT must be read before the child is handled */
         r = sd_event_source_set_priority(s->sync_source, SD_EVENT_PRIORITY_IMPORTANT);
@@ -580,7 +576,6 @@ static int release_cgroup(Sandbox *s) {
 }
 
 static void release_runtime(Sandbox *s) {
-    s->child_source = sd_event_source_disable_unref(s->child_source);
     s->sync_source = sd_event_source_disable_unref(s->sync_source);
     s->timer_source = sd_event_source_disable_unref(s->timer_source);
     s->init_pidfd = safe_close(s->init_pidfd);
@@ -739,32 +734,27 @@ static SandboxResult result_of(Sandbox *s, const siginfo_t *si) {
     return code == CLD_DUMPED ? RESULT_CORE_DUMP : RESULT_SIGNAL;
 }
 
-static int on_child(sd_event_source *src, const siginfo_t *si, void *userdata) {
-    Sandbox *s = userdata;
-    /* sd-event reaps only after this callback returns; until then the init is a zombie that
-     * keeps its cgroup busy. Reap it now so the cgroup can go at once (sd-event's own waitid
-     * then finds nothing; no child of ours is created before it runs). */
-    (void) waitid(P_PIDFD, (id_t) s->init_pidfd, &(siginfo_t){0}, WEXITED | WNOHANG);
+void sandbox_on_init_exit(Sandbox *s, const siginfo_t *si) {
     if (s->sync_fd >= 0)
         (void) drain_sync(s);
     if (!s->got_ready && !s->start_error && !s->sigkill_sent)
         set_start_error(s, "the sandbox's init ended before the payload ran (%s %d)",
                         si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
+    /* read the OOM counter before the cgroup goes */
     s->result = result_of(s, si);
-    /* Read the OOM counter above before the cgroup goes. */
-    s->child_source = sd_event_source_disable_unref(s->child_source);
+    s->init_pid = 0;
     s->cleanup_tries = 0;
     release_runtime(s);
     if (s->cgroup) {
+        /* killed processes are still exiting, or are zombies of ours about to be reaped */
         int r = sd_event_add_time_relative(s->manager->event, &s->timer_source,
                                            CLOCK_MONOTONIC, CLEANUP_RETRY_USEC, 0,
                                            on_cleanup_retry, s);
         if (r >= 0)
-            return 0;
+            return;
         s->cgroup = cg_free(s->cgroup);
     }
     finish_exit(s);
-    return 0;
 }
 
 static int kill_init(Sandbox *s, int sig) {

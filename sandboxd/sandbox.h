@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <signal.h>
 #include <stdint.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
@@ -61,7 +62,7 @@ struct Sandbox {
     /* the running sandbox */
     pid_t init_pid, main_pid;
     int init_pidfd, sync_fd;
-    sd_event_source *child_source, *sync_source, *timer_source;
+    sd_event_source *sync_source, *timer_source;
     Cgroup *cgroup;
     char *runtime_dir; /* /run/sandboxd/sandboxes/NAME */
     bool got_ready, got_exit;
@@ -85,6 +86,8 @@ int sandbox_reset_failed(Sandbox *s);
 /* Removes the rw layer and runtime state; -EBUSY while it runs. */
 int sandbox_clean(Sandbox *s);
 bool sandbox_is_running(const Sandbox *s);
+/* The init exited and has been reaped (by the manager's SIGCHLD handler). */
+void sandbox_on_init_exit(Sandbox *s, const siginfo_t *si);
 
 /* Writes a line into the unit's log file, as the journal would carry the manager's messages. */
 void sandbox_log_event(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

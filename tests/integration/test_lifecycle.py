@@ -163,3 +163,21 @@ def test_daemon_shutdown_stops_sandboxes(daemon, layers):
     assert not os.path.exists(f"/proc/{pid}")
     assert not cgroup_dir("memory", "a.unit").exists()
     assert not cgroup_dir("memory", "a.unit").parent.exists()  # empty slice removed too
+
+
+def test_without_pid_namespace_stop_kills_every_process(daemon, layers):
+    """With no PID namespace the init is not PID 1 and orphans do not die with it: the stop
+    must still leave no process behind (SIGKILL to the cgroup)."""
+    daemon.write_unit("nopidns.unit", unit_text(
+        layers, "/bin/sh -c 'setsid sleep 1000 & sleep 1000 & echo forked; exec sleep 1000'",
+        sandbox="Namespaces=mount uts"))
+    daemon.ctl("start", "nopidns.unit")
+    daemon.wait_for("nopidns.unit", lambda p: "forked" in daemon.log("nopidns.unit"))
+    pid = int(daemon.show("nopidns.unit")["MainPID"])
+    assert os.readlink(f"/proc/{pid}/ns/pid") == os.readlink("/proc/self/ns/pid")
+    procs = (cgroup_dir("pids", "nopidns.unit") / "cgroup.procs").read_text().split()
+    assert len(procs) == 4  # init, payload, two sleeps
+    daemon.ctl("stop", "nopidns.unit")
+    for p in procs:
+        assert not os.path.exists(f"/proc/{p}"), p
+    assert not cgroup_dir("pids", "nopidns.unit").exists()

@@ -208,3 +208,15 @@ def test_capability_bounding_set_can_grant_and_user_gets_none(daemon, layers):
     pid = int(daemon.show("user.unit")["MainPID"])
     status = Path(f"/proc/{pid}/status").read_text()
     assert "CapEff:\t0000000000000000" in status and "CapPrm:\t0000000000000000" in status
+
+
+def test_no_daemon_fd_reaches_the_payload(daemon, layers):
+    daemon.write_unit("fds.unit", unit_text(layers, SLEEPER))
+    daemon.ctl("start", "fds.unit")
+    pid = int(daemon.show("fds.unit")["MainPID"])
+    fds = sorted(int(f) for f in os.listdir(f"/proc/{pid}/fd"))
+    assert fds == [0, 1, 2], [(f, os.readlink(f"/proc/{pid}/fd/{f}")) for f in fds]
+    assert os.readlink(f"/proc/{pid}/fd/0") == "/dev/null"
+    assert os.readlink(f"/proc/{pid}/fd/1").endswith("/log/fds.unit.log")
+    # the payload's cwd is inside its own root, never a host directory
+    assert os.readlink(f"/proc/{pid}/cwd") == "/"
