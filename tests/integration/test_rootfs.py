@@ -220,3 +220,30 @@ def test_no_daemon_fd_reaches_the_payload(daemon, layers):
     assert os.readlink(f"/proc/{pid}/fd/1").endswith("/log/fds.unit.log")
     # the payload's cwd is inside its own root, never a host directory
     assert os.readlink(f"/proc/{pid}/cwd") == "/"
+
+
+def test_init_reaps_orphaned_zombies(daemon, layers):
+    # 20 grandchildren whose parent exits at once: they are re-parented to the init, exit, and
+    # must not stay zombies (a plain payload as PID 1 would leak them up to pids.max)
+    daemon.write_unit("orphans.unit", unit_text(
+        layers, "/bin/sh -c 'for i in $(seq 20); do (sleep 0.2 &) ; done; echo spawned; "
+                "exec sleep 1000'"))
+    daemon.ctl("start", "orphans.unit")
+    pid = int(daemon.show("orphans.unit")["MainPID"])
+    daemon.wait_for("orphans.unit", lambda p: "spawned" in daemon.log("orphans.unit"))
+    daemon.wait_for("orphans.unit", lambda p: p["TasksCurrent"] == "2")
+    states = sandbox_exec(pid, "ps", "-o", "stat").stdout.split()[1:]
+    assert "Z" not in "".join(states), states
+
+
+def test_cgroup_namespace_roots_the_sandbox_at_its_cgroup(daemon, layers):
+    daemon.write_unit("cgns.unit", unit_text(
+        layers, "/bin/sh -c 'cat /proc/self/cgroup; exec sleep 1000'",
+        sandbox="Namespaces=pid mount uts ipc net cgroup"))
+    daemon.ctl("start", "cgns.unit")
+    pid = int(daemon.show("cgns.unit")["MainPID"])
+    assert os.readlink(f"/proc/{pid}/ns/cgroup") != os.readlink("/proc/self/ns/cgroup")
+    daemon.wait_for("cgns.unit", lambda p: "memory" in daemon.log("cgns.unit"))
+    lines = [l for l in daemon.log("cgns.unit").splitlines() if ":memory:" in l or
+             l.startswith("0::")]
+    assert lines and all(l.endswith(":/") for l in lines), lines
