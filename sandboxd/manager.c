@@ -2,6 +2,7 @@
 /* The manager: owns the event loop, the bus socket and the name -> Sandbox map; finds and loads
  * unit files; shuts down by stopping every sandbox. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -37,10 +38,21 @@ static int on_shutdown_signal(sd_event_source *src, const struct signalfd_siginf
     Manager *m = userdata;
     if (m->shutting_down)
         return 0;
-    log_info("Received %s, stopping all sandboxes.", si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
     m->shutting_down = true;
-    for (size_t i = 0; i < m->n_sandboxes; i++)
-        (void) sandbox_stop(m->sandboxes[i], NULL);
+    if (m->config.keep_running) {
+        /* running sandboxes stay, with their state files, for the next sandboxd; one waiting
+         * to restart would be forgotten, so it is not left waiting */
+        log_info("Received %s, exiting; running sandboxes keep running.",
+                 si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        for (size_t i = 0; i < m->n_sandboxes; i++)
+            if (m->sandboxes[i]->state == SANDBOX_AUTO_RESTART)
+                (void) sandbox_stop(m->sandboxes[i], NULL);
+    } else {
+        log_info("Received %s, stopping all sandboxes.",
+                 si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+        for (size_t i = 0; i < m->n_sandboxes; i++)
+            (void) sandbox_stop(m->sandboxes[i], NULL);
+    }
     manager_check_shutdown(m);
     return 0;
 }
@@ -67,9 +79,13 @@ static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, 
 void manager_check_shutdown(Manager *m) {
     if (!m->shutting_down)
         return;
-    for (size_t i = 0; i < m->n_sandboxes; i++)
-        if (sandbox_is_running(m->sandboxes[i]))
+    for (size_t i = 0; i < m->n_sandboxes; i++) {
+        SandboxState st = m->sandboxes[i]->state;
+        /* with keep_running only starts and stops in flight are waited for */
+        if (st == SANDBOX_STARTING || st == SANDBOX_STOPPING ||
+            (st == SANDBOX_ACTIVE && !m->config.keep_running))
             return;
+    }
     (void) sd_event_exit(m->event, 0);
 }
 
@@ -86,6 +102,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         .unit_path = strv_copy(c->unit_path),
         .slice = strdup(c->slice),
         .init_path = strdup(c->init_path),
+        .keep_running = c->keep_running,
     };
     if (!m->config.socket_path || !m->config.state_dir || !m->config.runtime_dir ||
         !m->config.log_dir || !m->config.unit_path || !m->config.slice || !m->config.init_path) {
@@ -194,7 +211,68 @@ int manager_startup(Manager *m) {
     return listen_socket(m);
 }
 
+static Sandbox *manager_add(Manager *m, UnitConfig *c) {
+    Sandbox **n = realloc(m->sandboxes, sizeof(Sandbox *) * (m->n_sandboxes + 1));
+    if (!n)
+        return NULL;
+    m->sandboxes = n;
+    Sandbox *s = sandbox_new(m, c->name);
+    if (!s)
+        return NULL;
+    sandbox_set_config(s, c);
+    m->sandboxes[m->n_sandboxes++] = s;
+    return s;
+}
+
+/* Takes over the sandboxes a previous sandboxd left running (or that died meanwhile). */
+static void adopt_all(Manager *m) {
+    _cleanup_free_ char *dir = path_join(m->config.runtime_dir, "sandboxes");
+    _cleanup_closedir_ DIR *d = dir ? opendir(dir) : NULL;
+    if (!d)
+        return;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.' || !unit_name_is_valid(de->d_name))
+            continue;
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        SandboxSavedState st;
+        if (asprintf(&path, "%s/%s/state", dir, de->d_name) < 0 ||
+            read_file(path, 64 * 1024, &text, NULL) < 0)
+            continue; /* never got to run: nothing to adopt */
+        int r = sandbox_read_state(text, &st);
+        if (r < 0) {
+            log_warning_errno(r, "%s: unreadable, not adopting %s: %m", path, de->d_name);
+            continue;
+        }
+        UnitConfig *c = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        r = unit_load(st.unit_path, &c, &errors);
+        if (r < 0 || !streq(c->name, de->d_name)) {
+            /* it runs all the same: supervise it with default settings */
+            log_warning("%s: cannot reload %s, adopting %s with default settings", path,
+                        st.unit_path, de->d_name);
+            unit_config_free(c);
+            c = unit_config_new(st.unit_path);
+            if (c) {
+                free(c->name);
+                c->name = strdup(de->d_name);
+            }
+        }
+        Sandbox *s = c && c->name ? manager_add(m, c) : NULL;
+        if (!s) {
+            unit_config_free(c);
+            free(st.unit_path);
+            log_error("%s: out of memory adopting it", de->d_name);
+            continue;
+        }
+        r = sandbox_adopt(s, &st);
+        if (r < 0)
+            log_error_errno(r, "%s: adopting it: %m", s->name);
+        free(st.unit_path);
+    }
+}
+
 int manager_run(Manager *m) {
+    adopt_all(m);
     return sd_event_loop(m->event);
 }
 
@@ -262,18 +340,13 @@ int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_er
         return r;
     Sandbox *s = manager_find(m, c->name);
     if (!s) {
-        Sandbox **n = realloc(m->sandboxes, sizeof(Sandbox *) * (m->n_sandboxes + 1));
-        if (!n) {
-            unit_config_free(c);
-            return -ENOMEM;
-        }
-        m->sandboxes = n;
-        s = sandbox_new(m, c->name);
+        s = manager_add(m, c);
         if (!s) {
             unit_config_free(c);
             return -ENOMEM;
         }
-        m->sandboxes[m->n_sandboxes++] = s;
+        *ret = s;
+        return 0;
     } else if (sandbox_is_running(s) && !streq(s->config->path, c->path)) {
         unit_config_free(c);
         return -EEXIST; /* a unit of the same name from another file is running */

@@ -16,6 +16,7 @@ typedef struct ManagerConfig {
     char **unit_path;  /* search path for unit names */
     char *slice;       /* sandbox.slice */
     char *init_path;   /* sandboxd-init */
+    bool keep_running; /* on SIGTERM leave sandboxes running for the next sandboxd */
 } ManagerConfig;
 
 typedef struct Connection Connection;

@@ -5,6 +5,7 @@
  * fails. */
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,7 +22,9 @@
 #include "log.h"
 #include "manager.h"
 #include "path-util.h"
+#include "parse-util.h"
 #include "plan.h"
+#include "process-util.h"
 #include "rootfs.h"
 #include "sandbox-bus.h"
 #include "sandbox.h"
@@ -194,6 +197,7 @@ Sandbox *sandbox_free(Sandbox *s) {
     reply_pending(s, true, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
     sd_event_source_disable_unref(s->sync_source);
     sd_event_source_disable_unref(s->timer_source);
+    sd_event_source_disable_unref(s->pidfd_source);
     safe_close(s->init_pidfd);
     safe_close(s->sync_fd);
     cg_free(s->cgroup);
@@ -411,9 +415,9 @@ static int start_process(Sandbox *s) {
     Manager *m = s->manager;
     const UnitConfig *c = s->config;
     _cleanup_free_ char *root = NULL, *init_dir = NULL, *state = NULL, *upper = NULL,
-                        *work = NULL, *cpus = NULL;
+                        *work = NULL, *cpus = NULL, *exit_path = NULL;
     _cleanup_(plan_freep) SandboxPlan *plan = NULL;
-    _cleanup_close_ int log_fd = -EBADF, null_fd = -EBADF, plan_fd = -EBADF;
+    _cleanup_close_ int log_fd = -EBADF, null_fd = -EBADF, plan_fd = -EBADF, exit_fd = -EBADF;
     _cleanup_close_pair_ int pair[2] = {-EBADF, -EBADF};
     int cg_fds[8], n_cg_fds = 0;
     char hostbuf[65];
@@ -493,6 +497,18 @@ static int start_process(Sandbox *s) {
     }
     log_fd = open_log(s);
     null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    exit_path = path_join(s->runtime_dir, "exit");
+    if (!exit_path) {
+        r = -ENOMEM;
+        set_start_error(s, "out of memory");
+        goto fail_fds;
+    }
+    exit_fd = open(exit_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+    if (exit_fd < 0) {
+        r = -errno;
+        set_start_error(s, "creating %s: %m", exit_path);
+        goto fail_fds;
+    }
     if (log_fd < 0 || null_fd < 0) {
         r = log_fd < 0 ? log_fd : -errno;
         set_start_error(s, "opening the log file in %s: %s", m->config.log_dir, strerror(-r));
@@ -514,6 +530,7 @@ static int start_process(Sandbox *s) {
         .output_fd = log_fd,
         .sync_fd = pair[1],
         .plan_fd = plan_fd,
+        .exit_fd = exit_fd,
         .init_path = m->config.init_path,
     };
     SpawnError se = {0};
@@ -578,8 +595,10 @@ static int release_cgroup(Sandbox *s) {
 static void release_runtime(Sandbox *s) {
     s->sync_source = sd_event_source_disable_unref(s->sync_source);
     s->timer_source = sd_event_source_disable_unref(s->timer_source);
+    s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
     s->init_pidfd = safe_close(s->init_pidfd);
     s->sync_fd = safe_close(s->sync_fd);
+    s->adopted = false;
     int r = release_cgroup(s);
     if (r < 0)
         log_warning_errno(r, "%s: removing cgroup %s: %m", s->name, cg_display_path(s->cgroup));
@@ -655,6 +674,9 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
         s->main_pid = cred_pid > 0 ? cred_pid : s->init_pid;
         s->timer_source = sd_event_source_disable_unref(s->timer_source);
         sandbox_log_event(s, "Started, main PID %d.", (int) s->main_pid);
+        int r = sandbox_save(s);
+        if (r < 0) /* only a later sandboxd needs it: not a reason to fail the start */
+            log_warning_errno(r, "%s: saving its state for re-adoption: %m", s->name);
         if (s->state == SANDBOX_STARTING)
             set_state(s, SANDBOX_ACTIVE);
         else if (s->state == SANDBOX_STOPPING)
@@ -734,9 +756,26 @@ static SandboxResult result_of(Sandbox *s, const siginfo_t *si) {
     return code == CLD_DUMPED ? RESULT_CORE_DUMP : RESULT_SIGNAL;
 }
 
+/* The init wrote how the payload ended into this file too; it is what tells a re-adopting
+ * sandboxd, for which the sync socket is gone. */
+static void read_exit_file(Sandbox *s) {
+    _cleanup_free_ char *p = path_join(s->runtime_dir, "exit"), *text = NULL;
+    size_t len;
+    if (p && read_file(p, 4096, &text, &len) >= 0 && len >= sizeof(SyncMsg)) {
+        SyncMsg m;
+        memcpy(&m, text, sizeof m);
+        if (m.type == SYNC_EXIT)
+            handle_msg(s, &m, 0);
+    }
+}
+
 void sandbox_on_init_exit(Sandbox *s, const siginfo_t *si) {
     if (s->sync_fd >= 0)
         (void) drain_sync(s);
+    if (!s->got_exit)
+        read_exit_file(s);
+    if (s->adopted)
+        s->got_ready = true; /* it ran under the previous sandboxd */
     if (!s->got_ready && !s->start_error && !s->sigkill_sent)
         set_start_error(s, "the sandbox's init ended before the payload ran (%s %d)",
                         si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
@@ -906,4 +945,104 @@ int sandbox_clean(Sandbox *s) {
     if (r < 0)
         return r;
     return rm_rf(s->runtime_dir);
+}
+
+/* ---- surviving a sandboxd restart ---- */
+
+int sandbox_save(Sandbox *s) {
+    uint64_t start;
+    _cleanup_free_ char *path = path_join(s->runtime_dir, "state"), *text = NULL;
+    if (!path)
+        return -ENOMEM;
+    int r = pid_get_start_time(s->init_pid, &start);
+    if (r < 0)
+        return r;
+    if (asprintf(&text,
+                 "unit_path=%s\ninit_pid=%d\ninit_start_time=%" PRIu64 "\nmain_pid=%d\n"
+                 "n_restarts=%u\nstate_change_usec=%" PRIu64 "\n",
+                 s->config->path, (int) s->init_pid, start, (int) s->main_pid, s->n_restarts,
+                 s->state_change_usec) < 0)
+        return -ENOMEM;
+    return write_file_atomic(path, text, strlen(text), 0600);
+}
+
+static const char *state_field(const char *text, const char *key, char buf[static 4096]) {
+    size_t k = strlen(key);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, key, k) == 0 && l[k] == '=') {
+            size_t n = strcspn(l + k + 1, "\n");
+            if (n >= 4096)
+                return NULL;
+            memcpy(buf, l + k + 1, n);
+            buf[n] = 0;
+            return buf;
+        }
+    return NULL;
+}
+
+int sandbox_read_state(const char *text, SandboxSavedState *ret) {
+    char buf[4096];
+    uint64_t v;
+    SandboxSavedState st = {0};
+    const char *p = state_field(text, "unit_path", buf);
+    if (!p || !path_is_normalized_absolute(p) || !(st.unit_path = strdup(p)))
+        return p ? -ENOMEM : -EBADMSG;
+    if (!(p = state_field(text, "init_pid", buf)) || safe_atou64(p, &v) < 0 || v == 0 ||
+        v > INT32_MAX)
+        goto bad;
+    st.init_pid = (pid_t) v;
+    if (!(p = state_field(text, "init_start_time", buf)) ||
+        safe_atou64(p, &st.init_start_time) < 0)
+        goto bad;
+    if ((p = state_field(text, "main_pid", buf)) && safe_atou64(p, &v) >= 0 && v <= INT32_MAX)
+        st.main_pid = (pid_t) v;
+    if ((p = state_field(text, "n_restarts", buf)) && safe_atou64(p, &v) >= 0 && v <= UINT32_MAX)
+        st.n_restarts = (unsigned) v;
+    if ((p = state_field(text, "state_change_usec", buf)))
+        (void) safe_atou64(p, &st.state_change_usec);
+    *ret = st;
+    return 0;
+bad:
+    free(st.unit_path);
+    return -EBADMSG;
+}
+
+static int on_adopted_init_exit(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+    Sandbox *s = userdata;
+    /* not our child, so no exit status from waitid: the exit file has the payload's */
+    siginfo_t si = {.si_code = CLD_KILLED, .si_status = SIGKILL};
+    s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
+    sandbox_on_init_exit(s, &si);
+    return 0;
+}
+
+int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
+    uint64_t start;
+    int r;
+    s->adopted = true;
+    s->main_pid = st->main_pid;
+    s->n_restarts = st->n_restarts;
+    s->state = SANDBOX_ACTIVE;
+    s->state_change_usec = st->state_change_usec;
+    s->got_ready = true;
+    r = cg_open(s->manager->config.slice, s->name, &s->cgroup);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    s->init_pidfd = (int) syscall(SYS_pidfd_open, st->init_pid, 0);
+    /* the same pid and start time: the same process, not a successor with a reused pid */
+    if (s->init_pidfd < 0 || pid_get_start_time(st->init_pid, &start) < 0 ||
+        start != st->init_start_time) {
+        s->init_pidfd = safe_close(s->init_pidfd);
+        sandbox_log_event(s, "Its init ended while sandboxd was away.");
+        siginfo_t si = {.si_code = CLD_KILLED, .si_status = SIGKILL};
+        sandbox_on_init_exit(s, &si);
+        return 0;
+    }
+    s->init_pid = st->init_pid;
+    r = sd_event_add_io(s->manager->event, &s->pidfd_source, s->init_pidfd, EPOLLIN,
+                        on_adopted_init_exit, s);
+    if (r < 0)
+        return r;
+    sandbox_log_event(s, "Adopted by sandboxd, main PID %d.", (int) s->main_pid);
+    return 0;
 }

@@ -63,6 +63,8 @@ struct Sandbox {
     pid_t init_pid, main_pid;
     int init_pidfd, sync_fd;
     sd_event_source *sync_source, *timer_source;
+    sd_event_source *pidfd_source; /* exit watch of an adopted init (not our child) */
+    bool adopted;
     Cgroup *cgroup;
     char *runtime_dir; /* /run/sandboxd/sandboxes/NAME */
     bool got_ready, got_exit;
@@ -88,6 +90,21 @@ int sandbox_clean(Sandbox *s);
 bool sandbox_is_running(const Sandbox *s);
 /* The init exited and has been reaped (by the manager's SIGCHLD handler). */
 void sandbox_on_init_exit(Sandbox *s, const siginfo_t *si);
+
+/* What a running sandbox leaves in RUNTIME/sandboxes/NAME/state for the next sandboxd. */
+typedef struct SandboxSavedState {
+    char *unit_path;
+    pid_t init_pid, main_pid;
+    uint64_t init_start_time;
+    unsigned n_restarts;
+    uint64_t state_change_usec;
+} SandboxSavedState;
+
+int sandbox_save(Sandbox *s);
+/* Pure: parses a state file's text. */
+int sandbox_read_state(const char *text, SandboxSavedState *ret);
+/* Takes over a sandbox a previous sandboxd started; if its init is gone, handles that exit. */
+int sandbox_adopt(Sandbox *s, const SandboxSavedState *st);
 
 /* Writes a line into the unit's log file, as the journal would carry the manager's messages. */
 void sandbox_log_event(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

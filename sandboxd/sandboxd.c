@@ -23,13 +23,15 @@ static void help(void) {
            "  --unit-path DIRS    ':'-separated search path for unit names\n"
            "  --slice NAME        parent cgroup of all sandboxes (default sandbox.slice)\n"
            "  --init PATH         the sandbox init binary (default " SANDBOXD_INIT_PATH ")\n"
+           "  --keep-running      on SIGTERM, leave sandboxes running for the next sandboxd\n"
+           "                      (it adopts them); by default they are stopped first\n"
            "  --debug             verbose logging\n"
            "  --version\n");
 }
 
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_STATE, ARG_RUNTIME, ARG_LOG, ARG_UNIT_PATH, ARG_SLICE,
-           ARG_INIT, ARG_DEBUG, ARG_VERSION };
+           ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},
         {"socket", required_argument, NULL, ARG_SOCKET},
@@ -40,6 +42,7 @@ int main(int argc, char *argv[]) {
         {"slice", required_argument, NULL, ARG_SLICE},
         {"init", required_argument, NULL, ARG_INIT},
         {"debug", no_argument, NULL, ARG_DEBUG},
+        {"keep-running", no_argument, NULL, ARG_KEEP_RUNNING},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
@@ -69,6 +72,7 @@ int main(int argc, char *argv[]) {
         case ARG_SLICE: c.slice = optarg; break;
         case ARG_INIT: c.init_path = optarg; break;
         case ARG_DEBUG: log_set_max_level(LOG_DEBUG); break;
+        case ARG_KEEP_RUNNING: c.keep_running = true; break;
         case ARG_VERSION:
             printf("sandboxd %s\n", SANDBOXD_VERSION);
             return EXIT_SUCCESS;

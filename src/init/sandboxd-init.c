@@ -213,6 +213,8 @@ int main(void) {
         sigaddset(&mask, forwarded[i]);
     sigprocmask(SIG_SETMASK, &mask, NULL);
 
+    /* fd 5 stays open (not inherited by the payload) to record how the payload ended */
+    (void) fcntl(SPAWN_EXIT_FD, F_SETFD, FD_CLOEXEC);
     r = plan_from_fd(SPAWN_PLAN_FD, &plan);
     if (r < 0)
         die("plan", r, "reading the sandbox plan");
@@ -246,6 +248,7 @@ int main(void) {
         const char *step = "exec";
         safe_close(exec_pipe[0]);
         safe_close(SPAWN_SYNC_FD);
+        safe_close(SPAWN_EXIT_FD);
         r = become_payload(plan, &id, &step);
         if (r >= 0) {
             exec_payload(plan->argv, env);
@@ -301,6 +304,8 @@ int main(void) {
             if (info.si_pid != payload)
                 continue; /* an orphan we adopted: reaped, nothing else to do */
             m = (SyncMsg){.type = SYNC_EXIT, .code = info.si_code, .status = info.si_status};
+            /* the file first: it outlives a daemon restart, the socket does not */
+            (void) write(SPAWN_EXIT_FD, &m, sizeof m);
             send_msg(&m, 0);
             _exit(info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status);
         }

@@ -342,6 +342,28 @@ fail:
     return r;
 }
 
+int cg_open(const char *slice, const char *name, Cgroup **ret) {
+    _cleanup_free_ char *escaped = cg_escape(name);
+    Cgroup *cg = calloc(1, sizeof(Cgroup));
+    if (!escaped || !cg || asprintf(&cg->path, "%s/%s", slice, escaped) < 0 ||
+        asprintf(&cg->display, "/%s", cg->path) < 0) {
+        cg_free(cg);
+        return -ENOMEM;
+    }
+    for (int c = 0; c < _CTRL_MAX; c++) {
+        struct stat st;
+        _cleanup_free_ char *p = state.mount[c] ? ctrl_path((Ctrl) c, cg->path, NULL) : NULL;
+        if (p && stat(p, &st) >= 0 && S_ISDIR(st.st_mode))
+            cg->ctrls |= 1u << c;
+    }
+    if (!(cg->ctrls & (1u << CTRL_PIDS))) {
+        cg_free(cg);
+        return -ENOENT;
+    }
+    *ret = cg;
+    return 0;
+}
+
 const char *cg_display_path(const Cgroup *cg) {
     return cg->display;
 }

@@ -43,6 +43,9 @@ int cg_remove_slice(const char *slice);
 /* Creates slice/name with the limits written. On failure nothing is left behind. */
 int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **ret);
 Cgroup *cg_free(Cgroup *cg);
+/* Attaches to an existing slice/name, in the hierarchies where it exists (re-adoption of a
+ * running sandbox). -ENOENT when it exists nowhere. */
+int cg_open(const char *slice, const char *name, Cgroup **ret);
 
 /* "/sandbox.slice/web.unit" */
 const char *cg_display_path(const Cgroup *cg);

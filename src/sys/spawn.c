@@ -32,7 +32,7 @@ static int child(void *arg) {
     ChildState *s = arg;
     const SpawnParams *p = s->p;
     static const char one_zero[] = "0";
-    int fds[4] = {p->stdin_fd, p->output_fd, p->sync_fd, p->plan_fd};
+    int fds[5] = {p->stdin_fd, p->output_fd, p->sync_fd, p->plan_fd, p->exit_fd};
 
     /* Join the cgroup first, so every page and task of the sandbox is charged to it. Writing
      * "0" moves the writer itself. */
@@ -54,7 +54,7 @@ static int child(void *arg) {
     }
     if (child_move_fd(fds[0], 0) < 0 || child_move_fd(fds[1], 1) < 0 ||
         child_move_fd(fds[1], 2) < 0 || child_move_fd(fds[2], SPAWN_SYNC_FD) < 0 ||
-        child_move_fd(fds[3], SPAWN_PLAN_FD) < 0)
+        child_move_fd(fds[3], SPAWN_PLAN_FD) < 0 || child_move_fd(fds[4], SPAWN_EXIT_FD) < 0)
         goto fail;
 
     char *const argv[] = {(char *) "sandboxd-init", NULL};

@@ -20,6 +20,7 @@ typedef struct SpawnParams {
     int stdin_fd, output_fd; /* 0 and 1+2 of the init and its payload */
     int sync_fd;             /* becomes fd 3 */
     int plan_fd;             /* becomes fd 4 */
+    int exit_fd;             /* becomes fd 5: where the init records the payload's end */
     const char *init_path;
 } SpawnParams;
 
@@ -32,3 +33,4 @@ int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
 
 #define SPAWN_SYNC_FD 3
 #define SPAWN_PLAN_FD 4
+#define SPAWN_EXIT_FD 5

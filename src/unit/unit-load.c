@@ -591,6 +591,19 @@ static void unit_config_init(UnitConfig *u) {
     };
 }
 
+UnitConfig *unit_config_new(const char *path) {
+    UnitConfig *u = calloc(1, sizeof(UnitConfig));
+    if (!u)
+        return NULL;
+    unit_config_init(u);
+    const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    u->path = strdup(path);
+    u->name = strdup(base);
+    if (!u->path || !u->name)
+        return unit_config_free(u);
+    return u;
+}
+
 UnitConfig *unit_config_free(UnitConfig *u) {
     if (!u)
         return NULL;

@@ -106,6 +106,8 @@ typedef struct UnitConfig {
 } UnitConfig;
 
 UnitConfig *unit_config_free(UnitConfig *u);
+/* A configuration with every default, for a running sandbox whose file is gone. */
+UnitConfig *unit_config_new(const char *path);
 DEFINE_TRIVIAL_CLEANUP_FUNC(UnitConfig *, unit_config_free)
 
 /* Parses and validates the unit file at path. On any problem returns -EINVAL and, when

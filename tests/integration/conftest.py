@@ -82,21 +82,24 @@ class Daemon:
         self.proc = None
         self.output = tmp / "sandboxd.out"
 
-    def start(self):
+    def start(self, keep_running=False):
+        if self.socket.exists():  # left by a killed daemon: wait for the new one's
+            self.socket.unlink()
         self.proc = subprocess.Popen(
             [str(SANDBOXD), "--socket", str(self.socket), "--state-dir", str(self.state),
              "--runtime-dir", str(self.runtime), "--log-dir", str(self.logs),
-             "--unit-path", str(self.units), "--init", str(INIT)],
-            stdout=open(self.output, "w"), stderr=subprocess.STDOUT)
+             "--unit-path", str(self.units), "--init", str(INIT)] +
+            (["--keep-running"] if keep_running else []),
+            stdout=open(self.output, "a"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not self.socket.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("sandboxd did not come up:\n" + self.output.read_text())
             time.sleep(0.01)
 
-    def stop(self):
+    def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(sig)
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -210,3 +213,48 @@ def unit_text(layers, exec_start, sandbox="", resources="", service="", unit="")
             f"[Sandbox]\nLayers={layers['base']} {layers['top']}\n{sandbox}\n"
             f"[Resources]\n{resources}\n"
             f"[Service]\nExecStart={exec_start}\n{service}\n")
+
+
+class InitReaper:
+    """Stands in for the host's PID 1 while sandboxd is away: sandbox inits left by a stopped
+    sandboxd are re-parented to us (we are a child subreaper) and reaped here once they exit.
+    Only sandboxd-init zombies are reaped, never subprocess's own children."""
+
+    def __init__(self):
+        import ctypes
+        import threading
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_CHILD_SUBREAPER = 36
+        if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+        self.stop_event = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def reap_once(self):
+        me = os.getpid()
+        for p in Path("/proc").iterdir():
+            if not p.name.isdigit():
+                continue
+            try:
+                stat = (p / "stat").read_text()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            if comm == "sandboxd-init" and fields[0] == "Z" and int(fields[1]) == me:
+                try:
+                    os.waitpid(int(p.name), os.WNOHANG)
+                except ChildProcessError:
+                    pass
+
+    def run(self):
+        while not self.stop_event.wait(0.02):
+            self.reap_once()
+
+
+@pytest.fixture(scope="session")
+def init_reaper():
+    r = InitReaper()
+    yield r
+    r.stop_event.set()

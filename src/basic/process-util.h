@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat): with the
+ * pid it names one process for good, across pid reuse. */
+int pid_get_start_time(pid_t pid, uint64_t *ret);
+/* Same, from the text of a /proc/PID/stat file (for tests). */
+int parse_stat_start_time(const char *stat, uint64_t *ret);
