@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "plan.h"
 #include "manager.h"
 #include "path-util.h"
 #include "sandbox-bus.h"
@@ -256,6 +257,10 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
                        c->root_directory ? c->root_directory : "");
     r = r ?: append_kv(reply, "Namespaces", "%s", namespaces_to_string(nsbuf, c->namespaces));
     r = r ?: append_kv(reply, "CapabilityBoundingSet", "%s", caps);
+    if (s->userns_base)
+        r = r ?: append_kv(reply, "UserNamespace", "0 %u %u", s->userns_base, USERNS_SIZE);
+    else
+        r = r ?: append_kv(reply, "UserNamespace", "%s", "");
     r = r ?: append_kv(reply, "ExecStart", "%s", exec);
     r = r ?: append_kv(reply, "Restart", "%s", restart_policy_to_string(c->restart));
     r = r ?: append_kv(reply, "LogPath", "%s", log);

@@ -30,6 +30,7 @@
 #include "sandbox.h"
 #include "spawn.h"
 #include "strv.h"
+#include "userns.h"
 
 #define CLEANUP_RETRY_USEC (20 * USEC_PER_MSEC)
 #define CLEANUP_MAX_TRIES 250 /* 5 s */
@@ -331,8 +332,37 @@ static unsigned long clone_flags_of(unsigned ns) {
     f |= (ns & NS_UTS) ? CLONE_NEWUTS : 0;
     f |= (ns & NS_IPC) ? CLONE_NEWIPC : 0;
     f |= (ns & NS_NET) ? CLONE_NEWNET : 0;
-    f |= (ns & NS_USER) ? CLONE_NEWUSER : 0;
+    /* NS_USER is not a clone flag here: the init builds the root as host root and only the
+     * payload enters the user namespace (see sandboxd-init) */
     return f;
+}
+
+#define USERNS_BASE_MIN 0x80000U    /* above the ids a host hands out */
+#define USERNS_BASE_MAX 0x6FFF0000U /* below what nspawn and others treat as reserved */
+
+uint32_t sandbox_userns_base(const char *name) {
+    /* FNV-1a: stable across restarts and machines, so the rw layer's owners stay right */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (uint8_t) *p) * 0x100000001b3ULL;
+    uint32_t slots = (USERNS_BASE_MAX - USERNS_BASE_MIN) / USERNS_SIZE;
+    return USERNS_BASE_MIN + (uint32_t) (h % slots) * USERNS_SIZE;
+}
+
+/* Picks the unit's host id range; two running sandboxes never share one. */
+static int pick_userns_base(Sandbox *s) {
+    Manager *m = s->manager;
+    uint32_t base = sandbox_userns_base(s->name);
+    for (size_t i = 0; i < m->n_sandboxes; i++) {
+        Sandbox *o = m->sandboxes[i];
+        if (o != s && o->userns_base == base && (sandbox_is_running(o) || o->adopted))
+            return set_start_error(s, "Namespaces=user: host ids %u-%u are used by %s, which is "
+                                      "running; rename one of the units",
+                                   base, base + USERNS_SIZE - 1, o->name),
+                   -EADDRINUSE;
+    }
+    s->userns_base = base;
+    return 0;
 }
 
 /* Checks what the unit names on the host, before anything is created. */
@@ -388,6 +418,11 @@ static int build_plan(Sandbox *s, const char *root, const char *init_dir, const 
     p->pid_ns = c->namespaces & NS_PID;
     p->net_ns = c->namespaces & NS_NET;
     p->capability_bounding_set = c->capability_bounding_set;
+    p->userns_base = s->userns_base;
+    if (s->userns_base && !(p->stage_dir = path_join(s->runtime_dir, "stage"))) {
+        plan_free(p);
+        return -ENOMEM;
+    }
     p->volumes = calloc(c->n_volumes + 1, sizeof(PlanVolume));
     bool oom = !p->root_mount || !p->init_layer || (c->layers && !p->lowers) || !p->argv ||
                (c->environment && !p->env) || !p->volumes ||
@@ -417,7 +452,8 @@ static int start_process(Sandbox *s) {
     _cleanup_free_ char *root = NULL, *init_dir = NULL, *state = NULL, *upper = NULL,
                         *work = NULL, *cpus = NULL, *exit_path = NULL;
     _cleanup_(plan_freep) SandboxPlan *plan = NULL;
-    _cleanup_close_ int log_fd = -EBADF, null_fd = -EBADF, plan_fd = -EBADF, exit_fd = -EBADF;
+    _cleanup_close_ int log_fd = -EBADF, null_fd = -EBADF, plan_fd = -EBADF, exit_fd = -EBADF,
+                        userns_fd = -EBADF;
     _cleanup_close_pair_ int pair[2] = {-EBADF, -EBADF};
     int cg_fds[8], n_cg_fds = 0;
     char hostbuf[65];
@@ -431,6 +467,9 @@ static int start_process(Sandbox *s) {
 
     r = preflight(s);
     if (r < 0)
+        return r;
+    s->userns_base = 0;
+    if ((c->namespaces & NS_USER) && (r = pick_userns_base(s)) < 0)
         return r;
 
     root = path_join(s->runtime_dir, "root");
@@ -460,6 +499,22 @@ static int start_process(Sandbox *s) {
         (void) mkdir_p(m->config.state_dir, 0700);
         if ((r = mkdir_p(upper, 0755)) < 0 || (r = mkdir_p(work, 0700)) < 0) {
             set_start_error(s, "creating the rw layer in %s: %s", state, strerror(-r));
+            goto fail;
+        }
+        /* the root directory of the sandbox is the rw layer's: its root must own it */
+        uid_t owner = s->userns_base;
+        if (lchown(upper, owner, owner) < 0) {
+            r = -errno;
+            set_start_error(s, "handing %s to host id %u: %m", upper, (unsigned) owner);
+            goto fail;
+        }
+    }
+    if (s->userns_base) {
+        _cleanup_free_ char *stage = path_join(s->runtime_dir, "stage");
+        if (!stage || (r = mkdir_p(stage, 0700)) < 0) {
+            r = stage ? r : -ENOMEM;
+            set_start_error(s, "creating the layer stage in %s: %s", s->runtime_dir,
+                            strerror(-r));
             goto fail;
         }
     }
@@ -514,6 +569,11 @@ static int start_process(Sandbox *s) {
         set_start_error(s, "opening the log file in %s: %s", m->config.log_dir, strerror(-r));
         goto fail_fds;
     }
+    if (s->userns_base && (r = userns_create(s->userns_base, USERNS_SIZE, &userns_fd)) < 0) {
+        set_start_error(s, "creating the user namespace for host ids %u-%u: %s",
+                        s->userns_base, s->userns_base + USERNS_SIZE - 1, strerror(-r));
+        goto fail_fds;
+    }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 ||
         setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) < 0) {
         r = -errno;
@@ -531,6 +591,7 @@ static int start_process(Sandbox *s) {
         .sync_fd = pair[1],
         .plan_fd = plan_fd,
         .exit_fd = exit_fd,
+        .userns_fd = userns_fd,
         .init_path = m->config.init_path,
     };
     SpawnError se = {0};
@@ -1020,6 +1081,7 @@ int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
     uint64_t start;
     int r;
     s->adopted = true;
+    s->userns_base = (s->config->namespaces & NS_USER) ? sandbox_userns_base(s->name) : 0;
     s->main_pid = st->main_pid;
     s->n_restarts = st->n_restarts;
     s->state = SANDBOX_ACTIVE;

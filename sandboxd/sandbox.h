@@ -40,6 +40,9 @@ const char *sandbox_active_state_to_string(SandboxState s);
 const char *sandbox_sub_state(const struct Sandbox *s);
 const char *sandbox_result_to_string(SandboxResult r);
 
+/* Pure: the first host id of the unit's 65536-id range for Namespaces=user. */
+uint32_t sandbox_userns_base(const char *name);
+
 /* Pure policy: does this result call for a restart under this Restart=? */
 bool sandbox_should_restart(RestartPolicy policy, SandboxResult result, int exit_code,
                             int exit_status);
@@ -65,6 +68,7 @@ struct Sandbox {
     sd_event_source *sync_source, *timer_source;
     sd_event_source *pidfd_source; /* exit watch of an adopted init (not our child) */
     bool adopted;
+    uint32_t userns_base; /* host id of the sandbox's root with Namespaces=user, else 0 */
     Cgroup *cgroup;
     char *runtime_dir; /* /run/sandboxd/sandboxes/NAME */
     bool got_ready, got_exit;

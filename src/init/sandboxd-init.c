@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -128,8 +129,10 @@ static void resolve_identity(const SandboxPlan *p, Identity *id) {
     }
 }
 
-/* In the payload's child, before exec: drop to the identity, enter the directory. */
-static int become_payload(const SandboxPlan *p, const Identity *id, const char **step) {
+/* In the payload's child, before exec: enter the user namespace, drop to the identity, enter
+ * the directory. */
+static int become_payload(const SandboxPlan *p, int userns_fd, const Identity *id,
+                          const char **step) {
     sigset_t all;
     sigemptyset(&all);
     for (int s = 1; s < _NSIG; s++)
@@ -137,6 +140,11 @@ static int become_payload(const SandboxPlan *p, const Identity *id, const char *
     sigprocmask(SIG_SETMASK, &all, NULL);
     if (setsid() < 0)
         return *step = "setsid", -errno;
+    /* Only the payload enters the user namespace: every other namespace stays owned by the
+     * host's, so even its root cannot mount, set the host name or change the network. */
+    *step = "userns";
+    if (userns_fd >= 0 && setns(userns_fd, CLONE_NEWUSER) < 0)
+        return -errno;
     *step = "capabilities";
     int r = caps_limit_bounding_set(p->capability_bounding_set);
     if (r < 0)
@@ -222,8 +230,12 @@ int main(void) {
     if (wait_for_go() < 0)
         _exit(EXIT_FAILURE);
 
+    /* made by the daemon, where /proc matches its pid namespace; the payload enters it */
+    int userns_fd = plan->userns_base ? SPAWN_USERNS_FD : -EBADF;
+    if (userns_fd >= 0 && fcntl(userns_fd, F_SETFD, FD_CLOEXEC) < 0)
+        die("userns", -errno, "no user namespace on fd %d", SPAWN_USERNS_FD);
     StepError e = {0};
-    r = rootfs_setup(plan, &e);
+    r = rootfs_setup(plan, userns_fd, &e);
     if (r >= 0)
         r = rootfs_set_hostname(plan, &e);
     if (r < 0)
@@ -249,7 +261,7 @@ int main(void) {
         safe_close(exec_pipe[0]);
         safe_close(SPAWN_SYNC_FD);
         safe_close(SPAWN_EXIT_FD);
-        r = become_payload(plan, &id, &step);
+        r = become_payload(plan, userns_fd, &id, &step);
         if (r >= 0) {
             exec_payload(plan->argv, env);
             r = -errno;

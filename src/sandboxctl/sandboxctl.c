@@ -309,6 +309,10 @@ static int verb_status(sd_bus *bus, char **args) {
         if (*prop(&ps, "ControlGroup"))
             printf("     CGroup: %s\n", prop(&ps, "ControlGroup"));
         printf(" Namespaces: %s\n", prop(&ps, "Namespaces"));
+        unsigned base, size;
+        if (sscanf(prop(&ps, "UserNamespace"), "0 %u %u", &base, &size) == 2)
+            printf("   User IDs: 0-%u inside are %u-%u on the host\n", size - 1, base,
+                   base + size - 1);
         if (*prop(&ps, "Layers"))
             printf("     Layers: %s\n", prop(&ps, "Layers"));
         else

@@ -35,6 +35,7 @@ SandboxPlan *plan_free(SandboxPlan *p) {
     free(p->working_directory);
     free(p->user);
     free(p->group);
+    free(p->stage_dir);
     free(p);
     return NULL;
 }
@@ -92,6 +93,10 @@ int plan_to_memfd(const SandboxPlan *p) {
     char caps[32];
     snprintf(caps, sizeof caps, "%" PRIu64, p->capability_bounding_set);
     r = r ?: put(f, "caps", caps);
+    char base[16];
+    snprintf(base, sizeof base, "%" PRIu32, p->userns_base);
+    r = r ?: put(f, "userns_base", base);
+    r = r ?: put(f, "stage_dir", p->stage_dir);
     if (r == 0 && fflush(f) != 0)
         r = -EIO;
     if (r < 0)
@@ -194,13 +199,18 @@ int plan_from_fd(int fd, SandboxPlan **ret) {
             p->net_ns = streq(v, "1");
         else if (streq(k, "caps"))
             r = safe_atou64(v, &p->capability_bounding_set);
+        else if (streq(k, "userns_base"))
+            r = safe_atou32(v, &p->userns_base);
+        else if (streq(k, "stage_dir"))
+            r = set_str(&p->stage_dir, v);
         else
             r = -EBADMSG;
     }
     for (size_t i = 0; r == 0 && i < p->n_volumes; i++)
         if (!p->volumes[i].target)
             r = -EBADMSG;
-    if (r == 0 && (!p->root_mount || !p->argv || (!p->lowers && !p->root_directory)))
+    if (r == 0 && (!p->root_mount || !p->argv || (!p->lowers && !p->root_directory) ||
+                   (p->userns_base && !p->stage_dir)))
         r = -EBADMSG;
     if (r < 0) {
         plan_free(p);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#define USERNS_SIZE 65536
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +31,8 @@ typedef struct SandboxPlan {
     char *working_directory; /* NULL: the user's home, or / */
     char *user, *group;      /* NULL: root */
     uint64_t capability_bounding_set;
+    uint32_t userns_base; /* 0: no user namespace; else ids 0..65535 map to base.. */
+    char *stage_dir;      /* empty directory for idmapped layer mounts (user namespace) */
     bool pid_ns;
     bool net_ns;
 } SandboxPlan;

@@ -127,6 +127,29 @@ static int bind_on(const char *source, int targetfd, bool recursive, bool read_o
                                                              MOVE_MOUNT_T_EMPTY_PATH));
 }
 
+/* A detached copy of a host directory, idmapped into userns_fd (and read-only if asked). */
+static int idmapped_tree(int dfd, const char *path, int userns_fd, bool recursive,
+                         bool read_only) {
+    unsigned rec = recursive ? AT_RECURSIVE : 0;
+    int tree = open_tree(dfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec |
+                                        (*path ? 0 : AT_EMPTY_PATH));
+    if (tree < 0)
+        return -errno;
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | (read_only ? MOUNT_ATTR_RDONLY : 0),
+                              .userns_fd = (uint64_t) userns_fd};
+    if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0) {
+        int r = -errno;
+        safe_close(tree);
+        return r;
+    }
+    return tree;
+}
+
+static int move_tree_on(int tree, int targetfd) {
+    return RET_NERRNO(move_mount(tree, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH |
+                                                             MOVE_MOUNT_T_EMPTY_PATH));
+}
+
 /* Makes an already mounted path inside the root read-only, by binding it over itself. */
 static int make_read_only(int rootfd, const char *path) {
     _cleanup_close_ int fd = openat2_in_root(rootfd, path, O_PATH,
@@ -177,11 +200,63 @@ int rootfs_overlay_options(char *const *lowers, const char *init_layer, const ch
     return 0;
 }
 
-static int setup_root(const SandboxPlan *p, StepError *e) {
+/* Overlayfs needs paths: each idmapped layer is attached under a private tmpfs on the stage
+ * directory, which exists only in the sandbox's mount namespace. Returns the staged paths in
+ * the order of lowers, then the init layer. */
+static int stage_idmapped_layers(const SandboxPlan *p, int userns_fd, char ***ret_lowers,
+                                 char **ret_init, StepError *e) {
+    static const char *const tmpfs_opts[] = {"mode=0700", NULL};
+    _cleanup_strv_free_ char **staged = NULL;
+    _cleanup_close_ int stage = open(p->stage_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (stage < 0)
+        return fail(e, "idmap", -errno, "opening %s", p->stage_dir);
+    int r = mount_fs_on(stage, "tmpfs", tmpfs_opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+    if (r < 0)
+        return fail(e, "idmap", r, "mounting tmpfs on %s", p->stage_dir);
+    _cleanup_close_ int dfd = open(p->stage_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0)
+        return fail(e, "idmap", -errno, "opening the tmpfs on %s", p->stage_dir);
+    size_t n = strv_length(p->lowers);
+    for (size_t i = 0; i <= n; i++) {
+        const char *src = i < n ? p->lowers[i] : p->init_layer;
+        char name[32];
+        snprintf(name, sizeof name, "%zu", i);
+        if (mkdirat(dfd, name, 0700) < 0)
+            return fail(e, "idmap", -errno, "creating %s/%s", p->stage_dir, name);
+        _cleanup_close_ int target = openat(dfd, name, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int tree = idmapped_tree(AT_FDCWD, src, userns_fd, false, false);
+        if (target < 0 || tree < 0)
+            return fail(e, "idmap", target < 0 ? -errno : tree,
+                        "idmapping layer %s (the file system must support idmapped mounts)",
+                        src);
+        r = move_tree_on(tree, target);
+        if (r < 0)
+            return fail(e, "idmap", r, "attaching idmapped layer %s", src);
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s", p->stage_dir, name) < 0 || strv_consume(&staged, path) < 0)
+            return fail(e, "idmap", -ENOMEM, "out of memory");
+    }
+    *ret_init = strdup(staged[n]);
+    if (!*ret_init)
+        return fail(e, "idmap", -ENOMEM, "out of memory");
+    free(staged[n]);
+    staged[n] = NULL;
+    *ret_lowers = TAKE_PTR(staged);
+    return 0;
+}
+
+static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
     int r;
     if (p->lowers) {
-        _cleanup_free_ char *opts = NULL;
-        r = rootfs_overlay_options(p->lowers, p->init_layer, p->read_only ? NULL : p->upper,
+        _cleanup_free_ char *opts = NULL, *init_layer = NULL;
+        _cleanup_strv_free_ char **lowers = NULL;
+        if (userns_fd >= 0) {
+            r = stage_idmapped_layers(p, userns_fd, &lowers, &init_layer, e);
+            if (r < 0)
+                return r;
+        }
+        r = rootfs_overlay_options(lowers ?: p->lowers, init_layer ?: p->init_layer,
+                                   p->read_only ? NULL : p->upper,
                                    p->read_only ? NULL : p->work, &opts);
         if (r < 0)
             return fail(e, "overlay", r, "building overlay options for %s", p->root_mount);
@@ -196,7 +271,12 @@ static int setup_root(const SandboxPlan *p, StepError *e) {
     _cleanup_close_ int target = open(p->root_mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (target < 0)
         return fail(e, "bind-root", -errno, "opening %s", p->root_mount);
-    r = bind_on(p->root_directory, target, true, p->read_only);
+    if (userns_fd >= 0) {
+        _cleanup_close_ int tree =
+            idmapped_tree(AT_FDCWD, p->root_directory, userns_fd, true, p->read_only);
+        r = tree < 0 ? tree : move_tree_on(tree, target);
+    } else
+        r = bind_on(p->root_directory, target, true, p->read_only);
     if (r < 0)
         return fail(e, "bind-root", r, "binding %s on %s", p->root_directory, p->root_mount);
     /* A plain directory has no init layer: put the generated files over the image's, where
@@ -215,7 +295,11 @@ static int setup_root(const SandboxPlan *p, StepError *e) {
         _cleanup_free_ char *src = NULL;
         if (asprintf(&src, "%s/%s", p->init_layer, files[i]) < 0)
             return fail(e, "bind-root", -ENOMEM, "out of memory");
-        r = bind_on(src, fd, false, false);
+        if (userns_fd >= 0) {
+            _cleanup_close_ int tree = idmapped_tree(AT_FDCWD, src, userns_fd, false, false);
+            r = tree < 0 ? tree : move_tree_on(tree, fd);
+        } else
+            r = bind_on(src, fd, false, false);
         if (r < 0)
             return fail(e, "bind-root", r, "binding %s on /%s", src, files[i]);
     }
@@ -364,12 +448,12 @@ static int pivot_into(int rootfd, StepError *e) {
     return 0;
 }
 
-int rootfs_setup(const SandboxPlan *p, StepError *e) {
+int rootfs_setup(const SandboxPlan *p, int userns_fd, StepError *e) {
     int r;
     /* nothing we mount may propagate back to the host */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return fail(e, "mount-private", -errno, "making / private in the sandbox");
-    r = setup_root(p, e);
+    r = setup_root(p, userns_fd, e);
     if (r < 0)
         return r;
     _cleanup_close_ int rootfd = open(p->root_mount, O_PATH | O_DIRECTORY | O_CLOEXEC);

@@ -11,7 +11,10 @@ typedef struct StepError {
 
 /* Builds the sandbox's root file system and pivots into it. Must run in a new mount namespace
  * (all mounts die with it, so a failure leaves nothing on the host). */
-int rootfs_setup(const SandboxPlan *p, StepError *e);
+/* With userns_fd >= 0 the image layers (and a root directory) are mounted idmapped into that
+ * user namespace, so that the image's root-owned files are root's inside it; the rw layer is
+ * not, so what the sandbox writes is owned by its unprivileged host ids. */
+int rootfs_setup(const SandboxPlan *p, int userns_fd, StepError *e);
 
 /* Sets the host name, when the plan has one. */
 int rootfs_set_hostname(const SandboxPlan *p, StepError *e);

@@ -32,7 +32,7 @@ static int child(void *arg) {
     ChildState *s = arg;
     const SpawnParams *p = s->p;
     static const char one_zero[] = "0";
-    int fds[5] = {p->stdin_fd, p->output_fd, p->sync_fd, p->plan_fd, p->exit_fd};
+    int fds[6] = {p->stdin_fd, p->output_fd, p->sync_fd, p->plan_fd, p->exit_fd, p->userns_fd};
 
     /* Join the cgroup first, so every page and task of the sandbox is charged to it. Writing
      * "0" moves the writer itself. */
@@ -48,13 +48,16 @@ static int child(void *arg) {
     }
     s->step = "fds";
     for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
+        if (i == 5 && fds[i] < 0)
+            continue; /* no user namespace */
         fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
         if (fds[i] < 0)
             goto fail;
     }
     if (child_move_fd(fds[0], 0) < 0 || child_move_fd(fds[1], 1) < 0 ||
         child_move_fd(fds[1], 2) < 0 || child_move_fd(fds[2], SPAWN_SYNC_FD) < 0 ||
-        child_move_fd(fds[3], SPAWN_PLAN_FD) < 0 || child_move_fd(fds[4], SPAWN_EXIT_FD) < 0)
+        child_move_fd(fds[3], SPAWN_PLAN_FD) < 0 || child_move_fd(fds[4], SPAWN_EXIT_FD) < 0 ||
+        (fds[5] >= 0 && child_move_fd(fds[5], SPAWN_USERNS_FD) < 0))
         goto fail;
 
     char *const argv[] = {(char *) "sandboxd-init", NULL};

@@ -21,6 +21,7 @@ typedef struct SpawnParams {
     int sync_fd;             /* becomes fd 3 */
     int plan_fd;             /* becomes fd 4 */
     int exit_fd;             /* becomes fd 5: where the init records the payload's end */
+    int userns_fd;           /* becomes fd 6 when >= 0: the payload's user namespace */
     const char *init_path;
 } SpawnParams;
 
@@ -34,3 +35,4 @@ int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
 #define SPAWN_SYNC_FD 3
 #define SPAWN_PLAN_FD 4
 #define SPAWN_EXIT_FD 5
+#define SPAWN_USERNS_FD 6

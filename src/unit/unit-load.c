@@ -564,9 +564,6 @@ static void validate(Parser *p) {
     if (u->hostname && !(u->namespaces & NS_UTS))
         add_error(p, line_of(p, "Hostname"),
                   "Hostname=%s: needs the uts namespace in Namespaces=", u->hostname);
-    if (u->namespaces & NS_USER)
-        add_error(p, line_of(p, "Namespaces"),
-                  "Namespaces=: the user namespace is not supported yet");
     for (size_t i = 0; i < u->n_volumes; i++)
         for (size_t j = 0; j < i; j++)
             if (streq(u->volumes[i].target, u->volumes[j].target))

@@ -46,6 +46,18 @@ static void test_should_restart(void **state) {
                      sandbox_result_to_string(cases[i].r));
 }
 
+static void test_userns_base(void **state) {
+    uint32_t a = sandbox_userns_base("web.unit"), b = sandbox_userns_base("db.unit");
+    assert_int_equal(a, sandbox_userns_base("web.unit")); /* stable: the rw layer depends on it */
+    assert_int_not_equal(a, b);
+    const char *names[] = {"web.unit", "db.unit", "a", "x@1.unit", "very-long-name.unit"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        uint32_t v = sandbox_userns_base(names[i]);
+        assert_true(v >= 0x80000 && (uint64_t) v + 65536 <= 0x6FFF0000ULL);
+        assert_int_equal(v % 65536, 0);
+    }
+}
+
 static void test_string_tables(void **state) {
     for (int i = 0; i < _RESTART_MAX; i++)
         assert_int_equal(restart_policy_from_string(restart_policy_to_string(i)), i);
@@ -133,6 +145,7 @@ static void test_passwd(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_should_restart), cmocka_unit_test(test_string_tables),
+        cmocka_unit_test(test_userns_base),
         cmocka_unit_test(test_plan_roundtrip), cmocka_unit_test(test_overlay_options),
         cmocka_unit_test(test_passwd),
     };
