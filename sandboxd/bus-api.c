@@ -92,6 +92,20 @@ static Sandbox *lookup(Manager *m, const char *name) {
     return s;
 }
 
+/* The common head of the methods that take a loaded unit's name: authorise, read, look up.
+ * Returns > 0 with *ret set, or what the method must return. */
+static int read_unit(sd_bus_message *msg, Manager *m, sd_bus_error *error, Sandbox **ret) {
+    const char *name;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", &name);
+    if (r < 0)
+        return r;
+    *ret = lookup(m, name);
+    return *ret ? 1 : no_such_unit(error, name);
+}
+
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
     const char *arg;
@@ -115,17 +129,10 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
 }
 
 static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-    Manager *m = userdata;
-    const char *name;
-    int r = check_root(msg, error);
-    if (r < 0)
+    Sandbox *s;
+    int r = read_unit(msg, userdata, error, &s);
+    if (r <= 0)
         return r;
-    r = sd_bus_message_read(msg, "s", &name);
-    if (r < 0)
-        return r;
-    Sandbox *s = lookup(m, name);
-    if (!s)
-        return no_such_unit(error, name);
     r = sandbox_stop(s, msg);
     if (r < 0)
         return sd_bus_error_set_errnof(error, -r, "stopping %s: %s", s->name, strerror(-r));
@@ -133,33 +140,19 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 }
 
 static int method_reset_failed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-    Manager *m = userdata;
-    const char *name;
-    int r = check_root(msg, error);
-    if (r < 0)
+    Sandbox *s;
+    int r = read_unit(msg, userdata, error, &s);
+    if (r <= 0)
         return r;
-    r = sd_bus_message_read(msg, "s", &name);
-    if (r < 0)
-        return r;
-    Sandbox *s = lookup(m, name);
-    if (!s)
-        return no_such_unit(error, name);
     sandbox_reset_failed(s);
     return sd_bus_reply_method_return(msg, NULL);
 }
 
 static int method_clean(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-    Manager *m = userdata;
-    const char *name;
-    int r = check_root(msg, error);
-    if (r < 0)
+    Sandbox *s;
+    int r = read_unit(msg, userdata, error, &s);
+    if (r <= 0)
         return r;
-    r = sd_bus_message_read(msg, "s", &name);
-    if (r < 0)
-        return r;
-    Sandbox *s = lookup(m, name);
-    if (!s)
-        return no_such_unit(error, name);
     r = sandbox_clean(s);
     if (r == -EBUSY)
         return sd_bus_error_setf(error, SANDBOXD_ERROR_UNIT_BUSY,
@@ -269,18 +262,11 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
 }
 
 static int method_properties(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-    Manager *m = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-    const char *name;
-    int r = check_root(msg, error);
-    if (r < 0)
+    Sandbox *s;
+    int r = read_unit(msg, userdata, error, &s);
+    if (r <= 0)
         return r;
-    r = sd_bus_message_read(msg, "s", &name);
-    if (r < 0)
-        return r;
-    Sandbox *s = lookup(m, name);
-    if (!s)
-        return no_such_unit(error, name);
     r = sd_bus_message_new_method_return(msg, &reply);
     if (r >= 0)
         r = sd_bus_message_open_container(reply, 'a', "(ss)");

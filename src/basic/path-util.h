@@ -14,6 +14,8 @@ int mkdir_p(const char *path, mode_t mode);
 int rm_rf(const char *path);
 /* Writes all of data to path atomically (temp file + rename). */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* Reads an fd to its end (at most max bytes) into a NUL-terminated buffer. */
+int read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 /* Reads a whole small file (at most max bytes) as a NUL-terminated string. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
 /* Joins two path parts with one '/'. NULL on OOM. */

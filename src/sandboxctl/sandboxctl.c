@@ -155,16 +155,6 @@ static int verb_start(sd_bus *bus, char **args) {
     return ret;
 }
 
-static int verb_stop(sd_bus *bus, char **args) {
-    int ret = 0;
-    STRV_FOREACH(a, args) {
-        int r = call(bus, "StopUnit", NULL, "s", *a);
-        if (r)
-            ret = r;
-    }
-    return ret;
-}
-
 static int verb_restart(sd_bus *bus, char **args) {
     int ret = 0;
     STRV_FOREACH(a, args) {
@@ -472,7 +462,7 @@ int main(int argc, char *argv[]) {
     if (streq(verb, "start"))
         return verb_start(bus, args);
     if (streq(verb, "stop"))
-        return verb_stop(bus, args);
+        return verb_simple(bus, args, "StopUnit");
     if (streq(verb, "restart"))
         return verb_restart(bus, args);
     if (streq(verb, "status"))

@@ -120,26 +120,13 @@ static int set_str(char **field, const char *v) {
 
 int plan_from_fd(int fd, SandboxPlan **ret) {
     _cleanup_free_ char *buf = NULL;
-    size_t cap = 0, len = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            cap = cap ? cap * 2 : 65536;
-            char *n = realloc(buf, cap);
-            if (!n)
-                return -ENOMEM;
-            buf = n;
-        }
-        ssize_t k = read(fd, buf + len, cap - len);
-        if (k < 0)
-            return -errno;
-        if (k == 0)
-            break;
-        len += (size_t) k;
-    }
+    size_t len;
+    int r = read_fd(fd, 64 * 1024 * 1024, &buf, &len);
+    if (r < 0)
+        return r;
     SandboxPlan *p = calloc(1, sizeof(SandboxPlan));
     if (!p)
         return -ENOMEM;
-    int r = 0;
     for (size_t off = 0; off < len && r == 0;) {
         const char *k = buf + off;
         size_t kl = strnlen(k, len - off);
