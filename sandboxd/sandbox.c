@@ -27,6 +27,7 @@
 #include "process-util.h"
 #include "rootfs.h"
 #include "sandbox-bus.h"
+#include "sandbox-internal.h"
 #include "sandbox.h"
 #include "spawn.h"
 #include "strv.h"
@@ -246,8 +247,7 @@ static void set_state(Sandbox *s, SandboxState state) {
     }
 }
 
-static int set_start_error(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int set_start_error(Sandbox *s, const char *fmt, ...) {
+int sandbox_set_start_error(Sandbox *s, const char *fmt, ...) {
     va_list ap;
     free(s->start_error);
     s->start_error = NULL;
@@ -255,189 +255,6 @@ static int set_start_error(Sandbox *s, const char *fmt, ...) {
     if (vasprintf(&s->start_error, fmt, ap) < 0)
         s->start_error = NULL;
     va_end(ap);
-    return 0;
-}
-
-/* ---- pieces of a start ---- */
-
-static int write_text(const char *dir, const char *name, const char *text) {
-    _cleanup_free_ char *p = path_join(dir, name);
-    if (!p)
-        return -ENOMEM;
-    return write_file_atomic(p, text, strlen(text), 0644);
-}
-
-/* The host's resolv.conf without loopback name servers, which the sandbox cannot reach. */
-static char *filtered_resolv_conf(void) {
-    _cleanup_free_ char *text = NULL;
-    char *out;
-    size_t n = 0;
-    if (read_file("/etc/resolv.conf", 64 * 1024, &text, NULL) < 0)
-        return strdup("");
-    out = malloc(strlen(text) + 1);
-    if (!out)
-        return NULL;
-    for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
-        char *v = l + strspn(l, " \t");
-        if (strncmp(v, "nameserver", 10) == 0) {
-            v += 10 + strspn(v + 10, " \t");
-            if (strncmp(v, "127.", 4) == 0 || strncmp(v, "::1", 3) == 0)
-                continue;
-        }
-        n += (size_t) sprintf(out + n, "%s\n", l);
-    }
-    out[n] = 0;
-    return out;
-}
-
-static const char *effective_hostname(const Sandbox *s, char buf[static 65]) {
-    if (s->config->hostname)
-        return s->config->hostname;
-    /* like nspawn: the machine is called after the unit, "web.unit" -> "web" */
-    size_t n = 0;
-    for (const char *p = s->name; *p && *p != '.' && n < 64; p++)
-        buf[n++] = (char) ((*p == '_' || *p == ':' || *p == '@') ? '-' : *p);
-    buf[n] = 0;
-    return n ? buf : "sandbox";
-}
-
-static int write_init_layer(const Sandbox *s, const char *init_dir, const char *hostname) {
-    _cleanup_free_ char *etc = path_join(init_dir, "etc"), *hosts = NULL, *resolv = NULL,
-                        *hn = NULL;
-    if (!etc)
-        return -ENOMEM;
-    int r = mkdir_p(etc, 0755);
-    if (r < 0)
-        return r;
-    if (asprintf(&hn, "%s\n", hostname) < 0 ||
-        asprintf(&hosts,
-                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                 "127.0.1.1\t%s\n",
-                 hostname) < 0)
-        return -ENOMEM;
-    resolv = filtered_resolv_conf();
-    if (!resolv)
-        return -ENOMEM;
-    (void) s;
-    if ((r = write_text(etc, "hostname", hn)) < 0 || (r = write_text(etc, "hosts", hosts)) < 0 ||
-        (r = write_text(etc, "resolv.conf", resolv)) < 0)
-        return r;
-    return 0;
-}
-
-static unsigned long clone_flags_of(unsigned ns) {
-    unsigned long f = 0;
-    f |= (ns & NS_PID) ? CLONE_NEWPID : 0;
-    f |= (ns & NS_MOUNT) ? CLONE_NEWNS : 0;
-    f |= (ns & NS_UTS) ? CLONE_NEWUTS : 0;
-    f |= (ns & NS_IPC) ? CLONE_NEWIPC : 0;
-    f |= (ns & NS_NET) ? CLONE_NEWNET : 0;
-    /* NS_USER is not a clone flag here: the init builds the root as host root and only the
-     * payload enters the user namespace (see sandboxd-init) */
-    return f;
-}
-
-#define USERNS_BASE_MIN 0x80000U    /* above the ids a host hands out */
-#define USERNS_BASE_MAX 0x6FFF0000U /* below what nspawn and others treat as reserved */
-
-uint32_t sandbox_userns_base(const char *name) {
-    /* FNV-1a: stable across restarts and machines, so the rw layer's owners stay right */
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (const char *p = name; *p; p++)
-        h = (h ^ (uint8_t) *p) * 0x100000001b3ULL;
-    uint32_t slots = (USERNS_BASE_MAX - USERNS_BASE_MIN) / USERNS_SIZE;
-    return USERNS_BASE_MIN + (uint32_t) (h % slots) * USERNS_SIZE;
-}
-
-/* Picks the unit's host id range; two running sandboxes never share one. */
-static int pick_userns_base(Sandbox *s) {
-    Manager *m = s->manager;
-    uint32_t base = sandbox_userns_base(s->name);
-    for (size_t i = 0; i < m->n_sandboxes; i++) {
-        Sandbox *o = m->sandboxes[i];
-        if (o != s && o->userns_base == base && (sandbox_is_running(o) || o->adopted))
-            return set_start_error(s, "Namespaces=user: host ids %u-%u are used by %s, which is "
-                                      "running; rename one of the units",
-                                   base, base + USERNS_SIZE - 1, o->name),
-                   -EADDRINUSE;
-    }
-    s->userns_base = base;
-    return 0;
-}
-
-/* Checks what the unit names on the host, before anything is created. */
-static int preflight(Sandbox *s) {
-    const UnitConfig *c = s->config;
-    struct stat st;
-    STRV_FOREACH(l, c->layers) {
-        if (stat(*l, &st) < 0)
-            return set_start_error(s, "Layers=%s: %m", *l), -errno;
-        if (!S_ISDIR(st.st_mode))
-            return set_start_error(s, "Layers=%s: not a directory", *l), -ENOTDIR;
-        if (strpbrk(*l, ":,\\"))
-            return set_start_error(s, "Layers=%s: overlayfs cannot take ':', ',' or '\\' in a "
-                                      "layer path", *l),
-                   -EINVAL;
-    }
-    if (c->root_directory) {
-        if (stat(c->root_directory, &st) < 0)
-            return set_start_error(s, "RootDirectory=%s: %m", c->root_directory), -errno;
-        if (!S_ISDIR(st.st_mode))
-            return set_start_error(s, "RootDirectory=%s: not a directory", c->root_directory),
-                   -ENOTDIR;
-    }
-    for (size_t i = 0; i < c->n_volumes; i++)
-        if (stat(c->volumes[i].source, &st) < 0)
-            return set_start_error(s, "Volume=%s:%s: %m", c->volumes[i].source,
-                                   c->volumes[i].target),
-                   -errno;
-    if (access(s->manager->config.init_path, X_OK) < 0)
-        return set_start_error(s, "cannot execute %s: %m", s->manager->config.init_path), -errno;
-    return 0;
-}
-
-static int build_plan(Sandbox *s, const char *root, const char *init_dir, const char *upper,
-                      const char *work, const char *hostname, SandboxPlan **ret) {
-    const UnitConfig *c = s->config;
-    SandboxPlan *p = calloc(1, sizeof(SandboxPlan));
-    if (!p)
-        return -ENOMEM;
-    p->root_mount = strdup(root);
-    p->init_layer = strdup(init_dir);
-    p->lowers = strv_copy(c->layers);
-    p->root_directory = c->root_directory ? strdup(c->root_directory) : NULL;
-    p->upper = upper ? strdup(upper) : NULL;
-    p->work = work ? strdup(work) : NULL;
-    p->read_only = c->read_only;
-    p->hostname = (c->namespaces & NS_UTS) ? strdup(hostname) : NULL;
-    p->argv = strv_copy(c->exec_start);
-    p->env = strv_copy(c->environment);
-    p->working_directory = c->working_directory ? strdup(c->working_directory) : NULL;
-    p->user = c->user ? strdup(c->user) : NULL;
-    p->group = c->group ? strdup(c->group) : NULL;
-    p->pid_ns = c->namespaces & NS_PID;
-    p->net_ns = c->namespaces & NS_NET;
-    p->capability_bounding_set = c->capability_bounding_set;
-    p->userns_base = s->userns_base;
-    if (s->userns_base && !(p->stage_dir = path_join(s->runtime_dir, "stage"))) {
-        plan_free(p);
-        return -ENOMEM;
-    }
-    p->volumes = calloc(c->n_volumes + 1, sizeof(PlanVolume));
-    bool oom = !p->root_mount || !p->init_layer || (c->layers && !p->lowers) || !p->argv ||
-               (c->environment && !p->env) || !p->volumes ||
-               ((c->namespaces & NS_UTS) && !p->hostname);
-    for (size_t i = 0; !oom && i < c->n_volumes; i++) {
-        p->volumes[i] = (PlanVolume){strdup(c->volumes[i].source), strdup(c->volumes[i].target),
-                                     c->volumes[i].read_only};
-        p->n_volumes++;
-        oom = !p->volumes[i].source || !p->volumes[i].target;
-    }
-    if (oom) {
-        plan_free(p);
-        return -ENOMEM;
-    }
-    *ret = p;
     return 0;
 }
 
@@ -465,26 +282,26 @@ static int start_process(Sandbox *s) {
     s->main_pid = s->init_pid = 0;
     s->sigkill_sent = false;
 
-    r = preflight(s);
+    r = sandbox_preflight(s);
     if (r < 0)
         return r;
     s->userns_base = 0;
-    if ((c->namespaces & NS_USER) && (r = pick_userns_base(s)) < 0)
+    if ((c->namespaces & NS_USER) && (r = sandbox_pick_userns_base(s)) < 0)
         return r;
 
     root = path_join(s->runtime_dir, "root");
     init_dir = path_join(s->runtime_dir, "init");
     if (asprintf(&state, "%s/sandboxes/%s", m->config.state_dir, s->name) < 0 || !root ||
         !init_dir)
-        return set_start_error(s, "out of memory"), -ENOMEM;
-    const char *hostname = effective_hostname(s, hostbuf);
+        return sandbox_set_start_error(s, "out of memory"), -ENOMEM;
+    const char *hostname = sandbox_effective_hostname(s, hostbuf);
 
     /* runtime tree: mount point and init layer, made anew at every start */
     (void) rm_rf(s->runtime_dir);
     if ((r = mkdir_p(root, 0700)) < 0)
-        return set_start_error(s, "creating %s: %s", root, strerror(-r)), r;
-    if ((r = write_init_layer(s, init_dir, hostname)) < 0) {
-        set_start_error(s, "writing the init layer in %s: %s", init_dir, strerror(-r));
+        return sandbox_set_start_error(s, "creating %s: %s", root, strerror(-r)), r;
+    if ((r = sandbox_write_init_layer(s, init_dir, hostname)) < 0) {
+        sandbox_set_start_error(s, "writing the init layer in %s: %s", init_dir, strerror(-r));
         goto fail;
     }
     if (c->layers && !c->read_only) {
@@ -493,19 +310,19 @@ static int start_process(Sandbox *s) {
         work = path_join(state, "work");
         if (!upper || !work) {
             r = -ENOMEM;
-            set_start_error(s, "out of memory");
+            sandbox_set_start_error(s, "out of memory");
             goto fail;
         }
         (void) mkdir_p(m->config.state_dir, 0700);
         if ((r = mkdir_p(upper, 0755)) < 0 || (r = mkdir_p(work, 0700)) < 0) {
-            set_start_error(s, "creating the rw layer in %s: %s", state, strerror(-r));
+            sandbox_set_start_error(s, "creating the rw layer in %s: %s", state, strerror(-r));
             goto fail;
         }
         /* the root directory of the sandbox is the rw layer's: its root must own it */
         uid_t owner = s->userns_base;
         if (lchown(upper, owner, owner) < 0) {
             r = -errno;
-            set_start_error(s, "handing %s to host id %u: %m", upper, (unsigned) owner);
+            sandbox_set_start_error(s, "handing %s to host id %u: %m", upper, (unsigned) owner);
             goto fail;
         }
     }
@@ -513,7 +330,7 @@ static int start_process(Sandbox *s) {
         _cleanup_free_ char *stage = path_join(s->runtime_dir, "stage");
         if (!stage || (r = mkdir_p(stage, 0700)) < 0) {
             r = stage ? r : -ENOMEM;
-            set_start_error(s, "creating the layer stage in %s: %s", s->runtime_dir,
+            sandbox_set_start_error(s, "creating the layer stage in %s: %s", s->runtime_dir,
                             strerror(-r));
             goto fail;
         }
@@ -521,7 +338,7 @@ static int start_process(Sandbox *s) {
 
     if (c->allowed_cpus_set && !(cpus = cpu_set_to_string(&c->allowed_cpus))) {
         r = -ENOMEM;
-        set_start_error(s, "out of memory");
+        sandbox_set_start_error(s, "out of memory");
         goto fail;
     }
     CgLimits limits = {
@@ -533,21 +350,21 @@ static int start_process(Sandbox *s) {
     };
     r = cg_create(m->config.slice, s->name, &limits, &s->cgroup);
     if (r < 0) {
-        set_start_error(s, "creating cgroup %s/%s: %s", m->config.slice, s->name, strerror(-r));
+        sandbox_set_start_error(s, "creating cgroup %s/%s: %s", m->config.slice, s->name, strerror(-r));
         goto fail;
     }
     r = n_cg_fds = cg_open_procs_fds(s->cgroup, cg_fds, ELEMENTSOF(cg_fds));
     if (r < 0) {
-        set_start_error(s, "opening cgroup.procs of %s: %s", cg_display_path(s->cgroup),
+        sandbox_set_start_error(s, "opening cgroup.procs of %s: %s", cg_display_path(s->cgroup),
                         strerror(-r));
         goto fail;
     }
 
-    r = build_plan(s, root, init_dir, upper, work, hostname, &plan);
+    r = sandbox_build_plan(s, root, init_dir, upper, work, hostname, &plan);
     if (r >= 0)
         r = plan_fd = plan_to_memfd(plan);
     if (r < 0) {
-        set_start_error(s, "writing the sandbox plan: %s", strerror(-r));
+        sandbox_set_start_error(s, "writing the sandbox plan: %s", strerror(-r));
         goto fail_fds;
     }
     log_fd = open_log(s);
@@ -555,34 +372,34 @@ static int start_process(Sandbox *s) {
     exit_path = path_join(s->runtime_dir, "exit");
     if (!exit_path) {
         r = -ENOMEM;
-        set_start_error(s, "out of memory");
+        sandbox_set_start_error(s, "out of memory");
         goto fail_fds;
     }
     exit_fd = open(exit_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     if (exit_fd < 0) {
         r = -errno;
-        set_start_error(s, "creating %s: %m", exit_path);
+        sandbox_set_start_error(s, "creating %s: %m", exit_path);
         goto fail_fds;
     }
     if (log_fd < 0 || null_fd < 0) {
         r = log_fd < 0 ? log_fd : -errno;
-        set_start_error(s, "opening the log file in %s: %s", m->config.log_dir, strerror(-r));
+        sandbox_set_start_error(s, "opening the log file in %s: %s", m->config.log_dir, strerror(-r));
         goto fail_fds;
     }
     if (s->userns_base && (r = userns_create(s->userns_base, USERNS_SIZE, &userns_fd)) < 0) {
-        set_start_error(s, "creating the user namespace for host ids %u-%u: %s",
+        sandbox_set_start_error(s, "creating the user namespace for host ids %u-%u: %s",
                         s->userns_base, s->userns_base + USERNS_SIZE - 1, strerror(-r));
         goto fail_fds;
     }
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 ||
         setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) < 0) {
         r = -errno;
-        set_start_error(s, "creating the sync socket: %m");
+        sandbox_set_start_error(s, "creating the sync socket: %m");
         goto fail_fds;
     }
 
     SpawnParams sp = {
-        .clone_flags = clone_flags_of(c->namespaces),
+        .clone_flags = sandbox_clone_flags(c->namespaces),
         .cgroup_ns = c->namespaces & NS_CGROUP,
         .cgroup_fds = cg_fds,
         .n_cgroup_fds = (size_t) n_cg_fds,
@@ -600,7 +417,7 @@ static int start_process(Sandbox *s) {
         safe_close(cg_fds[i]);
     n_cg_fds = 0;
     if (r < 0) {
-        set_start_error(s, "spawning the sandbox (step %s): %s", se.step, strerror(-r));
+        sandbox_set_start_error(s, "spawning the sandbox (step %s): %s", se.step, strerror(-r));
         goto fail;
     }
     pair[1] = safe_close(pair[1]);
@@ -615,13 +432,13 @@ static int start_process(Sandbox *s) {
         r = sd_event_add_time_relative(m->event, &s->timer_source, CLOCK_MONOTONIC,
                                        c->timeout_start_usec, 0, on_start_timeout, s);
     if (r < 0) {
-        set_start_error(s, "watching the sandbox: %s", strerror(-r));
+        sandbox_set_start_error(s, "watching the sandbox: %s", strerror(-r));
         goto fail_spawned;
     }
     SyncMsg go = {.type = SYNC_GO};
     if (send(s->sync_fd, &go, sizeof go, MSG_NOSIGNAL) != (ssize_t) sizeof go) {
         r = -errno;
-        set_start_error(s, "releasing the sandbox's init: %m");
+        sandbox_set_start_error(s, "releasing the sandbox's init: %m");
         goto fail_spawned;
     }
     return 0;
@@ -747,7 +564,7 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
         char detail[sizeof msg->detail + 1], step[sizeof msg->step + 1];
         snprintf(detail, sizeof detail, "%.*s", (int) sizeof msg->detail, msg->detail);
         snprintf(step, sizeof step, "%.*s", (int) sizeof msg->step, msg->step);
-        set_start_error(s, "%s (step %s): %s", detail, step, strerror(msg->error));
+        sandbox_set_start_error(s, "%s (step %s): %s", detail, step, strerror(msg->error));
         break;
     }
     case SYNC_EXIT:
@@ -838,7 +655,7 @@ void sandbox_on_init_exit(Sandbox *s, const siginfo_t *si) {
     if (s->adopted)
         s->got_ready = true; /* it ran under the previous sandboxd */
     if (!s->got_ready && !s->start_error && !s->sigkill_sent)
-        set_start_error(s, "the sandbox's init ended before the payload ran (%s %d)",
+        sandbox_set_start_error(s, "the sandbox's init ended before the payload ran (%s %d)",
                         si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
     /* read the OOM counter before the cgroup goes */
     s->result = result_of(s, si);
@@ -877,7 +694,7 @@ static int on_stop_timeout(sd_event_source *src, uint64_t usec, void *userdata) 
 static int on_start_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
     Sandbox *s = userdata;
     s->timer_source = sd_event_source_disable_unref(s->timer_source);
-    set_start_error(s, "the sandbox was not ready within TimeoutStartSec=");
+    sandbox_set_start_error(s, "the sandbox was not ready within TimeoutStartSec=");
     if (s->cgroup)
         (void) cg_kill(s->cgroup, SIGKILL);
     (void) kill_init(s, SIGKILL);
@@ -1008,103 +825,3 @@ int sandbox_clean(Sandbox *s) {
     return rm_rf(s->runtime_dir);
 }
 
-/* ---- surviving a sandboxd restart ---- */
-
-int sandbox_save(Sandbox *s) {
-    uint64_t start;
-    _cleanup_free_ char *path = path_join(s->runtime_dir, "state"), *text = NULL;
-    if (!path)
-        return -ENOMEM;
-    int r = pid_get_start_time(s->init_pid, &start);
-    if (r < 0)
-        return r;
-    if (asprintf(&text,
-                 "unit_path=%s\ninit_pid=%d\ninit_start_time=%" PRIu64 "\nmain_pid=%d\n"
-                 "n_restarts=%u\nstate_change_usec=%" PRIu64 "\n",
-                 s->config->path, (int) s->init_pid, start, (int) s->main_pid, s->n_restarts,
-                 s->state_change_usec) < 0)
-        return -ENOMEM;
-    return write_file_atomic(path, text, strlen(text), 0600);
-}
-
-static const char *state_field(const char *text, const char *key, char buf[static 4096]) {
-    size_t k = strlen(key);
-    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (strncmp(l, key, k) == 0 && l[k] == '=') {
-            size_t n = strcspn(l + k + 1, "\n");
-            if (n >= 4096)
-                return NULL;
-            memcpy(buf, l + k + 1, n);
-            buf[n] = 0;
-            return buf;
-        }
-    return NULL;
-}
-
-int sandbox_read_state(const char *text, SandboxSavedState *ret) {
-    char buf[4096];
-    uint64_t v;
-    SandboxSavedState st = {0};
-    const char *p = state_field(text, "unit_path", buf);
-    if (!p || !path_is_normalized_absolute(p) || !(st.unit_path = strdup(p)))
-        return p ? -ENOMEM : -EBADMSG;
-    if (!(p = state_field(text, "init_pid", buf)) || safe_atou64(p, &v) < 0 || v == 0 ||
-        v > INT32_MAX)
-        goto bad;
-    st.init_pid = (pid_t) v;
-    if (!(p = state_field(text, "init_start_time", buf)) ||
-        safe_atou64(p, &st.init_start_time) < 0)
-        goto bad;
-    if ((p = state_field(text, "main_pid", buf)) && safe_atou64(p, &v) >= 0 && v <= INT32_MAX)
-        st.main_pid = (pid_t) v;
-    if ((p = state_field(text, "n_restarts", buf)) && safe_atou64(p, &v) >= 0 && v <= UINT32_MAX)
-        st.n_restarts = (unsigned) v;
-    if ((p = state_field(text, "state_change_usec", buf)))
-        (void) safe_atou64(p, &st.state_change_usec);
-    *ret = st;
-    return 0;
-bad:
-    free(st.unit_path);
-    return -EBADMSG;
-}
-
-static int on_adopted_init_exit(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
-    Sandbox *s = userdata;
-    /* not our child, so no exit status from waitid: the exit file has the payload's */
-    siginfo_t si = {.si_code = CLD_KILLED, .si_status = SIGKILL};
-    s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
-    sandbox_on_init_exit(s, &si);
-    return 0;
-}
-
-int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
-    uint64_t start;
-    int r;
-    s->adopted = true;
-    s->userns_base = (s->config->namespaces & NS_USER) ? sandbox_userns_base(s->name) : 0;
-    s->main_pid = st->main_pid;
-    s->n_restarts = st->n_restarts;
-    s->state = SANDBOX_ACTIVE;
-    s->state_change_usec = st->state_change_usec;
-    s->got_ready = true;
-    r = cg_open(s->manager->config.slice, s->name, &s->cgroup);
-    if (r < 0 && r != -ENOENT)
-        return r;
-    s->init_pidfd = (int) syscall(SYS_pidfd_open, st->init_pid, 0);
-    /* the same pid and start time: the same process, not a successor with a reused pid */
-    if (s->init_pidfd < 0 || pid_get_start_time(st->init_pid, &start) < 0 ||
-        start != st->init_start_time) {
-        s->init_pidfd = safe_close(s->init_pidfd);
-        sandbox_log_event(s, "Its init ended while sandboxd was away.");
-        siginfo_t si = {.si_code = CLD_KILLED, .si_status = SIGKILL};
-        sandbox_on_init_exit(s, &si);
-        return 0;
-    }
-    s->init_pid = st->init_pid;
-    r = sd_event_add_io(s->manager->event, &s->pidfd_source, s->init_pidfd, EPOLLIN,
-                        on_adopted_init_exit, s);
-    if (r < 0)
-        return r;
-    sandbox_log_event(s, "Adopted by sandboxd, main PID %d.", (int) s->main_pid);
-    return 0;
-}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Surviving a sandboxd restart: the state file a running sandbox leaves behind, and taking a
+ * sandbox over from it. */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "parse-util.h"
+#include "path-util.h"
+#include "plan.h"
+#include "process-util.h"
+#include "sandbox-internal.h"
+#include "sandbox.h"
+#include "strv.h"
+
+int sandbox_save(Sandbox *s) {
+    uint64_t start;
+    _cleanup_free_ char *path = path_join(s->runtime_dir, "state"), *text = NULL;
+    if (!path)
+        return -ENOMEM;
+    int r = pid_get_start_time(s->init_pid, &start);
+    if (r < 0)
+        return r;
+    if (asprintf(&text,
+                 "unit_path=%s\ninit_pid=%d\ninit_start_time=%" PRIu64 "\nmain_pid=%d\n"
+                 "n_restarts=%u\nstate_change_usec=%" PRIu64 "\n",
+                 s->config->path, (int) s->init_pid, start, (int) s->main_pid, s->n_restarts,
+                 s->state_change_usec) < 0)
+        return -ENOMEM;
+    return write_file_atomic(path, text, strlen(text), 0600);
+}
+
+static const char *state_field(const char *text, const char *key, char buf[static 4096]) {
+    size_t k = strlen(key);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, key, k) == 0 && l[k] == '=') {
+            size_t n = strcspn(l + k + 1, "\n");
+            if (n >= 4096)
+                return NULL;
+            memcpy(buf, l + k + 1, n);
+            buf[n] = 0;
+            return buf;
+        }
+    return NULL;
+}
+
+int sandbox_read_state(const char *text, SandboxSavedState *ret) {
+    char buf[4096];
+    uint64_t v;
+    SandboxSavedState st = {0};
+    const char *p = state_field(text, "unit_path", buf);
+    if (!p || !path_is_normalized_absolute(p) || !(st.unit_path = strdup(p)))
+        return p ? -ENOMEM : -EBADMSG;
+    if (!(p = state_field(text, "init_pid", buf)) || safe_atou64(p, &v) < 0 || v == 0 ||
+        v > INT32_MAX)
+        goto bad;
+    st.init_pid = (pid_t) v;
+    if (!(p = state_field(text, "init_start_time", buf)) ||
+        safe_atou64(p, &st.init_start_time) < 0)
+        goto bad;
+    if ((p = state_field(text, "main_pid", buf)) && safe_atou64(p, &v) >= 0 && v <= INT32_MAX)
+        st.main_pid = (pid_t) v;
+    if ((p = state_field(text, "n_restarts", buf)) && safe_atou64(p, &v) >= 0 && v <= UINT32_MAX)
+        st.n_restarts = (unsigned) v;
+    if ((p = state_field(text, "state_change_usec", buf)))
+        (void) safe_atou64(p, &st.state_change_usec);
+    *ret = st;
+    return 0;
+bad:
+    free(st.unit_path);
+    return -EBADMSG;
+}
+
+static int on_adopted_init_exit(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+    Sandbox *s = userdata;
+    /* not our child, so no exit status from waitid: the exit file has the payload's */
+    siginfo_t si = {.si_code = CLD_KILLED, .si_status = SIGKILL};
+    s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
+    sandbox_on_init_exit(s, &si);
+    return 0;
+}
+
+int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
+    uint64_t start;
+    int r;
+    s->adopted = true;
+    s->userns_base = (s->config->namespaces & NS_USER) ? sandbox_userns_base(s->name) : 0;
+    s->main_pid = st->main_pid;
+    s->n_restarts = st->n_restarts;
+    s->state = SANDBOX_ACTIVE;
+    s->state_change_usec = st->state_change_usec;
+    s->got_ready = true;
+    r = cg_open(s->manager->config.slice, s->name, &s->cgroup);
+    if (r < 0 && r != -ENOENT)
+        return r;
+    s->init_pidfd = (int) syscall(SYS_pidfd_open, st->init_pid, 0);
+    /* the same pid and start time: the same process, not a successor with a reused pid */
+    if (s->init_pidfd < 0 || pid_get_start_time(st->init_pid, &start) < 0 ||
+        start != st->init_start_time) {
+        s->init_pidfd = safe_close(s->init_pidfd);
+        sandbox_log_event(s, "Its init ended while sandboxd was away.");
+        siginfo_t si = {.si_code = CLD_KILLED, .si_status = SIGKILL};
+        sandbox_on_init_exit(s, &si);
+        return 0;
+    }
+    s->init_pid = st->init_pid;
+    r = sd_event_add_io(s->manager->event, &s->pidfd_source, s->init_pidfd, EPOLLIN,
+                        on_adopted_init_exit, s);
+    if (r < 0)
+        return r;
+    sandbox_log_event(s, "Adopted by sandboxd, main PID %d.", (int) s->main_pid);
+    return 0;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Shared by sandbox.c, sandbox-prepare.c and sandbox-adopt.c only. */
+
+#include "plan.h"
+#include "sandbox.h"
+
+/* Records why the current start failed (for the caller and status); returns 0. */
+int sandbox_set_start_error(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+int sandbox_preflight(Sandbox *s);
+int sandbox_pick_userns_base(Sandbox *s);
+const char *sandbox_effective_hostname(const Sandbox *s, char buf[static 65]);
+int sandbox_write_init_layer(const Sandbox *s, const char *init_dir, const char *hostname);
+unsigned long sandbox_clone_flags(unsigned ns);
+int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const char *upper,
+                       const char *work, const char *hostname, SandboxPlan **ret);

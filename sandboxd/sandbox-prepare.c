@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* What a start needs before anything runs: checks of what the unit names on the host, the init
+ * layer's files, the user namespace range, and the plan handed to sandboxd-init. */
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "parse-util.h"
+#include "path-util.h"
+#include "plan.h"
+#include "process-util.h"
+#include "sandbox-internal.h"
+#include "sandbox.h"
+#include "strv.h"
+
+static int write_text(const char *dir, const char *name, const char *text) {
+    _cleanup_free_ char *p = path_join(dir, name);
+    if (!p)
+        return -ENOMEM;
+    return write_file_atomic(p, text, strlen(text), 0644);
+}
+
+/* The host's resolv.conf without loopback name servers, which the sandbox cannot reach. */
+static char *filtered_resolv_conf(void) {
+    _cleanup_free_ char *text = NULL;
+    char *out;
+    size_t n = 0;
+    if (read_file("/etc/resolv.conf", 64 * 1024, &text, NULL) < 0)
+        return strdup("");
+    out = malloc(strlen(text) + 1);
+    if (!out)
+        return NULL;
+    for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
+        char *v = l + strspn(l, " \t");
+        if (strncmp(v, "nameserver", 10) == 0) {
+            v += 10 + strspn(v + 10, " \t");
+            if (strncmp(v, "127.", 4) == 0 || strncmp(v, "::1", 3) == 0)
+                continue;
+        }
+        n += (size_t) sprintf(out + n, "%s\n", l);
+    }
+    out[n] = 0;
+    return out;
+}
+
+const char *sandbox_effective_hostname(const Sandbox *s, char buf[static 65]) {
+    if (s->config->hostname)
+        return s->config->hostname;
+    /* like nspawn: the machine is called after the unit, "web.unit" -> "web" */
+    size_t n = 0;
+    for (const char *p = s->name; *p && *p != '.' && n < 64; p++)
+        buf[n++] = (char) ((*p == '_' || *p == ':' || *p == '@') ? '-' : *p);
+    buf[n] = 0;
+    return n ? buf : "sandbox";
+}
+
+int sandbox_write_init_layer(const Sandbox *s, const char *init_dir, const char *hostname) {
+    _cleanup_free_ char *etc = path_join(init_dir, "etc"), *hosts = NULL, *resolv = NULL,
+                        *hn = NULL;
+    if (!etc)
+        return -ENOMEM;
+    int r = mkdir_p(etc, 0755);
+    if (r < 0)
+        return r;
+    if (asprintf(&hn, "%s\n", hostname) < 0 ||
+        asprintf(&hosts,
+                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                 "127.0.1.1\t%s\n",
+                 hostname) < 0)
+        return -ENOMEM;
+    resolv = filtered_resolv_conf();
+    if (!resolv)
+        return -ENOMEM;
+    (void) s;
+    if ((r = write_text(etc, "hostname", hn)) < 0 || (r = write_text(etc, "hosts", hosts)) < 0 ||
+        (r = write_text(etc, "resolv.conf", resolv)) < 0)
+        return r;
+    return 0;
+}
+
+unsigned long sandbox_clone_flags(unsigned ns) {
+    unsigned long f = 0;
+    f |= (ns & NS_PID) ? CLONE_NEWPID : 0;
+    f |= (ns & NS_MOUNT) ? CLONE_NEWNS : 0;
+    f |= (ns & NS_UTS) ? CLONE_NEWUTS : 0;
+    f |= (ns & NS_IPC) ? CLONE_NEWIPC : 0;
+    f |= (ns & NS_NET) ? CLONE_NEWNET : 0;
+    /* NS_USER is not a clone flag here: the init builds the root as host root and only the
+     * payload enters the user namespace (see sandboxd-init) */
+    return f;
+}
+
+#define USERNS_BASE_MIN 0x80000U    /* above the ids a host hands out */
+#define USERNS_BASE_MAX 0x6FFF0000U /* below what nspawn and others treat as reserved */
+
+uint32_t sandbox_userns_base(const char *name) {
+    /* FNV-1a: stable across restarts and machines, so the rw layer's owners stay right */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (uint8_t) *p) * 0x100000001b3ULL;
+    uint32_t slots = (USERNS_BASE_MAX - USERNS_BASE_MIN) / USERNS_SIZE;
+    return USERNS_BASE_MIN + (uint32_t) (h % slots) * USERNS_SIZE;
+}
+
+/* Picks the unit's host id range; two running sandboxes never share one. */
+int sandbox_pick_userns_base(Sandbox *s) {
+    Manager *m = s->manager;
+    uint32_t base = sandbox_userns_base(s->name);
+    for (size_t i = 0; i < m->n_sandboxes; i++) {
+        Sandbox *o = m->sandboxes[i];
+        if (o != s && o->userns_base == base && (sandbox_is_running(o) || o->adopted))
+            return sandbox_set_start_error(s, "Namespaces=user: host ids %u-%u are used by %s, which is "
+                                      "running; rename one of the units",
+                                   base, base + USERNS_SIZE - 1, o->name),
+                   -EADDRINUSE;
+    }
+    s->userns_base = base;
+    return 0;
+}
+
+/* Checks what the unit names on the host, before anything is created. */
+int sandbox_preflight(Sandbox *s) {
+    const UnitConfig *c = s->config;
+    struct stat st;
+    STRV_FOREACH(l, c->layers) {
+        if (stat(*l, &st) < 0)
+            return sandbox_set_start_error(s, "Layers=%s: %m", *l), -errno;
+        if (!S_ISDIR(st.st_mode))
+            return sandbox_set_start_error(s, "Layers=%s: not a directory", *l), -ENOTDIR;
+        if (strpbrk(*l, ":,\\"))
+            return sandbox_set_start_error(s, "Layers=%s: overlayfs cannot take ':', ',' or '\\' in a "
+                                      "layer path", *l),
+                   -EINVAL;
+    }
+    if (c->root_directory) {
+        if (stat(c->root_directory, &st) < 0)
+            return sandbox_set_start_error(s, "RootDirectory=%s: %m", c->root_directory), -errno;
+        if (!S_ISDIR(st.st_mode))
+            return sandbox_set_start_error(s, "RootDirectory=%s: not a directory", c->root_directory),
+                   -ENOTDIR;
+    }
+    for (size_t i = 0; i < c->n_volumes; i++)
+        if (stat(c->volumes[i].source, &st) < 0)
+            return sandbox_set_start_error(s, "Volume=%s:%s: %m", c->volumes[i].source,
+                                   c->volumes[i].target),
+                   -errno;
+    if (access(s->manager->config.init_path, X_OK) < 0)
+        return sandbox_set_start_error(s, "cannot execute %s: %m", s->manager->config.init_path), -errno;
+    return 0;
+}
+
+int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const char *upper,
+                      const char *work, const char *hostname, SandboxPlan **ret) {
+    const UnitConfig *c = s->config;
+    SandboxPlan *p = calloc(1, sizeof(SandboxPlan));
+    if (!p)
+        return -ENOMEM;
+    p->root_mount = strdup(root);
+    p->init_layer = strdup(init_dir);
+    p->lowers = strv_copy(c->layers);
+    p->root_directory = c->root_directory ? strdup(c->root_directory) : NULL;
+    p->upper = upper ? strdup(upper) : NULL;
+    p->work = work ? strdup(work) : NULL;
+    p->read_only = c->read_only;
+    p->hostname = (c->namespaces & NS_UTS) ? strdup(hostname) : NULL;
+    p->argv = strv_copy(c->exec_start);
+    p->env = strv_copy(c->environment);
+    p->working_directory = c->working_directory ? strdup(c->working_directory) : NULL;
+    p->user = c->user ? strdup(c->user) : NULL;
+    p->group = c->group ? strdup(c->group) : NULL;
+    p->pid_ns = c->namespaces & NS_PID;
+    p->net_ns = c->namespaces & NS_NET;
+    p->capability_bounding_set = c->capability_bounding_set;
+    p->userns_base = s->userns_base;
+    if (s->userns_base && !(p->stage_dir = path_join(s->runtime_dir, "stage"))) {
+        plan_free(p);
+        return -ENOMEM;
+    }
+    p->volumes = calloc(c->n_volumes + 1, sizeof(PlanVolume));
+    bool oom = !p->root_mount || !p->init_layer || (c->layers && !p->lowers) || !p->argv ||
+               (c->environment && !p->env) || !p->volumes ||
+               ((c->namespaces & NS_UTS) && !p->hostname);
+    for (size_t i = 0; !oom && i < c->n_volumes; i++) {
+        p->volumes[i] = (PlanVolume){strdup(c->volumes[i].source), strdup(c->volumes[i].target),
+                                     c->volumes[i].read_only};
+        p->n_volumes++;
+        oom = !p->volumes[i].source || !p->volumes[i].target;
+    }
+    if (oom) {
+        plan_free(p);
+        return -ENOMEM;
+    }
+    *ret = p;
+    return 0;
+}
+
