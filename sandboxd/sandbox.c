@@ -478,7 +478,10 @@ static void release_runtime(Sandbox *s) {
     s->sync_fd = safe_close(s->sync_fd);
     s->adopted = false;
     int r = release_cgroup(s);
-    if (r < 0)
+    if (r == -EBUSY) /* killed processes still exiting: on_cleanup_retry tries again */
+        log_debug_errno(r, "%s: cgroup %s still busy, retrying", s->name,
+                        cg_display_path(s->cgroup));
+    else if (r < 0)
         log_warning_errno(r, "%s: removing cgroup %s: %m", s->name, cg_display_path(s->cgroup));
     /* only an empty mount point and the init layer live here: the mounts were in the
      * sandbox's own mount namespace and died with it */
