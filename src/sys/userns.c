@@ -36,17 +36,20 @@ int userns_create(uid_t base, uint32_t size, int *ret_fd) {
          * the parent closing its own would never reach us. */
         safe_close(ready[0]);
         safe_close(done[1]);
-        if (unshare(CLONE_NEWUSER) < 0)
-            _exit(EXIT_FAILURE);
-        if (write(ready[1], "x", 1) != 1)
+        /* tells the parent unshare's errno (0: done); EPERM e.g. inside a chroot */
+        int e = unshare(CLONE_NEWUSER) < 0 ? errno : 0;
+        if (write(ready[1], &e, sizeof e) != sizeof e || e != 0)
             _exit(EXIT_FAILURE);
         (void) read(done[0], &c, 1);
         _exit(EXIT_SUCCESS);
     }
     ready[1] = safe_close(ready[1]);
     done[0] = safe_close(done[0]);
-    if (read(ready[0], &c, 1) != 1)
-        r = -ECHILD; /* the helper failed to unshare */
+    int e = 0;
+    if (read(ready[0], &e, sizeof e) != sizeof e)
+        r = -ECHILD; /* the helper died before it could tell */
+    else if (e != 0)
+        r = -e;
     snprintf(map, sizeof map, "0 %u %u\n", (unsigned) base, size);
     /* written by us, privileged in the parent namespace: setgroups stays allowed inside */
     if (r >= 0)
