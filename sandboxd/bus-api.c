@@ -242,8 +242,19 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     r = r ?: append_kv(reply, "CPUUsageNSec", "%s", u64_or_infinity(b2, st.cpu_usage_nsec));
     r = r ?: append_kv(reply, "TasksCurrent", "%s", u64_or_infinity(b3, st.tasks_current));
     r = r ?: append_kv(reply, "MemoryMax", "%s", u64_or_infinity(b1, c->memory_max));
+    r = r ?: append_kv(reply, "MemoryHigh", "%s", u64_or_infinity(b2, c->memory_high));
+    r = r ?: append_kv(reply, "MemorySwapMax", "%s", u64_or_infinity(b3, c->memory_swap_max));
     r = r ?: append_kv(reply, "TasksMax", "%s", u64_or_infinity(b2, c->tasks_max));
     r = r ?: append_kv(reply, "CPUQuotaPerSecUSec", "%s", u64_or_infinity(b3, quota_per_sec));
+    /* empty when unset (systemd prints "[not set]") */
+    r = r ?: append_kv(reply, "CPUWeight", "%s",
+                       c->cpu_weight == UINT64_MAX ? "" : u64_or_infinity(b1, c->cpu_weight));
+    /* one property per device and key, as systemctl show prints them */
+    for (size_t i = 0; i < c->n_io_limits; i++)
+        for (int t = 0; t < _IO_LIMIT_MAX; t++)
+            if (c->io_limits[i].max[t] != UINT64_MAX)
+                r = r ?: append_kv(reply, io_limit_key((IoLimitType) t), "%s %" PRIu64,
+                                   c->io_limits[i].path, c->io_limits[i].max[t]);
     r = r ?: append_kv(reply, "AllowedCPUs", "%s", cpus);
     r = r ?: append_kv(reply, "Layers", "%s", layers);
     r = r ?: append_kv(reply, "RootDirectory", "%s",

@@ -102,10 +102,12 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         .unit_path = strv_copy(c->unit_path),
         .slice = strdup(c->slice),
         .init_path = strdup(c->init_path),
+        .cgroup_root = c->cgroup_root ? strdup(c->cgroup_root) : NULL,
         .keep_running = c->keep_running,
     };
     if (!m->config.socket_path || !m->config.state_dir || !m->config.runtime_dir ||
-        !m->config.log_dir || !m->config.unit_path || !m->config.slice || !m->config.init_path) {
+        !m->config.log_dir || !m->config.unit_path || !m->config.slice || !m->config.init_path ||
+        (c->cgroup_root && !m->config.cgroup_root)) {
         manager_free(m);
         return -ENOMEM;
     }
@@ -139,6 +141,7 @@ Manager *manager_free(Manager *m) {
     free(m->config.log_dir);
     strv_free(m->config.unit_path);
     free(m->config.slice);
+    free(m->config.cgroup_root);
     free(m->config.init_path);
     free(m);
     return NULL;
@@ -179,13 +182,22 @@ static int listen_socket(Manager *m) {
 }
 
 int manager_startup(Manager *m) {
-    int r = cg_init(&m->cg_layout);
+    int r = cg_init(m->config.cgroup_root, &m->cg_layout);
+    if (r == -EOPNOTSUPP)
+        return log_error_errno(r, "the memory and pids cgroup controllers are needed and are "
+                                  "not available%s%s: %m",
+                               m->config.cgroup_root ? " in " : "",
+                               m->config.cgroup_root ? m->config.cgroup_root : "");
     if (r < 0)
         return log_error_errno(r, "reading the cgroup hierarchies: %m");
-    log_info("cgroup layout: %s", cg_layout_to_string(m->cg_layout));
+    log_info("cgroup layout: %s; sandboxes go to /%s%s%s%s", cg_layout_to_string(m->cg_layout),
+             cg_root(), *cg_root() ? "/" : "", m->config.slice,
+             cg_root_is_delegated() ? " (delegated to us; sandboxd moved to its supervisor "
+                                      "group)" : "");
     r = cg_create_slice(m->config.slice);
     if (r < 0)
-        return log_error_errno(r, "creating cgroup %s: %m", m->config.slice);
+        return log_error_errno(r, "creating cgroup /%s%s%s: %m", cg_root(),
+                               *cg_root() ? "/" : "", m->config.slice);
 
     const char *dirs[] = {m->config.runtime_dir, m->config.log_dir};
     for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {

@@ -15,6 +15,7 @@ typedef struct ManagerConfig {
     char *log_dir;     /* /var/log/sandboxd: payload output */
     char **unit_path;  /* search path for unit names */
     char *slice;       /* sandbox.slice */
+    char *cgroup_root; /* NULL: our delegated v2 group, else the hierarchy's root */
     char *init_path;   /* sandboxd-init */
     bool keep_running; /* on SIGTERM leave sandboxes running for the next sandboxd */
 } ManagerConfig;

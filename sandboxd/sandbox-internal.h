@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include "cgroup.h"
+
 /* Shared by sandbox.c, sandbox-prepare.c and sandbox-adopt.c only. */
 
 #include "plan.h"
@@ -10,6 +12,8 @@
 int sandbox_set_start_error(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int sandbox_preflight(Sandbox *s);
+/* IO*Max= devices as whole disks; start_error names the key on failure. */
+int sandbox_resolve_io_limits(Sandbox *s, CgIoLimit **ret, size_t *ret_n);
 int sandbox_pick_userns_base(Sandbox *s);
 const char *sandbox_effective_hostname(const Sandbox *s, char buf[static 65]);
 int sandbox_write_init_layer(const Sandbox *s, const char *init_dir, const char *hostname);

@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"
@@ -205,3 +207,55 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
     return 0;
 }
 
+/* The disk a block device path stands for: io.max and blkio.throttle accept whole disks only,
+ * so a partition is replaced by the disk that holds it (as systemd does). */
+static int block_whole_disk(const char *path, dev_t *ret) {
+    struct stat st;
+    char sys[64];
+    if (stat(path, &st) < 0)
+        return -errno;
+    if (!S_ISBLK(st.st_mode))
+        return -ENOTBLK;
+    snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/partition", major(st.st_rdev),
+             minor(st.st_rdev));
+    if (access(sys, F_OK) < 0) {
+        *ret = st.st_rdev;
+        return 0;
+    }
+    /* /sys/dev/block/M:m links to .../block/vda/vda1; the disk's "dev" is one level up */
+    snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/../dev", major(st.st_rdev),
+             minor(st.st_rdev));
+    _cleanup_free_ char *text = NULL;
+    unsigned maj, min;
+    int r = read_file(sys, 64, &text, NULL);
+    if (r < 0)
+        return r;
+    if (sscanf(text, "%u:%u", &maj, &min) != 2)
+        return -EIO;
+    *ret = makedev(maj, min);
+    return 0;
+}
+
+int sandbox_resolve_io_limits(Sandbox *s, CgIoLimit **ret, size_t *ret_n) {
+    const UnitConfig *c = s->config;
+    _cleanup_free_ CgIoLimit *io = c->n_io_limits ? calloc(c->n_io_limits, sizeof(CgIoLimit))
+                                                  : NULL;
+    if (c->n_io_limits && !io)
+        return sandbox_set_start_error(s, "out of memory"), -ENOMEM;
+    for (size_t i = 0; i < c->n_io_limits; i++) {
+        const IoLimit *l = &c->io_limits[i];
+        int r = block_whole_disk(l->path, &io[i].dev);
+        if (r < 0) {
+            IoLimitType t = 0;
+            while (t < _IO_LIMIT_MAX - 1 && l->max[t] == UINT64_MAX)
+                t++;
+            return sandbox_set_start_error(s, "%s=%s: %s", io_limit_key(t), l->path,
+                                           r == -ENOTBLK ? "not a block device"
+                                                         : strerror(-r)), r;
+        }
+        memcpy(io[i].max, l->max, sizeof io[i].max);
+    }
+    *ret = TAKE_PTR(io);
+    *ret_n = c->n_io_limits;
+    return 0;
+}

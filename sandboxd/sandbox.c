@@ -268,9 +268,11 @@ static int start_process(Sandbox *s) {
     const UnitConfig *c = s->config;
     _cleanup_free_ char *root = NULL, *init_dir = NULL, *state = NULL, *upper = NULL,
                         *work = NULL, *cpus = NULL, *exit_path = NULL;
+    _cleanup_free_ CgIoLimit *io = NULL;
+    size_t n_io = 0;
     _cleanup_(plan_freep) SandboxPlan *plan = NULL;
     _cleanup_close_ int log_fd = -EBADF, null_fd = -EBADF, plan_fd = -EBADF, exit_fd = -EBADF,
-                        userns_fd = -EBADF;
+                        userns_fd = -EBADF, cg_dir_fd = -EBADF;
     _cleanup_close_pair_ int pair[2] = {-EBADF, -EBADF};
     int cg_fds[8], n_cg_fds = 0;
     char hostbuf[65];
@@ -341,24 +343,46 @@ static int start_process(Sandbox *s) {
         sandbox_set_start_error(s, "out of memory");
         goto fail;
     }
+    if ((r = sandbox_resolve_io_limits(s, &io, &n_io)) < 0)
+        goto fail;
     CgLimits limits = {
         .cpu_quota_permyriad = c->cpu_quota_permyriad,
         .cpu_period_usec = CPU_QUOTA_PERIOD_USEC,
+        .cpu_weight = c->cpu_weight,
         .cpus = cpus,
         .memory_max = c->memory_max,
+        .memory_high = c->memory_high,
+        .memory_swap_max = c->memory_swap_max,
         .tasks_max = c->tasks_max,
+        .io = io,
+        .n_io = n_io,
     };
-    r = cg_create(m->config.slice, s->name, &limits, &s->cgroup);
+    unsigned ignored = 0;
+    r = cg_create(m->config.slice, s->name, &limits, &s->cgroup, &ignored);
+    if (r == -EOPNOTSUPP) {
+        sandbox_set_start_error(s, "creating cgroup %s/%s: a limit of this unit needs a cgroup "
+                                   "controller that is not available to sandboxd here",
+                                m->config.slice, s->name);
+        goto fail;
+    }
     if (r < 0) {
         sandbox_set_start_error(s, "creating cgroup %s/%s: %s", m->config.slice, s->name, strerror(-r));
         goto fail;
     }
+    /* as systemd: a limit the hierarchy cannot express is reported, and the unit runs */
+    if (ignored & CG_IGNORED_MEMORY_HIGH)
+        sandbox_log_event(s, "MemoryHigh= needs cgroup v2; not applied on this host");
+    if (ignored & CG_IGNORED_SWAP)
+        sandbox_log_event(s, "MemorySwapMax= on cgroup v1 needs swap accounting and "
+                             "MemoryMax=; not applied");
     r = n_cg_fds = cg_open_procs_fds(s->cgroup, cg_fds, ELEMENTSOF(cg_fds));
     if (r < 0) {
         sandbox_set_start_error(s, "opening cgroup.procs of %s: %s", cg_display_path(s->cgroup),
                         strerror(-r));
         goto fail;
     }
+
+    cg_dir_fd = cg_open_dir(s->cgroup); /* -EOPNOTSUPP on v1: the child joins by writing */
 
     r = sandbox_build_plan(s, root, init_dir, upper, work, hostname, &plan);
     if (r >= 0)
@@ -401,6 +425,7 @@ static int start_process(Sandbox *s) {
     SpawnParams sp = {
         .clone_flags = sandbox_clone_flags(c->namespaces),
         .cgroup_ns = c->namespaces & NS_CGROUP,
+        .cgroup_dir_fd = cg_dir_fd,
         .cgroup_fds = cg_fds,
         .n_cgroup_fds = (size_t) n_cg_fds,
         .stdin_fd = null_fd,
@@ -420,6 +445,9 @@ static int start_process(Sandbox *s) {
         sandbox_set_start_error(s, "spawning the sandbox (step %s): %s", se.step, strerror(-r));
         goto fail;
     }
+    log_debug("%s: init %d %s %s", s->name, (int) s->init_pid,
+              r > 0 ? "born in its cgroup by clone3(CLONE_INTO_CGROUP):" : "joined its cgroup",
+              cg_display_path(s->cgroup));
     pair[1] = safe_close(pair[1]);
     s->sync_fd = TAKE_FD(pair[0]);
 

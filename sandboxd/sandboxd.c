@@ -22,6 +22,9 @@ static void help(void) {
            "  --log-dir DIR       payload output, one file per unit (default /var/log/sandboxd)\n"
            "  --unit-path DIRS    ':'-separated search path for unit names\n"
            "  --slice NAME        parent cgroup of all sandboxes (default sandbox.slice)\n"
+           "  --cgroup-root PATH  where the slice goes in each hierarchy (default: on cgroup\n"
+           "                      v2 our own group if it was delegated to us, as systemd's\n"
+           "                      Delegate=yes does, else the root)\n"
            "  --init PATH         the sandbox init binary (default " SANDBOXD_INIT_PATH ")\n"
            "  --keep-running      on SIGTERM, leave sandboxes running for the next sandboxd\n"
            "                      (it adopts them); by default they are stopped first\n"
@@ -31,7 +34,7 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_STATE, ARG_RUNTIME, ARG_LOG, ARG_UNIT_PATH, ARG_SLICE,
-           ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING };
+           ARG_CGROUP_ROOT, ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},
         {"socket", required_argument, NULL, ARG_SOCKET},
@@ -40,6 +43,7 @@ int main(int argc, char *argv[]) {
         {"log-dir", required_argument, NULL, ARG_LOG},
         {"unit-path", required_argument, NULL, ARG_UNIT_PATH},
         {"slice", required_argument, NULL, ARG_SLICE},
+        {"cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT},
         {"init", required_argument, NULL, ARG_INIT},
         {"debug", no_argument, NULL, ARG_DEBUG},
         {"keep-running", no_argument, NULL, ARG_KEEP_RUNNING},
@@ -70,6 +74,7 @@ int main(int argc, char *argv[]) {
         case ARG_LOG: c.log_dir = optarg; break;
         case ARG_UNIT_PATH: unit_path = optarg; break;
         case ARG_SLICE: c.slice = optarg; break;
+        case ARG_CGROUP_ROOT: c.cgroup_root = optarg; break;
         case ARG_INIT: c.init_path = optarg; break;
         case ARG_DEBUG: log_set_max_level(LOG_DEBUG); break;
         case ARG_KEEP_RUNNING: c.keep_running = true; break;

@@ -89,31 +89,24 @@ static int scale_decimal(uint64_t whole, uint64_t frac_nano, uint64_t factor, ui
     return 0;
 }
 
-int parse_size(const char *s, uint64_t *ret) {
-    static const struct {
-        char suffix;
-        uint64_t factor;
-    } table[] = {
-        {'B', 1ULL},       {'K', 1ULL << 10}, {'M', 1ULL << 20}, {'G', 1ULL << 30},
-        {'T', 1ULL << 40}, {'P', 1ULL << 50}, {'E', 1ULL << 60},
-    };
+/* K, M, G... as powers of base: 1024 for memory, 1000 for rates (as systemd's IO*Max=). */
+int parse_size_base(const char *s, uint64_t base, uint64_t *ret) {
+    static const char suffixes[] = "BKMGTPE";
     const char *p = s;
     uint64_t whole, frac, factor = 1, v;
     int r;
 
-    if (isempty(s))
+    if (isempty(s) || (base != 1000 && base != 1024))
         return -EINVAL;
     r = parse_decimal(&p, &whole, &frac);
     if (r < 0)
         return r;
     if (*p) {
-        size_t i;
-        for (i = 0; i < ELEMENTSOF(table); i++)
-            if (*p == table[i].suffix)
-                break;
-        if (i == ELEMENTSOF(table) || p[1])
+        const char *x = strchr(suffixes, *p);
+        if (!x || p[1])
             return -EINVAL;
-        factor = table[i].factor;
+        for (const char *i = suffixes; i < x; i++) /* "B" is 1, "K" base, ... */
+            factor *= base;
     } else if (frac)
         return -EINVAL; /* "1.5" bytes makes no sense */
     r = scale_decimal(whole, frac, factor, &v);
@@ -121,6 +114,10 @@ int parse_size(const char *s, uint64_t *ret) {
         return r;
     *ret = v;
     return 0;
+}
+
+int parse_size(const char *s, uint64_t *ret) {
+    return parse_size_base(s, 1024, ret);
 }
 
 int parse_size_or_infinity(const char *s, uint64_t *ret) {

@@ -14,6 +14,8 @@ int parse_boolean(const char *s); /* 1, 0, or -EINVAL */
 
 /* "1024", "64M", "1.5G" (base 1024, suffixes B K M G T P E). */
 int parse_size(const char *s, uint64_t *ret);
+/* The same with base 1000 or 1024: "5M" is 5000000 bytes/s in IOReadBandwidthMax=. */
+int parse_size_base(const char *s, uint64_t base, uint64_t *ret);
 /* Like parse_size, but "infinity" gives UINT64_MAX. */
 int parse_size_or_infinity(const char *s, uint64_t *ret);
 /* "1min 30s", "100ms", "2.5s", "infinity"; a bare number is seconds. */

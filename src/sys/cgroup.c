@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "cgroup-util.h"
@@ -28,16 +30,31 @@
 #include "parse-util.h"
 #include "path-util.h"
 
-typedef enum Ctrl { CTRL_CPU, CTRL_CPUACCT, CTRL_CPUSET, CTRL_MEMORY, CTRL_PIDS, _CTRL_MAX } Ctrl;
+typedef enum Ctrl {
+    CTRL_CPU,
+    CTRL_CPUACCT,
+    CTRL_CPUSET,
+    CTRL_MEMORY,
+    CTRL_PIDS,
+    CTRL_IO,
+    _CTRL_MAX
+} Ctrl;
 
-static const char *const ctrl_names[_CTRL_MAX] = {"cpu", "cpuacct", "cpuset", "memory", "pids"};
+/* v2 names; v1 calls io "blkio" and has cpuacct (v2 puts usage in every group's cpu.stat) */
+static const char *const ctrl_names[_CTRL_MAX] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "io"};
 
 static struct {
     char *mount[_CTRL_MAX]; /* NULL: controller not available */
     bool v2[_CTRL_MAX];
     CgLayout layout;
+    char *root;     /* our part of each hierarchy, relative to its mount: "" or "a/b.service" */
+    bool delegated; /* root was delegated to us and we moved into root/supervisor */
     bool initialized;
 } state;
+
+static const char *ctrl_name(Ctrl c) {
+    return c == CTRL_IO && !state.v2[c] ? "blkio" : ctrl_names[c];
+}
 
 struct Cgroup {
     char *path;    /* "sandbox.slice/web.unit", relative to each hierarchy's root */
@@ -75,7 +92,119 @@ const char *cg_layout_to_string(CgLayout l) {
     return l == CG_LAYOUT_V2 ? "v2" : "v1";
 }
 
-int cg_init(CgLayout *ret_layout) {
+/* Our group on the unified hierarchy, from the "0::/x/y" line of /proc/self/cgroup, as "x/y"
+ * ("" for the root). */
+static int own_v2_cgroup(char **ret) {
+    _cleanup_free_ char *text = NULL;
+    int r = read_file("/proc/self/cgroup", 64 * 1024, &text, NULL);
+    if (r < 0)
+        return r;
+    for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n"))
+        if (strncmp(l, "0::/", 4) == 0) {
+            *ret = strdup(l + 4);
+            return *ret ? 0 : -ENOMEM;
+        }
+    return -ENODATA;
+}
+
+/* systemd marks a Delegate=yes group with this xattr (user.delegate for user managers). */
+static bool group_is_delegated(const char *mount, const char *path) {
+    _cleanup_free_ char *p = NULL;
+    if (asprintf(&p, "%s/%s", mount, path) < 0)
+        return false;
+    return getxattr(p, "trusted.delegate", NULL, 0) >= 0 ||
+           getxattr(p, "user.delegate", NULL, 0) >= 0;
+}
+
+static int write_small(const char *path, const char *value);
+static int read_small(const char *path, char **ret);
+
+/* Picks the part of the hierarchy that is ours. On v2 under a service manager that delegated
+ * a subtree (systemd's Delegate=yes), that subtree; else the root. */
+static int choose_root(const char *root, int v2_ctrl) {
+    _cleanup_free_ char *own = NULL;
+    if (root) {
+        while (*root == '/')
+            root++;
+        state.root = strdup(root);
+        if (!state.root)
+            return -ENOMEM;
+        size_t n = strlen(state.root);
+        while (n > 0 && state.root[n - 1] == '/')
+            state.root[--n] = 0;
+    } else if (v2_ctrl >= 0) {
+        int r = own_v2_cgroup(&own);
+        if (r < 0)
+            return r;
+        /* restarted by a manager that starts us in a sub-group (DelegateSubgroup=supervisor) */
+        char *slash = strrchr(own, '/');
+        if (streq(slash ? slash + 1 : own, "supervisor")) {
+            if (slash)
+                *slash = 0;
+            else
+                *own = 0;
+        }
+        state.root = strdup(*own && group_is_delegated(state.mount[v2_ctrl], own) ? own : "");
+        if (!state.root)
+            return -ENOMEM;
+    } else {
+        state.root = strdup("");
+        if (!state.root)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+/* v2 lets no process live in a group that hands controllers down ("no internal processes"):
+ * when we are in our own root, move into root/supervisor first. */
+static int leave_root(int v2_ctrl) {
+    _cleanup_free_ char *own = NULL, *dir = NULL, *procs = NULL;
+    if (v2_ctrl < 0 || !*state.root)
+        return 0;
+    int r = own_v2_cgroup(&own);
+    if (r < 0)
+        return r;
+    if (!streq(own, state.root))
+        return 0;
+    if (asprintf(&dir, "%s/%s/supervisor", state.mount[v2_ctrl], state.root) < 0 ||
+        asprintf(&procs, "%s/cgroup.procs", dir) < 0)
+        return -ENOMEM;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    r = write_small(procs, "0");
+    if (r < 0)
+        return r;
+    state.delegated = true;
+    return 0;
+}
+
+/* Whether a space-separated list holds word. */
+static bool word_in_list(const char *list, const char *word) {
+    size_t n = strlen(word);
+    for (const char *w = list; (w = strstr(w, word)); w += n)
+        if ((w == list || w[-1] == ' ') && (w[n] == 0 || w[n] == ' ' || w[n] == '\n'))
+            return true;
+    return false;
+}
+
+/* On v2 a controller is usable below our root only if the root lists it in cgroup.controllers. */
+static int drop_unavailable(int v2_ctrl) {
+    _cleanup_free_ char *p = NULL, *text = NULL;
+    if (v2_ctrl < 0)
+        return 0;
+    if (asprintf(&p, "%s/%s%scgroup.controllers", state.mount[v2_ctrl], state.root,
+                 *state.root ? "/" : "") < 0)
+        return -ENOMEM;
+    int r = read_small(p, &text);
+    if (r < 0)
+        return r;
+    for (int c = 0; c < _CTRL_MAX; c++)
+        if (state.mount[c] && state.v2[c] && !word_in_list(text, ctrl_names[c]))
+            state.mount[c] = mfree(state.mount[c]);
+    return 0;
+}
+
+int cg_init(const char *root, CgLayout *ret_layout) {
     if (!state.initialized) {
         cgroup_set_logger(quiet_logger, CGROUP_LOG_ERROR, NULL);
         int r = cg_errno(cgroup_init());
@@ -84,8 +213,12 @@ int cg_init(CgLayout *ret_layout) {
         for (int c = 0; c < _CTRL_MAX; c++) {
             char *m = NULL;
             struct statfs sfs;
-            if (cgroup_get_subsys_mount_point(ctrl_names[c], &m) != 0 || !m)
-                continue;
+            if (cgroup_get_subsys_mount_point(ctrl_names[c], &m) != 0 || !m) {
+                free(m);
+                m = NULL;
+                if (c != CTRL_IO || cgroup_get_subsys_mount_point("blkio", &m) != 0 || !m)
+                    continue;
+            }
             if (statfs(m, &sfs) < 0) {
                 free(m);
                 continue;
@@ -99,6 +232,16 @@ int cg_init(CgLayout *ret_layout) {
         /* v2 has no cpuacct: usage comes from cpu.stat of every group */
         if (state.v2[CTRL_MEMORY])
             state.mount[CTRL_CPUACCT] = mfree(state.mount[CTRL_CPUACCT]);
+        int v2_ctrl = state.layout == CG_LAYOUT_V2 ? CTRL_MEMORY : -1;
+        r = choose_root(root, v2_ctrl);
+        if (r >= 0)
+            r = leave_root(v2_ctrl);
+        if (r >= 0)
+            r = drop_unavailable(v2_ctrl);
+        if (r < 0)
+            return r;
+        if (!state.mount[CTRL_MEMORY] || !state.mount[CTRL_PIDS])
+            return -EOPNOTSUPP;
         state.initialized = true;
     }
     if (ret_layout)
@@ -106,9 +249,27 @@ int cg_init(CgLayout *ret_layout) {
     return 0;
 }
 
+const char *cg_root(void) {
+    return state.root ? state.root : "";
+}
+
+bool cg_root_is_delegated(void) {
+    return state.delegated;
+}
+
+/* mount/path/file; path "" is the hierarchy's root, file NULL the directory. */
 static char *ctrl_path(Ctrl c, const char *path, const char *file) {
     char *r;
-    if (asprintf(&r, "%s/%s%s%s", state.mount[c], path, file ? "/" : "", file ? file : "") < 0)
+    if (asprintf(&r, "%s%s%s%s%s", state.mount[c], *path ? "/" : "", path, file ? "/" : "",
+                 file ? file : "") < 0)
+        return NULL;
+    return r;
+}
+
+/* "slice" relative to our root: "root/slice", or "slice" when the root is the hierarchy's. */
+static char *under_root(const char *rel) {
+    char *r;
+    if (asprintf(&r, "%s%s%s", state.root, *state.root ? "/" : "", rel) < 0)
         return NULL;
     return r;
 }
@@ -170,25 +331,48 @@ static unsigned slice_ctrls(void) {
     return m;
 }
 
+/* v2: hands our controllers down from group path to its children, "+cpu +memory ...". The
+ * group must hold no process (we live in root/supervisor when root is not the hierarchy's). */
+static int enable_subtree(const char *path) {
+    char buf[128] = "";
+    _cleanup_free_ char *p = NULL;
+    if (state.layout != CG_LAYOUT_V2)
+        return 0;
+    for (int c = 0; c < _CTRL_MAX; c++)
+        if (state.mount[c] && state.v2[c]) {
+            strcat(buf, *buf ? " +" : "+");
+            strcat(buf, ctrl_names[c]);
+        }
+    p = ctrl_path(CTRL_MEMORY, path, "cgroup.subtree_control");
+    if (!p)
+        return -ENOMEM;
+    return write_small(p, buf);
+}
+
 int cg_create_slice(const char *slice) {
-    struct cgroup *cg = cgroup_new_cgroup(slice);
-    int r = 0;
+    _cleanup_free_ char *path = under_root(slice);
+    if (!path)
+        return -ENOMEM;
+    int r = enable_subtree(state.root);
+    if (r < 0)
+        return r;
+    struct cgroup *cg = cgroup_new_cgroup(path);
     if (!cg)
         return -ENOMEM;
     for (int c = 0; c < _CTRL_MAX && r == 0; c++) {
         if (!(slice_ctrls() & (1u << c)))
             continue;
-        struct cgroup_controller *ctl = cgroup_add_controller(cg, ctrl_names[c]);
+        struct cgroup_controller *ctl = cgroup_add_controller(cg, ctrl_name((Ctrl) c));
         if (!ctl) {
             r = -ENOMEM;
             break;
         }
         if (c == CTRL_CPUSET && !state.v2[c]) {
             /* v1 creates cpuset groups with empty cpus/mems and then refuses to let anything
-             * in: copy the root's, so children can be given a subset. */
+             * in: copy our root's, so children can be given a subset. */
             _cleanup_free_ char *cpus = NULL, *mems = NULL, *p1 = NULL, *p2 = NULL;
-            p1 = ctrl_path(CTRL_CPUSET, "", "cpuset.cpus");
-            p2 = ctrl_path(CTRL_CPUSET, "", "cpuset.mems");
+            p1 = ctrl_path(CTRL_CPUSET, state.root, "cpuset.cpus");
+            p2 = ctrl_path(CTRL_CPUSET, state.root, "cpuset.mems");
             if (!p1 || !p2)
                 r = -ENOMEM;
             else if ((r = read_small(p1, &cpus)) >= 0 && (r = read_small(p2, &mems)) >= 0) {
@@ -202,6 +386,8 @@ int cg_create_slice(const char *slice) {
     if (r == 0)
         r = cg_errno(cgroup_create_cgroup(cg, 0));
     cgroup_free(&cg);
+    if (r == 0)
+        r = enable_subtree(path);
     return r;
 }
 
@@ -220,39 +406,65 @@ static int rmdir_in(unsigned ctrls, const char *path) {
 }
 
 int cg_remove_slice(const char *slice) {
-    return rmdir_in(slice_ctrls(), slice);
+    _cleanup_free_ char *path = under_root(slice);
+    if (!path)
+        return -ENOMEM;
+    return rmdir_in(slice_ctrls(), path);
 }
 
 static int add_value(struct cgroup_controller *ctl, const char *name, const char *value) {
     return cgroup_add_value_string(ctl, name, value) == 0 ? 0 : -ENOMEM;
 }
 
-/* Adds the limit files of controller c, with the names of the hierarchy it lives on. */
-static int add_limits(struct cgroup_controller *ctl, Ctrl c, const CgLimits *l) {
+static int add_u64(struct cgroup_controller *ctl, const char *name, uint64_t v) {
+    char buf[32];
+    if (v == UINT64_MAX)
+        snprintf(buf, sizeof buf, "max");
+    else
+        snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return add_value(ctl, name, buf);
+}
+
+static bool v1_has_memsw(void) {
+    _cleanup_free_ char *p = ctrl_path(CTRL_MEMORY, state.root, "memory.memsw.limit_in_bytes");
+    return p && access(p, F_OK) >= 0;
+}
+
+/* systemd's mapping of CPUWeight= (default 100) to v1's cpu.shares (default 1024) */
+static uint64_t weight_to_shares(uint64_t w) {
+    uint64_t s = w * 1024 / 100;
+    return s < 2 ? 2 : s > 262144 ? 262144 : s;
+}
+
+/* Adds the limit files of controller c, with the names of the hierarchy it lives on. Limits
+ * the layout has no file for are left out and flagged in *ignored. */
+static int add_limits(struct cgroup_controller *ctl, Ctrl c, const CgLimits *l,
+                      unsigned *ignored) {
     char buf[64];
     int r = 0;
     switch (c) {
-    case CTRL_CPU: {
-        uint64_t quota = (uint64_t) l->cpu_quota_permyriad * l->cpu_period_usec / 10000;
-        if (quota < 1000)
-            quota = 1000; /* the kernel's minimum quota is 1ms */
-        if (state.v2[c]) {
-            snprintf(buf, sizeof buf, "%" PRIu64 " %" PRIu64, quota, l->cpu_period_usec);
-            r = add_value(ctl, "cpu.max", buf);
-        } else {
-            snprintf(buf, sizeof buf, "%" PRIu64, l->cpu_period_usec);
-            r = add_value(ctl, "cpu.cfs_period_us", buf);
-            snprintf(buf, sizeof buf, "%" PRIu64, quota);
-            if (r == 0)
-                r = add_value(ctl, "cpu.cfs_quota_us", buf);
+    case CTRL_CPU:
+        if (l->cpu_quota_permyriad != UINT32_MAX) {
+            uint64_t quota = (uint64_t) l->cpu_quota_permyriad * l->cpu_period_usec / 10000;
+            if (quota < 1000)
+                quota = 1000; /* the kernel's minimum quota is 1ms */
+            if (state.v2[c]) {
+                snprintf(buf, sizeof buf, "%" PRIu64 " %" PRIu64, quota, l->cpu_period_usec);
+                r = add_value(ctl, "cpu.max", buf);
+            } else {
+                r = add_u64(ctl, "cpu.cfs_period_us", l->cpu_period_usec);
+                r = r ?: add_u64(ctl, "cpu.cfs_quota_us", quota);
+            }
         }
+        if (r == 0 && l->cpu_weight != UINT64_MAX)
+            r = state.v2[c] ? add_u64(ctl, "cpu.weight", l->cpu_weight)
+                            : add_u64(ctl, "cpu.shares", weight_to_shares(l->cpu_weight));
         break;
-    }
     case CTRL_CPUSET: {
         r = add_value(ctl, "cpuset.cpus", l->cpus);
         if (r == 0 && !state.v2[c]) {
-            /* v1 needs mems as well before a task may join; take the slice's */
-            _cleanup_free_ char *p = ctrl_path(c, "", "cpuset.mems"), *mems = NULL;
+            /* v1 needs mems as well before a task may join; take our root's */
+            _cleanup_free_ char *p = ctrl_path(c, state.root, "cpuset.mems"), *mems = NULL;
             if (!p)
                 return -ENOMEM;
             r = read_small(p, &mems);
@@ -264,21 +476,80 @@ static int add_limits(struct cgroup_controller *ctl, Ctrl c, const CgLimits *l) 
         break;
     }
     case CTRL_MEMORY:
-        if (l->memory_max != UINT64_MAX) {
-            snprintf(buf, sizeof buf, "%" PRIu64, l->memory_max);
-            r = add_value(ctl, state.v2[c] ? "memory.max" : "memory.limit_in_bytes", buf);
+        if (state.v2[c]) {
+            if (l->memory_max != UINT64_MAX)
+                r = add_u64(ctl, "memory.max", l->memory_max);
+            if (r == 0 && l->memory_high != UINT64_MAX)
+                r = add_u64(ctl, "memory.high", l->memory_high);
+            if (r == 0 && l->memory_swap_max != UINT64_MAX)
+                r = add_u64(ctl, "memory.swap.max", l->memory_swap_max);
+            break;
+        }
+        /* v1: written in this order, the combined limit must not be below the memory one */
+        if (l->memory_max != UINT64_MAX)
+            r = add_u64(ctl, "memory.limit_in_bytes", l->memory_max);
+        if (l->memory_high != UINT64_MAX)
+            *ignored |= CG_IGNORED_MEMORY_HIGH; /* soft_limit is reclaim priority, not this */
+        if (l->memory_swap_max != UINT64_MAX) {
+            /* memsw counts memory + swap: meaningful only with a memory limit */
+            if (l->memory_max == UINT64_MAX || !v1_has_memsw())
+                *ignored |= CG_IGNORED_SWAP;
+            else if (r == 0)
+                r = add_u64(ctl, "memory.memsw.limit_in_bytes",
+                            l->memory_max > UINT64_MAX - 1 - l->memory_swap_max
+                                ? UINT64_MAX - 1
+                                : l->memory_max + l->memory_swap_max);
         }
         break;
     case CTRL_PIDS:
-        if (l->tasks_max != UINT64_MAX) {
-            snprintf(buf, sizeof buf, "%" PRIu64, l->tasks_max);
-            r = add_value(ctl, "pids.max", buf);
-        }
+        if (l->tasks_max != UINT64_MAX)
+            r = add_u64(ctl, "pids.max", l->tasks_max);
         break;
     default:
         break;
     }
     return r;
+}
+
+/* io.max takes one line per device and libcgroup one value per file: written by hand. */
+static int write_io_limits(const char *path, const CgLimits *l) {
+    static const char *const v1_files[4] = {
+        "blkio.throttle.read_bps_device", "blkio.throttle.write_bps_device",
+        "blkio.throttle.read_iops_device", "blkio.throttle.write_iops_device"};
+    static const char *const v2_keys[4] = {"rbps", "wbps", "riops", "wiops"};
+    char line[256];
+    int r;
+    for (size_t i = 0; i < l->n_io; i++) {
+        const CgIoLimit *io = &l->io[i];
+        unsigned maj = major(io->dev), min = minor(io->dev);
+        if (state.v2[CTRL_IO]) {
+            _cleanup_free_ char *p = ctrl_path(CTRL_IO, path, "io.max");
+            int n = snprintf(line, sizeof line, "%u:%u", maj, min);
+            for (int t = 0; t < 4; t++) {
+                if (io->max[t] == UINT64_MAX)
+                    n += snprintf(line + n, sizeof line - (size_t) n, " %s=max", v2_keys[t]);
+                else
+                    n += snprintf(line + n, sizeof line - (size_t) n, " %s=%" PRIu64,
+                                  v2_keys[t], io->max[t]);
+            }
+            if (!p)
+                return -ENOMEM;
+            if ((r = write_small(p, line)) < 0)
+                return r;
+            continue;
+        }
+        for (int t = 0; t < 4; t++) {
+            if (io->max[t] == UINT64_MAX)
+                continue;
+            _cleanup_free_ char *p = ctrl_path(CTRL_IO, path, v1_files[t]);
+            if (!p)
+                return -ENOMEM;
+            snprintf(line, sizeof line, "%u:%u %" PRIu64, maj, min, io->max[t]);
+            if ((r = write_small(p, line)) < 0)
+                return r;
+        }
+    }
+    return 0;
 }
 
 Cgroup *cg_free(Cgroup *cg) {
@@ -290,25 +561,33 @@ Cgroup *cg_free(Cgroup *cg) {
     return NULL;
 }
 
-int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **ret) {
-    _cleanup_free_ char *escaped = cg_escape(name);
+static Cgroup *cgroup_alloc(const char *slice, const char *name) {
+    _cleanup_free_ char *escaped = cg_escape(name), *rel = NULL;
     Cgroup *cg = calloc(1, sizeof(Cgroup));
+    if (!escaped || !cg || asprintf(&rel, "%s/%s", slice, escaped) < 0 ||
+        !(cg->path = under_root(rel)) || asprintf(&cg->display, "/%s", cg->path) < 0)
+        return cg_free(cg);
+    return cg;
+}
+
+int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **ret,
+              unsigned *ret_ignored) {
+    Cgroup *cg = cgroup_alloc(slice, name);
     struct cgroup *lc = NULL;
+    unsigned ignored = 0;
     int r = 0;
 
-    if (!escaped || !cg)
-        goto oom;
-    if (asprintf(&cg->path, "%s/%s", slice, escaped) < 0 ||
-        asprintf(&cg->display, "/%s", cg->path) < 0)
-        goto oom;
-
+    if (!cg)
+        return -ENOMEM;
     cg->ctrls = 1u << CTRL_MEMORY | 1u << CTRL_PIDS;
     if (state.mount[CTRL_CPUACCT])
         cg->ctrls |= 1u << CTRL_CPUACCT;
-    if (l->cpu_quota_permyriad != UINT32_MAX)
+    if (l->cpu_quota_permyriad != UINT32_MAX || l->cpu_weight != UINT64_MAX)
         cg->ctrls |= 1u << CTRL_CPU;
     if (l->cpus)
         cg->ctrls |= 1u << CTRL_CPUSET;
+    if (l->n_io > 0)
+        cg->ctrls |= 1u << CTRL_IO;
     for (int c = 0; c < _CTRL_MAX; c++)
         if ((cg->ctrls & (1u << c)) && !state.mount[c]) {
             r = -EOPNOTSUPP; /* asked for a limit this host cannot enforce */
@@ -316,16 +595,20 @@ int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **r
         }
 
     lc = cgroup_new_cgroup(cg->path);
-    if (!lc)
-        goto oom;
+    if (!lc) {
+        r = -ENOMEM;
+        goto fail;
+    }
     for (int c = 0; c < _CTRL_MAX && r == 0; c++) {
         if (!(cg->ctrls & (1u << c)))
             continue;
-        struct cgroup_controller *ctl = cgroup_add_controller(lc, ctrl_names[c]);
-        r = ctl ? add_limits(ctl, (Ctrl) c, l) : -ENOMEM;
+        struct cgroup_controller *ctl = cgroup_add_controller(lc, ctrl_name((Ctrl) c));
+        r = ctl ? add_limits(ctl, (Ctrl) c, l, &ignored) : -ENOMEM;
     }
     if (r == 0)
         r = cg_errno(cgroup_create_cgroup(lc, 0));
+    if (r == 0)
+        r = write_io_limits(cg->path, l);
     cgroup_free(&lc);
     if (r < 0) {
         /* cgroup_create_cgroup makes the directories before writing values: undo them */
@@ -333,23 +616,19 @@ int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **r
         goto fail;
     }
     *ret = cg;
+    if (ret_ignored)
+        *ret_ignored = ignored;
     return 0;
 
-oom:
-    r = -ENOMEM;
 fail:
     cg_free(cg);
     return r;
 }
 
 int cg_open(const char *slice, const char *name, Cgroup **ret) {
-    _cleanup_free_ char *escaped = cg_escape(name);
-    Cgroup *cg = calloc(1, sizeof(Cgroup));
-    if (!escaped || !cg || asprintf(&cg->path, "%s/%s", slice, escaped) < 0 ||
-        asprintf(&cg->display, "/%s", cg->path) < 0) {
-        cg_free(cg);
+    Cgroup *cg = cgroup_alloc(slice, name);
+    if (!cg)
         return -ENOMEM;
-    }
     for (int c = 0; c < _CTRL_MAX; c++) {
         struct stat st;
         _cleanup_free_ char *p = state.mount[c] ? ctrl_path((Ctrl) c, cg->path, NULL) : NULL;
@@ -362,6 +641,19 @@ int cg_open(const char *slice, const char *name, Cgroup **ret) {
     }
     *ret = cg;
     return 0;
+}
+
+int cg_open_dir(const Cgroup *cg) {
+    if (state.layout != CG_LAYOUT_V2)
+        return -EOPNOTSUPP; /* one directory holds the group only on v2 */
+    for (int c = 0; c < _CTRL_MAX; c++)
+        if ((cg->ctrls & (1u << c)) && !state.v2[c])
+            return -EOPNOTSUPP;
+    _cleanup_free_ char *p = ctrl_path(CTRL_MEMORY, cg->path, NULL);
+    if (!p)
+        return -ENOMEM;
+    int fd = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
 }
 
 const char *cg_display_path(const Cgroup *cg) {

@@ -15,13 +15,29 @@ typedef enum CgLayout {
     CG_LAYOUT_V2, /* our controllers are on the unified hierarchy */
 } CgLayout;
 
+typedef struct CgIoLimit {
+    dev_t dev;        /* a whole disk */
+    uint64_t max[4];  /* read bytes/s, write bytes/s, read IOPS, write IOPS; UINT64_MAX: none */
+} CgIoLimit;
+
 typedef struct CgLimits {
     uint32_t cpu_quota_permyriad; /* UINT32_MAX: none */
     uint64_t cpu_period_usec;
+    uint64_t cpu_weight; /* 1..10000, v2's scale; UINT64_MAX: none (also below) */
     const char *cpus; /* kernel list "0-1,3"; NULL: none */
-    uint64_t memory_max; /* UINT64_MAX: none */
-    uint64_t tasks_max;  /* UINT64_MAX: none */
+    uint64_t memory_max;
+    uint64_t memory_high;
+    uint64_t memory_swap_max;
+    uint64_t tasks_max;
+    const CgIoLimit *io;
+    size_t n_io;
 } CgLimits;
+
+/* Limits cg_create() left out because this layout has no file for them. */
+enum {
+    CG_IGNORED_MEMORY_HIGH = 1 << 0, /* v1 */
+    CG_IGNORED_SWAP = 1 << 1,        /* v1 without swap accounting, or without MemoryMax= */
+};
 
 typedef struct CgStats {
     uint64_t memory_current; /* UINT64_MAX when unknown, for each field */
@@ -31,21 +47,37 @@ typedef struct CgStats {
 
 typedef struct Cgroup Cgroup;
 
-/* Reads the controller mount table; call once at start-up. */
-int cg_init(CgLayout *ret_layout);
+/* Reads the controller mount table and picks our root in each hierarchy; call once at
+ * start-up. root: "" for the hierarchy's root, a path like "system.slice/x.service", or NULL
+ * to choose: on v2, our own group if a service manager delegated it (systemd's Delegate=yes
+ * marks it with the trusted.delegate xattr), else the hierarchy's root. When our root is our
+ * own group, this process moves into root/supervisor, since v2 lets no process live in a
+ * group that hands controllers down. */
+int cg_init(const char *root, CgLayout *ret_layout);
+/* "" or "system.slice/sandboxd.service" */
+const char *cg_root(void);
+/* We moved into root/supervisor. */
+bool cg_root_is_delegated(void);
 const char *cg_layout_to_string(CgLayout l);
 
-/* Creates the parent "slice" (e.g. "sandbox.slice") in every hierarchy we use. */
+/* Creates the parent "slice" (e.g. "sandbox.slice") below our root in every hierarchy we
+ * use; on v2 enables our controllers in cgroup.subtree_control of the root and the slice. */
 int cg_create_slice(const char *slice);
 /* Removes the slice if it is empty; -EBUSY when not. */
 int cg_remove_slice(const char *slice);
 
-/* Creates slice/name with the limits written. On failure nothing is left behind. */
-int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **ret);
+/* Creates slice/name with the limits written. On failure nothing is left behind. Limits the
+ * layout cannot express are skipped and reported in *ret_ignored (CG_IGNORED_*). */
+int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **ret,
+              unsigned *ret_ignored);
 Cgroup *cg_free(Cgroup *cg);
 /* Attaches to an existing slice/name, in the hierarchies where it exists (re-adoption of a
  * running sandbox). -ENOENT when it exists nowhere. */
 int cg_open(const char *slice, const char *name, Cgroup **ret);
+
+/* An O_PATH fd of the group's directory, for clone3(CLONE_INTO_CGROUP): v2 only, else
+ * -EOPNOTSUPP. */
+int cg_open_dir(const Cgroup *cg);
 
 /* "/sandbox.slice/web.unit" */
 const char *cg_display_path(const Cgroup *cg);

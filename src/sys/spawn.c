@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -69,31 +71,91 @@ fail:
     _exit(127);
 }
 
-int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
-    ChildState s = {.p = p};
-    int pidfd = -EBADF;
+/* clone3's argument, as far as CLONE_INTO_CGROUP (5.7); declared here because glibc 2.36's
+ * <sched.h> and <linux/sched.h> do not mix. */
+struct spawn_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls,
+        set_tid, set_tid_size, cgroup;
+};
+#define SPAWN_CLONE_INTO_CGROUP 0x200000000ULL
 
-    void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED)
+/* clone3 with CLONE_INTO_CGROUP: the child starts life in the sandbox's group, so nothing it
+ * does is charged elsewhere and no migration is needed. clone3 cannot take CLONE_VM without a
+ * stack and an assembly trampoline, so this is a vfork-style copy of the daemon's (small)
+ * address space; the error report goes through a shared page. Returns -ENOSYS/-E2BIG on
+ * kernels or seccomp filters without it, for the caller to fall back. */
+static pid_t spawn_into_cgroup(const SpawnParams *p, ChildState *shared, int *ret_pidfd) {
+    struct spawn_clone_args args = {
+        .flags = CLONE_VFORK | CLONE_PIDFD | SPAWN_CLONE_INTO_CGROUP | p->clone_flags,
+        .pidfd = (uint64_t) (uintptr_t) ret_pidfd,
+        .exit_signal = SIGCHLD,
+        .cgroup = (uint64_t) p->cgroup_dir_fd,
+    };
+    long pid = syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0)
         return -errno;
-    pid_t pid = clone(child, (char *) stack + CHILD_STACK_SIZE,
-                      (int) (CLONE_VM | CLONE_VFORK | CLONE_PIDFD | p->clone_flags | SIGCHLD),
-                      &s, &pidfd);
-    int r = pid < 0 ? -errno : 0;
-    munmap(stack, CHILD_STACK_SIZE);
-    if (r < 0) {
-        e->step = "clone";
-        return r;
+    if (pid == 0) {
+        SpawnParams joined = *p;
+        joined.n_cgroup_fds = 0; /* already in */
+        shared->p = &joined;
+        (void) child(shared);
+        _exit(127);
     }
-    if (s.error) {
+    return (pid_t) pid;
+}
+
+int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
+    int pidfd = -EBADF;
+    pid_t pid = -1;
+    int r = -ENOSYS;
+    bool born_inside = false;
+
+    /* the child's report: shared, since the clone3 child has its own copy of our memory */
+    ChildState *s = mmap(NULL, sizeof(ChildState), PROT_READ | PROT_WRITE,
+                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (s == MAP_FAILED)
+        return -errno;
+    *s = (ChildState){.p = p};
+
+    if (p->cgroup_dir_fd >= 0) {
+        r = pid = spawn_into_cgroup(p, s, &pidfd);
+        if (r >= 0) {
+            r = 0;
+            born_inside = true;
+        }
+        else if (r != -ENOSYS && r != -E2BIG && r != -EPERM)
+            e->step = "clone3";
+    }
+    if (r == -ENOSYS || r == -E2BIG || r == -EPERM) {
+        /* no clone3 or no CLONE_INTO_CGROUP here (EPERM: a seccomp filter's answer) */
+        void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) {
+            r = -errno;
+            goto out;
+        }
+        pid = clone(child, (char *) stack + CHILD_STACK_SIZE,
+                    (int) (CLONE_VM | CLONE_VFORK | CLONE_PIDFD | p->clone_flags | SIGCHLD), s,
+                    &pidfd);
+        r = pid < 0 ? -errno : 0;
+        munmap(stack, CHILD_STACK_SIZE);
+        if (r < 0)
+            e->step = "clone";
+    }
+    if (r < 0)
+        goto out;
+    if (s->error) {
         /* the child has exited already: reap it here, nobody else knows it */
         (void) waitpid(pid, NULL, __WALL);
         safe_close(pidfd);
-        e->step = s.step;
-        return -s.error;
+        e->step = s->step;
+        r = -s->error;
+        goto out;
     }
     *ret_pid = pid;
     *ret_pidfd = pidfd;
-    return 0;
+    r = born_inside;
+out:
+    munmap(s, sizeof(ChildState));
+    return r;
 }

@@ -375,6 +375,86 @@ static int parse_memory(Parser *p, const char *v, void *field, uintptr_t d, cons
     return 0;
 }
 
+static int parse_memory_or_zero(Parser *p, const char *v, void *field, uintptr_t d,
+                                const char **why) {
+    (void) p, (void) d;
+    uint64_t m = UINT64_MAX;
+    if (*v && parse_size_or_infinity(v, &m) < 0) {
+        *why = "expected a size like 64M, 1.5G, 0, or infinity";
+        return -EINVAL;
+    }
+    *FIELD(uint64_t) = m;
+    return 0;
+}
+
+static int parse_cpu_weight(Parser *p, const char *v, void *field, uintptr_t d,
+                            const char **why) {
+    (void) p, (void) d;
+    uint64_t w = UINT64_MAX;
+    if (*v && (safe_atou64(v, &w) < 0 || w < 1 || w > 10000)) {
+        *why = "expected a weight from 1 to 10000 (the default is 100)";
+        return -EINVAL;
+    }
+    *FIELD(uint64_t) = w;
+    return 0;
+}
+
+static const char *const io_limit_keys[_IO_LIMIT_MAX] = {
+    [IO_READ_BPS] = "IOReadBandwidthMax",
+    [IO_WRITE_BPS] = "IOWriteBandwidthMax",
+    [IO_READ_IOPS] = "IOReadIOPSMax",
+    [IO_WRITE_IOPS] = "IOWriteIOPSMax",
+};
+
+const char *io_limit_key(IoLimitType t) {
+    return t >= 0 && t < _IO_LIMIT_MAX ? io_limit_keys[t] : NULL;
+}
+
+/* "DEVICE LIMIT", as systemd: the limit has base-1000 suffixes or is "infinity"; a later line
+ * for the same device replaces the earlier one, an empty value drops every device of the key. */
+static int parse_io_limit(Parser *p, const char *v, void *field, uintptr_t d,
+                          const char **why) {
+    (void) field;
+    UnitConfig *u = p->u;
+    IoLimitType t = (IoLimitType) d;
+    if (!*v) {
+        for (size_t i = 0; i < u->n_io_limits; i++)
+            u->io_limits[i].max[t] = UINT64_MAX;
+        return 0;
+    }
+    const char *sp = strpbrk(v, " \t");
+    _cleanup_free_ char *dev = sp ? strndup(v, (size_t) (sp - v)) : NULL;
+    if (sp && !dev)
+        return -ENOMEM;
+    uint64_t limit;
+    if (!dev || !path_is_normalized_absolute(dev)) {
+        *why = "expected a device path and a limit, like /dev/vda 5M";
+        return -EINVAL;
+    }
+    sp += strspn(sp, " \t");
+    if (streq(sp, "infinity"))
+        limit = UINT64_MAX;
+    else if (parse_size_base(sp, 1000, &limit) < 0 || limit == 0 || limit == UINT64_MAX) {
+        *why = "expected a limit above 0 like 5M (base 1000), or infinity";
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < u->n_io_limits; i++)
+        if (streq(u->io_limits[i].path, dev)) {
+            u->io_limits[i].max[t] = limit;
+            return 0;
+        }
+    IoLimit *n = realloc(u->io_limits, sizeof(IoLimit) * (u->n_io_limits + 1));
+    if (!n)
+        return -ENOMEM;
+    u->io_limits = n;
+    IoLimit *l = &n[u->n_io_limits++];
+    l->path = TAKE_PTR(dev);
+    for (int i = 0; i < _IO_LIMIT_MAX; i++)
+        l->max[i] = UINT64_MAX;
+    l->max[t] = limit;
+    return 0;
+}
+
 static int parse_tasks(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) p, (void) d;
     uint64_t t = UINT64_MAX;
@@ -489,7 +569,14 @@ static const KeyDef key_table[] = {
     {"Sandbox", "CapabilityBoundingSet", parse_capabilities, OFF(capability_bounding_set), 0},
     {"Resources", "CPUQuota", parse_cpu_quota, OFF(cpu_quota_permyriad), 0},
     {"Resources", "AllowedCPUs", parse_cpus, OFF(allowed_cpus), 0},
+    {"Resources", "CPUWeight", parse_cpu_weight, OFF(cpu_weight), 0},
     {"Resources", "MemoryMax", parse_memory, OFF(memory_max), 0},
+    {"Resources", "MemoryHigh", parse_memory, OFF(memory_high), 0},
+    {"Resources", "MemorySwapMax", parse_memory_or_zero, OFF(memory_swap_max), 0},
+    {"Resources", "IOReadBandwidthMax", parse_io_limit, 0, IO_READ_BPS},
+    {"Resources", "IOWriteBandwidthMax", parse_io_limit, 0, IO_WRITE_BPS},
+    {"Resources", "IOReadIOPSMax", parse_io_limit, 0, IO_READ_IOPS},
+    {"Resources", "IOWriteIOPSMax", parse_io_limit, 0, IO_WRITE_IOPS},
     {"Resources", "TasksMax", parse_tasks, OFF(tasks_max), 0},
     {"Service", "ExecStart", parse_exec, OFF(exec_start), 0},
     {"Service", "Restart", parse_restart, OFF(restart), RESTART_NO},
@@ -578,7 +665,10 @@ static void unit_config_init(UnitConfig *u) {
         .namespaces = NS_DEFAULT,
         .capability_bounding_set = DEFAULT_CAPABILITY_BOUNDING_SET,
         .cpu_quota_permyriad = UINT32_MAX,
+        .cpu_weight = UINT64_MAX,
         .memory_max = UINT64_MAX,
+        .memory_high = UINT64_MAX,
+        .memory_swap_max = UINT64_MAX,
         .tasks_max = UINT64_MAX,
         .restart = RESTART_NO,
         .restart_usec = DEFAULT_RESTART_USEC,
@@ -621,6 +711,9 @@ UnitConfig *unit_config_free(UnitConfig *u) {
     free(u->user);
     free(u->group);
     strv_free(u->exec_start);
+    for (size_t i = 0; i < u->n_io_limits; i++)
+        free(u->io_limits[i].path);
+    free(u->io_limits);
     free(u);
     return NULL;
 }

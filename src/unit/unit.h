@@ -64,6 +64,22 @@ typedef struct Volume {
 /* "cap_chown cap_kill" for a mask; NULL on OOM. */
 char *capability_set_to_string(uint64_t caps);
 
+/* IOReadBandwidthMax= and friends: one entry per device path. */
+typedef enum IoLimitType {
+    IO_READ_BPS,
+    IO_WRITE_BPS,
+    IO_READ_IOPS,
+    IO_WRITE_IOPS,
+    _IO_LIMIT_MAX,
+} IoLimitType;
+
+typedef struct IoLimit {
+    char *path;                    /* "/dev/vda", resolved to a disk when the unit starts */
+    uint64_t max[_IO_LIMIT_MAX];   /* UINT64_MAX: none */
+} IoLimit;
+
+const char *io_limit_key(IoLimitType t); /* "IOReadBandwidthMax" */
+
 typedef struct UnitConfig {
     char *path; /* the file it came from */
     char *name; /* its file name, the unit's id: "web.unit" */
@@ -93,8 +109,13 @@ typedef struct UnitConfig {
     uint32_t cpu_quota_permyriad;
     bool allowed_cpus_set;
     CpuSet allowed_cpus;
+    uint64_t cpu_weight; /* 1..10000 */
     uint64_t memory_max;
+    uint64_t memory_high;
+    uint64_t memory_swap_max; /* 0 is a limit: no swap */
     uint64_t tasks_max;
+    IoLimit *io_limits;
+    size_t n_io_limits;
 
     /* [Service] */
     char **exec_start; /* argv */

@@ -108,3 +108,61 @@ def test_cpu_quota_throttles(daemon, layers):
     )["nr_throttled"]) > 2)
     assert "nr_throttled" in stat
     daemon.ctl("stop", "spin.unit")
+
+
+def block_device():
+    """A whole disk every host has: the first loop device, or the disk holding /tmp."""
+    if Path("/dev/loop0").is_block_device():
+        return "/dev/loop0", os.stat("/dev/loop0").st_rdev
+    dev = os.stat("/tmp").st_dev
+    name = [l.split("=", 1)[1] for l in
+            Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}/uevent").read_text().split()
+            if l.startswith("DEVNAME=")][0]
+    return f"/dev/{name}", os.stat(f"/dev/{name}").st_rdev
+
+
+def test_weight_memory_high_swap_and_io_limits(daemon, layers):
+    dev, rdev = block_device()
+    mm = f"{os.major(rdev)}:{os.minor(rdev)}"
+    daemon.write_unit("more.unit", unit_text(layers, SLEEPER, resources=(
+        "CPUWeight=200\nMemoryMax=64M\nMemoryHigh=48M\nMemorySwapMax=0\n"
+        f"IOReadBandwidthMax={dev} 1M\nIOWriteIOPSMax={dev} 100\n"
+        f"IOWriteBandwidthMax={dev} 5M\nIOWriteBandwidthMax=\n")))  # reset: no wbps
+    daemon.ctl("start", "more.unit")
+    props = daemon.show("more.unit")
+    assert props["CPUWeight"] == "200" and props["MemoryHigh"] == str(48 << 20)
+    assert props["IOReadBandwidthMax"] == f"{dev} 1000000"  # base 1000, as systemd
+    if is_v2():
+        assert cgroup_file("cpu", "more.unit", "cpu.weight").read_text().strip() == "200"
+        assert cgroup_file("memory", "more.unit", "memory.high").read_text().strip() == \
+            str(48 << 20)
+        assert cgroup_file("memory", "more.unit", "memory.swap.max").read_text().strip() == "0"
+        io = cgroup_file("io", "more.unit", "io.max").read_text().split()
+        assert io == [mm, "rbps=1000000", "wbps=max", "riops=max", "wiops=100"], io
+        assert "MemoryHigh=" not in daemon.log("more.unit")
+    else:
+        # v2's weight 200 is v1's 2048 shares; memsw is memory plus swap
+        assert cgroup_file("cpu", "more.unit", "cpu.shares").read_text().strip() == "2048"
+        memsw = cgroup_dir("memory", "more.unit") / "memory.memsw.limit_in_bytes"
+        if Path("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes").exists():
+            assert memsw.read_text().strip() == str(64 << 20)
+        else:
+            assert "MemorySwapMax= on cgroup v1" in daemon.log("more.unit")
+        blkio = cgroup_dir("blkio", "more.unit")
+        assert (blkio / "blkio.throttle.read_bps_device").read_text().split() == \
+            [mm, "1000000"]
+        assert (blkio / "blkio.throttle.write_iops_device").read_text().split() == [mm, "100"]
+        assert (blkio / "blkio.throttle.write_bps_device").read_text().strip() == ""
+        assert "MemoryHigh= needs cgroup v2; not applied" in daemon.log("more.unit")
+    daemon.ctl("stop", "more.unit")
+    for ctrl in ("cpu", "memory", "blkio" if not is_v2() else "io"):
+        assert not cgroup_dir(ctrl, "more.unit").exists(), ctrl
+
+
+def test_io_limit_on_a_non_block_device_fails_cleanly(daemon, layers):
+    daemon.write_unit("nodev.unit", unit_text(layers, SLEEPER,
+                                              resources="IOReadIOPSMax=/dev/null 10"))
+    r = daemon.ctl("start", "nodev.unit", check=False)
+    assert r.returncode != 0
+    assert "IOReadIOPSMax=/dev/null: not a block device" in r.stderr
+    assert not cgroup_dir("memory", "nodev.unit").exists()

@@ -36,6 +36,14 @@ static void test_parse_size(void **state) {
     assert_int_equal(parse_size("99999999999999999999", &v), -ERANGE);
     assert_int_equal(parse_size("20E", &v), -ERANGE);
     assert_int_equal(v, 7); /* never written on failure */
+    /* rates: systemd reads IO*BandwidthMax= with base 1000 */
+    assert_int_equal(parse_size_base("5M", 1000, &v), 0);
+    assert_int_equal(v, 5000000);
+    assert_int_equal(parse_size_base("1.5K", 1000, &v), 0);
+    assert_int_equal(v, 1500);
+    assert_int_equal(parse_size_base("5M", 1024, &v), 0);
+    assert_int_equal(v, 5ULL << 20);
+    assert_int_equal(parse_size_base("5M", 10, &v), -EINVAL);
 }
 
 static uint64_t span_ok(const char *s) {

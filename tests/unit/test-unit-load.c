@@ -101,6 +101,49 @@ static void test_full_unit(void **state) {
     assert_int_equal(u->kill_signal, SIGINT);
 }
 
+static void test_v2_resource_keys(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u = load_ok(
+        "[Sandbox]\nLayers=/l1\n"
+        "[Resources]\n"
+        "CPUWeight=250\n"
+        "MemoryHigh=1G\n"
+        "MemorySwapMax=0\n"
+        "IOReadBandwidthMax=/dev/vda 5M\n"
+        "IOWriteIOPSMax=/dev/vda 200\n"
+        "IOReadBandwidthMax=/dev/vda 1K\n" /* the same device again: replaces */
+        "IOWriteBandwidthMax=/dev/sdb infinity\n"
+        "IOReadIOPSMax=/dev/sdc 10\n"
+        "IOReadIOPSMax=\n" /* empty: drops every IOReadIOPSMax= so far */
+        "[Service]\nExecStart=/x\n");
+    assert_int_equal(u->cpu_weight, 250);
+    assert_int_equal(u->memory_high, 1ULL << 30);
+    assert_int_equal(u->memory_swap_max, 0);
+    assert_int_equal(u->n_io_limits, 3);
+    assert_string_equal(u->io_limits[0].path, "/dev/vda");
+    assert_int_equal(u->io_limits[0].max[IO_READ_BPS], 1000);
+    assert_int_equal(u->io_limits[0].max[IO_WRITE_IOPS], 200);
+    assert_int_equal(u->io_limits[0].max[IO_WRITE_BPS], UINT64_MAX);
+    assert_int_equal(u->io_limits[1].max[IO_WRITE_BPS], UINT64_MAX);
+    assert_int_equal(u->io_limits[2].max[IO_READ_IOPS], UINT64_MAX);
+
+    _cleanup_free_ char *e = load_bad("[Sandbox]\nLayers=/l1\n[Resources]\n"
+                                      "CPUWeight=0\n"
+                                      "IOReadBandwidthMax=vda 5M\n"
+                                      "IOWriteIOPSMax=/dev/vda\n"
+                                      "IOReadIOPSMax=/dev/vda 0\n"
+                                      "MemoryHigh=0\n"
+                                      "[Service]\nExecStart=/x\n");
+    assert_string_equal(
+        e, "t.unit:4: CPUWeight=0: expected a weight from 1 to 10000 (the default is 100)\n"
+           "t.unit:5: IOReadBandwidthMax=vda 5M: expected a device path and a limit, like "
+           "/dev/vda 5M\n"
+           "t.unit:6: IOWriteIOPSMax=/dev/vda: expected a device path and a limit, like "
+           "/dev/vda 5M\n"
+           "t.unit:7: IOReadIOPSMax=/dev/vda 0: expected a limit above 0 like 5M (base "
+           "1000), or infinity\n"
+           "t.unit:8: MemoryHigh=0: expected a size above 0 like 64M, 1.5G, or infinity");
+}
+
 static void test_defaults(void **state) {
     _cleanup_(unit_config_freep) UnitConfig *u = load_ok(MINIMAL);
     assert_int_equal(u->namespaces, NS_DEFAULT);
@@ -113,6 +156,10 @@ static void test_defaults(void **state) {
     assert_int_equal(u->memory_max, UINT64_MAX);
     assert_int_equal(u->tasks_max, UINT64_MAX);
     assert_int_equal(u->cpu_quota_permyriad, UINT32_MAX);
+    assert_int_equal(u->cpu_weight, UINT64_MAX);
+    assert_int_equal(u->memory_high, UINT64_MAX);
+    assert_int_equal(u->memory_swap_max, UINT64_MAX);
+    assert_int_equal(u->n_io_limits, 0);
 }
 
 /* inih r55 cuts values at " ;" unless told not to */
@@ -335,6 +382,7 @@ static void test_split_command(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_unit),
+        cmocka_unit_test(test_v2_resource_keys),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_semicolon_kept),
         cmocka_unit_test(test_long_exec_start),
