@@ -16,10 +16,18 @@ SLEEPER = "/bin/sh -c 'exec sleep 1000'"
 QUITTER = "/bin/sh -c 'while [ ! -e /ctl/quit ]; do sleep 0.05; done; exit 7'"
 
 
+def running(pid):
+    """True while pid exists and is not a zombie; it may be reaped while we look."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return not f.read().split(") ")[1].startswith("Z")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def wait_gone(pid, timeout=10):
     deadline = time.monotonic() + timeout
-    while os.path.exists(f"/proc/{pid}") and \
-            not open(f"/proc/{pid}/stat").read().split(") ")[1].startswith("Z"):
+    while running(pid):
         assert time.monotonic() < deadline, f"{pid} did not exit"
         time.sleep(0.02)
 
