@@ -364,23 +364,13 @@ static int parse_cpus(Parser *p, const char *v, void *field, uintptr_t d, const 
     return 0;
 }
 
+/* d: 1 when 0 is a valid limit (MemorySwapMax=0: no swap) */
 static int parse_memory(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
-    (void) p, (void) d;
+    (void) p;
     uint64_t m = UINT64_MAX;
-    if (*v && (parse_size_or_infinity(v, &m) < 0 || m == 0)) {
-        *why = "expected a size above 0 like 64M, 1.5G, or infinity";
-        return -EINVAL;
-    }
-    *FIELD(uint64_t) = m;
-    return 0;
-}
-
-static int parse_memory_or_zero(Parser *p, const char *v, void *field, uintptr_t d,
-                                const char **why) {
-    (void) p, (void) d;
-    uint64_t m = UINT64_MAX;
-    if (*v && parse_size_or_infinity(v, &m) < 0) {
-        *why = "expected a size like 64M, 1.5G, 0, or infinity";
+    if (*v && (parse_size_or_infinity(v, &m) < 0 || (m == 0 && !d))) {
+        *why = d ? "expected a size like 64M, 1.5G, 0, or infinity"
+                 : "expected a size above 0 like 64M, 1.5G, or infinity";
         return -EINVAL;
     }
     *FIELD(uint64_t) = m;
@@ -572,7 +562,7 @@ static const KeyDef key_table[] = {
     {"Resources", "CPUWeight", parse_cpu_weight, OFF(cpu_weight), 0},
     {"Resources", "MemoryMax", parse_memory, OFF(memory_max), 0},
     {"Resources", "MemoryHigh", parse_memory, OFF(memory_high), 0},
-    {"Resources", "MemorySwapMax", parse_memory_or_zero, OFF(memory_swap_max), 0},
+    {"Resources", "MemorySwapMax", parse_memory, OFF(memory_swap_max), 1},
     {"Resources", "IOReadBandwidthMax", parse_io_limit, 0, IO_READ_BPS},
     {"Resources", "IOWriteBandwidthMax", parse_io_limit, 0, IO_WRITE_BPS},
     {"Resources", "IOReadIOPSMax", parse_io_limit, 0, IO_READ_IOPS},

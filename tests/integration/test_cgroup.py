@@ -111,10 +111,11 @@ def test_cpu_quota_throttles(daemon, layers):
 
 
 def block_device():
-    """A whole disk every host has: the first loop device, or the disk holding /tmp."""
+    """A whole disk every host has: the first loop device, or the disk holding $TMPDIR."""
     if Path("/dev/loop0").is_block_device():
         return "/dev/loop0", os.stat("/dev/loop0").st_rdev
-    dev = os.stat("/tmp").st_dev
+    import tempfile
+    dev = os.stat(tempfile.gettempdir()).st_dev
     name = [l.split("=", 1)[1] for l in
             Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}/uevent").read_text().split()
             if l.startswith("DEVNAME=")][0]

@@ -45,25 +45,25 @@ def test_controllers_are_handed_down_and_init_is_born_in_its_group(tmp_path, lay
         d.stop()
 
 
+def rmdir_when_empty(d: Path, tries=100):
+    for _ in range(tries):
+        try:
+            d.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # EBUSY until the killed processes are gone
+            time.sleep(0.05)
+
+
 def kill_tree(path: Path):
     """Empties and removes a cgroup subtree, deepest first."""
     if not path.exists():
         return
-    if (path / "cgroup.kill").exists():
-        (path / "cgroup.kill").write_text("1")
+    (path / "cgroup.kill").write_text("1")
     for child in sorted((p for p in path.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
-        for _ in range(100):
-            try:
-                child.rmdir()
-                break
-            except OSError:
-                time.sleep(0.05)
-    for _ in range(100):
-        try:
-            path.rmdir()
-            return
-        except OSError:
-            time.sleep(0.05)
+        rmdir_when_empty(child)
+    rmdir_when_empty(path)
 
 
 @pytest.fixture

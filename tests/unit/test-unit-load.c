@@ -132,6 +132,7 @@ static void test_v2_resource_keys(void **state) {
                                       "IOWriteIOPSMax=/dev/vda\n"
                                       "IOReadIOPSMax=/dev/vda 0\n"
                                       "MemoryHigh=0\n"
+                                      "MemorySwapMax=lots\n"
                                       "[Service]\nExecStart=/x\n");
     assert_string_equal(
         e, "t.unit:4: CPUWeight=0: expected a weight from 1 to 10000 (the default is 100)\n"
@@ -141,7 +142,8 @@ static void test_v2_resource_keys(void **state) {
            "/dev/vda 5M\n"
            "t.unit:7: IOReadIOPSMax=/dev/vda 0: expected a limit above 0 like 5M (base "
            "1000), or infinity\n"
-           "t.unit:8: MemoryHigh=0: expected a size above 0 like 64M, 1.5G, or infinity");
+           "t.unit:8: MemoryHigh=0: expected a size above 0 like 64M, 1.5G, or infinity\n"
+           "t.unit:9: MemorySwapMax=lots: expected a size like 64M, 1.5G, 0, or infinity");
 }
 
 static void test_defaults(void **state) {
