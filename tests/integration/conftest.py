@@ -170,6 +170,19 @@ class Daemon:
         return p.read_text() if p.exists() else ""
 
 
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def assert_no_sanitizer_report(tmp: Path):
+    """Under a sanitizer build (SANDBOXD_BUILD=build-asan) a report in the daemon's output or
+    a unit log (where sandboxd-init writes) fails the test; other builds never print these."""
+    for f in [tmp / "sandboxd.out", *(tmp / "log").glob("*.log")]:
+        if f.exists():
+            text = f.read_text(errors="replace")
+            for marker in SANITIZER_REPORTS:
+                assert marker not in text, f"{f}:\n{text[max(0, text.index(marker) - 200):][:3000]}"
+
+
 @pytest.fixture
 def daemon(tmp_path):
     d = Daemon(tmp_path)
@@ -181,6 +194,7 @@ def daemon(tmp_path):
         # Whatever a failed test left: nothing of ours may outlive it.
         for leftover in cgroup_dirs_of_slice():
             kill_and_remove_cgroup(leftover)
+    assert_no_sanitizer_report(tmp_path)
 
 
 def cgroup_root():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Daemon, cgroup_root, unit_text
+from conftest import Daemon, assert_no_sanitizer_report, cgroup_root, unit_text
 
 pytestmark = pytest.mark.cgroup_v2
 SLEEPER = "/bin/sh -c 'exec sleep 1000'"
@@ -43,6 +43,7 @@ def test_controllers_are_handed_down_and_init_is_born_in_its_group(tmp_path, lay
         assert not grp.exists()
     finally:
         d.stop()
+    assert_no_sanitizer_report(tmp_path)
 
 
 def rmdir_when_empty(d: Path, tries=100):
@@ -109,3 +110,4 @@ def test_delegated_subtree_is_used_and_survives_a_restart(tmp_path, layers, dele
         assert not grp.exists()
     finally:
         d.stop()
+    assert_no_sanitizer_report(tmp_path)
