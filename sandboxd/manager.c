@@ -192,7 +192,7 @@ int manager_startup(Manager *m) {
         return log_error_errno(r, "reading the cgroup hierarchies: %m");
     log_info("cgroup layout: %s; sandboxes go to /%s%s%s%s", cg_layout_to_string(m->cg_layout),
              cg_root(), *cg_root() ? "/" : "", m->config.slice,
-             cg_root_is_delegated() ? " (delegated to us; sandboxd moved to its supervisor "
+             cg_root_is_delegated() ? " (delegated to us; sandboxd runs in its supervisor "
                                       "group)" : "");
     r = cg_create_slice(m->config.slice);
     if (r < 0)

@@ -164,6 +164,11 @@ static int leave_root(int v2_ctrl) {
     int r = own_v2_cgroup(&own);
     if (r < 0)
         return r;
+    size_t n = strlen(state.root);
+    if (strncmp(own, state.root, n) == 0 && streq(own + n, "/supervisor")) {
+        state.delegated = true; /* started there (DelegateSubgroup=, or our earlier self) */
+        return 0;
+    }
     if (!streq(own, state.root))
         return 0;
     if (asprintf(&dir, "%s/%s/supervisor", state.mount[v2_ctrl], state.root) < 0 ||

@@ -56,7 +56,7 @@ typedef struct Cgroup Cgroup;
 int cg_init(const char *root, CgLayout *ret_layout);
 /* "" or "system.slice/sandboxd.service" */
 const char *cg_root(void);
-/* We moved into root/supervisor. */
+/* We live in root/supervisor (moved there, or started there). */
 bool cg_root_is_delegated(void);
 const char *cg_layout_to_string(CgLayout l);
 

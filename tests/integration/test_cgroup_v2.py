@@ -105,6 +105,9 @@ def test_delegated_subtree_is_used_and_survives_a_restart(tmp_path, layers, dele
         d.start(cgroup=svc / "supervisor")
         props = d.show("del.unit")
         assert props["ActiveState"] == "active" and props["MainPID"] == pid
+        assert (tmp_path / "sandboxd.out").read_text().count(
+            "sandboxes go to /sandboxd-test.service/sandbox.slice (delegated to us; sandboxd "
+            "runs in its supervisor group)") == 2
         assert props["ControlGroup"] == "/sandboxd-test.service/sandbox.slice/del.unit"
         d.ctl("stop", "del.unit")
         assert not grp.exists()
