@@ -281,11 +281,19 @@ static int verb_status(sd_bus *bus, char **args) {
             printf("      Tasks: %s (limit: %s)\n", prop(&ps, "TasksCurrent"),
                    prop(&ps, "TasksMax"));
         if (safe_atou64(prop(&ps, "MemoryCurrent"), &v) >= 0) {
-            uint64_t max;
+            /* as systemctl: only the limits that are set, in one parenthesis */
+            static const char *const lim[][2] = {
+                {"MemoryHigh", "high"}, {"MemoryMax", "max"}, {"MemorySwapMax", "swap max"}};
+            const char *sep = " (";
             printf("     Memory: %s", format_bytes(b1, v));
-            if (safe_atou64(prop(&ps, "MemoryMax"), &max) >= 0)
-                printf(" (max: %s)", format_bytes(b2, max));
-            printf("\n");
+            for (size_t i = 0; i < ELEMENTSOF(lim); i++) {
+                uint64_t x;
+                if (safe_atou64(prop(&ps, lim[i][0]), &x) < 0)
+                    continue; /* "infinity" */
+                printf("%s%s: %s", sep, lim[i][1], format_bytes(b2, x));
+                sep = " ";
+            }
+            printf("%s\n", streq(sep, " ") ? ")" : "");
         }
         if (safe_atou64(prop(&ps, "CPUUsageNSec"), &v) >= 0) {
             uint64_t q;
@@ -294,6 +302,8 @@ static int verb_status(sd_bus *bus, char **args) {
                 printf(" (quota: %" PRIu64 "%%)", q / 10000);
             if (*prop(&ps, "AllowedCPUs"))
                 printf(" (cpus: %s)", prop(&ps, "AllowedCPUs"));
+            if (*prop(&ps, "CPUWeight"))
+                printf(" (weight: %s)", prop(&ps, "CPUWeight"));
             printf("\n");
         }
         if (*prop(&ps, "ControlGroup"))

@@ -133,6 +133,9 @@ def test_weight_memory_high_swap_and_io_limits(daemon, layers):
     props = daemon.show("more.unit")
     assert props["CPUWeight"] == "200" and props["MemoryHigh"] == str(48 << 20)
     assert props["IOReadBandwidthMax"] == f"{dev} 1000000"  # base 1000, as systemd
+    st = daemon.ctl("status", "more.unit").stdout
+    assert "(high: 48.0M max: 64.0M swap max: 0B)" in st, st
+    assert "(weight: 200)" in st, st
     if is_v2():
         assert cgroup_file("cpu", "more.unit", "cpu.weight").read_text().strip() == "200"
         assert cgroup_file("memory", "more.unit", "memory.high").read_text().strip() == \
