@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "blockdev.h"
 #include "cgroup.h"
 #include "log.h"
 #include "manager.h"
@@ -204,35 +204,6 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
         return -ENOMEM;
     }
     *ret = p;
-    return 0;
-}
-
-/* The disk a block device path stands for: io.max and blkio.throttle accept whole disks only,
- * so a partition is replaced by the disk that holds it (as systemd does). */
-static int block_whole_disk(const char *path, dev_t *ret) {
-    struct stat st;
-    char sys[64];
-    if (stat(path, &st) < 0)
-        return -errno;
-    if (!S_ISBLK(st.st_mode))
-        return -ENOTBLK;
-    snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/partition", major(st.st_rdev),
-             minor(st.st_rdev));
-    if (access(sys, F_OK) < 0) {
-        *ret = st.st_rdev;
-        return 0;
-    }
-    /* /sys/dev/block/M:m links to .../block/vda/vda1; the disk's "dev" is one level up */
-    snprintf(sys, sizeof sys, "/sys/dev/block/%u:%u/../dev", major(st.st_rdev),
-             minor(st.st_rdev));
-    _cleanup_free_ char *text = NULL;
-    unsigned maj, min;
-    int r = read_file(sys, 64, &text, NULL);
-    if (r < 0)
-        return r;
-    if (sscanf(text, "%u:%u", &maj, &min) != 2)
-        return -EIO;
-    *ret = makedev(maj, min);
     return 0;
 }
 

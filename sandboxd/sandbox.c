@@ -359,10 +359,10 @@ static int start_process(Sandbox *s) {
     };
     unsigned ignored = 0;
     r = cg_create(m->config.slice, s->name, &limits, &s->cgroup, &ignored);
-    if (r == -EOPNOTSUPP) {
-        sandbox_set_start_error(s, "creating cgroup %s/%s: a limit of this unit needs a cgroup "
-                                   "controller that is not available to sandboxd here",
-                                m->config.slice, s->name);
+    if (r == -EOPNOTSUPP && cg_missing_controller(&limits)) {
+        sandbox_set_start_error(s, "creating cgroup %s/%s: [Resources] needs the %s controller, "
+                                   "which is not available to sandboxd on this host",
+                                m->config.slice, s->name, cg_missing_controller(&limits));
         goto fail;
     }
     if (r < 0) {

@@ -140,13 +140,22 @@ static int get_props(sd_bus *bus, const char *unit, Props *ret) {
     return 0;
 }
 
-static int verb_start(sd_bus *bus, char **args) {
+/* start, or restart (stop by id if loaded; a unit never started is simply started) */
+static int start_units(sd_bus *bus, char **args, bool restart) {
     int ret = 0;
     STRV_FOREACH(a, args) {
         _cleanup_free_ char *u = unit_arg(*a);
         if (!u) {
             ret = EXIT_FAILURE;
             continue;
+        }
+        if (restart) {
+            const char *base = strrchr(u, '/') ? strrchr(u, '/') + 1 : u;
+            int r = call(bus, "StopUnit", NULL, "s", base);
+            if (r && r != EXIT_NO_SUCH_UNIT) {
+                ret = r;
+                continue;
+            }
         }
         int r = call(bus, "StartUnit", NULL, "s", u);
         if (r)
@@ -155,26 +164,12 @@ static int verb_start(sd_bus *bus, char **args) {
     return ret;
 }
 
+static int verb_start(sd_bus *bus, char **args) {
+    return start_units(bus, args, false);
+}
+
 static int verb_restart(sd_bus *bus, char **args) {
-    int ret = 0;
-    STRV_FOREACH(a, args) {
-        _cleanup_free_ char *u = unit_arg(*a);
-        if (!u) {
-            ret = EXIT_FAILURE;
-            continue;
-        }
-        /* stop by id if loaded; a unit never started is simply started */
-        const char *base = strrchr(u, '/') ? strrchr(u, '/') + 1 : u;
-        int r = call(bus, "StopUnit", NULL, "s", base);
-        if (r && r != EXIT_NO_SUCH_UNIT) {
-            ret = r;
-            continue;
-        }
-        r = call(bus, "StartUnit", NULL, "s", u);
-        if (r)
-            ret = r;
-    }
-    return ret;
+    return start_units(bus, args, true);
 }
 
 static int verb_simple(sd_bus *bus, char **args, const char *method) {

@@ -92,11 +92,25 @@ const char *cg_layout_to_string(CgLayout l) {
     return l == CG_LAYOUT_V2 ? "v2" : "v1";
 }
 
+static int read_small(const char *path, char **ret) {
+    return read_file(path, 1024 * 1024, ret, NULL);
+}
+
+static int write_small(const char *path, const char *value) {
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, value, strlen(value));
+    if (n < 0)
+        return -errno;
+    return 0;
+}
+
 /* Our group on the unified hierarchy, from the "0::/x/y" line of /proc/self/cgroup, as "x/y"
  * ("" for the root). */
 static int own_v2_cgroup(char **ret) {
     _cleanup_free_ char *text = NULL;
-    int r = read_file("/proc/self/cgroup", 64 * 1024, &text, NULL);
+    int r = read_small("/proc/self/cgroup", &text);
     if (r < 0)
         return r;
     for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n"))
@@ -116,13 +130,9 @@ static bool group_is_delegated(const char *mount, const char *path) {
            getxattr(p, "user.delegate", NULL, 0) >= 0;
 }
 
-static int write_small(const char *path, const char *value);
-static int read_small(const char *path, char **ret);
-
 /* Picks the part of the hierarchy that is ours. On v2 under a service manager that delegated
  * a subtree (systemd's Delegate=yes), that subtree; else the root. */
-static int choose_root(const char *root, int v2_ctrl) {
-    _cleanup_free_ char *own = NULL;
+static int choose_root(const char *root, int v2_ctrl, const char *own_group) {
     if (root) {
         while (*root == '/')
             root++;
@@ -133,9 +143,9 @@ static int choose_root(const char *root, int v2_ctrl) {
         while (n > 0 && state.root[n - 1] == '/')
             state.root[--n] = 0;
     } else if (v2_ctrl >= 0) {
-        int r = own_v2_cgroup(&own);
-        if (r < 0)
-            return r;
+        _cleanup_free_ char *own = strdup(own_group);
+        if (!own)
+            return -ENOMEM;
         /* restarted by a manager that starts us in a sub-group (DelegateSubgroup=supervisor) */
         char *slash = strrchr(own, '/');
         if (streq(slash ? slash + 1 : own, "supervisor")) {
@@ -157,13 +167,10 @@ static int choose_root(const char *root, int v2_ctrl) {
 
 /* v2 lets no process live in a group that hands controllers down ("no internal processes"):
  * when we are in our own root, move into root/supervisor first. */
-static int leave_root(int v2_ctrl) {
-    _cleanup_free_ char *own = NULL, *dir = NULL, *procs = NULL;
+static int leave_root(int v2_ctrl, const char *own) {
+    _cleanup_free_ char *dir = NULL, *procs = NULL;
     if (v2_ctrl < 0 || !*state.root)
         return 0;
-    int r = own_v2_cgroup(&own);
-    if (r < 0)
-        return r;
     size_t n = strlen(state.root);
     if (strncmp(own, state.root, n) == 0 && streq(own + n, "/supervisor")) {
         state.delegated = true; /* started there (DelegateSubgroup=, or our earlier self) */
@@ -176,7 +183,7 @@ static int leave_root(int v2_ctrl) {
         return -ENOMEM;
     if (mkdir(dir, 0755) < 0 && errno != EEXIST)
         return -errno;
-    r = write_small(procs, "0");
+    int r = write_small(procs, "0");
     if (r < 0)
         return r;
     state.delegated = true;
@@ -238,9 +245,12 @@ int cg_init(const char *root, CgLayout *ret_layout) {
         if (state.v2[CTRL_MEMORY])
             state.mount[CTRL_CPUACCT] = mfree(state.mount[CTRL_CPUACCT]);
         int v2_ctrl = state.layout == CG_LAYOUT_V2 ? CTRL_MEMORY : -1;
-        r = choose_root(root, v2_ctrl);
+        _cleanup_free_ char *own = NULL;
+        if (v2_ctrl >= 0 && (r = own_v2_cgroup(&own)) < 0)
+            return r;
+        r = choose_root(root, v2_ctrl, own);
         if (r >= 0)
-            r = leave_root(v2_ctrl);
+            r = leave_root(v2_ctrl, own);
         if (r >= 0)
             r = drop_unavailable(v2_ctrl);
         if (r < 0)
@@ -282,20 +292,6 @@ static char *under_root(const char *rel) {
 /* The hierarchy that holds the process list: any, they all hold the same processes. */
 static Ctrl procs_ctrl(void) {
     return CTRL_PIDS;
-}
-
-static int read_small(const char *path, char **ret) {
-    return read_file(path, 1024 * 1024, ret, NULL);
-}
-
-static int write_small(const char *path, const char *value) {
-    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    ssize_t n = write(fd, value, strlen(value));
-    if (n < 0)
-        return -errno;
-    return 0;
 }
 
 /* Reads "key N" from a flat keyed file like memory.events or cpu.stat. */
@@ -575,6 +571,27 @@ static Cgroup *cgroup_alloc(const char *slice, const char *name) {
     return cg;
 }
 
+static unsigned limits_ctrls(const CgLimits *l) {
+    unsigned m = 1u << CTRL_MEMORY | 1u << CTRL_PIDS;
+    if (state.mount[CTRL_CPUACCT])
+        m |= 1u << CTRL_CPUACCT;
+    if (l->cpu_quota_permyriad != UINT32_MAX || l->cpu_weight != UINT64_MAX)
+        m |= 1u << CTRL_CPU;
+    if (l->cpus)
+        m |= 1u << CTRL_CPUSET;
+    if (l->n_io > 0)
+        m |= 1u << CTRL_IO;
+    return m;
+}
+
+const char *cg_missing_controller(const CgLimits *l) {
+    unsigned m = limits_ctrls(l);
+    for (int c = 0; c < _CTRL_MAX; c++)
+        if ((m & (1u << c)) && !state.mount[c])
+            return c == CTRL_IO && state.layout == CG_LAYOUT_V1 ? "blkio" : ctrl_names[c];
+    return NULL;
+}
+
 int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **ret,
               unsigned *ret_ignored) {
     Cgroup *cg = cgroup_alloc(slice, name);
@@ -584,20 +601,11 @@ int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **r
 
     if (!cg)
         return -ENOMEM;
-    cg->ctrls = 1u << CTRL_MEMORY | 1u << CTRL_PIDS;
-    if (state.mount[CTRL_CPUACCT])
-        cg->ctrls |= 1u << CTRL_CPUACCT;
-    if (l->cpu_quota_permyriad != UINT32_MAX || l->cpu_weight != UINT64_MAX)
-        cg->ctrls |= 1u << CTRL_CPU;
-    if (l->cpus)
-        cg->ctrls |= 1u << CTRL_CPUSET;
-    if (l->n_io > 0)
-        cg->ctrls |= 1u << CTRL_IO;
-    for (int c = 0; c < _CTRL_MAX; c++)
-        if ((cg->ctrls & (1u << c)) && !state.mount[c]) {
-            r = -EOPNOTSUPP; /* asked for a limit this host cannot enforce */
-            goto fail;
-        }
+    cg->ctrls = limits_ctrls(l);
+    if (cg_missing_controller(l)) {
+        r = -EOPNOTSUPP; /* asked for a limit this host cannot enforce */
+        goto fail;
+    }
 
     lc = cgroup_new_cgroup(cg->path);
     if (!lc) {

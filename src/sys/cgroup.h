@@ -66,8 +66,11 @@ int cg_create_slice(const char *slice);
 /* Removes the slice if it is empty; -EBUSY when not. */
 int cg_remove_slice(const char *slice);
 
+/* The controller the limits need that we cannot use here ("cpuset", "io"...), or NULL. */
+const char *cg_missing_controller(const CgLimits *l);
 /* Creates slice/name with the limits written. On failure nothing is left behind. Limits the
- * layout cannot express are skipped and reported in *ret_ignored (CG_IGNORED_*). */
+ * layout cannot express are skipped and reported in *ret_ignored (CG_IGNORED_*).
+ * -EOPNOTSUPP when cg_missing_controller() names one. */
 int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **ret,
               unsigned *ret_ignored);
 Cgroup *cg_free(Cgroup *cg);

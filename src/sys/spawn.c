@@ -110,6 +110,7 @@ int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
     int r = -ENOSYS;
     bool born_inside = false;
 
+    e->step = "clone";
     /* the child's report: shared, since the clone3 child has its own copy of our memory */
     ChildState *s = mmap(NULL, sizeof(ChildState), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -122,8 +123,7 @@ int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
         if (r >= 0) {
             r = 0;
             born_inside = true;
-        }
-        else if (r != -ENOSYS && r != -E2BIG && r != -EPERM)
+        } else if (r != -ENOSYS && r != -E2BIG && r != -EPERM)
             e->step = "clone3";
     }
     if (r == -ENOSYS || r == -E2BIG || r == -EPERM) {
@@ -139,8 +139,6 @@ int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
                     &pidfd);
         r = pid < 0 ? -errno : 0;
         munmap(stack, CHILD_STACK_SIZE);
-        if (r < 0)
-            e->step = "clone";
     }
     if (r < 0)
         goto out;

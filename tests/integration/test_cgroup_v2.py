@@ -114,3 +114,36 @@ def test_delegated_subtree_is_used_and_survives_a_restart(tmp_path, layers, dele
     finally:
         d.stop()
     assert_no_sanitizer_report(tmp_path)
+
+
+def test_controller_missing_from_the_delegated_group_is_named(tmp_path, layers):
+    """A manager that delegates a group without io: a unit asking for an IO limit is refused
+    with the controller named, and nothing is created for it."""
+    outer = cgroup_root() / "sandboxd-test-noio.service"
+    outer.mkdir()
+    try:
+        (outer / "cgroup.subtree_control").write_text("+cpu +cpuset +memory +pids")
+        svc = outer / "payload"
+        svc.mkdir()
+        os.setxattr(svc, "trusted.delegate", b"1")
+        assert "io" not in (svc / "cgroup.controllers").read_text().split()
+        d = Daemon(tmp_path)
+        d.start(cgroup=svc)
+        try:
+            dev = "/dev/loop0" if Path("/dev/loop0").is_block_device() else "/dev/vda"
+            d.write_unit("io.unit", unit_text(layers, SLEEPER,
+                                              resources=f"IOReadIOPSMax={dev} 10"))
+            r = d.ctl("start", "io.unit", check=False)
+            assert r.returncode != 0
+            assert "[Resources] needs the io controller" in r.stderr, r.stderr
+            assert not (svc / "sandbox.slice" / "io.unit").exists()
+            # the same daemon still runs what the group allows
+            d.write_unit("ok.unit", unit_text(layers, SLEEPER, resources=LIMITS))
+            d.ctl("start", "ok.unit")
+            assert (svc / "sandbox.slice" / "ok.unit" / "pids.max").read_text().strip() == "20"
+            d.ctl("stop", "ok.unit")
+        finally:
+            d.stop()
+        assert_no_sanitizer_report(tmp_path)
+    finally:
+        kill_tree(outer)
