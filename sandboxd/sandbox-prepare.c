@@ -213,9 +213,15 @@ int sandbox_resolve_io_limits(Sandbox *s, CgIoLimit **ret, size_t *ret_n) {
                                                   : NULL;
     if (c->n_io_limits && !io)
         return sandbox_set_start_error(s, "out of memory"), -ENOMEM;
+    size_t n = 0;
     for (size_t i = 0; i < c->n_io_limits; i++) {
         const IoLimit *l = &c->io_limits[i];
-        int r = block_whole_disk(l->path, &io[i].dev);
+        bool any = false;
+        for (int t = 0; t < _IO_LIMIT_MAX; t++)
+            any |= l->max[t] != UINT64_MAX;
+        if (!any)
+            continue; /* every limit of the device was reset by an empty assignment */
+        int r = block_whole_disk(l->path, &io[n].dev);
         if (r < 0) {
             IoLimitType t = 0;
             while (t < _IO_LIMIT_MAX - 1 && l->max[t] == UINT64_MAX)
@@ -224,9 +230,9 @@ int sandbox_resolve_io_limits(Sandbox *s, CgIoLimit **ret, size_t *ret_n) {
                                            r == -ENOTBLK ? "not a block device"
                                                          : strerror(-r)), r;
         }
-        memcpy(io[i].max, l->max, sizeof io[i].max);
+        memcpy(io[n++].max, l->max, sizeof io[0].max);
     }
     *ret = TAKE_PTR(io);
-    *ret_n = c->n_io_limits;
+    *ret_n = n;
     return 0;
 }

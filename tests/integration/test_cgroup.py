@@ -170,3 +170,9 @@ def test_io_limit_on_a_non_block_device_fails_cleanly(daemon, layers):
     assert r.returncode != 0
     assert "IOReadIOPSMax=/dev/null: not a block device" in r.stderr
     assert not cgroup_dir("memory", "nodev.unit").exists()
+    # an empty assignment drops the device: nothing is looked up, the unit starts
+    daemon.write_unit("reset.unit", unit_text(
+        layers, SLEEPER, resources="IOReadIOPSMax=/dev/nonexistent 10\nIOReadIOPSMax="))
+    daemon.ctl("start", "reset.unit")
+    assert "IOReadIOPSMax" not in daemon.show("reset.unit")
+    daemon.ctl("stop", "reset.unit")

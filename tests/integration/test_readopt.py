@@ -6,6 +6,7 @@ away."""
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -70,9 +71,12 @@ def test_exit_while_away_is_reported_and_cleaned_up(daemon, layers, tmp_path, in
     daemon.write_unit("quit.unit", unit_text(layers, QUITTER, sandbox=f"Volume={ctl}:/ctl"))
     daemon.ctl("start", "quit.unit")
     pid = int(daemon.show("quit.unit")["MainPID"])
+    init = int(Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1])  # its ppid
     daemon.stop()
     (ctl / "quit").touch()
+    # the init too: while it lives, the next sandboxd adopts it and sees the exit itself
     wait_gone(pid)
+    wait_gone(init)
 
     daemon.start()
     p = daemon.wait_for("quit.unit", lambda p: p["ActiveState"] == "failed")
