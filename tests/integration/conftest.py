@@ -21,7 +21,9 @@ SANDBOXD = BUILD / "sandboxd" / "sandboxd"
 SANDBOXCTL = BUILD / "src" / "sandboxctl" / "sandboxctl"
 INIT = BUILD / "src" / "init" / "sandboxd-init"
 BUSYBOX = Path("/bin/busybox")
-SLICE = "sandbox.slice"
+# A run may pick its own slice (SANDBOXD_TEST_SLICE), so two suites can share a host; the
+# cleanup below only ever touches this slice.
+SLICE = os.environ.get("SANDBOXD_TEST_SLICE", "sandbox.slice")
 
 
 def pytest_sessionstart(session):
@@ -115,7 +117,8 @@ class Daemon:
         self.proc = subprocess.Popen(
             [str(SANDBOXD), "--socket", str(self.socket), "--state-dir", str(self.state),
              "--runtime-dir", str(self.runtime), "--log-dir", str(self.logs),
-             "--unit-path", str(self.units), "--init", str(INIT), *args] +
+             "--unit-path", str(self.units), "--init", str(INIT), "--slice", SLICE,
+             *args] +
             (["--keep-running"] if keep_running else []),
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,
             preexec_fn=enter_cgroup if cgroup else None)

@@ -5,7 +5,7 @@ TasksMax=; an over-limit allocation OOM-killed in its own cgroup."""
 import os
 from pathlib import Path
 
-from conftest import cgroup_dir, cgroup_file, is_v2, sandbox_exec, unit_text
+from conftest import SLICE, cgroup_dir, cgroup_file, is_v2, sandbox_exec, unit_text
 
 SLEEPER = "/bin/sh -c 'exec sleep 1000'"
 
@@ -16,7 +16,7 @@ def test_limits_are_in_the_kernel(daemon, layers):
         resources="CPUQuota=20%\nAllowedCPUs=0\nMemoryMax=64M\nTasksMax=20"))
     daemon.ctl("start", "lim.unit")
     props = daemon.show("lim.unit")
-    assert props["ControlGroup"] == "/sandbox.slice/lim.unit"
+    assert props["ControlGroup"] == f"/{SLICE}/lim.unit"
     if is_v2():
         assert cgroup_file("cpu", "lim.unit", "", "cpu.max").read_text().split() == \
             ["20000", "100000"]
@@ -34,10 +34,10 @@ def test_limits_are_in_the_kernel(daemon, layers):
     lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
     for ctrl in ("memory", "pids", "cpu"):
         if is_v2():
-            assert "0::/sandbox.slice/lim.unit" in lines
+            assert f"0::/{SLICE}/lim.unit" in lines
         else:
             assert any(ctrl in l.split(":")[1].split(",") and
-                       l.endswith(":/sandbox.slice/lim.unit") for l in lines), (ctrl, lines)
+                       l.endswith(f":/{SLICE}/lim.unit") for l in lines), (ctrl, lines)
     procs = cgroup_dir("pids", "lim.unit").joinpath("cgroup.procs").read_text().split()
     assert str(pid) in procs and len(procs) == 2  # init + payload
     assert int(props["TasksCurrent"]) == 2

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Daemon, assert_no_sanitizer_report, cgroup_root, unit_text
+from conftest import SLICE, Daemon, assert_no_sanitizer_report, cgroup_root, unit_text
 
 pytestmark = pytest.mark.cgroup_v2
 SLEEPER = "/bin/sh -c 'exec sleep 1000'"
@@ -27,7 +27,7 @@ def test_controllers_are_handed_down_and_init_is_born_in_its_group(tmp_path, lay
     try:
         d.write_unit("v2.unit", unit_text(layers, SLEEPER, resources=LIMITS))
         d.ctl("start", "v2.unit")
-        slice_ = cgroup_root() / "sandbox.slice"
+        slice_ = cgroup_root() / f"{SLICE}"
         for ctrl in ("cpu", "cpuset", "memory", "pids"):
             assert ctrl in subtree(cgroup_root()), ctrl
             assert ctrl in subtree(slice_), ctrl
@@ -37,7 +37,7 @@ def test_controllers_are_handed_down_and_init_is_born_in_its_group(tmp_path, lay
         assert (grp / "memory.max").read_text().strip() == str(64 << 20)
         assert (grp / "pids.max").read_text().strip() == "20"
         out = (tmp_path / "sandboxd.out").read_text()
-        assert "born in its cgroup by clone3(CLONE_INTO_CGROUP): /sandbox.slice/v2.unit" in out
+        assert f"born in its cgroup by clone3(CLONE_INTO_CGROUP): /{SLICE}/v2.unit" in out
         assert "cgroup layout: v2" in out
         d.ctl("stop", "v2.unit")
         assert not grp.exists()
@@ -92,12 +92,12 @@ def test_delegated_subtree_is_used_and_survives_a_restart(tmp_path, layers, dele
         d.write_unit("del.unit", unit_text(layers, SLEEPER, resources=LIMITS))
         d.ctl("start", "del.unit")
         props = d.show("del.unit")
-        assert props["ControlGroup"] == "/sandboxd-test.service/sandbox.slice/del.unit"
-        grp = svc / "sandbox.slice" / "del.unit"
+        assert props["ControlGroup"] == f"/sandboxd-test.service/{SLICE}/del.unit"
+        grp = svc / f"{SLICE}" / "del.unit"
         assert (grp / "cpu.max").read_text().split() == ["20000", "100000"]
         assert (grp / "memory.max").read_text().strip() == str(64 << 20)
         assert props["MainPID"] in (grp / "cgroup.procs").read_text().split()
-        assert not (cgroup_root() / "sandbox.slice" / "del.unit").exists()
+        assert not (cgroup_root() / f"{SLICE}" / "del.unit").exists()
 
         # restarted the way systemd does with DelegateSubgroup=supervisor: adopted in place
         pid = props["MainPID"]
@@ -106,9 +106,9 @@ def test_delegated_subtree_is_used_and_survives_a_restart(tmp_path, layers, dele
         props = d.show("del.unit")
         assert props["ActiveState"] == "active" and props["MainPID"] == pid
         assert (tmp_path / "sandboxd.out").read_text().count(
-            "sandboxes go to /sandboxd-test.service/sandbox.slice (delegated to us; sandboxd "
+            f"sandboxes go to /sandboxd-test.service/{SLICE} (delegated to us; sandboxd "
             "runs in its supervisor group)") == 2
-        assert props["ControlGroup"] == "/sandboxd-test.service/sandbox.slice/del.unit"
+        assert props["ControlGroup"] == f"/sandboxd-test.service/{SLICE}/del.unit"
         d.ctl("stop", "del.unit")
         assert not grp.exists()
     finally:
@@ -136,11 +136,11 @@ def test_controller_missing_from_the_delegated_group_is_named(tmp_path, layers):
             r = d.ctl("start", "io.unit", check=False)
             assert r.returncode != 0
             assert "[Resources] needs the io controller" in r.stderr, r.stderr
-            assert not (svc / "sandbox.slice" / "io.unit").exists()
+            assert not (svc / f"{SLICE}" / "io.unit").exists()
             # the same daemon still runs what the group allows
             d.write_unit("ok.unit", unit_text(layers, SLEEPER, resources=LIMITS))
             d.ctl("start", "ok.unit")
-            assert (svc / "sandbox.slice" / "ok.unit" / "pids.max").read_text().strip() == "20"
+            assert (svc / f"{SLICE}" / "ok.unit" / "pids.max").read_text().strip() == "20"
             d.ctl("stop", "ok.unit")
         finally:
             d.stop()

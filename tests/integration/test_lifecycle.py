@@ -5,7 +5,7 @@ TimeoutStopSec= for a payload that ignores SIGTERM, start failures reported by s
 import os
 import time
 
-from conftest import cgroup_dir, unit_text
+from conftest import SLICE, cgroup_dir, unit_text
 
 SLEEPER = "/bin/sh -c 'exec sleep 1000'"
 
@@ -17,7 +17,7 @@ def test_start_by_name_status_show_list(daemon, layers):
     assert st.returncode == 0
     assert "web.unit - test sandbox" in st.stdout
     assert "Active: active (running)" in st.stdout
-    assert "CGroup: /sandbox.slice/web.unit" in st.stdout
+    assert f"CGroup: /{SLICE}/web.unit" in st.stdout
     assert "Tasks: 2 (limit: 30)" in st.stdout
     assert "Started, main PID" in st.stdout  # the log tail
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cgroup_dir, unit_text
+from conftest import SLICE, cgroup_dir, unit_text
 
 SLEEPER = "/bin/sh -c 'exec sleep 1000'"
 # exits with 7 once /ctl/quit exists (a volume the test controls)
@@ -50,7 +50,7 @@ def test_sandbox_survives_daemon_restart_and_is_adopted(daemon, layers, init_rea
     after = daemon.show("keep.unit")
     assert after["ActiveState"] == "active"
     assert after["MainPID"] == str(pid)
-    assert after["ControlGroup"] == "/sandbox.slice/keep.unit"
+    assert after["ControlGroup"] == f"/{SLICE}/keep.unit"
     assert after["TasksMax"] == "10"  # the unit file was reloaded
     assert "Adopted by sandboxd" in daemon.log("keep.unit")
     st = daemon.ctl("status", "keep.unit")
