@@ -106,6 +106,24 @@ static int read_unit(sd_bus_message *msg, Manager *m, sd_bus_error *error, Sandb
     return *ret ? 1 : no_such_unit(error, name);
 }
 
+/* The answer to a StartUnit or StopUnit call, once the sandbox's job is done; userdata is the
+ * call, referenced while it waits. */
+static void job_done(Sandbox *s, void *userdata, int r, const char *message) {
+    sd_bus_message *msg = userdata;
+    bool start = streq(sd_bus_message_get_member(msg), "StartUnit");
+    if (r == 0)
+        (void) (start ? sd_bus_reply_method_return(msg, "s", s->name)
+                      : sd_bus_reply_method_return(msg, NULL));
+    else
+        (void) sd_bus_reply_method_errorf(msg,
+                                          r == -EAGAIN      ? SANDBOXD_ERROR_START_LIMIT_HIT
+                                          : r == -EBUSY     ? SANDBOXD_ERROR_UNIT_BUSY
+                                          : r == -ESHUTDOWN ? SANDBOXD_ERROR_SHUTTING_DOWN
+                                                            : SANDBOXD_ERROR_START_FAILED,
+                                          "%s", message ? message : strerror(-r));
+    sd_bus_message_unref(msg);
+}
+
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
     const char *arg;
@@ -122,9 +140,11 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
     r = manager_load_unit(m, arg, &s, &errors);
     if (r < 0)
         return load_error(error, arg, r, errors);
-    r = sandbox_start(s, msg);
-    if (r < 0)
+    r = sandbox_start(s, job_done, sd_bus_message_ref(msg));
+    if (r < 0) {
+        sd_bus_message_unref(msg);
         return sd_bus_error_set_errnof(error, -r, "starting %s: %s", s->name, strerror(-r));
+    }
     return 1; /* answered now or later by the sandbox */
 }
 
@@ -133,9 +153,11 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
     int r = read_unit(msg, userdata, error, &s);
     if (r <= 0)
         return r;
-    r = sandbox_stop(s, msg);
-    if (r < 0)
+    r = sandbox_stop(s, job_done, sd_bus_message_ref(msg));
+    if (r < 0) {
+        sd_bus_message_unref(msg);
         return sd_bus_error_set_errnof(error, -r, "stopping %s: %s", s->name, strerror(-r));
+    }
     return 1;
 }
 

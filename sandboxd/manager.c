@@ -46,12 +46,12 @@ static int on_shutdown_signal(sd_event_source *src, const struct signalfd_siginf
                  si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
         for (size_t i = 0; i < m->n_sandboxes; i++)
             if (m->sandboxes[i]->state == SANDBOX_AUTO_RESTART)
-                (void) sandbox_stop(m->sandboxes[i], NULL);
+                (void) sandbox_stop(m->sandboxes[i], NULL, NULL);
     } else {
         log_info("Received %s, stopping all sandboxes.",
                  si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
         for (size_t i = 0; i < m->n_sandboxes; i++)
-            (void) sandbox_stop(m->sandboxes[i], NULL);
+            (void) sandbox_stop(m->sandboxes[i], NULL, NULL);
     }
     manager_check_shutdown(m);
     return 0;
@@ -247,9 +247,18 @@ static void adopt_all(Manager *m) {
             continue;
         _cleanup_free_ char *path = NULL, *text = NULL;
         SandboxSavedState st;
-        if (asprintf(&path, "%s/%s/state", dir, de->d_name) < 0 ||
-            read_file(path, 64 * 1024, &text, NULL) < 0)
-            continue; /* never got to run: nothing to adopt */
+        if (asprintf(&path, "%s/%s/state", dir, de->d_name) < 0)
+            continue;
+        if (read_file(path, 64 * 1024, &text, NULL) < 0) {
+            /* a start cut short before its init was recorded: nothing may be left of it */
+            int r = sandbox_remove_orphan(m, de->d_name);
+            if (r < 0)
+                log_warning_errno(r, "%s: removing what a cut-short start left: %m",
+                                  de->d_name);
+            else
+                log_info("%s: removed what a cut-short start left behind.", de->d_name);
+            continue;
+        }
         int r = sandbox_read_state(text, &st);
         if (r < 0) {
             log_warning_errno(r, "%s: unreadable, not adopting %s: %m", path, de->d_name);

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -34,9 +35,9 @@ int sandbox_save(Sandbox *s) {
         return r;
     if (asprintf(&text,
                  "unit_path=%s\ninit_pid=%d\ninit_start_time=%" PRIu64 "\nmain_pid=%d\n"
-                 "n_restarts=%u\nstate_change_usec=%" PRIu64 "\n",
+                 "n_restarts=%u\nstate_change_usec=%" PRIu64 "\nready=%d\n",
                  s->config->path, (int) s->init_pid, start, (int) s->main_pid, s->n_restarts,
-                 s->state_change_usec) < 0)
+                 s->state_change_usec, s->got_ready) < 0)
         return -ENOMEM;
     return write_file_atomic(path, text, strlen(text), 0600);
 }
@@ -60,8 +61,10 @@ int sandbox_read_state(const char *text, SandboxSavedState *ret) {
     uint64_t v;
     SandboxSavedState st = {0};
     const char *p = state_field(text, "unit_path", buf);
-    if (!p || !path_is_normalized_absolute(p) || !(st.unit_path = strdup(p)))
-        return p ? -ENOMEM : -EBADMSG;
+    if (!p || !path_is_normalized_absolute(p))
+        return -EBADMSG;
+    if (!(st.unit_path = strdup(p)))
+        return -ENOMEM;
     if (!(p = state_field(text, "init_pid", buf)) || safe_atou64(p, &v) < 0 || v == 0 ||
         v > INT32_MAX)
         goto bad;
@@ -75,6 +78,8 @@ int sandbox_read_state(const char *text, SandboxSavedState *ret) {
         st.n_restarts = (unsigned) v;
     if ((p = state_field(text, "state_change_usec", buf)))
         (void) safe_atou64(p, &st.state_change_usec);
+    /* files from before "ready" was recorded were only written once the payload ran */
+    st.ready = !(p = state_field(text, "ready", buf)) || !streq(p, "0");
     *ret = st;
     return 0;
 bad:
@@ -94,31 +99,72 @@ static int on_adopted_init_exit(sd_event_source *src, int fd, uint32_t revents, 
 int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
     uint64_t start;
     int r;
-    s->adopted = true;
     s->userns_base = (s->config->namespaces & NS_USER) ? sandbox_userns_base(s->name) : 0;
     s->main_pid = st->main_pid;
     s->n_restarts = st->n_restarts;
-    s->state = SANDBOX_ACTIVE;
     s->state_change_usec = st->state_change_usec;
-    s->got_ready = true;
     r = cg_open(s->manager->config.slice, s->name, &s->cgroup);
     if (r < 0 && r != -ENOENT)
         return r;
+    /* Taken over as running, also when its start was still under way: its init either runs
+     * the payload or, still waiting for "go" from the sandboxd that died, leaves by itself. */
+    s->adopted = true;
+    s->got_ready = true;
     s->init_pidfd = (int) syscall(SYS_pidfd_open, st->init_pid, 0);
     /* the same pid and start time: the same process, not a successor with a reused pid */
+    /* (a pidfd of a zombie that is not ours reads as exited at once: it ended while away) */
     if (s->init_pidfd < 0 || pid_get_start_time(st->init_pid, &start) < 0 ||
-        start != st->init_start_time) {
+        start != st->init_start_time ||
+        poll(&(struct pollfd){.fd = s->init_pidfd, .events = POLLIN}, 1, 0) > 0) {
         s->init_pidfd = safe_close(s->init_pidfd);
+        sandbox_set_state(s, SANDBOX_ACTIVE);
         sandbox_log_event(s, "Its init ended while sandboxd was away.");
         siginfo_t si = {.si_code = CLD_KILLED, .si_status = SIGKILL};
         sandbox_on_init_exit(s, &si);
         return 0;
     }
     s->init_pid = st->init_pid;
+    /* recorded before its payload was known: the init's child is it (or the init, until then) */
+    if (s->main_pid <= 0 && pid_find_child(s->init_pid, &s->main_pid) < 0)
+        s->main_pid = s->init_pid;
     r = sd_event_add_io(s->manager->event, &s->pidfd_source, s->init_pidfd, EPOLLIN,
                         on_adopted_init_exit, s);
-    if (r < 0)
+    if (r < 0) {
+        /* nothing may run unseen: what we cannot watch, we stop */
+        log_error_errno(r, "%s: watching its init: %m; killing the sandbox", s->name);
+        (void) syscall(SYS_pidfd_send_signal, s->init_pidfd, SIGKILL, NULL, 0);
+        if (s->cgroup)
+            (void) cg_kill(s->cgroup, SIGKILL);
+        s->stop_requested = true;
+        sandbox_set_state(s, SANDBOX_STOPPING);
+        siginfo_t si = {.si_code = CLD_KILLED, .si_status = SIGKILL};
+        sandbox_on_init_exit(s, &si);
         return r;
-    sandbox_log_event(s, "Adopted by sandboxd, main PID %d.", (int) s->main_pid);
+    }
+    sandbox_set_state(s, SANDBOX_ACTIVE);
+    sandbox_log_event(s, "Adopted by sandboxd%s, main PID %d.",
+                      st->ready ? "" : " while it was still starting", (int) s->main_pid);
     return 0;
+}
+
+/* A runtime directory without a state file: a sandboxd died while it was starting this one,
+ * before its init existed or before it was recorded. Whatever was made goes: the cgroup (with
+ * any process in it, which an init waiting for "go" from a dead sandboxd would be) and the
+ * directory. */
+int sandbox_remove_orphan(Manager *m, const char *name) {
+    _cleanup_free_ char *dir = NULL;
+    Cgroup *cg = NULL;
+    int r = cg_open(m->config.slice, name, &cg);
+    if (r >= 0) {
+        (void) cg_kill(cg, SIGKILL);
+        for (int i = 0; i < 250 && (r = cg_destroy(cg)) == -EBUSY; i++)
+            (void) usleep(20 * 1000); /* at start-up, before the loop runs: killed tasks exit */
+        cg_free(cg);
+        if (r < 0)
+            return r;
+    } else if (r != -ENOENT)
+        return r;
+    if (asprintf(&dir, "%s/sandboxes/%s", m->config.runtime_dir, name) < 0)
+        return -ENOMEM;
+    return rm_rf(dir);
 }

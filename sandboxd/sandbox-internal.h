@@ -11,6 +11,21 @@
 /* Records why the current start failed (for the caller and status); returns 0. */
 int sandbox_set_start_error(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The only writer of s->state (see sandbox.c). */
+void sandbox_set_state(Sandbox *s, SandboxState state);
+/* sandbox-start.c: sets everything up and spawns the init; on failure undoes it all and fills
+ * start_error. */
+int sandbox_start_process(Sandbox *s);
+/* sandbox.c, for the start steps */
+int sandbox_open_log(const Sandbox *s);
+int sandbox_on_sync(sd_event_source *src, int fd, uint32_t revents, void *userdata);
+int sandbox_on_start_timeout(sd_event_source *src, uint64_t usec, void *userdata);
+/* Kills and removes the cgroup; -EBUSY while processes still exit. */
+int sandbox_release_cgroup(Sandbox *s);
+/* Closes what a running sandbox held; removes its cgroup (or schedules that) and runtime
+ * directory. */
+void sandbox_release_runtime(Sandbox *s);
+
 int sandbox_preflight(Sandbox *s);
 /* IO*Max= devices as whole disks; start_error names the key on failure. */
 int sandbox_resolve_io_limits(Sandbox *s, CgIoLimit **ret, size_t *ret_n);

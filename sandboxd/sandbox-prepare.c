@@ -40,7 +40,8 @@ static char *filtered_resolv_conf(void) {
     size_t n = 0;
     if (read_file("/etc/resolv.conf", 64 * 1024, &text, NULL) < 0)
         return strdup("");
-    out = malloc(strlen(text) + 1);
+    /* + 2: a last line without its newline gets one */
+    out = malloc(strlen(text) + 2);
     if (!out)
         return NULL;
     for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
@@ -131,34 +132,52 @@ int sandbox_pick_userns_base(Sandbox *s) {
     return 0;
 }
 
+/* Records "KEY=value: why" and returns r; errno is read by the caller right after the failed
+ * call, never after other calls ran. */
+static int preflight_fail(Sandbox *s, int r, const char *what, const char *why) {
+    sandbox_set_start_error(s, "%s: %s", what, why ? why : strerror(-r));
+    return r;
+}
+
 /* Checks what the unit names on the host, before anything is created. */
 int sandbox_preflight(Sandbox *s) {
     const UnitConfig *c = s->config;
+    _cleanup_free_ char *what = NULL;
     struct stat st;
     STRV_FOREACH(l, c->layers) {
+        free(what);
+        if (asprintf(&what, "Layers=%s", *l) < 0)
+            return -ENOMEM;
         if (stat(*l, &st) < 0)
-            return sandbox_set_start_error(s, "Layers=%s: %m", *l), -errno;
+            return preflight_fail(s, -errno, what, NULL);
         if (!S_ISDIR(st.st_mode))
-            return sandbox_set_start_error(s, "Layers=%s: not a directory", *l), -ENOTDIR;
+            return preflight_fail(s, -ENOTDIR, what, "not a directory");
         if (strpbrk(*l, ":,\\"))
-            return sandbox_set_start_error(s, "Layers=%s: overlayfs cannot take ':', ',' or '\\' in a "
-                                      "layer path", *l),
-                   -EINVAL;
+            return preflight_fail(s, -EINVAL, what,
+                                  "overlayfs cannot take ':', ',' or '\\' in a layer path");
     }
     if (c->root_directory) {
+        free(what);
+        if (asprintf(&what, "RootDirectory=%s", c->root_directory) < 0)
+            return -ENOMEM;
         if (stat(c->root_directory, &st) < 0)
-            return sandbox_set_start_error(s, "RootDirectory=%s: %m", c->root_directory), -errno;
+            return preflight_fail(s, -errno, what, NULL);
         if (!S_ISDIR(st.st_mode))
-            return sandbox_set_start_error(s, "RootDirectory=%s: not a directory", c->root_directory),
-                   -ENOTDIR;
+            return preflight_fail(s, -ENOTDIR, what, "not a directory");
     }
-    for (size_t i = 0; i < c->n_volumes; i++)
+    for (size_t i = 0; i < c->n_volumes; i++) {
+        free(what);
+        if (asprintf(&what, "Volume=%s:%s", c->volumes[i].source, c->volumes[i].target) < 0)
+            return -ENOMEM;
         if (stat(c->volumes[i].source, &st) < 0)
-            return sandbox_set_start_error(s, "Volume=%s:%s: %m", c->volumes[i].source,
-                                   c->volumes[i].target),
-                   -errno;
-    if (access(s->manager->config.init_path, X_OK) < 0)
-        return sandbox_set_start_error(s, "cannot execute %s: %m", s->manager->config.init_path), -errno;
+            return preflight_fail(s, -errno, what, NULL);
+    }
+    if (access(s->manager->config.init_path, X_OK) < 0) {
+        int r = -errno;
+        sandbox_set_start_error(s, "cannot execute %s: %s", s->manager->config.init_path,
+                                strerror(-r));
+        return r;
+    }
     return 0;
 }
 

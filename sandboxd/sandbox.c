@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* A sandbox's life: start (plan, cgroup, spawn, wait for the payload's exec), supervision
- * (payload exit, OOM, restart policy, start limit) and stop (KillSignal=, TimeoutStopSec=, then
- * SIGKILL to the whole cgroup). Every start undoes exactly what it made when a later step
- * fails. */
+/* A sandbox's life as a state machine: start (the steps live in sandbox-start.c; wait for the
+ * payload's exec), supervision (payload exit, OOM, restart policy, start limit) and stop
+ * (KillSignal=, TimeoutStopSec=, then SIGKILL to the whole cgroup). set_state() is the only
+ * writer of the state; it disarms the timer of the state it leaves and tells the callers
+ * waiting for it. */
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -36,10 +37,11 @@
 #define CLEANUP_RETRY_USEC (20 * USEC_PER_MSEC)
 #define CLEANUP_MAX_TRIES 250 /* 5 s */
 
-struct PendingReply {
-    sd_bus_message *message;
-    bool stop; /* answers a stop, else a start */
-    PendingReply *next;
+struct SandboxJob {
+    bool stop; /* waits for a stop, else a start */
+    SandboxJobDone done;
+    void *userdata;
+    SandboxJob *next;
 };
 
 static const char *const active_state_table[_SANDBOX_STATE_MAX] = {
@@ -123,12 +125,20 @@ char *sandbox_log_path(const Sandbox *s) {
     return p;
 }
 
-static int open_log(const Sandbox *s) {
+int sandbox_open_log(const Sandbox *s) {
     _cleanup_free_ char *p = sandbox_log_path(s);
     if (!p)
         return -ENOMEM;
-    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
-    return fd < 0 ? -errno : fd;
+    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
+                         O_NONBLOCK, 0640);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        safe_close(fd);
+        return -EBADFD; /* a FIFO or a device here would hang or redirect our writes */
+    }
+    return fd;
 }
 
 void sandbox_log_event(Sandbox *s, const char *fmt, ...) {
@@ -141,7 +151,7 @@ void sandbox_log_event(Sandbox *s, const char *fmt, ...) {
     va_end(ap);
     strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
     log_info("%s: %s", s->name, msg);
-    _cleanup_close_ int fd = open_log(s);
+    _cleanup_close_ int fd = sandbox_open_log(s);
     if (fd >= 0)
         (void) dprintf(fd, "%s sandboxd[%s]: %s\n", stamp, s->name, msg);
 }
@@ -160,45 +170,40 @@ Sandbox *sandbox_new(Manager *m, const char *name) {
     return s;
 }
 
-static void reply_pending(Sandbox *s, bool stops, const char *error_name, const char *text) {
-    for (PendingReply **p = &s->pending; *p;) {
-        PendingReply *r = *p;
-        if (r->stop != stops) {
-            p = &r->next;
+/* Tells the callers waiting for a stop (stops) or a start (!stops), and forgets them. */
+static void finish_jobs(Sandbox *s, bool stops, int r, const char *message) {
+    for (SandboxJob **p = &s->jobs; *p;) {
+        SandboxJob *j = *p;
+        if (j->stop != stops) {
+            p = &j->next;
             continue;
         }
-        *p = r->next;
-        if (error_name)
-            (void) sd_bus_reply_method_errorf(r->message, error_name, "%s", text);
-        else if (stops)
-            (void) sd_bus_reply_method_return(r->message, NULL);
-        else
-            (void) sd_bus_reply_method_return(r->message, "s", s->name);
-        sd_bus_message_unref(r->message);
-        free(r);
+        *p = j->next;
+        if (j->done)
+            j->done(s, j->userdata, r, message);
+        free(j);
     }
 }
 
-static int add_pending(Sandbox *s, sd_bus_message *m, bool stop) {
-    if (!m)
+static int add_job(Sandbox *s, bool stop, SandboxJobDone done, void *userdata) {
+    if (!done)
         return 0;
-    PendingReply *r = calloc(1, sizeof(PendingReply));
-    if (!r)
+    SandboxJob *j = calloc(1, sizeof(SandboxJob));
+    if (!j)
         return -ENOMEM;
-    r->message = sd_bus_message_ref(m);
-    r->stop = stop;
-    r->next = s->pending;
-    s->pending = r;
+    *j = (SandboxJob){.stop = stop, .done = done, .userdata = userdata, .next = s->jobs};
+    s->jobs = j;
     return 0;
 }
 
 Sandbox *sandbox_free(Sandbox *s) {
     if (!s)
         return NULL;
-    reply_pending(s, false, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
-    reply_pending(s, true, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
+    finish_jobs(s, false, -ESHUTDOWN, "sandboxd is shutting down");
+    finish_jobs(s, true, -ESHUTDOWN, "sandboxd is shutting down");
     sd_event_source_disable_unref(s->sync_source);
     sd_event_source_disable_unref(s->timer_source);
+    sd_event_source_disable_unref(s->cleanup_source);
     sd_event_source_disable_unref(s->pidfd_source);
     safe_close(s->init_pidfd);
     safe_close(s->sync_fd);
@@ -223,26 +228,28 @@ bool sandbox_is_running(const Sandbox *s) {
            s->state == SANDBOX_STOPPING;
 }
 
-/* Enters a state and answers the callers waiting for it; the answers go out even when the state
- * does not change (a refused start of a failed unit must still be answered). */
-static void set_state(Sandbox *s, SandboxState state) {
+/* The only writer of s->state. Leaving a state disarms its timer (start timeout, stop
+ * timeout, restart delay); entering a resting state tells the callers waiting for it. The
+ * answers go out even when the state does not change (a refused start of a failed unit must
+ * still be answered). */
+void sandbox_set_state(Sandbox *s, SandboxState state) {
     if (s->state != state) {
+        s->timer_source = sd_event_source_disable_unref(s->timer_source);
         s->state = state;
         s->state_change_usec = now_usec(CLOCK_REALTIME);
     }
     if (state == SANDBOX_ACTIVE)
-        reply_pending(s, false, NULL, NULL);
+        finish_jobs(s, false, 0, NULL);
     if (state == SANDBOX_INACTIVE || state == SANDBOX_FAILED) {
         if (s->start_error)
-            reply_pending(s, false, SANDBOXD_ERROR_START_FAILED, s->start_error);
+            finish_jobs(s, false, -EIO, s->start_error);
         else if (s->result == RESULT_START_LIMIT_HIT)
-            reply_pending(s, false, SANDBOXD_ERROR_START_LIMIT_HIT,
-                          "start limit hit: too many starts in StartLimitIntervalSec=; "
-                          "'sandboxctl reset-failed' allows new starts");
+            finish_jobs(s, false, -EAGAIN,
+                        "start limit hit: too many starts in StartLimitIntervalSec=; "
+                        "'sandboxctl reset-failed' allows new starts");
         else
-            reply_pending(s, false, SANDBOXD_ERROR_START_FAILED,
-                          "the sandbox stopped before its payload ran");
-        reply_pending(s, true, NULL, NULL);
+            finish_jobs(s, false, -EIO, "the sandbox stopped before its payload ran");
+        finish_jobs(s, true, 0, NULL);
         manager_check_shutdown(s->manager);
     }
 }
@@ -258,236 +265,7 @@ int sandbox_set_start_error(Sandbox *s, const char *fmt, ...) {
     return 0;
 }
 
-static int on_sync(sd_event_source *src, int fd, uint32_t revents, void *userdata);
-static int on_start_timeout(sd_event_source *src, uint64_t usec, void *userdata);
-static void release_runtime(Sandbox *s);
-
-/* Sets everything up and spawns the init. On failure, undoes it all and fills start_error. */
-static int start_process(Sandbox *s) {
-    Manager *m = s->manager;
-    const UnitConfig *c = s->config;
-    _cleanup_free_ char *root = NULL, *init_dir = NULL, *state = NULL, *upper = NULL,
-                        *work = NULL, *cpus = NULL, *exit_path = NULL;
-    _cleanup_free_ CgIoLimit *io = NULL;
-    size_t n_io = 0;
-    _cleanup_(plan_freep) SandboxPlan *plan = NULL;
-    _cleanup_close_ int log_fd = -EBADF, null_fd = -EBADF, plan_fd = -EBADF, exit_fd = -EBADF,
-                        userns_fd = -EBADF, cg_dir_fd = -EBADF;
-    _cleanup_close_pair_ int pair[2] = {-EBADF, -EBADF};
-    int cg_fds[8], n_cg_fds = 0;
-    char hostbuf[65];
-    int r;
-
-    free(s->start_error);
-    s->start_error = NULL;
-    s->got_ready = s->got_exit = false;
-    s->main_pid = s->init_pid = 0;
-    s->sigkill_sent = false;
-
-    r = sandbox_preflight(s);
-    if (r < 0)
-        return r;
-    s->userns_base = 0;
-    if ((c->namespaces & NS_USER) && (r = sandbox_pick_userns_base(s)) < 0)
-        return r;
-
-    root = path_join(s->runtime_dir, "root");
-    init_dir = path_join(s->runtime_dir, "init");
-    if (asprintf(&state, "%s/sandboxes/%s", m->config.state_dir, s->name) < 0 || !root ||
-        !init_dir)
-        return sandbox_set_start_error(s, "out of memory"), -ENOMEM;
-    const char *hostname = sandbox_effective_hostname(s, hostbuf);
-
-    /* runtime tree: mount point and init layer, made anew at every start */
-    (void) rm_rf(s->runtime_dir);
-    if ((r = mkdir_p(root, 0700)) < 0)
-        return sandbox_set_start_error(s, "creating %s: %s", root, strerror(-r)), r;
-    if ((r = sandbox_write_init_layer(s, init_dir, hostname)) < 0) {
-        sandbox_set_start_error(s, "writing the init layer in %s: %s", init_dir, strerror(-r));
-        goto fail;
-    }
-    if (c->layers && !c->read_only) {
-        /* the rw layer survives restarts; the state root stays private (CVE-2021-41091) */
-        upper = path_join(state, "upper");
-        work = path_join(state, "work");
-        if (!upper || !work) {
-            r = -ENOMEM;
-            sandbox_set_start_error(s, "out of memory");
-            goto fail;
-        }
-        (void) mkdir_p(m->config.state_dir, 0700);
-        if ((r = mkdir_p(upper, 0755)) < 0 || (r = mkdir_p(work, 0700)) < 0) {
-            sandbox_set_start_error(s, "creating the rw layer in %s: %s", state, strerror(-r));
-            goto fail;
-        }
-        /* the root directory of the sandbox is the rw layer's: its root must own it */
-        uid_t owner = s->userns_base;
-        if (lchown(upper, owner, owner) < 0) {
-            r = -errno;
-            sandbox_set_start_error(s, "handing %s to host id %u: %m", upper, (unsigned) owner);
-            goto fail;
-        }
-    }
-    if (s->userns_base) {
-        _cleanup_free_ char *stage = path_join(s->runtime_dir, "stage");
-        if (!stage || (r = mkdir_p(stage, 0700)) < 0) {
-            r = stage ? r : -ENOMEM;
-            sandbox_set_start_error(s, "creating the layer stage in %s: %s", s->runtime_dir,
-                            strerror(-r));
-            goto fail;
-        }
-    }
-
-    if (c->allowed_cpus_set && !(cpus = cpu_set_to_string(&c->allowed_cpus))) {
-        r = -ENOMEM;
-        sandbox_set_start_error(s, "out of memory");
-        goto fail;
-    }
-    if ((r = sandbox_resolve_io_limits(s, &io, &n_io)) < 0)
-        goto fail;
-    CgLimits limits = {
-        .cpu_quota_permyriad = c->cpu_quota_permyriad,
-        .cpu_period_usec = CPU_QUOTA_PERIOD_USEC,
-        .cpu_weight = c->cpu_weight,
-        .cpus = cpus,
-        .memory_max = c->memory_max,
-        .memory_high = c->memory_high,
-        .memory_swap_max = c->memory_swap_max,
-        .tasks_max = c->tasks_max,
-        .io = io,
-        .n_io = n_io,
-    };
-    unsigned ignored = 0;
-    r = cg_create(m->config.slice, s->name, &limits, &s->cgroup, &ignored);
-    if (r == -EOPNOTSUPP && cg_missing_controller(&limits)) {
-        sandbox_set_start_error(s, "creating cgroup %s/%s: [Resources] needs the %s controller, "
-                                   "which is not available to sandboxd on this host",
-                                m->config.slice, s->name, cg_missing_controller(&limits));
-        goto fail;
-    }
-    if (r < 0) {
-        sandbox_set_start_error(s, "creating cgroup %s/%s: %s", m->config.slice, s->name, strerror(-r));
-        goto fail;
-    }
-    /* as systemd: a limit the hierarchy cannot express is reported, and the unit runs */
-    if (ignored & CG_IGNORED_MEMORY_HIGH)
-        sandbox_log_event(s, "MemoryHigh= needs cgroup v2; not applied on this host");
-    if (ignored & CG_IGNORED_SWAP)
-        sandbox_log_event(s, "MemorySwapMax= on cgroup v1 needs swap accounting and "
-                             "MemoryMax=; not applied");
-    r = n_cg_fds = cg_open_procs_fds(s->cgroup, cg_fds, ELEMENTSOF(cg_fds));
-    if (r < 0) {
-        sandbox_set_start_error(s, "opening cgroup.procs of %s: %s", cg_display_path(s->cgroup),
-                        strerror(-r));
-        goto fail;
-    }
-
-    cg_dir_fd = cg_open_dir(s->cgroup); /* -EOPNOTSUPP on v1: the child joins by writing */
-
-    r = sandbox_build_plan(s, root, init_dir, upper, work, hostname, &plan);
-    if (r >= 0)
-        r = plan_fd = plan_to_memfd(plan);
-    if (r < 0) {
-        sandbox_set_start_error(s, "writing the sandbox plan: %s", strerror(-r));
-        goto fail_fds;
-    }
-    log_fd = open_log(s);
-    null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    exit_path = path_join(s->runtime_dir, "exit");
-    if (!exit_path) {
-        r = -ENOMEM;
-        sandbox_set_start_error(s, "out of memory");
-        goto fail_fds;
-    }
-    exit_fd = open(exit_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-    if (exit_fd < 0) {
-        r = -errno;
-        sandbox_set_start_error(s, "creating %s: %m", exit_path);
-        goto fail_fds;
-    }
-    if (log_fd < 0 || null_fd < 0) {
-        r = log_fd < 0 ? log_fd : -errno;
-        sandbox_set_start_error(s, "opening the log file in %s: %s", m->config.log_dir, strerror(-r));
-        goto fail_fds;
-    }
-    if (s->userns_base && (r = userns_create(s->userns_base, USERNS_SIZE, &userns_fd)) < 0) {
-        sandbox_set_start_error(s, "creating the user namespace for host ids %u-%u: %s",
-                        s->userns_base, s->userns_base + USERNS_SIZE - 1, strerror(-r));
-        goto fail_fds;
-    }
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0 ||
-        setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) < 0) {
-        r = -errno;
-        sandbox_set_start_error(s, "creating the sync socket: %m");
-        goto fail_fds;
-    }
-
-    SpawnParams sp = {
-        .clone_flags = sandbox_clone_flags(c->namespaces),
-        .cgroup_ns = c->namespaces & NS_CGROUP,
-        .cgroup_dir_fd = cg_dir_fd,
-        .cgroup_fds = cg_fds,
-        .n_cgroup_fds = (size_t) n_cg_fds,
-        .stdin_fd = null_fd,
-        .output_fd = log_fd,
-        .sync_fd = pair[1],
-        .plan_fd = plan_fd,
-        .exit_fd = exit_fd,
-        .userns_fd = userns_fd,
-        .init_path = m->config.init_path,
-    };
-    SpawnError se = {0};
-    r = spawn_init(&sp, &s->init_pid, &s->init_pidfd, &se);
-    for (int i = 0; i < n_cg_fds; i++)
-        safe_close(cg_fds[i]);
-    n_cg_fds = 0;
-    if (r < 0) {
-        sandbox_set_start_error(s, "spawning the sandbox (step %s): %s", se.step, strerror(-r));
-        goto fail;
-    }
-    log_debug("%s: init %d %s %s", s->name, (int) s->init_pid,
-              r > 0 ? "born in its cgroup by clone3(CLONE_INTO_CGROUP):" : "joined its cgroup",
-              cg_display_path(s->cgroup));
-    pair[1] = safe_close(pair[1]);
-    s->sync_fd = TAKE_FD(pair[0]);
-
-    /* The exit of the init reaches us through the manager's SIGCHLD handler. */
-    r = sd_event_add_io(m->event, &s->sync_source, s->sync_fd, EPOLLIN, on_sync, s);
-    if (r >= 0)
-        /* messages before the exit: READY/EXIT must be read before the child is handled */
-        r = sd_event_source_set_priority(s->sync_source, SD_EVENT_PRIORITY_IMPORTANT);
-    if (r >= 0 && c->timeout_start_usec != USEC_INFINITY)
-        r = sd_event_add_time_relative(m->event, &s->timer_source, CLOCK_MONOTONIC,
-                                       c->timeout_start_usec, 0, on_start_timeout, s);
-    if (r < 0) {
-        sandbox_set_start_error(s, "watching the sandbox: %s", strerror(-r));
-        goto fail_spawned;
-    }
-    SyncMsg go = {.type = SYNC_GO};
-    if (send(s->sync_fd, &go, sizeof go, MSG_NOSIGNAL) != (ssize_t) sizeof go) {
-        r = -errno;
-        sandbox_set_start_error(s, "releasing the sandbox's init: %m");
-        goto fail_spawned;
-    }
-    return 0;
-
-fail_spawned:
-    /* the init still waits for "go": it holds nothing but its namespaces */
-    (void) syscall(SYS_pidfd_send_signal, s->init_pidfd, SIGKILL, NULL, 0);
-    (void) waitid(P_PIDFD, (id_t) s->init_pidfd, &(siginfo_t){0}, WEXITED);
-    s->init_pid = 0;
-    goto fail;
-fail_fds:
-    for (int i = 0; i < n_cg_fds; i++)
-        safe_close(cg_fds[i]);
-fail:
-    release_runtime(s);
-    return r;
-}
-
-/* Closes what the running sandbox held; kills and removes the cgroup. Returns -EBUSY when the
- * cgroup still has processes (the caller retries). */
-static int release_cgroup(Sandbox *s) {
+int sandbox_release_cgroup(Sandbox *s) {
     if (!s->cgroup)
         return 0;
     (void) cg_kill(s->cgroup, SIGKILL);
@@ -498,21 +276,59 @@ static int release_cgroup(Sandbox *s) {
     return 0;
 }
 
-static void release_runtime(Sandbox *s) {
+static void finish_exit(Sandbox *s);
+
+static int on_cleanup_retry(sd_event_source *src, uint64_t usec, void *userdata) {
+    Sandbox *s = userdata;
+    s->cleanup_source = sd_event_source_disable_unref(s->cleanup_source);
+    int r = sandbox_release_cgroup(s);
+    if (r == -EBUSY && ++s->cleanup_tries < CLEANUP_MAX_TRIES) {
+        r = sd_event_add_time_relative(s->manager->event, &s->cleanup_source, CLOCK_MONOTONIC,
+                                       CLEANUP_RETRY_USEC, 0, on_cleanup_retry, s);
+        if (r >= 0)
+            return 0;
+    }
+    if (r < 0)
+        log_error_errno(r, "%s: cannot remove cgroup %s, leaving it: %m", s->name,
+                        s->cgroup ? cg_display_path(s->cgroup) : "?");
+    s->cgroup = cg_free(s->cgroup);
+    if (s->finish_after_cleanup)
+        finish_exit(s);
+    return 0;
+}
+
+/* Retries removing a cgroup whose killed processes are still exiting; then, for an exit, goes
+ * on with finish_exit(). Returns false when there was nothing to wait for. */
+static bool schedule_cleanup(Sandbox *s, bool then_finish) {
+    if (!s->cgroup)
+        return false;
+    s->cleanup_tries = 0;
+    s->finish_after_cleanup = then_finish;
+    s->cleanup_source = sd_event_source_disable_unref(s->cleanup_source);
+    int r = sd_event_add_time_relative(s->manager->event, &s->cleanup_source, CLOCK_MONOTONIC,
+                                       CLEANUP_RETRY_USEC, 0, on_cleanup_retry, s);
+    if (r >= 0)
+        return true;
+    log_error_errno(r, "%s: cannot watch cgroup %s for removal, leaving it: %m", s->name,
+                    cg_display_path(s->cgroup));
+    s->cgroup = cg_free(s->cgroup);
+    return false;
+}
+
+void sandbox_release_runtime(Sandbox *s) {
     s->sync_source = sd_event_source_disable_unref(s->sync_source);
-    s->timer_source = sd_event_source_disable_unref(s->timer_source);
     s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
     s->init_pidfd = safe_close(s->init_pidfd);
     s->sync_fd = safe_close(s->sync_fd);
     s->adopted = false;
-    int r = release_cgroup(s);
-    if (r == -EBUSY) /* killed processes still exiting: on_cleanup_retry tries again */
+    int r = sandbox_release_cgroup(s);
+    if (r == -EBUSY) /* killed processes still exiting: the caller schedules a retry */
         log_debug_errno(r, "%s: cgroup %s still busy, retrying", s->name,
                         cg_display_path(s->cgroup));
     else if (r < 0)
         log_warning_errno(r, "%s: removing cgroup %s: %m", s->name, cg_display_path(s->cgroup));
-    /* only an empty mount point and the init layer live here: the mounts were in the
-     * sandbox's own mount namespace and died with it */
+    /* only an empty mount point, the init layer and the state file live here: the mounts
+     * were in the sandbox's own mount namespace and died with it */
     r = rm_rf(s->runtime_dir);
     if (r < 0)
         log_warning_errno(r, "%s: removing %s: %m", s->name, s->runtime_dir);
@@ -520,16 +336,26 @@ static void release_runtime(Sandbox *s) {
 
 static int on_restart_timer(sd_event_source *src, uint64_t usec, void *userdata);
 
+/* Waits RestartSec= in auto-restart; false if the timer cannot be armed. */
+static bool schedule_restart(Sandbox *s) {
+    sandbox_set_state(s, SANDBOX_AUTO_RESTART);
+    int r = sd_event_add_time_relative(s->manager->event, &s->timer_source, CLOCK_MONOTONIC,
+                                       s->config->restart_usec, 0, on_restart_timer, s);
+    if (r >= 0)
+        return true;
+    log_error_errno(r, "%s: scheduling the restart: %m", s->name);
+    return false;
+}
+
 /* The init is gone and the cgroup removed: decide what comes next. */
 static void finish_exit(Sandbox *s) {
     Manager *m = s->manager;
     const UnitConfig *c = s->config;
     s->main_pid = s->init_pid = 0;
 
-    if (s->start_error) {
+    if (s->start_error)
         sandbox_log_event(s, "Failed to start: %s", s->start_error);
-        reply_pending(s, false, SANDBOXD_ERROR_START_FAILED, s->start_error);
-    } else if (s->got_exit) {
+    else if (s->got_exit) {
         if (s->exit_code == CLD_EXITED)
             sandbox_log_event(s, "Main process exited, status=%d", s->exit_status);
         else
@@ -542,38 +368,16 @@ static void finish_exit(Sandbox *s) {
         if (s->result != RESULT_TIMEOUT)
             s->result = RESULT_SUCCESS;
         sandbox_log_event(s, "Stopped%s.", s->result == RESULT_TIMEOUT ? " (timeout)" : "");
-        set_state(s, SANDBOX_INACTIVE);
+        sandbox_set_state(s, SANDBOX_INACTIVE);
         return;
     }
     if (!m->shutting_down &&
         sandbox_should_restart(c->restart, s->result, s->exit_code, s->exit_status)) {
-        s->state = SANDBOX_AUTO_RESTART; /* answer waiting starters only on the final outcome */
-        s->state_change_usec = now_usec(CLOCK_REALTIME);
-        int r = sd_event_add_time_relative(m->event, &s->timer_source, CLOCK_MONOTONIC,
-                                           c->restart_usec, 0, on_restart_timer, s);
-        if (r >= 0)
+        /* the waiting starters are answered only on the final outcome */
+        if (schedule_restart(s))
             return;
-        log_error_errno(r, "%s: scheduling the restart: %m", s->name);
     }
-    set_state(s, s->result == RESULT_SUCCESS ? SANDBOX_INACTIVE : SANDBOX_FAILED);
-}
-
-static int on_cleanup_retry(sd_event_source *src, uint64_t usec, void *userdata) {
-    Sandbox *s = userdata;
-    s->timer_source = sd_event_source_disable_unref(s->timer_source);
-    int r = release_cgroup(s);
-    if (r == -EBUSY && ++s->cleanup_tries < CLEANUP_MAX_TRIES) {
-        r = sd_event_add_time_relative(s->manager->event, &s->timer_source, CLOCK_MONOTONIC,
-                                       CLEANUP_RETRY_USEC, 0, on_cleanup_retry, s);
-        if (r >= 0)
-            return 0;
-    }
-    if (r < 0)
-        log_error_errno(r, "%s: cannot remove cgroup %s, leaving it: %m", s->name,
-                        s->cgroup ? cg_display_path(s->cgroup) : "?");
-    s->cgroup = cg_free(s->cgroup);
-    finish_exit(s);
-    return 0;
+    sandbox_set_state(s, s->result == RESULT_SUCCESS ? SANDBOX_INACTIVE : SANDBOX_FAILED);
 }
 
 static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
@@ -581,15 +385,14 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
     case SYNC_READY:
         s->got_ready = true;
         s->main_pid = cred_pid > 0 ? cred_pid : s->init_pid;
-        s->timer_source = sd_event_source_disable_unref(s->timer_source);
         sandbox_log_event(s, "Started, main PID %d.", (int) s->main_pid);
         int r = sandbox_save(s);
         if (r < 0) /* only a later sandboxd needs it: not a reason to fail the start */
             log_warning_errno(r, "%s: saving its state for re-adoption: %m", s->name);
         if (s->state == SANDBOX_STARTING)
-            set_state(s, SANDBOX_ACTIVE);
+            sandbox_set_state(s, SANDBOX_ACTIVE);
         else if (s->state == SANDBOX_STOPPING)
-            reply_pending(s, false, NULL, NULL); /* it did start, a stop was asked since */
+            finish_jobs(s, false, 0, NULL); /* it did start, a stop was asked since */
         break;
     case SYNC_ERROR: {
         char detail[sizeof msg->detail + 1], step[sizeof msg->step + 1];
@@ -637,7 +440,7 @@ static bool drain_sync(Sandbox *s) {
     }
 }
 
-static int on_sync(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+int sandbox_on_sync(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
     Sandbox *s = userdata;
     if (!drain_sync(s))
         s->sync_source = sd_event_source_disable_unref(s->sync_source);
@@ -646,6 +449,10 @@ static int on_sync(sd_event_source *src, int fd, uint32_t revents, void *userdat
 
 static SandboxResult result_of(Sandbox *s, const siginfo_t *si) {
     uint64_t ooms = 0;
+    if (s->stop_requested && !s->got_ready)
+        return RESULT_SUCCESS; /* stopped before the payload ran: what was asked */
+    if (s->start_timed_out)
+        return RESULT_TIMEOUT;
     if (s->start_error)
         return RESULT_RESOURCES;
     if (s->cgroup && cg_read_oom_kills(s->cgroup, &ooms) >= 0 && ooms > 0)
@@ -685,24 +492,24 @@ void sandbox_on_init_exit(Sandbox *s, const siginfo_t *si) {
         read_exit_file(s);
     if (s->adopted)
         s->got_ready = true; /* it ran under the previous sandboxd */
-    if (!s->got_ready && !s->start_error && !s->sigkill_sent)
+    if (!s->got_ready && !s->start_error && !s->sigkill_sent && !s->stop_requested)
         sandbox_set_start_error(s, "the sandbox's init ended before the payload ran (%s %d)",
-                        si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
+                                si->si_code == CLD_EXITED ? "status" : "signal",
+                                si->si_status);
+    else if (s->got_ready && !s->got_exit && si->si_code != CLD_EXITED && !s->adopted &&
+             !s->sigkill_sent)
+        /* not the payload's end: the init itself was killed, and the sandbox with it */
+        sandbox_log_event(s, "The sandbox's init (PID %d) was killed by %s; the payload "
+                             "died with it.", (int) s->init_pid,
+                          signal_to_string(si->si_status));
     /* read the OOM counter before the cgroup goes */
     s->result = result_of(s, si);
     s->init_pid = 0;
-    s->cleanup_tries = 0;
-    release_runtime(s);
-    if (s->cgroup) {
-        /* killed processes are still exiting, or are zombies of ours about to be reaped */
-        int r = sd_event_add_time_relative(s->manager->event, &s->timer_source,
-                                           CLOCK_MONOTONIC, CLEANUP_RETRY_USEC, 0,
-                                           on_cleanup_retry, s);
-        if (r >= 0)
-            return;
-        s->cgroup = cg_free(s->cgroup);
-    }
-    finish_exit(s);
+    s->timer_source = sd_event_source_disable_unref(s->timer_source);
+    sandbox_release_runtime(s);
+    /* killed processes are still exiting, or are zombies of ours about to be reaped */
+    if (!schedule_cleanup(s, true))
+        finish_exit(s);
 }
 
 static int kill_init(Sandbox *s, int sig) {
@@ -722,9 +529,10 @@ static int on_stop_timeout(sd_event_source *src, uint64_t usec, void *userdata) 
     return 0;
 }
 
-static int on_start_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
+int sandbox_on_start_timeout(sd_event_source *src, uint64_t usec, void *userdata) {
     Sandbox *s = userdata;
     s->timer_source = sd_event_source_disable_unref(s->timer_source);
+    s->start_timed_out = true;
     sandbox_set_start_error(s, "the sandbox was not ready within TimeoutStartSec=");
     if (s->cgroup)
         (void) cg_kill(s->cgroup, SIGKILL);
@@ -734,29 +542,31 @@ static int on_start_timeout(sd_event_source *src, uint64_t usec, void *userdata)
 
 static int begin_start(Sandbox *s) {
     Manager *m = s->manager;
+    free(s->start_error);
+    s->start_error = NULL;
     if (!ratelimit_below(&s->start_limit, now_usec(CLOCK_MONOTONIC))) {
-        free(s->start_error);
-        s->start_error = NULL;
         s->result = RESULT_START_LIMIT_HIT;
         sandbox_log_event(s, "Start request repeated too quickly, refusing to start.");
-        set_state(s, SANDBOX_FAILED);
+        sandbox_set_state(s, SANDBOX_FAILED);
         return -EAGAIN;
     }
     s->result = RESULT_SUCCESS;
-    set_state(s, SANDBOX_STARTING);
-    int r = start_process(s);
+    s->got_ready = s->got_exit = false;
+    s->main_pid = s->init_pid = 0;
+    s->sigkill_sent = s->start_timed_out = false;
+    sandbox_set_state(s, SANDBOX_STARTING);
+    int r = sandbox_start_process(s);
     if (r < 0) {
         s->result = RESULT_RESOURCES;
         sandbox_log_event(s, "Failed to start: %s", s->start_error);
+        (void) schedule_cleanup(s, false); /* a cgroup whose processes still exit */
         /* a start that never spawned still follows Restart=, as in systemd */
-        if (!m->shutting_down && sandbox_should_restart(s->config->restart, s->result, 0, 0) &&
-            sd_event_add_time_relative(m->event, &s->timer_source, CLOCK_MONOTONIC,
-                                       s->config->restart_usec, 0, on_restart_timer, s) >= 0) {
-            s->state = SANDBOX_AUTO_RESTART;
-            reply_pending(s, false, SANDBOXD_ERROR_START_FAILED, s->start_error);
-            return r;
+        if (!m->shutting_down && sandbox_should_restart(s->config->restart, s->result, 0, 0)) {
+            finish_jobs(s, false, r, s->start_error);
+            if (schedule_restart(s))
+                return r;
         }
-        set_state(s, SANDBOX_FAILED);
+        sandbox_set_state(s, SANDBOX_FAILED);
         return r;
     }
     return 0;
@@ -771,55 +581,67 @@ static int on_restart_timer(sd_event_source *src, uint64_t usec, void *userdata)
     return 0;
 }
 
-int sandbox_start(Sandbox *s, sd_bus_message *reply) {
+int sandbox_start(Sandbox *s, SandboxJobDone done, void *userdata) {
     switch (s->state) {
     case SANDBOX_ACTIVE:
-        if (reply)
-            return sd_bus_reply_method_return(reply, "s", s->name);
+        if (done)
+            done(s, userdata, 0, NULL);
         return 0;
     case SANDBOX_STARTING:
-        return add_pending(s, reply, false);
+        return add_job(s, false, done, userdata);
     case SANDBOX_STOPPING:
-        if (reply)
-            return sd_bus_reply_method_errorf(reply, SANDBOXD_ERROR_UNIT_BUSY,
-                                              "%s is stopping; start it again once it is down",
-                                              s->name);
-        return -EBUSY;
-    case SANDBOX_AUTO_RESTART:
-        s->timer_source = sd_event_source_disable_unref(s->timer_source);
-        break;
+        if (done)
+            done(s, userdata, -EBUSY, "it is stopping; start it again once it is down");
+        return 0;
     default:
         break;
     }
-    int r = add_pending(s, reply, false);
+    if (s->cleanup_source) {
+        /* the last instance's processes are still exiting: never share its cgroup */
+        if (done)
+            done(s, userdata, -EBUSY, "its previous instance is still being cleaned up");
+        return 0;
+    }
+    int r = add_job(s, false, done, userdata);
     if (r < 0)
         return r;
-    (void) begin_start(s); /* the outcome reaches the caller through the pending reply */
+    (void) begin_start(s); /* the outcome reaches the caller through its job */
     return 0;
 }
 
-int sandbox_stop(Sandbox *s, sd_bus_message *reply) {
+int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata) {
     int r;
     switch (s->state) {
     case SANDBOX_INACTIVE:
     case SANDBOX_FAILED:
-        return reply ? sd_bus_reply_method_return(reply, NULL) : 0;
+        if (done)
+            done(s, userdata, 0, NULL);
+        return 0;
     case SANDBOX_AUTO_RESTART:
-        s->timer_source = sd_event_source_disable_unref(s->timer_source);
         sandbox_log_event(s, "Stopped (restart cancelled).");
-        set_state(s, s->result == RESULT_SUCCESS ? SANDBOX_INACTIVE : SANDBOX_FAILED);
-        return reply ? sd_bus_reply_method_return(reply, NULL) : 0;
+        sandbox_set_state(s, s->result == RESULT_SUCCESS ? SANDBOX_INACTIVE : SANDBOX_FAILED);
+        if (done)
+            done(s, userdata, 0, NULL);
+        return 0;
     case SANDBOX_STOPPING:
-        return add_pending(s, reply, true);
+        return add_job(s, true, done, userdata);
     default:
         break;
     }
-    r = add_pending(s, reply, true);
+    r = add_job(s, true, done, userdata);
     if (r < 0)
         return r;
     s->stop_requested = true;
-    s->timer_source = sd_event_source_disable_unref(s->timer_source);
-    set_state(s, SANDBOX_STOPPING);
+    sandbox_set_state(s, SANDBOX_STOPPING);
+    if (!s->got_ready) {
+        /* no payload yet to hand the signal to: the init is still building the sandbox, and
+         * waiting TimeoutStopSec= for it would only delay the stop */
+        sandbox_log_event(s, "Stopping before the payload started, killing the sandbox.");
+        if (s->cgroup)
+            (void) cg_kill(s->cgroup, SIGKILL);
+        (void) kill_init(s, SIGKILL);
+        return 0;
+    }
     sandbox_log_event(s, "Stopping, sending %s.", signal_to_string(s->config->kill_signal));
     /* the init forwards it to the payload; the rest of the sandbox dies with the init */
     r = kill_init(s, s->config->kill_signal);
@@ -839,7 +661,7 @@ int sandbox_reset_failed(Sandbox *s) {
     ratelimit_reset(&s->start_limit);
     if (s->state == SANDBOX_FAILED) {
         s->result = RESULT_SUCCESS;
-        set_state(s, SANDBOX_INACTIVE);
+        sandbox_set_state(s, SANDBOX_INACTIVE);
     }
     return 0;
 }

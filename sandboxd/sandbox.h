@@ -47,7 +47,12 @@ uint32_t sandbox_userns_base(const char *name);
 bool sandbox_should_restart(RestartPolicy policy, SandboxResult result, int exit_code,
                             int exit_status);
 
-typedef struct PendingReply PendingReply;
+/* Someone waiting for a start or a stop to finish, told once through done(): r is 0, or
+ * -EAGAIN (start limit hit), -EBUSY (it is stopping), -ESHUTDOWN (sandboxd is going away) or
+ * another negative errno with message saying why the start failed. The bus layer turns this
+ * into its reply; the state machine knows nothing of bus messages. */
+typedef void (*SandboxJobDone)(Sandbox *s, void *userdata, int r, const char *message);
+typedef struct SandboxJob SandboxJob;
 
 struct Sandbox {
     Manager *manager;
@@ -65,7 +70,9 @@ struct Sandbox {
     /* the running sandbox */
     pid_t init_pid, main_pid;
     int init_pidfd, sync_fd;
-    sd_event_source *sync_source, *timer_source;
+    sd_event_source *sync_source;
+    sd_event_source *timer_source;   /* the current state's timer: disarmed on leaving it */
+    sd_event_source *cleanup_source; /* retries removing a cgroup whose processes still exit */
     sd_event_source *pidfd_source; /* exit watch of an adopted init (not our child) */
     bool adopted;
     uint32_t userns_base; /* host id of the sandbox's root with Namespaces=user, else 0 */
@@ -75,8 +82,10 @@ struct Sandbox {
     int exit_code, exit_status; /* of the payload: CLD_*, status */
     char *start_error;          /* why the last start failed, for callers and status */
     unsigned cleanup_tries;
+    bool finish_after_cleanup; /* the cleanup ends an exit (else a failed start) */
+    bool start_timed_out;      /* TimeoutStartSec= expired */
 
-    PendingReply *pending; /* bus calls answered on a state change */
+    SandboxJob *jobs; /* callers waiting for a start or stop */
 };
 
 Sandbox *sandbox_new(Manager *m, const char *name);
@@ -84,10 +93,11 @@ Sandbox *sandbox_free(Sandbox *s);
 /* Replaces the configuration (takes ownership); used on every start. */
 void sandbox_set_config(Sandbox *s, UnitConfig *c);
 
-/* Start, answering reply (may be NULL) once the payload runs or the start failed. */
-int sandbox_start(Sandbox *s, sd_bus_message *reply);
-/* Stop, answering reply once the sandbox is down. */
-int sandbox_stop(Sandbox *s, sd_bus_message *reply);
+/* Start; done (may be NULL) is called once the payload runs or the start failed, maybe before
+ * this returns. */
+int sandbox_start(Sandbox *s, SandboxJobDone done, void *userdata);
+/* Stop; done is called once the sandbox is down. */
+int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata);
 int sandbox_reset_failed(Sandbox *s);
 /* Removes the rw layer and runtime state; -EBUSY while it runs. */
 int sandbox_clean(Sandbox *s);
@@ -102,6 +112,7 @@ typedef struct SandboxSavedState {
     uint64_t init_start_time;
     unsigned n_restarts;
     uint64_t state_change_usec;
+    bool ready; /* the payload had been exec'd; else the start was still under way */
 } SandboxSavedState;
 
 int sandbox_save(Sandbox *s);
@@ -109,6 +120,8 @@ int sandbox_save(Sandbox *s);
 int sandbox_read_state(const char *text, SandboxSavedState *ret);
 /* Takes over a sandbox a previous sandboxd started; if its init is gone, handles that exit. */
 int sandbox_adopt(Sandbox *s, const SandboxSavedState *st);
+/* Removes what a sandboxd that died mid-start left of a sandbox it never recorded. */
+int sandbox_remove_orphan(Manager *m, const char *name);
 
 /* Writes a line into the unit's log file, as the journal would carry the manager's messages. */
 void sandbox_log_event(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

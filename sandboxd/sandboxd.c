@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -99,6 +101,12 @@ int main(int argc, char *argv[]) {
         if (strv_extend(&up, d) < 0)
             return EXIT_FAILURE;
     c.unit_path = up;
+
+    /* Whatever we inherited beyond stdio (a shell's `exec 7</`) is never handed on: the spawn
+     * path closes it in the sandbox's init anyway, and our own helpers must not get it either. */
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+        for (int fd = 3; fd < 1024; fd++)
+            (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
 
     /* sd-event watches these through signalfd and pidfds; they must be blocked first */
     sigset_t mask;

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,4 +40,30 @@ int pid_get_start_time(pid_t pid, uint64_t *ret) {
     if (r < 0)
         return r == -ENOENT ? -ESRCH : r;
     return parse_stat_start_time(text, ret);
+}
+
+int pid_find_child(pid_t pid, pid_t *ret) {
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -errno;
+    int r = -ESRCH;
+    for (struct dirent *de; (de = readdir(d));) {
+        char path[64];
+        _cleanup_free_ char *text = NULL;
+        long v = strtol(de->d_name, NULL, 10);
+        if (v <= 0 || v > INT32_MAX)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", v);
+        if (read_file(path, 4096, &text, NULL) < 0)
+            continue;
+        const char *p = strrchr(text, ')');
+        int ppid;
+        if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == pid) {
+            *ret = (pid_t) v;
+            r = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return r;
 }

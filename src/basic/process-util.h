@@ -9,3 +9,6 @@
 int pid_get_start_time(pid_t pid, uint64_t *ret);
 /* Same, from the text of a /proc/PID/stat file (for tests). */
 int parse_stat_start_time(const char *stat, uint64_t *ret);
+/* A child of pid, found by scanning /proc (kernels without CONFIG_PROC_CHILDREN have no
+ * children file); -ESRCH when it has none. For rare paths only. */
+int pid_find_child(pid_t pid, pid_t *ret);

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* sandboxd-init: PID 1 of a sandbox.
  *
- * Exec'd by sandboxd inside the new namespaces and cgroup, with the sync socket on fd 3 and the
- * plan (a sealed memfd) on fd 4. It waits for "go" (the daemon's side is ready), builds the
- * root file system, forks and execs the payload, then stays as a tiny init: it reaps zombies,
- * forwards termination signals to the payload, and exits with the payload's status after
- * telling the daemon how the payload ended.
+ * Exec'd by sandboxd inside the new namespaces and cgroup, with the descriptors of
+ * init-protocol.h. It waits for "go" (the daemon's side is ready), builds the root file system,
+ * forks and execs the payload, then stays as a tiny init: it reaps zombies, forwards
+ * termination signals to the payload, relays the payload's output into the unit's log (the
+ * payload only ever holds a pipe, never the host file), and exits with the payload's status
+ * after telling the daemon how the payload ended.
  *
  * Every failure before the payload runs is sent to the daemon as {step, errno, detail}; this is
  * the one place where dying on error is right: the daemon undoes the rest. */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <grp.h>
 #include <signal.h>
@@ -23,16 +25,20 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "caps.h"
+#include "init-protocol.h"
 #include "macro.h"
 #include "netdev.h"
 #include "passwd.h"
 #include "plan.h"
 #include "rootfs.h"
-#include "spawn.h"
 #include "strv.h"
 
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -55,7 +61,7 @@ static void send_msg(const SyncMsg *m, pid_t cred_pid) {
         c->cmsg_len = CMSG_LEN(sizeof cred);
         memcpy(CMSG_DATA(c), &cred, sizeof cred);
     }
-    (void) sendmsg(SPAWN_SYNC_FD, &mh, MSG_NOSIGNAL);
+    (void) sendmsg(INIT_FD_SYNC, &mh, MSG_NOSIGNAL);
 }
 
 _printf_(3, 4) _noreturn_ static void die(const char *step, int error, const char *fmt, ...) {
@@ -199,10 +205,114 @@ static int wait_for_go(void) {
     SyncMsg m;
     ssize_t n;
     do
-        n = recv(SPAWN_SYNC_FD, &m, sizeof m, 0);
+        n = recv(INIT_FD_SYNC, &m, sizeof m, 0);
     while (n < 0 && errno == EINTR);
     if (n != (ssize_t) sizeof m || m.type != SYNC_GO)
         return -EPIPE; /* the daemon went away: leave quietly */
+    return 0;
+}
+
+/* The payload's stdout and stderr, relayed line by line into the unit's log. Each line gets a
+ * prefix of ours ("DATE TIME IDENT[PID]: "), so nothing a payload prints can pass for one of
+ * sandboxd's own event lines ("... sandboxd[NAME.unit]: ..."); the bytes themselves are kept as
+ * they are. */
+typedef struct Relay {
+    int fd; /* read end of the pipe; -EBADF once every writer is gone */
+    char ident[64];
+    size_t len;
+    char buf[4096];
+} Relay;
+
+static void relay_init(Relay *r, int fd, const char *argv0, pid_t pid) {
+    const char *base = strrchr(argv0, '/') ? strrchr(argv0, '/') + 1 : argv0;
+    size_t n = 0;
+    for (const char *c = base; *c && n < 32; c++)
+        r->ident[n++] = (*c > ' ' && *c < 0x7f && *c != '[' && *c != ']') ? *c : '_';
+    snprintf(r->ident + n, sizeof r->ident - n, "[%d]: ", (int) pid);
+    r->fd = fd;
+    r->len = 0;
+}
+
+static void relay_emit(const Relay *r, const char *line, size_t n) {
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (!localtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S ", &tm) == 0)
+        stamp[0] = 0;
+    struct iovec iov[] = {{stamp, strlen(stamp)},
+                          {(void *) r->ident, strlen(r->ident)},
+                          {(void *) line, n},
+                          {(void *) "\n", 1}};
+    /* one writev on an O_APPEND file: lines never interleave with the daemon's */
+    (void) writev(INIT_FD_LOG, iov, ELEMENTSOF(iov));
+}
+
+/* Reads what is there; returns false once the pipe is closed. */
+static bool relay_read(Relay *r) {
+    if (r->fd < 0)
+        return false;
+    ssize_t n = read(r->fd, r->buf + r->len, sizeof r->buf - r->len);
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN;
+    if (n == 0) {
+        if (r->len > 0)
+            relay_emit(r, r->buf, r->len);
+        r->len = 0;
+        r->fd = safe_close(r->fd);
+        return false;
+    }
+    r->len += (size_t) n;
+    char *start = r->buf, *end = r->buf + r->len, *nl;
+    while ((nl = memchr(start, '\n', (size_t) (end - start)))) {
+        relay_emit(r, start, (size_t) (nl - start));
+        start = nl + 1;
+    }
+    r->len = (size_t) (end - start);
+    memmove(r->buf, start, r->len);
+    if (r->len == sizeof r->buf) { /* a line longer than the buffer is cut, not lost */
+        relay_emit(r, r->buf, r->len);
+        r->len = 0;
+    }
+    return true;
+}
+
+/* Everything still queued, then whatever was left without a newline. */
+static void relay_drain(Relay *r) {
+    if (r->fd < 0)
+        return;
+    (void) fcntl(r->fd, F_SETFL, O_NONBLOCK);
+    while (relay_read(r) && r->fd >= 0) {
+        struct pollfd p = {r->fd, POLLIN, 0};
+        if (poll(&p, 1, 0) <= 0)
+            break;
+    }
+    if (r->len > 0)
+        relay_emit(r, r->buf, r->len);
+    r->len = 0;
+}
+
+/* In the payload's child: stdin is the sandbox's own /dev/null (never a host node), stdout and
+ * stderr the relay pipe, and no other descriptor survives the exec. */
+static int payload_stdio(int out_fd) {
+    struct stat st;
+    int in = open("/dev/null", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    if (in >= 0 && (fstat(in, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)))
+        in = safe_close(in); /* not a null device: the image's, or a trap */
+    if (in < 0) {
+        int p[2]; /* an empty pipe whose writer is gone reads as end of file, like /dev/null */
+        if (pipe2(p, O_CLOEXEC) < 0)
+            return -errno;
+        safe_close(p[1]);
+        in = p[0];
+    }
+    if (dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+        return -errno;
+    if (in > 2)
+        safe_close(in);
+    /* CLOEXEC rather than close: the exec-status pipe must stay open until the exec */
+    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) /* 5.11 */
+        for (int fd = 3; fd < 65536; fd++)
+            (void) fcntl(fd, F_SETFD, FD_CLOEXEC);
     return 0;
 }
 
@@ -222,18 +332,21 @@ int main(void) {
     sigprocmask(SIG_SETMASK, &mask, NULL);
 
     /* fd 5 stays open (not inherited by the payload) to record how the payload ended */
-    (void) fcntl(SPAWN_EXIT_FD, F_SETFD, FD_CLOEXEC);
-    r = plan_from_fd(SPAWN_PLAN_FD, &plan);
+    (void) fcntl(INIT_FD_EXIT, F_SETFD, FD_CLOEXEC);
+    r = plan_from_fd(INIT_FD_PLAN, &plan);
     if (r < 0)
         die("plan", r, "reading the sandbox plan");
-    safe_close(SPAWN_PLAN_FD);
+    safe_close(INIT_FD_PLAN);
     if (wait_for_go() < 0)
         _exit(EXIT_FAILURE);
 
     /* made by the daemon, where /proc matches its pid namespace; the payload enters it */
-    int userns_fd = plan->userns_base ? SPAWN_USERNS_FD : -EBADF;
+    int userns_fd = plan->userns_base ? INIT_FD_USERNS : -EBADF;
     if (userns_fd >= 0 && fcntl(userns_fd, F_SETFD, FD_CLOEXEC) < 0)
-        die("userns", -errno, "no user namespace on fd %d", SPAWN_USERNS_FD);
+        die("userns", -errno, "no user namespace on fd %d", INIT_FD_USERNS);
+    /* glibc reads the time zone once, on first use: make that the host's /etc/localtime, so log
+     * lines carry the daemon's local time and no file of the image is ever parsed here */
+    (void) localtime_r(&(time_t){time(NULL)}, &(struct tm){0});
     StepError e = {0};
     r = rootfs_setup(plan, userns_fd, &e);
     if (r >= 0)
@@ -250,18 +363,21 @@ int main(void) {
     if (!plan->pid_ns)
         (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
-    int exec_pipe[2];
-    if (pipe2(exec_pipe, O_CLOEXEC) < 0)
+    int exec_pipe[2], out_pipe[2];
+    if (pipe2(exec_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0)
         die("exec", -errno, "creating a pipe");
     pid_t payload = fork();
     if (payload < 0)
         die("fork", -errno, "forking the payload");
     if (payload == 0) {
-        const char *step = "exec";
+        const char *step = "stdio";
         safe_close(exec_pipe[0]);
-        safe_close(SPAWN_SYNC_FD);
-        safe_close(SPAWN_EXIT_FD);
-        r = become_payload(plan, userns_fd, &id, &step);
+        safe_close(out_pipe[0]);
+        safe_close(INIT_FD_SYNC);
+        safe_close(INIT_FD_EXIT);
+        r = payload_stdio(out_pipe[1]);
+        if (r >= 0)
+            r = become_payload(plan, userns_fd, &id, &step);
         if (r >= 0) {
             exec_payload(plan->argv, env);
             r = -errno;
@@ -273,12 +389,17 @@ int main(void) {
         else if (streq(step, "working-directory"))
             snprintf(m.detail, sizeof m.detail, "WorkingDirectory=%s",
                      plan->working_directory ? plan->working_directory : "");
+        else if (streq(step, "stdio"))
+            snprintf(m.detail, sizeof m.detail, "setting up the payload's output");
         else
             snprintf(m.detail, sizeof m.detail, "switching to uid %u gid %u", id.uid, id.gid);
         (void) write(exec_pipe[1], &m, sizeof m);
         _exit(127);
     }
     safe_close(exec_pipe[1]);
+    safe_close(out_pipe[1]);
+    Relay relay;
+    relay_init(&relay, out_pipe[0], plan->argv[0], payload);
 
     /* The pipe closes on the payload's successful exec; a message means it failed. */
     SyncMsg m;
@@ -299,12 +420,19 @@ int main(void) {
     if (sfd < 0)
         _exit(EXIT_FAILURE);
     for (;;) {
-        struct signalfd_siginfo si;
-        if (read(sfd, &si, sizeof si) != (ssize_t) sizeof si) {
+        struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {relay.fd, POLLIN, 0}};
+        if (poll(pfd, relay.fd >= 0 ? 2 : 1, -1) < 0) {
             if (errno == EINTR)
                 continue;
             _exit(EXIT_FAILURE);
         }
+        if (pfd[1].revents)
+            (void) relay_read(&relay);
+        if (!pfd[0].revents)
+            continue;
+        struct signalfd_siginfo si;
+        if (read(sfd, &si, sizeof si) != (ssize_t) sizeof si)
+            continue;
         if (si.ssi_signo != SIGCHLD) {
             (void) kill(payload, (int) si.ssi_signo);
             continue;
@@ -315,9 +443,11 @@ int main(void) {
                 break;
             if (info.si_pid != payload)
                 continue; /* an orphan we adopted: reaped, nothing else to do */
+            /* its last words first; what its children still write dies with the namespace */
+            relay_drain(&relay);
             m = (SyncMsg){.type = SYNC_EXIT, .code = info.si_code, .status = info.si_status};
             /* the file first: it outlives a daemon restart, the socket does not */
-            (void) write(SPAWN_EXIT_FD, &m, sizeof m);
+            (void) write(INIT_FD_EXIT, &m, sizeof m);
             send_msg(&m, 0);
             _exit(info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status);
         }

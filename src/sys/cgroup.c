@@ -648,7 +648,8 @@ int cg_open(const char *slice, const char *name, Cgroup **ret) {
         if (p && stat(p, &st) >= 0 && S_ISDIR(st.st_mode))
             cg->ctrls |= 1u << c;
     }
-    if (!(cg->ctrls & (1u << CTRL_PIDS))) {
+    /* any of them: a creation cut short (a sandboxd killed in cg_create) left only some */
+    if (!cg->ctrls) {
         cg_free(cg);
         return -ENOENT;
     }

@@ -45,20 +45,3 @@ static inline void plan_freep(SandboxPlan **p) {
 /* Writes the plan into a new sealed memfd; returns the fd. */
 int plan_to_memfd(const SandboxPlan *p);
 int plan_from_fd(int fd, SandboxPlan **ret);
-
-/* Messages on the SOCK_SEQPACKET between the daemon and sandboxd-init. */
-typedef enum SyncType {
-    SYNC_GO = 1, /* daemon -> init: parent-side setup is done, build the sandbox */
-    SYNC_ERROR,  /* init -> daemon: step failed with error; nothing runs */
-    SYNC_READY,  /* init -> daemon: the payload has exec'd; its pid comes as SCM_CREDENTIALS */
-    SYNC_EXIT,   /* init -> daemon: the payload ended: code (CLD_*) and status */
-} SyncType;
-
-typedef struct SyncMsg {
-    uint32_t type;
-    int32_t error; /* positive errno, for SYNC_ERROR */
-    int32_t code;  /* CLD_EXITED, CLD_KILLED, CLD_DUMPED */
-    int32_t status;
-    char step[32];
-    char detail[480];
-} SyncMsg;

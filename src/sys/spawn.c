@@ -6,6 +6,7 @@
 #include <string.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,18 +24,32 @@ typedef struct ChildState {
 } ChildState;
 
 /* Moves fd to target, tolerating fds already sitting at other targets: all sources were moved
- * to >= 10 first. */
+ * to >= _INIT_FD_MAX first. */
 static int child_move_fd(int fd, int target) {
     if (fd == target)
         return fcntl(fd, F_SETFD, 0) < 0 ? -errno : 0; /* keep it across exec */
     return dup2(fd, target) < 0 ? -errno : 0;
 }
 
+/* Closes every descriptor from first up: whatever the daemon inherited or opened without
+ * O_CLOEXEC must not reach the sandbox (a host directory fd there is runc's CVE-2024-21626). */
+static int child_close_from(int first) {
+    if (close_range((unsigned) first, ~0U, 0) >= 0)
+        return 0;
+    /* before 5.9: by hand, up to the limit */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return -errno;
+    for (rlim_t fd = (rlim_t) first; fd < rl.rlim_cur && fd < (1U << 20); fd++)
+        (void) close((int) fd);
+    return 0;
+}
+
 static int child(void *arg) {
     ChildState *s = arg;
     const SpawnParams *p = s->p;
     static const char one_zero[] = "0";
-    int fds[6] = {p->stdin_fd, p->output_fd, p->sync_fd, p->plan_fd, p->exit_fd, p->userns_fd};
+    int fds[_INIT_FD_MAX];
 
     /* Join the cgroup first, so every page and task of the sandbox is charged to it. Writing
      * "0" moves the writer itself. */
@@ -49,17 +64,15 @@ static int child(void *arg) {
         goto fail;
     }
     s->step = "fds";
-    for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
-        if (i == 5 && fds[i] < 0)
-            continue; /* no user namespace */
-        fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
-        if (fds[i] < 0)
+    for (int i = 0; i < _INIT_FD_MAX; i++) {
+        fds[i] = p->fds[i] < 0 ? -EBADF : fcntl(p->fds[i], F_DUPFD_CLOEXEC, _INIT_FD_MAX);
+        if (p->fds[i] >= 0 && fds[i] < 0)
             goto fail;
     }
-    if (child_move_fd(fds[0], 0) < 0 || child_move_fd(fds[1], 1) < 0 ||
-        child_move_fd(fds[1], 2) < 0 || child_move_fd(fds[2], SPAWN_SYNC_FD) < 0 ||
-        child_move_fd(fds[3], SPAWN_PLAN_FD) < 0 || child_move_fd(fds[4], SPAWN_EXIT_FD) < 0 ||
-        (fds[5] >= 0 && child_move_fd(fds[5], SPAWN_USERNS_FD) < 0))
+    for (int i = 0; i < _INIT_FD_MAX; i++)
+        if (fds[i] >= 0 ? child_move_fd(fds[i], i) < 0 : (close(i), false))
+            goto fail;
+    if (child_close_from(_INIT_FD_MAX) < 0)
         goto fail;
 
     char *const argv[] = {(char *) "sandboxd-init", NULL};

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "init-protocol.h"
+
 /* Starts the sandbox's init in new namespaces, inside its cgroup.
  *
  * On cgroup v2 the child is made with clone3(CLONE_INTO_CGROUP|CLONE_VFORK), born inside the
@@ -22,11 +24,9 @@ typedef struct SpawnParams {
     const int *cgroup_fds;     /* cgroup.procs of each hierarchy, written "0" to join when
                                 * clone3 cannot be used */
     size_t n_cgroup_fds;
-    int stdin_fd, output_fd; /* 0 and 1+2 of the init and its payload */
-    int sync_fd;             /* becomes fd 3 */
-    int plan_fd;             /* becomes fd 4 */
-    int exit_fd;             /* becomes fd 5: where the init records the payload's end */
-    int userns_fd;           /* becomes fd 6 when >= 0: the payload's user namespace */
+    /* what the init gets, by InitFd number; -EBADF: not handed over (only INIT_FD_USERNS
+     * may be absent). Every other descriptor is closed before the init is exec'd. */
+    int fds[_INIT_FD_MAX];
     const char *init_path;
 } SpawnParams;
 
@@ -37,8 +37,3 @@ typedef struct SpawnError {
 /* On success returns the init's pid and a pidfd for it, and 1 when it was born in its cgroup
  * (clone3), 0 when it joined by writing cgroup.procs. */
 int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e);
-
-#define SPAWN_SYNC_FD 3
-#define SPAWN_PLAN_FD 4
-#define SPAWN_EXIT_FD 5
-#define SPAWN_USERNS_FD 6

@@ -6,6 +6,7 @@ Run it through tests/run-integration, which puts the whole run in a private moun
 namespace: everything network-related that the daemon makes lives and dies there."""
 
 import os
+import re
 import shutil
 import signal
 import stat
@@ -105,7 +106,7 @@ class Daemon:
         self.proc = None
         self.output = tmp / "sandboxd.out"
 
-    def start(self, keep_running=False, cgroup=None, args=()):
+    def start(self, keep_running=False, cgroup=None, args=(), pass_fds=()):
         """cgroup: a v2 group directory the daemon is started in, as a service manager
         would."""
         if self.socket.exists():  # left by a killed daemon: wait for the new one's
@@ -121,7 +122,7 @@ class Daemon:
              *args] +
             (["--keep-running"] if keep_running else []),
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,
-            preexec_fn=enter_cgroup if cgroup else None)
+            preexec_fn=enter_cgroup if cgroup else None, pass_fds=pass_fds)
         deadline = time.monotonic() + 10
         while not self.socket.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -170,9 +171,20 @@ class Daemon:
 
     def log(self, unit):
         p = self.logs / f"{unit}.log"
-        return p.read_text() if p.exists() else ""
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def payload_output(self, unit):
+        """The payload's lines of the unit's log, without the prefix the init gives each
+        ("DATE TIME IDENT[PID]: "); sandboxd's own event lines are left out."""
+        out = []
+        for line in self.log(unit).splitlines():
+            m = PAYLOAD_LINE.match(line)
+            if m:
+                out.append(m.group(1))
+        return out
 
 
+PAYLOAD_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [^ \[]+\[\d+\]: (.*)$")
 SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 

@@ -78,7 +78,7 @@ ExecStart=/bin/sh -c 'ls -ln /bin/busybox; exec sleep 1000'
 """)
     daemon.ctl("start", "unsr.unit")
     daemon.wait_for("unsr.unit", lambda p: "busybox" in daemon.log("unsr.unit"))
-    line = [l for l in daemon.log("unsr.unit").splitlines() if l.endswith("/bin/busybox")][0]
+    line = [l for l in daemon.payload_output("unsr.unit") if l.endswith("/bin/busybox")][0]
     assert line.split()[2:4] == ["0", "0"], line
 
 

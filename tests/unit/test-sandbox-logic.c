@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Pure pieces of the daemon and sys code: restart policy, the plan hand-over, passwd lookups,
  * overlay option strings. */
+#include <errno.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -142,12 +144,40 @@ static void test_passwd(void **state) {
     fclose(gr);
 }
 
+static void test_read_state(void **state) {
+    SandboxSavedState st;
+    assert_int_equal(sandbox_read_state("unit_path=/etc/sandboxd/units/web.unit\ninit_pid=42\n"
+                                        "init_start_time=7\nmain_pid=43\nready=0\n",
+                                        &st),
+                     0);
+    assert_string_equal(st.unit_path, "/etc/sandboxd/units/web.unit");
+    assert_int_equal(st.init_pid, 42);
+    assert_int_equal(st.main_pid, 43);
+    assert_false(st.ready);
+    free(st.unit_path);
+    /* files written before "ready" existed were written once the payload ran */
+    assert_int_equal(sandbox_read_state("unit_path=/u/a.unit\ninit_pid=1\ninit_start_time=1\n",
+                                        &st),
+                     0);
+    assert_true(st.ready);
+    free(st.unit_path);
+    /* a path that is not normalised is a bad file, not "out of memory" */
+    assert_int_equal(sandbox_read_state("unit_path=/u/../a.unit\ninit_pid=1\ninit_start_time=1\n",
+                                        &st),
+                     -EBADMSG);
+    assert_int_equal(sandbox_read_state("unit_path=relative.unit\ninit_pid=1\n", &st), -EBADMSG);
+    assert_int_equal(sandbox_read_state("unit_path=/u/a.unit\ninit_pid=0\ninit_start_time=1\n",
+                                        &st),
+                     -EBADMSG);
+    assert_int_equal(sandbox_read_state("", &st), -EBADMSG);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_should_restart), cmocka_unit_test(test_string_tables),
         cmocka_unit_test(test_userns_base),
         cmocka_unit_test(test_plan_roundtrip), cmocka_unit_test(test_overlay_options),
-        cmocka_unit_test(test_passwd),
+        cmocka_unit_test(test_passwd), cmocka_unit_test(test_read_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,308 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The start of a sandbox, in named steps that read top to bottom:
+ *
+ *   prepare runtime -> cgroup -> plan -> handover fds -> spawn -> record -> watch -> release
+ *
+ * One StartContext owns every descriptor and path the steps make, and goes with one cleanup.
+ * A step that fails records why (start_error, for the caller and status) and returns a
+ * negative errno; sandbox_start_process() then undoes exactly what was made: the init is
+ * killed if it exists, the cgroup and the runtime directory are removed. */
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "init-protocol.h"
+#include "log.h"
+#include "manager.h"
+#include "parse-util.h"
+#include "path-util.h"
+#include "plan.h"
+#include "sandbox-internal.h"
+#include "sandbox.h"
+#include "spawn.h"
+#include "strv.h"
+#include "userns.h"
+
+#define MAX_CGROUP_FDS 8
+
+typedef struct StartContext {
+    Sandbox *s;
+    char *root, *init_dir, *state, *upper, *work, *stage, *exit_path, *cpus;
+    char hostname_buf[65];
+    const char *hostname;
+    CgIoLimit *io;
+    size_t n_io;
+    SandboxPlan *plan;
+    int cg_fds[MAX_CGROUP_FDS];
+    size_t n_cg_fds;
+    int cg_dir_fd;
+    int fds[_INIT_FD_MAX]; /* what the init gets, by number (init-protocol.h) */
+    int sync_fd;           /* our end of the sync socket */
+} StartContext;
+
+static void start_context_done(StartContext *c) {
+    free(c->root);
+    free(c->init_dir);
+    free(c->state);
+    free(c->upper);
+    free(c->work);
+    free(c->stage);
+    free(c->exit_path);
+    free(c->cpus);
+    free(c->io);
+    plan_free(c->plan);
+    for (size_t i = 0; i < c->n_cg_fds; i++)
+        safe_close(c->cg_fds[i]);
+    safe_close(c->cg_dir_fd);
+    for (int i = 0; i < _INIT_FD_MAX; i++)
+        if (i != INIT_FD_STDERR) /* the same descriptor as INIT_FD_LOG */
+            safe_close(c->fds[i]);
+    safe_close(c->sync_fd);
+}
+
+/* Records "what: strerror(-r)" as the start error and returns r, so errno is read once, right
+ * after the call that failed, and never after other calls have run. */
+_printf_(3, 4) static int start_fail(Sandbox *s, int r, const char *fmt, ...) {
+    char what[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    sandbox_set_start_error(s, "%s: %s", what, strerror(-r));
+    return r;
+}
+
+static int step_prepare_runtime(StartContext *c) {
+    Sandbox *s = c->s;
+    Manager *m = s->manager;
+    const UnitConfig *u = s->config;
+    int r = sandbox_preflight(s);
+    if (r < 0)
+        return r;
+    s->userns_base = 0;
+    if ((u->namespaces & NS_USER) && (r = sandbox_pick_userns_base(s)) < 0)
+        return r;
+
+    c->root = path_join(s->runtime_dir, "root");
+    c->init_dir = path_join(s->runtime_dir, "init");
+    c->exit_path = path_join(s->runtime_dir, "exit");
+    if (asprintf(&c->state, "%s/sandboxes/%s", m->config.state_dir, s->name) < 0)
+        c->state = NULL;
+    if (!c->root || !c->init_dir || !c->exit_path || !c->state)
+        return start_fail(s, -ENOMEM, "preparing the runtime directory");
+    c->hostname = sandbox_effective_hostname(s, c->hostname_buf);
+
+    /* mount point and init layer, made anew at every start */
+    (void) rm_rf(s->runtime_dir);
+    if ((r = mkdir_p(c->root, 0700)) < 0)
+        return start_fail(s, r, "creating %s", c->root);
+    if ((r = sandbox_write_init_layer(s, c->init_dir, c->hostname)) < 0)
+        return start_fail(s, r, "writing the init layer in %s", c->init_dir);
+    if (u->layers && !u->read_only) {
+        /* the rw layer survives restarts; the state root stays private (CVE-2021-41091) */
+        c->upper = path_join(c->state, "upper");
+        c->work = path_join(c->state, "work");
+        if (!c->upper || !c->work)
+            return start_fail(s, -ENOMEM, "preparing the rw layer");
+        (void) mkdir_p(m->config.state_dir, 0700);
+        if ((r = mkdir_p(c->upper, 0755)) < 0 || (r = mkdir_p(c->work, 0700)) < 0)
+            return start_fail(s, r, "creating the rw layer in %s", c->state);
+        /* the root directory of the sandbox is the rw layer's: its root must own it */
+        uid_t owner = s->userns_base;
+        if (lchown(c->upper, owner, owner) < 0)
+            return start_fail(s, -errno, "handing %s to host id %u", c->upper, (unsigned) owner);
+    }
+    if (s->userns_base) {
+        c->stage = path_join(s->runtime_dir, "stage");
+        if (!c->stage)
+            return start_fail(s, -ENOMEM, "preparing the layer stage");
+        if ((r = mkdir_p(c->stage, 0700)) < 0)
+            return start_fail(s, r, "creating the layer stage in %s", s->runtime_dir);
+    }
+    return 0;
+}
+
+static int step_cgroup(StartContext *c) {
+    Sandbox *s = c->s;
+    Manager *m = s->manager;
+    const UnitConfig *u = s->config;
+    int r;
+    if (u->allowed_cpus_set && !(c->cpus = cpu_set_to_string(&u->allowed_cpus)))
+        return start_fail(s, -ENOMEM, "AllowedCPUs=");
+    if ((r = sandbox_resolve_io_limits(s, &c->io, &c->n_io)) < 0)
+        return r;
+    /* a previous instance's group that could not be removed yet: never share it */
+    if (s->cgroup && (r = sandbox_release_cgroup(s)) < 0)
+        return start_fail(s, r, "removing the previous instance's cgroup %s",
+                          cg_display_path(s->cgroup));
+    CgLimits limits = {
+        .cpu_quota_permyriad = u->cpu_quota_permyriad,
+        .cpu_period_usec = CPU_QUOTA_PERIOD_USEC,
+        .cpu_weight = u->cpu_weight,
+        .cpus = c->cpus,
+        .memory_max = u->memory_max,
+        .memory_high = u->memory_high,
+        .memory_swap_max = u->memory_swap_max,
+        .tasks_max = u->tasks_max,
+        .io = c->io,
+        .n_io = c->n_io,
+    };
+    unsigned ignored = 0;
+    r = cg_create(m->config.slice, s->name, &limits, &s->cgroup, &ignored);
+    if (r == -EOPNOTSUPP && cg_missing_controller(&limits)) {
+        sandbox_set_start_error(s, "creating cgroup %s/%s: [Resources] needs the %s controller, "
+                                   "which is not available to sandboxd on this host",
+                                m->config.slice, s->name, cg_missing_controller(&limits));
+        return r;
+    }
+    if (r < 0)
+        return start_fail(s, r, "creating cgroup %s/%s", m->config.slice, s->name);
+    /* as systemd: a limit the hierarchy cannot express is reported, and the unit runs */
+    if (ignored & CG_IGNORED_MEMORY_HIGH)
+        sandbox_log_event(s, "MemoryHigh= needs cgroup v2; not applied on this host");
+    if (ignored & CG_IGNORED_SWAP)
+        sandbox_log_event(s, "MemorySwapMax= on cgroup v1 needs swap accounting and "
+                             "MemoryMax=; not applied");
+    r = cg_open_procs_fds(s->cgroup, c->cg_fds, MAX_CGROUP_FDS);
+    if (r < 0)
+        return start_fail(s, r, "opening cgroup.procs of %s", cg_display_path(s->cgroup));
+    c->n_cg_fds = (size_t) r;
+    c->cg_dir_fd = cg_open_dir(s->cgroup); /* -EOPNOTSUPP on v1: the child joins by writing */
+    return 0;
+}
+
+static int step_plan(StartContext *c) {
+    Sandbox *s = c->s;
+    int r = sandbox_build_plan(s, c->root, c->init_dir, c->upper, c->work, c->hostname,
+                               &c->plan);
+    if (r >= 0)
+        r = plan_to_memfd(c->plan);
+    if (r < 0)
+        return start_fail(s, r, "writing the sandbox plan");
+    c->fds[INIT_FD_PLAN] = r;
+    return 0;
+}
+
+static int step_handover_fds(StartContext *c) {
+    Sandbox *s = c->s;
+    Manager *m = s->manager;
+    int r, pair[2];
+
+    c->fds[INIT_FD_STDIN] = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (c->fds[INIT_FD_STDIN] < 0)
+        return start_fail(s, -errno, "opening /dev/null");
+    r = sandbox_open_log(s);
+    if (r < 0)
+        return start_fail(s, r, "opening the log file in %s", m->config.log_dir);
+    c->fds[INIT_FD_LOG] = c->fds[INIT_FD_STDERR] = r;
+    c->fds[INIT_FD_EXIT] = open(c->exit_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
+                                                  O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (c->fds[INIT_FD_EXIT] < 0)
+        return start_fail(s, -errno, "creating %s", c->exit_path);
+    if (s->userns_base &&
+        (r = userns_create(s->userns_base, USERNS_SIZE, &c->fds[INIT_FD_USERNS])) < 0)
+        return start_fail(s, r, "creating the user namespace for host ids %u-%u",
+                          s->userns_base, s->userns_base + USERNS_SIZE - 1);
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+        return start_fail(s, -errno, "creating the sync socket");
+    c->sync_fd = pair[0];
+    c->fds[INIT_FD_SYNC] = pair[1];
+    if (setsockopt(c->sync_fd, SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) < 0)
+        return start_fail(s, -errno, "setting up the sync socket");
+    return 0;
+}
+
+static int step_spawn(StartContext *c) {
+    Sandbox *s = c->s;
+    const UnitConfig *u = s->config;
+    SpawnParams sp = {
+        .clone_flags = sandbox_clone_flags(u->namespaces),
+        .cgroup_ns = u->namespaces & NS_CGROUP,
+        .cgroup_dir_fd = c->cg_dir_fd,
+        .cgroup_fds = c->cg_fds,
+        .n_cgroup_fds = c->n_cg_fds,
+        .init_path = s->manager->config.init_path,
+    };
+    memcpy(sp.fds, c->fds, sizeof sp.fds);
+    SpawnError se = {0};
+    int r = spawn_init(&sp, &s->init_pid, &s->init_pidfd, &se);
+    if (r < 0)
+        return start_fail(s, r, "spawning the sandbox (step %s)", se.step);
+    log_debug("%s: init %d %s %s", s->name, (int) s->init_pid,
+              r > 0 ? "born in its cgroup by clone3(CLONE_INTO_CGROUP):" : "joined its cgroup",
+              cg_display_path(s->cgroup));
+    /* the init has its copies; ours of its end must go, or we never see it hang up */
+    c->fds[INIT_FD_SYNC] = safe_close(c->fds[INIT_FD_SYNC]);
+    s->sync_fd = TAKE_FD(c->sync_fd);
+    return 0;
+}
+
+/* Before the init is released: a sandboxd killed from here on leaves a state file, so the next
+ * one adopts the sandbox (or cleans up after it) instead of letting it run unseen. Without it,
+ * the init would only wait for "go" and leave when our end of the socket closes. */
+static int step_record(StartContext *c) {
+    int r = sandbox_save(c->s);
+    if (r < 0)
+        return start_fail(c->s, r, "recording the sandbox's state in %s", c->s->runtime_dir);
+    return 0;
+}
+
+static int step_watch(StartContext *c) {
+    Sandbox *s = c->s;
+    Manager *m = s->manager;
+    const UnitConfig *u = s->config;
+    /* the init's exit reaches us through the manager's SIGCHLD handler */
+    int r = sd_event_add_io(m->event, &s->sync_source, s->sync_fd, EPOLLIN, sandbox_on_sync, s);
+    if (r >= 0)
+        /* messages before the exit: READY/EXIT must be read before the child is handled */
+        r = sd_event_source_set_priority(s->sync_source, SD_EVENT_PRIORITY_IMPORTANT);
+    if (r >= 0 && u->timeout_start_usec != USEC_INFINITY)
+        r = sd_event_add_time_relative(m->event, &s->timer_source, CLOCK_MONOTONIC,
+                                       u->timeout_start_usec, 0, sandbox_on_start_timeout, s);
+    if (r < 0)
+        return start_fail(s, r, "watching the sandbox");
+    return 0;
+}
+
+static int step_release(StartContext *c) {
+    SyncMsg go = {.type = SYNC_GO};
+    if (send(c->s->sync_fd, &go, sizeof go, MSG_NOSIGNAL) != (ssize_t) sizeof go)
+        return start_fail(c->s, -errno, "releasing the sandbox's init");
+    return 0;
+}
+
+int sandbox_start_process(Sandbox *s) {
+    _cleanup_(start_context_done) StartContext c = {
+        .s = s,
+        .cg_dir_fd = -EBADF,
+        .sync_fd = -EBADF,
+    };
+    for (int i = 0; i < _INIT_FD_MAX; i++)
+        c.fds[i] = -EBADF;
+    int r;
+
+    if ((r = step_prepare_runtime(&c)) < 0 || (r = step_cgroup(&c)) < 0 ||
+        (r = step_plan(&c)) < 0 || (r = step_handover_fds(&c)) < 0 ||
+        (r = step_spawn(&c)) < 0 || (r = step_record(&c)) < 0 || (r = step_watch(&c)) < 0 ||
+        (r = step_release(&c)) < 0) {
+        if (s->init_pidfd >= 0) {
+            /* the init still waits for "go": it holds nothing but its namespaces */
+            (void) syscall(SYS_pidfd_send_signal, s->init_pidfd, SIGKILL, NULL, 0);
+            (void) waitid(P_PIDFD, (id_t) s->init_pidfd, &(siginfo_t){0}, WEXITED);
+            s->init_pid = 0;
+        }
+        sandbox_release_runtime(s);
+        return r;
+    }
+    return 0;
+}

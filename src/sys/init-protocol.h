@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The contract between sandboxd and sandboxd-init: which descriptors cross, at which numbers,
+ * and the messages on the sync socket. Nothing else crosses: the spawn path closes every other
+ * descriptor before the init is exec'd, and the init closes all of these but the payload's
+ * stdio before the payload is. */
+
+#include <stdint.h>
+
+/* The descriptors the init starts with. */
+typedef enum InitFd {
+    INIT_FD_STDIN = 0,  /* the host's /dev/null: the init reads nothing */
+    INIT_FD_LOG = 1,    /* the unit's log file (also on 2); only the init writes it, the payload
+                         * writes into a pipe the init relays, so it never holds a descriptor
+                         * that reopens to a host file */
+    INIT_FD_STDERR = 2, /* the same file as INIT_FD_LOG */
+    INIT_FD_SYNC = 3,   /* SOCK_SEQPACKET to the daemon: SyncMsg both ways */
+    INIT_FD_PLAN = 4,   /* sealed memfd: the SandboxPlan */
+    INIT_FD_EXIT = 5,   /* RUNTIME/sandboxes/NAME/exit: the payload's end, for a later sandboxd */
+    INIT_FD_USERNS = 6, /* the payload's user namespace; absent without Namespaces=user */
+    _INIT_FD_MAX,
+} InitFd;
+
+typedef enum SyncType {
+    SYNC_GO = 1, /* daemon -> init: parent-side setup is done, build the sandbox */
+    SYNC_ERROR,  /* init -> daemon: step failed with error; nothing runs */
+    SYNC_READY,  /* init -> daemon: the payload has exec'd; its pid comes as SCM_CREDENTIALS */
+    SYNC_EXIT,   /* init -> daemon: the payload ended: code (CLD_*) and status */
+} SyncType;
+
+typedef struct SyncMsg {
+    uint32_t type;
+    int32_t error; /* positive errno, for SYNC_ERROR */
+    int32_t code;  /* CLD_EXITED, CLD_KILLED, CLD_DUMPED */
+    int32_t status;
+    char step[32];
+    char detail[480];
+} SyncMsg;
