@@ -12,7 +12,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "passwd.h"
 #include "plan.h"
 #include "rootfs.h"
 #include "sandbox.h"
@@ -109,45 +108,11 @@ static void test_overlay_options(void **state) {
     assert_int_equal(rootfs_overlay_options(bad, "/run/init", NULL, NULL, &o), -EINVAL);
 }
 
-static void test_passwd(void **state) {
-    FILE *pw = fmemopen((char[]){"root:x:0:0:root:/root:/bin/sh\n"
-                                 "broken line\n"
-                                 "www:x:33:34:web:/var/www:/bin/false\n"},
-                        100, "r");
-    FILE *gr = fmemopen((char[]){"root:x:0:\nstaff:x:50:www,bob\nweb:x:34:\n"}, 44, "r");
-    UserRecord u;
-    assert_int_equal(passwd_find_user(pw, "www", &u), 0);
-    assert_int_equal(u.uid, 33);
-    assert_int_equal(u.gid, 34);
-    assert_string_equal(u.home, "/var/www");
-    free(u.home);
-    assert_int_equal(passwd_find_user(pw, "0", &u), 0);
-    assert_string_equal(u.home, "/root");
-    free(u.home);
-    assert_int_equal(passwd_find_user(pw, "1234", &u), 0); /* numeric without entry */
-    assert_int_equal(u.uid, 1234);
-    assert_null(u.home);
-    assert_int_equal(passwd_find_user(pw, "nobody", &u), -ESRCH);
-    gid_t g;
-    assert_int_equal(passwd_find_group(gr, "web", &g), 0);
-    assert_int_equal(g, 34);
-    assert_int_equal(passwd_find_group(gr, "nope", &g), -ESRCH);
-    gid_t *groups = NULL;
-    size_t n;
-    assert_int_equal(passwd_member_groups(gr, "www", &groups, &n), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(groups[0], 50);
-    free(groups);
-    fclose(pw);
-    fclose(gr);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_should_restart), cmocka_unit_test(test_string_tables),
         cmocka_unit_test(test_userns_base),
         cmocka_unit_test(test_plan_roundtrip), cmocka_unit_test(test_overlay_options),
-        cmocka_unit_test(test_passwd),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
