@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The sandbox's floor: overlay of image layers + init layer + rw layer (or a plain directory),
  * a /dev of its own, fresh /proc, read-only /sys, volumes, Docker's masked and read-only paths,
- * then pivot_root.
+ * the daemon's directories hidden, then pivot_root.
  *
  * Every path inside the root is resolved with openat2(RESOLVE_IN_ROOT) from a root fd and
  * mounted through the new mount API onto that fd, never by string: an image that makes /proc or
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "path-util.h"
 #include "rootfs.h"
 #include "strv.h"
 
@@ -544,17 +545,84 @@ static int mask_thermal_throttle(Masks *m, StepError *e) {
     return 0;
 }
 
+/* The rest of hidden after prefix when hidden is prefix or under it, else NULL. */
+static const char *path_under(const char *hidden, const char *prefix) {
+    if (streq(prefix, "/"))
+        return hidden + 1;
+    size_t n = strlen(prefix);
+    if (strncmp(hidden, prefix, n) != 0 || (hidden[n] != 0 && hidden[n] != '/'))
+        return NULL;
+    return hidden + n + (hidden[n] == '/');
+}
+
+/* Hides the host directory hidden (canonical, with stat hs) where the bind of source on
+ * target shows it. The whole target only for a volume: a RootDirectory= that is the hidden
+ * directory itself is what the unit asked for. */
+static int hide_through(Masks *m, const char *source, const char *target, const char *hidden,
+                        const struct stat *hs, bool whole_target) {
+    _cleanup_free_ char *src = realpath(source, NULL);
+    if (!src)
+        return -errno;
+    const char *rest = path_under(hidden, src);
+    if (!rest || (!*rest && !whole_target))
+        return 0;
+    _cleanup_free_ char *inside = path_join(target, rest);
+    if (!inside)
+        return -ENOMEM;
+    _cleanup_close_ int fd = openat2_in_root(m->rootfd, inside, O_PATH,
+                                             RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+        return 0; /* covered by another mount, or not the same path inside */
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    /* only when it is the very directory: something else may be mounted over the path */
+    if (st.st_dev != hs->st_dev || st.st_ino != hs->st_ino)
+        return 0;
+    return mask_fd(m, fd);
+}
+
+/* The daemon's directories (its socket above all) must not be reachable from a payload on
+ * RootDirectory=/ or with a volume that contains them, even read-only. */
+static int hide_host_paths(const SandboxPlan *p, Masks *m, StepError *e) {
+    STRV_FOREACH(h, p->hide_paths) {
+        _cleanup_free_ char *real = realpath(*h, NULL);
+        struct stat hs;
+        if (!real || stat(real, &hs) < 0) {
+            if (errno == ENOENT)
+                continue;
+            return fail(e, "hide", -errno, "resolving %s", *h);
+        }
+        int r = 0;
+        if (p->root_directory)
+            r = hide_through(m, p->root_directory, "/", real, &hs, false);
+        if (r < 0)
+            return fail(e, "hide", r, "hiding %s under RootDirectory=%s", real,
+                        p->root_directory);
+        for (size_t i = 0; i < p->n_volumes; i++) {
+            const PlanVolume *v = &p->volumes[i];
+            r = hide_through(m, v->source, v->target, real, &hs, true);
+            if (r < 0)
+                return fail(e, "hide", r, "hiding %s in the volume %s:%s", real, v->source,
+                            v->target);
+        }
+    }
+    return 0;
+}
+
 static void masks_release(Masks *m) {
     m->emptyfd = safe_close(m->emptyfd);
 }
 
-static int setup_masks(int rootfd, int nullfd, StepError *e) {
+static int setup_masks(const SandboxPlan *p, int rootfd, int nullfd, StepError *e) {
     _cleanup_(masks_release) Masks m = {.rootfd = rootfd, .nullfd = nullfd, .emptyfd = -EBADF};
     int r;
     for (size_t i = 0; i < ELEMENTSOF(masked_paths); i++)
         if ((r = mask_path(&m, masked_paths[i])) < 0)
             return fail(e, "mask", r, "masking %s", masked_paths[i]);
-    if ((r = mask_thermal_throttle(&m, e)) < 0)
+    if ((r = mask_thermal_throttle(&m, e)) < 0 || (r = hide_host_paths(p, &m, e)) < 0)
         return r;
     for (size_t i = 0; i < ELEMENTSOF(read_only_paths); i++)
         if ((r = make_read_only(rootfd, read_only_paths[i])) < 0)
@@ -600,7 +668,7 @@ int rootfs_setup(const SandboxPlan *p, int userns_fd, StepError *e) {
         return nullfd;
     /* masks last, so that no later mount can cover them */
     if ((r = setup_proc(rootfd, e)) < 0 || (r = setup_sys(rootfd, e)) < 0 ||
-        (r = setup_volumes(p, rootfd, e)) < 0 || (r = setup_masks(rootfd, nullfd, e)) < 0)
+        (r = setup_volumes(p, rootfd, e)) < 0 || (r = setup_masks(p, rootfd, nullfd, e)) < 0)
         return r;
     return pivot_into(rootfd, e);
 }

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""What the kernel must not show a sandbox: Docker's masked and read-only paths."""
+"""What the kernel must not show a sandbox (Docker's masked and read-only paths), and the
+daemon's own directories, which a payload on RootDirectory=/ or with a volume containing them
+must not reach: its socket would let it start a unit with a writable host root."""
 
 import glob
 import os
 from pathlib import Path
 
-from conftest import sandbox_exec, unit_text
+from conftest import SANDBOXCTL, sandbox_exec, unit_text
 
 SLEEPER = "/bin/sh -c 'echo ready; exec sleep 1000'"
 MASKED_FILES = ["/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
@@ -77,3 +79,44 @@ def test_read_only_paths_refuse_writes(daemon, layers):
     assert Path("/proc/sys/kernel/domainname").read_text() == host_domain
     # the rest of /proc stays usable
     assert sandbox_exec(pid, "cat", "/proc/self/status").returncode == 0
+
+
+def daemon_dirs(daemon):
+    return [daemon.runtime, daemon.state, daemon.logs]
+
+
+def test_root_directory_slash_cannot_reach_the_daemon(daemon, layers, tmp_path):
+    assert daemon.socket.exists() and any(d.iterdir() for d in daemon_dirs(daemon))
+    dirs = " ".join(str(d) for d in daemon_dirs(daemon))
+    # the payload, as root on the host's own tree, tries the daemon's socket with sandboxctl
+    probe = (f"/bin/sh -c 'ls -A {dirs} | grep -v : | grep -c . ; "
+             f"SANDBOXD_SOCKET={daemon.socket} {SANDBOXCTL} list; echo ctl-rc=$?; "
+             f"echo end; exec sleep 1000'")
+    pid = start(daemon, "slash.unit", f"""[Sandbox]
+RootDirectory=/
+ReadOnly=yes
+[Service]
+ExecStart={probe}
+""")
+    daemon.wait_for("slash.unit", lambda p: "end" in daemon.log("slash.unit"))
+    log = daemon.log("slash.unit")
+    assert "\n0\n" in log, log  # every directory is empty
+    assert "ctl-rc=1" in log and "cannot connect to sandboxd" in log, log
+    for d in daemon_dirs(daemon):
+        r = sandbox_exec(pid, "ls", "-A", str(d))
+        assert r.returncode == 0 and r.stdout == "", (d, r)
+    assert sandbox_exec(pid, "test", "-e", str(daemon.socket)).returncode != 0
+    # the host's own tree is otherwise there
+    assert sandbox_exec(pid, "test", "-x", str(SANDBOXCTL)).returncode == 0
+
+
+def test_volume_containing_the_daemon_dirs_hides_them(daemon, layers, tmp_path):
+    # tmp_path holds run/, state/, log/: a volume of it shows them, except they are hidden
+    pid = start(daemon, "vol.unit", unit_text(layers, SLEEPER,
+                                              sandbox=f"Volume={tmp_path}:/host:ro"))
+    assert sandbox_exec(pid, "test", "-d", "/host/units").returncode == 0
+    for d in daemon_dirs(daemon):
+        inside = f"/host/{d.relative_to(tmp_path)}"
+        r = sandbox_exec(pid, "ls", "-A", inside)
+        assert r.returncode == 0 and r.stdout == "", (inside, r)
+    assert sandbox_exec(pid, "test", "-e", "/host/run/private").returncode != 0

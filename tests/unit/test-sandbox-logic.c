@@ -108,11 +108,25 @@ static void test_overlay_options(void **state) {
     assert_int_equal(rootfs_overlay_options(bad, "/run/init", NULL, NULL, &o), -EINVAL);
 }
 
+static void test_plan_hide_paths(void **state) {
+    char *argv[] = {"/bin/true", NULL}, *hide[] = {"/run/sandboxd", "/var/log/sandboxd", NULL};
+    SandboxPlan p = {.root_mount = "/r", .root_directory = "/", .argv = argv, .hide_paths = hide};
+    int fd = plan_to_memfd(&p);
+    assert_true(fd >= 0);
+    SandboxPlan *q = NULL;
+    assert_int_equal(plan_from_fd(fd, &q), 0);
+    close(fd);
+    assert_int_equal(strv_length(q->hide_paths), 2);
+    assert_string_equal(q->hide_paths[1], "/var/log/sandboxd");
+    plan_free(q);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_should_restart), cmocka_unit_test(test_string_tables),
         cmocka_unit_test(test_userns_base),
         cmocka_unit_test(test_plan_roundtrip), cmocka_unit_test(test_overlay_options),
+        cmocka_unit_test(test_plan_hide_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
