@@ -125,23 +125,24 @@ static int mount_fs_on(int targetfd, const char *fstype, const char *const *opts
     return move_tree_on(mfd, targetfd);
 }
 
-/* Bind-mounts path under dirfd (the fd itself when path is "") onto the target fd, read-only
- * if asked. */
-static int bind_on(int dirfd, const char *path, int targetfd, bool recursive, bool read_only) {
+/* Bind-mounts path under dirfd (the fd itself when path is "") onto the target fd, with the
+ * MOUNT_ATTR_* flags attrs. */
+static int bind_on(int dirfd, const char *path, int targetfd, bool recursive, unsigned attrs) {
     unsigned rec = recursive ? AT_RECURSIVE : 0;
     _cleanup_close_ int tree = open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec |
                                                           (*path ? 0 : AT_EMPTY_PATH));
     if (tree < 0)
         return -errno;
-    if (read_only) {
-        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+    if (attrs) {
+        struct mount_attr attr = {.attr_set = attrs};
         if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
             return -errno;
     }
     return move_tree_on(tree, targetfd);
 }
 
-/* A detached copy of a host directory, idmapped into userns_fd (and read-only if asked). */
+/* A detached copy of a host directory, idmapped into userns_fd (and read-only if asked), nodev
+ * (see setup_root). */
 static int idmapped_tree(int dfd, const char *path, int userns_fd, bool recursive,
                          bool read_only) {
     unsigned rec = recursive ? AT_RECURSIVE : 0;
@@ -149,7 +150,8 @@ static int idmapped_tree(int dfd, const char *path, int userns_fd, bool recursiv
                                         (*path ? 0 : AT_EMPTY_PATH));
     if (tree < 0)
         return -errno;
-    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | (read_only ? MOUNT_ATTR_RDONLY : 0),
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NODEV |
+                                          (read_only ? MOUNT_ATTR_RDONLY : 0),
                               .userns_fd = (uint64_t) userns_fd};
     if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0) {
         int r = -errno;
@@ -254,6 +256,8 @@ static int stage_idmapped_layers(const SandboxPlan *p, int userns_fd, char ***re
     return 0;
 }
 
+/* The root is nodev: with no device cgroup, a node that an image brings (b 8:0 as /opt/disk)
+ * would give the payload the host's disk. Device nodes live only in the /dev we make. */
 static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
     int r;
     if (p->lowers) {
@@ -272,7 +276,7 @@ static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
         if (strlen(opts) >= 4096)
             return fail(e, "overlay", -E2BIG, "overlay options for %s exceed a page",
                         p->root_mount);
-        if (mount("overlay", p->root_mount, "overlay", 0, opts) < 0)
+        if (mount("overlay", p->root_mount, "overlay", MS_NODEV, opts) < 0)
             return fail(e, "overlay", -errno, "mounting overlay on %s", p->root_mount);
         return 0;
     }
@@ -285,7 +289,8 @@ static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
             idmapped_tree(AT_FDCWD, p->root_directory, userns_fd, true, p->read_only);
         r = tree < 0 ? tree : move_tree_on(tree, target);
     } else
-        r = bind_on(AT_FDCWD, p->root_directory, target, true, p->read_only);
+        r = bind_on(AT_FDCWD, p->root_directory, target, true,
+                    MOUNT_ATTR_NODEV | (p->read_only ? MOUNT_ATTR_RDONLY : 0));
     if (r < 0)
         return fail(e, "bind-root", r, "binding %s on %s", p->root_directory, p->root_mount);
     /* A plain directory has no init layer: put the generated files over the image's, where
@@ -308,7 +313,7 @@ static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
             _cleanup_close_ int tree = idmapped_tree(AT_FDCWD, src, userns_fd, false, false);
             r = tree < 0 ? tree : move_tree_on(tree, fd);
         } else
-            r = bind_on(AT_FDCWD, src, fd, false, false);
+            r = bind_on(AT_FDCWD, src, fd, false, 0);
         if (r < 0)
             return fail(e, "bind-root", r, "binding %s on /%s", src, files[i]);
     }
@@ -362,7 +367,7 @@ static int make_dev_node(int dfd, const char *name, dev_t rdev) {
     _cleanup_close_ int t = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     if (t < 0)
         return -errno;
-    return bind_on(host, "", t, false, true);
+    return bind_on(host, "", t, false, MOUNT_ATTR_RDONLY);
 }
 
 static int setup_dev(const SandboxPlan *p, int rootfd, StepError *e) {
@@ -452,7 +457,7 @@ static int setup_volumes(const SandboxPlan *p, int rootfd, StepError *e) {
             open_or_create_in_root(rootfd, v->target, S_ISDIR(st.st_mode), false);
         if (fd < 0)
             return fail(e, "volume", fd, "creating mount point %s in the root", v->target);
-        int r = bind_on(AT_FDCWD, v->source, fd, true, v->read_only);
+        int r = bind_on(AT_FDCWD, v->source, fd, true, v->read_only ? MOUNT_ATTR_RDONLY : 0);
         if (r < 0)
             return fail(e, "volume", r, "binding %s on %s", v->source, v->target);
     }
@@ -485,9 +490,9 @@ static int mask_fd(Masks *m, int fd) {
     if (fstat(fd, &st) < 0)
         return -errno;
     if (!S_ISDIR(st.st_mode))
-        return bind_on(m->nullfd, "", fd, false, true);
+        return bind_on(m->nullfd, "", fd, false, MOUNT_ATTR_RDONLY);
     if (m->emptyfd >= 0)
-        return bind_on(m->emptyfd, "", fd, false, true);
+        return bind_on(m->emptyfd, "", fd, false, MOUNT_ATTR_RDONLY);
     _cleanup_close_ int mfd = make_fs("tmpfs", empty_opts,
                                       MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
                                           MOUNT_ATTR_NOEXEC);

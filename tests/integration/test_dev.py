@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import sandbox_exec, unit_text
+from conftest import make_busybox_layer, sandbox_exec, unit_text
 
 NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9),
          "tty": (5, 0)}
@@ -115,3 +115,31 @@ def test_chmod_chown_rm_mknod_inside_leave_the_host_nodes_alone(fake_host_dev, d
     assert sandbox_exec(pid, "stat", "-c", "%a %u", "/dev/null").stdout.strip() == "600 1"
     after = {n: node_state(os.stat(f)) for n, f in fakes.items()}
     assert after == before, "a host node changed"
+
+
+@pytest.mark.parametrize("root", ["layers", "root-directory"])
+def test_device_nodes_an_image_brings_cannot_be_opened(daemon, layers, tmp_path, root):
+    """With no device cgroup, a node in an image (b 8:0 as /opt/disk) would be the host's
+    disk: the root is nodev. char 1:3 stands in here for the disk."""
+    probe = ("/bin/sh -c 'echo x > /opt/disk; echo w=$?; cat /opt/disk; echo r=$?; echo end; "
+             "exec sleep 1000'")
+    if root == "layers":
+        img = tmp_path / "devimg"
+        (img / "opt").mkdir(parents=True)
+        os.mknod(img / "opt" / "disk", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        text = unit_text(layers, probe).replace(f"Layers={layers['base']} {layers['top']}",
+                                                f"Layers={layers['base']} {img}")
+    else:
+        img = tmp_path / "devroot"
+        make_busybox_layer(img)
+        (img / "opt").mkdir()
+        os.mknod(img / "opt" / "disk", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        text = f"[Sandbox]\nRootDirectory={img}\n[Service]\nExecStart={probe}\n"
+    daemon.write_unit("devimg.unit", text)
+    daemon.ctl("start", "devimg.unit")
+    daemon.wait_for("devimg.unit", lambda p: "end" in daemon.log("devimg.unit"))
+    log = daemon.log("devimg.unit")
+    assert "w=1" in log and "r=1" in log and "Permission denied" in log, log
+    # the sandbox's own /dev still works
+    pid = int(daemon.show("devimg.unit")["MainPID"])
+    assert sandbox_exec(pid, "sh", "-c", "echo x > /dev/null").returncode == 0
