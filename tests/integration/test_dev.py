@@ -10,10 +10,11 @@ Whatever a regression did would land on the fakes, which are checked afterwards.
 import os
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from conftest import make_busybox_layer, sandbox_exec, unit_text
+from conftest import SLICE, kill_and_remove_cgroup, make_busybox_layer, sandbox_exec, unit_text
 
 NODES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9),
          "tty": (5, 0)}
@@ -143,3 +144,53 @@ def test_device_nodes_an_image_brings_cannot_be_opened(daemon, layers, tmp_path,
     # the sandbox's own /dev still works
     pid = int(daemon.show("devimg.unit")["MainPID"])
     assert sandbox_exec(pid, "sh", "-c", "echo x > /dev/null").returncode == 0
+
+
+@pytest.mark.cgroup_v1
+def test_where_mknod_is_refused_the_host_node_is_bound_read_only(fake_host_dev, daemon, layers):
+    """A devices cgroup (v1) that denies mknod stands in for a user namespace without
+    CAP_MKNOD: the init falls back to binding the host's nodes, read-only, so chmod and chown
+    inside fail and the nodes still work."""
+    slice_dir = Path("/sys/fs/cgroup/devices") / SLICE
+    cg = slice_dir / "no-mknod"
+    made_slice = not slice_dir.exists()
+    cg.mkdir(parents=True)
+    try:
+        (cg / "devices.deny").write_text("c *:* m")
+        (cg / "devices.deny").write_text("b *:* m")
+        daemon.stop()
+        daemon.start(cgroup=cg)
+        pid = start(daemon, layers)
+        assert f"devices:/{SLICE}/no-mknod\n" in Path(f"/proc/{pid}/cgroup").read_text()
+        mounts = {l.split()[4]: l.split()[5].split(",")
+                  for l in sandbox_exec(pid, "cat", "/proc/self/mountinfo").stdout.splitlines()}
+        fakes = fake_host_dev["fakes"]
+        before = {n: node_state(os.stat(f)) for n, f in fakes.items()}
+        for name, (major, minor) in NODES.items():
+            assert "ro" in mounts[f"/dev/{name}"], name
+            out = sandbox_exec(pid, "stat", "-c", "%F|%t|%T", f"/dev/{name}").stdout.strip()
+            assert out == f"character special file|{major:x}|{minor:x}", out
+            r = sandbox_exec(pid, "chmod", "600", f"/dev/{name}")
+            assert r.returncode != 0 and "Read-only file system" in r.stderr, r
+            r = sandbox_exec(pid, "chown", "1:1", f"/dev/{name}")
+            assert r.returncode != 0, r
+        assert sandbox_exec(pid, "sh", "-c", "echo x > /dev/null").returncode == 0
+        assert sandbox_exec(pid, "sh", "-c", "head -c 16 /dev/zero | wc -c").stdout.strip() == "16"
+        assert {n: node_state(os.stat(f)) for n, f in fakes.items()} == before
+        # files are still masked by a verified null device
+        assert sandbox_exec(pid, "cat", "/proc/interrupts").stdout == ""
+        # a host node is bound only after checking it is the device it claims to be
+        impostor = fakes["zero"].parent / "impostor"
+        impostor.write_text("not a device\n")
+        subprocess.run(["mount", "--bind", str(impostor), "/dev/zero"], check=True)
+        try:
+            daemon.write_unit("impostor.unit", unit_text(layers, SLEEPER))
+            r = daemon.ctl("start", "impostor.unit", check=False)
+        finally:
+            subprocess.run(["umount", "-l", "/dev/zero"], check=True)
+        assert r.returncode != 0 and "creating /dev/zero (step dev): No such device" in r.stderr
+    finally:
+        daemon.stop()
+        kill_and_remove_cgroup(cg)
+        if made_slice:
+            kill_and_remove_cgroup(slice_dir)
