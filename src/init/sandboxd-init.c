@@ -102,24 +102,16 @@ typedef struct Identity {
     char *home;
 } Identity;
 
-/* Why an account file of the image cannot be used, for the error message. */
-static const char *account_file_error(int r) {
-    switch (r) {
-    case -EBADFD:
-    case -EISDIR:
-        return "not a regular file";
-    case -EFBIG:
-        return "larger than 4 MiB";
-    default:
-        return strerror(-r);
-    }
-}
-
 static char *read_account_file(int rootfd, const char *path) {
     char *text = NULL;
     int r = passwd_read_file(rootfd, path, &text);
+    if (r == -EBADFD || r == -EISDIR)
+        die("user", r, "reading the sandbox's %s: not a regular file", path);
+    if (r == -EFBIG)
+        die("user", r, "reading the sandbox's %s: larger than %u MiB", path,
+            PASSWD_FILE_MAX >> 20);
     if (r < 0)
-        die("user", r, "reading the sandbox's %s: %s", path, account_file_error(r));
+        die("user", r, "reading the sandbox's %s", path);
     return text;
 }
 
