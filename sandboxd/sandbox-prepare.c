@@ -208,6 +208,17 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
         plan_free(p);
         return -ENOMEM;
     }
+    /* the daemon's own directories, hidden in the sandbox wherever its root shows them */
+    const ManagerConfig *mc = &s->manager->config;
+    _cleanup_free_ char *socket_dir = strndup(mc->socket_path, strrchr(mc->socket_path, '/') -
+                                                                   mc->socket_path);
+    const char *hide[] = {mc->runtime_dir, socket_dir, mc->state_dir, mc->log_dir};
+    for (size_t i = 0; i < ELEMENTSOF(hide); i++)
+        if (!socket_dir || (*hide[i] && !strv_contains(p->hide_paths, hide[i]) &&
+                            strv_extend(&p->hide_paths, hide[i]) < 0)) {
+            plan_free(p);
+            return -ENOMEM;
+        }
     p->volumes = calloc(c->n_volumes + 1, sizeof(PlanVolume));
     bool oom = !p->root_mount || !p->init_layer || (c->layers && !p->lowers) || !p->argv ||
                (c->environment && !p->env) || !p->volumes ||

@@ -37,6 +37,17 @@ int safe_atou32(const char *s, uint32_t *ret) {
     return 0;
 }
 
+int parse_id(const char *s, uint32_t *ret) {
+    uint32_t v;
+    int r = safe_atou32(s, &v);
+    if (r < 0)
+        return r;
+    if (v > ID_VALID_MAX)
+        return -ERANGE;
+    *ret = v;
+    return 0;
+}
+
 int parse_boolean(const char *s) {
     static const char *const yes[] = {"1", "yes", "y", "true", "t", "on"};
     static const char *const no[] = {"0", "no", "n", "false", "f", "off"};

@@ -12,6 +12,12 @@ int safe_atou64(const char *s, uint64_t *ret);
 int safe_atou32(const char *s, uint32_t *ret);
 int parse_boolean(const char *s); /* 1, 0, or -EINVAL */
 
+/* The largest uid or gid accepted anywhere, as runc: above it a 32-bit id can be (uid_t) -1,
+ * which setresuid() takes as "unchanged", leaving a payload meant to drop privileges as root. */
+#define ID_VALID_MAX 2147483647U
+/* A numeric uid or gid: -EINVAL when not a number, -ERANGE above ID_VALID_MAX. */
+int parse_id(const char *s, uint32_t *ret);
+
 /* "1024", "64M", "1.5G" (base 1024, suffixes B K M G T P E). */
 int parse_size(const char *s, uint64_t *ret);
 /* The same with base 1000 or 1024: "5M" is 5000000 bytes/s in IOReadBandwidthMax=. */

@@ -108,30 +108,56 @@ typedef struct Identity {
     char *home;
 } Identity;
 
+static char *read_account_file(int rootfd, const char *path) {
+    char *text = NULL;
+    int r = passwd_read_file(rootfd, path, &text);
+    if (r == -EBADFD || r == -EISDIR)
+        die("user", r, "reading the sandbox's %s: not a regular file", path);
+    if (r == -EFBIG)
+        die("user", r, "reading the sandbox's %s: larger than %u MiB", path,
+            PASSWD_FILE_MAX >> 20);
+    if (r < 0)
+        die("user", r, "reading the sandbox's %s", path);
+    return text;
+}
+
 static void resolve_identity(const SandboxPlan *p, Identity *id) {
     *id = (Identity){0};
     if (!p->user && !p->group)
         return;
-    _cleanup_fclose_ FILE *pw = fopen("/etc/passwd", "re");
-    _cleanup_fclose_ FILE *gr = fopen("/etc/group", "re");
+    /* we are in the sandbox's root: the image's files, read without following it out */
+    _cleanup_close_ int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        die("user", -errno, "opening the sandbox's root");
+    _cleanup_free_ char *pw = p->user ? read_account_file(rootfd, "/etc/passwd") : NULL;
+    _cleanup_free_ char *gr = read_account_file(rootfd, "/etc/group");
     if (p->user) {
         UserRecord u;
         int r = passwd_find_user(pw, p->user, &u);
         if (r < 0)
             die("user", r, "User=%s: %s", p->user,
-                r == -ESRCH ? "no such user in the sandbox's /etc/passwd" : strerror(-r));
+                r == -ESRCH    ? "no such user in the sandbox's /etc/passwd"
+                : r == -ERANGE ? "its uid or gid in the sandbox's /etc/passwd is above "
+                                 "2147483647, refused"
+                               : strerror(-r));
         id->uid = u.uid;
         id->gid = u.gid;
         id->home = u.home;
         r = passwd_member_groups(gr, p->user, &id->groups, &id->n_groups);
         if (r < 0)
-            die("user", r, "reading the sandbox's /etc/group");
+            die("user", r, "User=%s: %s", p->user,
+                r == -ERANGE ? "a group of the sandbox's /etc/group listing it has a gid above "
+                               "2147483647, refused"
+                             : "reading the sandbox's /etc/group");
     }
     if (p->group) {
         int r = passwd_find_group(gr, p->group, &id->gid);
         if (r < 0)
             die("user", r, "Group=%s: %s", p->group,
-                r == -ESRCH ? "no such group in the sandbox's /etc/group" : strerror(-r));
+                r == -ESRCH    ? "no such group in the sandbox's /etc/group"
+                : r == -ERANGE ? "its gid in the sandbox's /etc/group is above 2147483647, "
+                                 "refused"
+                               : strerror(-r));
     }
 }
 

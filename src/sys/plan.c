@@ -36,6 +36,7 @@ SandboxPlan *plan_free(SandboxPlan *p) {
     free(p->user);
     free(p->group);
     free(p->stage_dir);
+    strv_free(p->hide_paths);
     free(p);
     return NULL;
 }
@@ -97,6 +98,7 @@ int plan_to_memfd(const SandboxPlan *p) {
     snprintf(base, sizeof base, "%" PRIu32, p->userns_base);
     r = r ?: put(f, "userns_base", base);
     r = r ?: put(f, "stage_dir", p->stage_dir);
+    r = r ?: put_strv(f, "hide", p->hide_paths);
     if (r == 0 && fflush(f) != 0)
         r = -EIO;
     if (r < 0)
@@ -190,6 +192,8 @@ int plan_from_fd(int fd, SandboxPlan **ret) {
             r = safe_atou32(v, &p->userns_base);
         else if (streq(k, "stage_dir"))
             r = set_str(&p->stage_dir, v);
+        else if (streq(k, "hide"))
+            r = strv_extend(&p->hide_paths, v);
         else
             r = -EBADMSG;
     }

@@ -33,6 +33,7 @@ typedef struct SandboxPlan {
     uint64_t capability_bounding_set;
     uint32_t userns_base; /* 0: no user namespace; else ids 0..65535 map to base.. */
     char *stage_dir;      /* empty directory for idmapped layer mounts (user namespace) */
+    char **hide_paths;    /* the daemon's host directories: hidden wherever the root shows them */
     bool pid_ns;
     bool net_ns;
 } SandboxPlan;

@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The sandbox's floor: overlay of image layers + init layer + rw layer (or a plain directory),
- * fresh /proc, minimal /dev, read-only /sys, volumes, then pivot_root.
+ * a /dev of its own, fresh /proc, read-only /sys, volumes, Docker's masked and read-only paths,
+ * the daemon's directories hidden, then pivot_root.
  *
  * Every path inside the root is resolved with openat2(RESOLVE_IN_ROOT) from a root fd and
  * mounted through the new mount API onto that fd, never by string: an image that makes /proc or
  * a volume target a symlink cannot redirect a mount onto the host (runc CVE-2019-19921,
  * CVE-2021-30465). System mount points must not be symlinks at all. */
 
+#include <ctype.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -17,9 +20,11 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "macro.h"
+#include "path-util.h"
 #include "rootfs.h"
 #include "strv.h"
 
@@ -82,9 +87,8 @@ static int open_or_create_in_root(int rootfd, const char *path, bool dir, bool n
     return fd < 0 ? -errno : fd;
 }
 
-/* Mounts a new file system of type fstype onto the target fd. opts: "key=value" or "flag". */
-static int mount_fs_on(int targetfd, const char *fstype, const char *const *opts,
-                       unsigned attrs) {
+/* A new, detached mount of file system type fstype. opts: "key=value" or "flag". */
+static int make_fs(const char *fstype, const char *const *opts, unsigned attrs) {
     _cleanup_close_ int fsfd = fsopen(fstype, FSOPEN_CLOEXEC);
     if (fsfd < 0)
         return -errno;
@@ -103,31 +107,42 @@ static int mount_fs_on(int targetfd, const char *fstype, const char *const *opts
     }
     if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
         return -errno;
-    _cleanup_close_ int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
-    if (mfd < 0)
-        return -errno;
-    return RET_NERRNO(move_mount(mfd, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH |
-                                                            MOVE_MOUNT_T_EMPTY_PATH));
+    int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, attrs);
+    return mfd < 0 ? -errno : mfd;
 }
 
-/* Bind-mounts a host path (recursively) onto the target fd, read-only if asked. */
-static int bind_on(const char *source, int targetfd, bool recursive, bool read_only) {
-    _cleanup_close_ int tree =
-        open_tree(AT_FDCWD, source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                        (recursive ? AT_RECURSIVE : 0));
-    if (tree < 0)
-        return -errno;
-    if (read_only) {
-        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-        if (mount_setattr(tree, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr,
-                          sizeof attr) < 0)
-            return -errno;
-    }
+static int move_tree_on(int tree, int targetfd) {
     return RET_NERRNO(move_mount(tree, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH |
                                                              MOVE_MOUNT_T_EMPTY_PATH));
 }
 
-/* A detached copy of a host directory, idmapped into userns_fd (and read-only if asked). */
+/* Mounts a new file system of type fstype onto the target fd. */
+static int mount_fs_on(int targetfd, const char *fstype, const char *const *opts,
+                       unsigned attrs) {
+    _cleanup_close_ int mfd = make_fs(fstype, opts, attrs);
+    if (mfd < 0)
+        return mfd;
+    return move_tree_on(mfd, targetfd);
+}
+
+/* Bind-mounts path under dirfd (the fd itself when path is "") onto the target fd, with the
+ * MOUNT_ATTR_* flags attrs. */
+static int bind_on(int dirfd, const char *path, int targetfd, bool recursive, unsigned attrs) {
+    unsigned rec = recursive ? AT_RECURSIVE : 0;
+    _cleanup_close_ int tree = open_tree(dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec |
+                                                          (*path ? 0 : AT_EMPTY_PATH));
+    if (tree < 0)
+        return -errno;
+    if (attrs) {
+        struct mount_attr attr = {.attr_set = attrs};
+        if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+            return -errno;
+    }
+    return move_tree_on(tree, targetfd);
+}
+
+/* A detached copy of a host directory, idmapped into userns_fd (and read-only if asked), nodev
+ * (see setup_root). */
 static int idmapped_tree(int dfd, const char *path, int userns_fd, bool recursive,
                          bool read_only) {
     unsigned rec = recursive ? AT_RECURSIVE : 0;
@@ -135,7 +150,8 @@ static int idmapped_tree(int dfd, const char *path, int userns_fd, bool recursiv
                                         (*path ? 0 : AT_EMPTY_PATH));
     if (tree < 0)
         return -errno;
-    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | (read_only ? MOUNT_ATTR_RDONLY : 0),
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NODEV |
+                                          (read_only ? MOUNT_ATTR_RDONLY : 0),
                               .userns_fd = (uint64_t) userns_fd};
     if (mount_setattr(tree, "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0) {
         int r = -errno;
@@ -143,11 +159,6 @@ static int idmapped_tree(int dfd, const char *path, int userns_fd, bool recursiv
         return r;
     }
     return tree;
-}
-
-static int move_tree_on(int tree, int targetfd) {
-    return RET_NERRNO(move_mount(tree, "", targetfd, "", MOVE_MOUNT_F_EMPTY_PATH |
-                                                             MOVE_MOUNT_T_EMPTY_PATH));
 }
 
 /* Makes an already mounted path inside the root read-only, by binding it over itself. */
@@ -245,6 +256,8 @@ static int stage_idmapped_layers(const SandboxPlan *p, int userns_fd, char ***re
     return 0;
 }
 
+/* The root is nodev: with no device cgroup, a node that an image brings (b 8:0 as /opt/disk)
+ * would give the payload the host's disk. Device nodes live only in the /dev we make. */
 static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
     int r;
     if (p->lowers) {
@@ -263,7 +276,7 @@ static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
         if (strlen(opts) >= 4096)
             return fail(e, "overlay", -E2BIG, "overlay options for %s exceed a page",
                         p->root_mount);
-        if (mount("overlay", p->root_mount, "overlay", 0, opts) < 0)
+        if (mount("overlay", p->root_mount, "overlay", MS_NODEV, opts) < 0)
             return fail(e, "overlay", -errno, "mounting overlay on %s", p->root_mount);
         return 0;
     }
@@ -276,7 +289,8 @@ static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
             idmapped_tree(AT_FDCWD, p->root_directory, userns_fd, true, p->read_only);
         r = tree < 0 ? tree : move_tree_on(tree, target);
     } else
-        r = bind_on(p->root_directory, target, true, p->read_only);
+        r = bind_on(AT_FDCWD, p->root_directory, target, true,
+                    MOUNT_ATTR_NODEV | (p->read_only ? MOUNT_ATTR_RDONLY : 0));
     if (r < 0)
         return fail(e, "bind-root", r, "binding %s on %s", p->root_directory, p->root_mount);
     /* A plain directory has no init layer: put the generated files over the image's, where
@@ -299,7 +313,7 @@ static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
             _cleanup_close_ int tree = idmapped_tree(AT_FDCWD, src, userns_fd, false, false);
             r = tree < 0 ? tree : move_tree_on(tree, fd);
         } else
-            r = bind_on(src, fd, false, false);
+            r = bind_on(AT_FDCWD, src, fd, false, 0);
         if (r < 0)
             return fail(e, "bind-root", r, "binding %s on /%s", src, files[i]);
     }
@@ -307,9 +321,6 @@ static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
 }
 
 static int setup_proc(int rootfd, StepError *e) {
-    static const char *const masked[] = {"kcore", "keys", "timer_list", "sched_debug",
-                                         "latency_stats"};
-    static const char *const read_only[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
     _cleanup_close_ int fd = open_or_create_in_root(rootfd, "/proc", true, true);
     if (fd < 0)
         return fail(e, "proc", fd, "opening /proc in the root (it must be a directory)");
@@ -317,42 +328,60 @@ static int setup_proc(int rootfd, StepError *e) {
                         MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     if (r < 0)
         return fail(e, "proc", r, "mounting proc on /proc");
-    /* what the kernel must not show a sandbox, as Docker masks it */
-    for (size_t i = 0; i < ELEMENTSOF(masked); i++) {
-        _cleanup_free_ char *path = NULL;
-        if (asprintf(&path, "/proc/%s", masked[i]) < 0)
-            return fail(e, "proc", -ENOMEM, "out of memory");
-        _cleanup_close_ int m = openat2_in_root(rootfd, path, O_PATH,
-                                                RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
-        if (m == -ENOENT)
-            continue;
-        if (m < 0)
-            return fail(e, "proc", m, "opening %s", path);
-        r = bind_on("/dev/null", m, false, true);
-        if (r < 0)
-            return fail(e, "proc", r, "masking %s", path);
-    }
-    for (size_t i = 0; i < ELEMENTSOF(read_only); i++) {
-        _cleanup_free_ char *path = NULL;
-        if (asprintf(&path, "/proc/%s", read_only[i]) < 0)
-            return fail(e, "proc", -ENOMEM, "out of memory");
-        r = make_read_only(rootfd, path);
-        if (r < 0)
-            return fail(e, "proc", r, "making %s read-only", path);
-    }
     return 0;
 }
 
-static int setup_dev(int rootfd, StepError *e) {
-    static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+/* The nodes every sandbox gets, as Docker and Podman make them */
+static const struct {
+    const char *name;
+    unsigned major, minor;
+} dev_nodes[] = {
+    {"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9},
+    {"tty", 5, 0},
+};
+
+/* Makes a device node in the sandbox's /dev. A bind of the host's node would share its inode,
+ * and chmod 600 /dev/null inside would change the host's /dev/null. */
+static int make_dev_node(int dfd, const char *name, dev_t rdev) {
+    if (mknodat(dfd, name, S_IFCHR | 0666, rdev) >= 0)
+        return RET_NERRNO(fchmodat(dfd, name, 0666, 0)); /* whatever our umask took away */
+    if (errno != EPERM)
+        return -errno;
+    /* mknod refused (no CAP_MKNOD in our user namespace, a device cgroup): bind the host's
+     * node after checking it is the device it claims to be, read-only, so that chmod and
+     * chown inside fail with EROFS instead of reaching the host's inode; reads and writes of
+     * a device are not affected by a read-only mount */
+    _cleanup_free_ char *src = NULL;
+    if (asprintf(&src, "/dev/%s", name) < 0)
+        return -ENOMEM;
+    _cleanup_close_ int host = open(src, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (host < 0 || fstat(host, &st) < 0)
+        return -errno;
+    if (!S_ISCHR(st.st_mode) || st.st_rdev != rdev)
+        return -ENODEV;
+    int f = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (f < 0)
+        return -errno;
+    safe_close(f);
+    _cleanup_close_ int t = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    if (t < 0)
+        return -errno;
+    return bind_on(host, "", t, false, MOUNT_ATTR_RDONLY);
+}
+
+static int setup_dev(const SandboxPlan *p, int rootfd, StepError *e) {
     static const char *const links[][2] = {
         {"pts/ptmx", "ptmx"},          {"/proc/self/fd", "fd"},
         {"/proc/self/fd/0", "stdin"},  {"/proc/self/fd/1", "stdout"},
         {"/proc/self/fd/2", "stderr"},
     };
     static const char *const tmpfs_opts[] = {"mode=755", "size=65536k", NULL};
-    static const char *const pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=620", NULL};
     static const char *const shm_opts[] = {"mode=1777", "size=65536k", NULL};
+    char tty_gid[32];
+    /* new ptys belong to the tty group (5) as the sandbox sees it */
+    snprintf(tty_gid, sizeof tty_gid, "gid=%" PRIu32, p->userns_base + 5);
+    const char *const pts_opts[] = {"newinstance", "ptmxmode=0666", "mode=620", tty_gid, NULL};
     int r;
 
     _cleanup_close_ int fd = open_or_create_in_root(rootfd, "/dev", true, true);
@@ -365,21 +394,11 @@ static int setup_dev(int rootfd, StepError *e) {
                                               RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
     if (dfd < 0)
         return fail(e, "dev", dfd, "opening the new /dev");
-    /* bind the host's nodes rather than mknod, so the same code works in a user namespace */
-    for (size_t i = 0; i < ELEMENTSOF(devices); i++) {
-        _cleanup_free_ char *src = NULL;
-        if (asprintf(&src, "/dev/%s", devices[i]) < 0)
-            return fail(e, "dev", -ENOMEM, "out of memory");
-        int f = openat(dfd, devices[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-        if (f < 0)
-            return fail(e, "dev", -errno, "creating /dev/%s", devices[i]);
-        safe_close(f);
-        _cleanup_close_ int t = openat(dfd, devices[i], O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (t < 0)
-            return fail(e, "dev", -errno, "opening /dev/%s", devices[i]);
-        r = bind_on(src, t, false, false);
+    for (size_t i = 0; i < ELEMENTSOF(dev_nodes); i++) {
+        dev_t rdev = makedev(dev_nodes[i].major, dev_nodes[i].minor);
+        r = make_dev_node(dfd, dev_nodes[i].name, rdev);
         if (r < 0)
-            return fail(e, "dev", r, "binding %s", src);
+            return fail(e, "dev", r, "creating /dev/%s", dev_nodes[i].name);
     }
     if (mkdirat(dfd, "pts", 0755) < 0 || mkdirat(dfd, "shm", 01777) < 0)
         return fail(e, "dev", -errno, "creating /dev/pts and /dev/shm");
@@ -398,6 +417,22 @@ static int setup_dev(int rootfd, StepError *e) {
         if (symlinkat(links[i][0], dfd, links[i][1]) < 0)
             return fail(e, "dev", -errno, "creating /dev/%s", links[i][1]);
     return 0;
+}
+
+/* The null device that masks files: opened from the /dev we just made and checked to be char
+ * 1:3, never taken by a path the image or a volume could make a symlink or a file of
+ * (runc CVE-2025-31133, where masking bound an attacker's file instead). */
+static int open_verified_null(int rootfd, StepError *e) {
+    int fd = openat2_in_root(rootfd, "/dev/null", O_PATH,
+                             RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    if (fd < 0)
+        return fail(e, "dev", fd, "opening the new /dev/null");
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        safe_close(fd);
+        return fail(e, "dev", -ENODEV, "the new /dev/null is not the null device (char 1:3)");
+    }
+    return fd;
 }
 
 static int setup_sys(int rootfd, StepError *e) {
@@ -422,10 +457,181 @@ static int setup_volumes(const SandboxPlan *p, int rootfd, StepError *e) {
             open_or_create_in_root(rootfd, v->target, S_ISDIR(st.st_mode), false);
         if (fd < 0)
             return fail(e, "volume", fd, "creating mount point %s in the root", v->target);
-        int r = bind_on(v->source, fd, true, v->read_only);
+        int r = bind_on(AT_FDCWD, v->source, fd, true, v->read_only ? MOUNT_ATTR_RDONLY : 0);
         if (r < 0)
             return fail(e, "volume", r, "binding %s on %s", v->source, v->target);
     }
+    return 0;
+}
+
+/* What the kernel must not show a sandbox, Docker's lists (moby daemon/pkg/oci/defaults.go):
+ * files get the null device, directories an empty read-only tmpfs. Absent paths are skipped. */
+static const char *const masked_paths[] = {
+    "/proc/acpi",        "/proc/asound",        "/proc/interrupts",
+    "/proc/kcore",       "/proc/keys",          "/proc/latency_stats",
+    "/proc/timer_list",  "/proc/timer_stats",   "/proc/sched_debug",
+    "/proc/scsi",        "/sys/firmware",       "/sys/devices/virtual/powercap",
+};
+static const char *const read_only_paths[] = {
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+typedef struct Masks {
+    int rootfd;
+    int nullfd;  /* the verified null device */
+    int emptyfd; /* the first empty tmpfs, cloned for the other directories; -EBADF until then */
+} Masks;
+
+/* Covers what fd refers to: the null device over a file, an empty read-only tmpfs over a
+ * directory. */
+static int mask_fd(Masks *m, int fd) {
+    static const char *const empty_opts[] = {"mode=0555", "size=4k", "nr_inodes=1", "ro", NULL};
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISDIR(st.st_mode))
+        return bind_on(m->nullfd, "", fd, false, MOUNT_ATTR_RDONLY);
+    if (m->emptyfd >= 0)
+        return bind_on(m->emptyfd, "", fd, false, MOUNT_ATTR_RDONLY);
+    _cleanup_close_ int mfd = make_fs("tmpfs", empty_opts,
+                                      MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                          MOUNT_ATTR_NOEXEC);
+    if (mfd < 0)
+        return mfd;
+    int r = move_tree_on(mfd, fd);
+    if (r < 0)
+        return r;
+    m->emptyfd = TAKE_FD(mfd); /* now attached: clones of it can be made */
+    return 0;
+}
+
+static int mask_path(Masks *m, const char *path) {
+    _cleanup_close_ int fd = openat2_in_root(m->rootfd, path, O_PATH,
+                                             RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return fd;
+    return mask_fd(m, fd);
+}
+
+/* Intel's per-CPU thermal_throttle counters (Docker masks them, GHSA-6fw5-f8r9-fgfm). */
+static int mask_thermal_throttle(Masks *m, StepError *e) {
+    int fd = openat2_in_root(m->rootfd, "/sys/devices/system/cpu", O_RDONLY | O_DIRECTORY,
+                             RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    if (fd == -ENOENT)
+        return 0;
+    if (fd < 0)
+        return fail(e, "mask", fd, "opening /sys/devices/system/cpu");
+    _cleanup_closedir_ DIR *d = fdopendir(fd);
+    if (!d) {
+        safe_close(fd);
+        return fail(e, "mask", -errno, "reading /sys/devices/system/cpu");
+    }
+    struct dirent *de;
+    while ((errno = 0, de = readdir(d))) {
+        const char *n = de->d_name;
+        if (strncmp(n, "cpu", 3) != 0 || !isdigit((unsigned char) n[3]) ||
+            n[3 + strspn(n + 3, "0123456789")] != 0)
+            continue;
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/thermal_throttle", n) < 0)
+            return fail(e, "mask", -ENOMEM, "out of memory");
+        _cleanup_close_ int t = openat2_in_root(dirfd(d), path, O_PATH,
+                                                RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (t == -ENOENT)
+            continue;
+        int r = t < 0 ? t : mask_fd(m, t);
+        if (r < 0)
+            return fail(e, "mask", r, "masking /sys/devices/system/cpu/%s", path);
+    }
+    if (errno != 0)
+        return fail(e, "mask", -errno, "reading /sys/devices/system/cpu");
+    return 0;
+}
+
+/* The rest of hidden after prefix when hidden is prefix or under it, else NULL. */
+static const char *path_under(const char *hidden, const char *prefix) {
+    if (streq(prefix, "/"))
+        return hidden + 1;
+    size_t n = strlen(prefix);
+    if (strncmp(hidden, prefix, n) != 0 || (hidden[n] != 0 && hidden[n] != '/'))
+        return NULL;
+    return hidden + n + (hidden[n] == '/');
+}
+
+/* Hides the host directory hidden (canonical, with stat hs) where the bind of source on
+ * target shows it. The whole target only for a volume: a RootDirectory= that is the hidden
+ * directory itself is what the unit asked for. */
+static int hide_through(Masks *m, const char *source, const char *target, const char *hidden,
+                        const struct stat *hs, bool whole_target) {
+    _cleanup_free_ char *src = realpath(source, NULL);
+    if (!src)
+        return -errno;
+    const char *rest = path_under(hidden, src);
+    if (!rest || (!*rest && !whole_target))
+        return 0;
+    _cleanup_free_ char *inside = path_join(target, rest);
+    if (!inside)
+        return -ENOMEM;
+    _cleanup_close_ int fd = openat2_in_root(m->rootfd, inside, O_PATH,
+                                             RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+    if (fd == -ENOENT || fd == -ENOTDIR || fd == -ELOOP)
+        return 0; /* covered by another mount, or not the same path inside */
+    if (fd < 0)
+        return fd;
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    /* only when it is the very directory: something else may be mounted over the path */
+    if (st.st_dev != hs->st_dev || st.st_ino != hs->st_ino)
+        return 0;
+    return mask_fd(m, fd);
+}
+
+/* The daemon's directories (its socket above all) must not be reachable from a payload on
+ * RootDirectory=/ or with a volume that contains them, even read-only. */
+static int hide_host_paths(const SandboxPlan *p, Masks *m, StepError *e) {
+    STRV_FOREACH(h, p->hide_paths) {
+        _cleanup_free_ char *real = realpath(*h, NULL);
+        struct stat hs;
+        if (!real || stat(real, &hs) < 0) {
+            if (errno == ENOENT)
+                continue;
+            return fail(e, "hide", -errno, "resolving %s", *h);
+        }
+        int r = 0;
+        if (p->root_directory)
+            r = hide_through(m, p->root_directory, "/", real, &hs, false);
+        if (r < 0)
+            return fail(e, "hide", r, "hiding %s under RootDirectory=%s", real,
+                        p->root_directory);
+        for (size_t i = 0; i < p->n_volumes; i++) {
+            const PlanVolume *v = &p->volumes[i];
+            r = hide_through(m, v->source, v->target, real, &hs, true);
+            if (r < 0)
+                return fail(e, "hide", r, "hiding %s in the volume %s:%s", real, v->source,
+                            v->target);
+        }
+    }
+    return 0;
+}
+
+static void masks_release(Masks *m) {
+    m->emptyfd = safe_close(m->emptyfd);
+}
+
+static int setup_masks(const SandboxPlan *p, int rootfd, int nullfd, StepError *e) {
+    _cleanup_(masks_release) Masks m = {.rootfd = rootfd, .nullfd = nullfd, .emptyfd = -EBADF};
+    int r;
+    for (size_t i = 0; i < ELEMENTSOF(masked_paths); i++)
+        if ((r = mask_path(&m, masked_paths[i])) < 0)
+            return fail(e, "mask", r, "masking %s", masked_paths[i]);
+    if ((r = mask_thermal_throttle(&m, e)) < 0 || (r = hide_host_paths(p, &m, e)) < 0)
+        return r;
+    for (size_t i = 0; i < ELEMENTSOF(read_only_paths); i++)
+        if ((r = make_read_only(rootfd, read_only_paths[i])) < 0)
+            return fail(e, "mask", r, "making %s read-only", read_only_paths[i]);
     return 0;
 }
 
@@ -459,8 +665,15 @@ int rootfs_setup(const SandboxPlan *p, int userns_fd, StepError *e) {
     _cleanup_close_ int rootfd = open(p->root_mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return fail(e, "overlay", -errno, "opening %s", p->root_mount);
-    if ((r = setup_proc(rootfd, e)) < 0 || (r = setup_dev(rootfd, e)) < 0 ||
-        (r = setup_sys(rootfd, e)) < 0 || (r = setup_volumes(p, rootfd, e)) < 0)
+    if ((r = setup_dev(p, rootfd, e)) < 0)
+        return r;
+    /* before any volume: what masks files is the node we made, whatever is mounted later */
+    _cleanup_close_ int nullfd = open_verified_null(rootfd, e);
+    if (nullfd < 0)
+        return nullfd;
+    /* masks last, so that no later mount can cover them */
+    if ((r = setup_proc(rootfd, e)) < 0 || (r = setup_sys(rootfd, e)) < 0 ||
+        (r = setup_volumes(p, rootfd, e)) < 0 || (r = setup_masks(p, rootfd, nullfd, e)) < 0)
         return r;
     return pivot_into(rootfd, e);
 }

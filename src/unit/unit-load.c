@@ -257,6 +257,11 @@ static int parse_hostname(Parser *p, const char *v, void *field, uintptr_t d, co
 }
 
 static int parse_user(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    uint32_t id;
+    if (*v && parse_id(v, &id) == -ERANGE) {
+        *why = "numeric ids above 2147483647 are refused ((uid_t) -1 would leave the payload root)";
+        return -ERANGE;
+    }
     if (*v && !unit_user_name_is_valid(v)) {
         *why = "expected a user or group name, or a numeric id";
         return -EINVAL;

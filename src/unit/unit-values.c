@@ -254,8 +254,9 @@ bool unit_hostname_is_valid(const char *s) {
 
 bool unit_user_name_is_valid(const char *s) {
     uint32_t id;
-    if (safe_atou32(s, &id) >= 0)
-        return id != UINT32_MAX; /* (uid_t) -1 means "unchanged" to the kernel */
+    int r = parse_id(s, &id);
+    if (r != -EINVAL)
+        return r >= 0;
     size_t n = strlen(s);
     if (n == 0 || n > 32 || s[0] == '-' || isdigit((unsigned char) s[0]))
         return false;

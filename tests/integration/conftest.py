@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -124,10 +125,19 @@ class Daemon:
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,
             preexec_fn=enter_cgroup if cgroup else None, pass_fds=pass_fds)
         deadline = time.monotonic() + 10
-        while not self.socket.exists():
+        # the socket file appears at bind(), before listen(): wait until a connect succeeds
+        while not self.listening():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("sandboxd did not come up:\n" + self.output.read_text())
             time.sleep(0.01)
+
+    def listening(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(str(self.socket))
+                return True
+            except OSError:
+                return False
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:

@@ -25,6 +25,11 @@ CASES = {
                       "ExecStart=/bin/true\n",
                       "{path}:3: Namespaces=pid mount time: unknown namespace, expected words "
                       "from: pid mount uts ipc net user cgroup"),
+    # (uid_t) -1 makes setresuid() a no-op: the payload would run as root
+    "user-id-out-of-range": ("[Sandbox]\nLayers=/tmp\nUser=4294967295\n[Service]\n"
+                             "ExecStart=/bin/true\n",
+                             "{path}:3: User=4294967295: numeric ids above 2147483647 are "
+                             "refused ((uid_t) -1 would leave the payload root)"),
 }
 
 

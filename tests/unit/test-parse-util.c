@@ -123,6 +123,22 @@ static void test_parse_boolean(void **state) {
     assert_int_equal(parse_boolean("maybe"), -EINVAL);
 }
 
+static void test_parse_id(void **state) {
+    uint32_t v = 7;
+    assert_int_equal(parse_id("0", &v), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(parse_id("2147483647", &v), 0);
+    assert_int_equal(v, 2147483647U);
+    /* (uid_t) -1 means "unchanged" to setresuid(): runc's limit keeps it out */
+    assert_int_equal(parse_id("2147483648", &v), -ERANGE);
+    assert_int_equal(parse_id("4294967295", &v), -ERANGE);
+    assert_int_equal(parse_id("4294967296", &v), -ERANGE);
+    assert_int_equal(parse_id("-1", &v), -EINVAL);
+    assert_int_equal(parse_id("", &v), -EINVAL);
+    assert_int_equal(parse_id("www", &v), -EINVAL);
+    assert_int_equal(v, 2147483647U); /* untouched on failure */
+}
+
 static void test_format(void **state) {
     char b[64];
     assert_string_equal(format_bytes(b, 1536), "1.5K");
@@ -174,8 +190,9 @@ int main(void) {
         cmocka_unit_test(test_parse_size),    cmocka_unit_test(test_parse_timespan),
         cmocka_unit_test(test_parse_percent), cmocka_unit_test(test_cpu_set),
         cmocka_unit_test(test_parse_signal),  cmocka_unit_test(test_parse_boolean),
-        cmocka_unit_test(test_format),        cmocka_unit_test(test_cg_escape),
-        cmocka_unit_test(test_ratelimit),     cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_parse_id),      cmocka_unit_test(test_format),
+        cmocka_unit_test(test_cg_escape),     cmocka_unit_test(test_ratelimit),
+        cmocka_unit_test(test_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

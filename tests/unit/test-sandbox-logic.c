@@ -14,7 +14,6 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "passwd.h"
 #include "plan.h"
 #include "rootfs.h"
 #include "sandbox.h"
@@ -111,37 +110,17 @@ static void test_overlay_options(void **state) {
     assert_int_equal(rootfs_overlay_options(bad, "/run/init", NULL, NULL, &o), -EINVAL);
 }
 
-static void test_passwd(void **state) {
-    FILE *pw = fmemopen((char[]){"root:x:0:0:root:/root:/bin/sh\n"
-                                 "broken line\n"
-                                 "www:x:33:34:web:/var/www:/bin/false\n"},
-                        100, "r");
-    FILE *gr = fmemopen((char[]){"root:x:0:\nstaff:x:50:www,bob\nweb:x:34:\n"}, 44, "r");
-    UserRecord u;
-    assert_int_equal(passwd_find_user(pw, "www", &u), 0);
-    assert_int_equal(u.uid, 33);
-    assert_int_equal(u.gid, 34);
-    assert_string_equal(u.home, "/var/www");
-    free(u.home);
-    assert_int_equal(passwd_find_user(pw, "0", &u), 0);
-    assert_string_equal(u.home, "/root");
-    free(u.home);
-    assert_int_equal(passwd_find_user(pw, "1234", &u), 0); /* numeric without entry */
-    assert_int_equal(u.uid, 1234);
-    assert_null(u.home);
-    assert_int_equal(passwd_find_user(pw, "nobody", &u), -ESRCH);
-    gid_t g;
-    assert_int_equal(passwd_find_group(gr, "web", &g), 0);
-    assert_int_equal(g, 34);
-    assert_int_equal(passwd_find_group(gr, "nope", &g), -ESRCH);
-    gid_t *groups = NULL;
-    size_t n;
-    assert_int_equal(passwd_member_groups(gr, "www", &groups, &n), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(groups[0], 50);
-    free(groups);
-    fclose(pw);
-    fclose(gr);
+static void test_plan_hide_paths(void **state) {
+    char *argv[] = {"/bin/true", NULL}, *hide[] = {"/run/sandboxd", "/var/log/sandboxd", NULL};
+    SandboxPlan p = {.root_mount = "/r", .root_directory = "/", .argv = argv, .hide_paths = hide};
+    int fd = plan_to_memfd(&p);
+    assert_true(fd >= 0);
+    SandboxPlan *q = NULL;
+    assert_int_equal(plan_from_fd(fd, &q), 0);
+    close(fd);
+    assert_int_equal(strv_length(q->hide_paths), 2);
+    assert_string_equal(q->hide_paths[1], "/var/log/sandboxd");
+    plan_free(q);
 }
 
 static void test_read_state(void **state) {
@@ -177,7 +156,7 @@ int main(void) {
         cmocka_unit_test(test_should_restart), cmocka_unit_test(test_string_tables),
         cmocka_unit_test(test_userns_base),
         cmocka_unit_test(test_plan_roundtrip), cmocka_unit_test(test_overlay_options),
-        cmocka_unit_test(test_passwd), cmocka_unit_test(test_read_state),
+        cmocka_unit_test(test_read_state), cmocka_unit_test(test_plan_hide_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -320,6 +320,23 @@ static void test_bad_unit_name(void **state) {
     assert_false(unit_name_is_valid("a/b"));
 }
 
+/* (uid_t) -1 leaves setresuid() a no-op and the payload root: ids above 2^31-1 are refused */
+static void test_user_group_id_range(void **state) {
+    _cleanup_free_ char *e = NULL;
+    e = load_bad("[Sandbox]\nLayers=/l1\nUser=4294967295\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:3: User=4294967295: numeric ids above 2147483647 are refused");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l1\nGroup=2147483648\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:3: Group=2147483648: numeric ids above 2147483647 are refused");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l1\nUser=99999999999999999999\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:3: User=99999999999999999999: numeric ids above");
+    _cleanup_(unit_config_freep) UnitConfig *u =
+        load_ok("[Sandbox]\nLayers=/l1\nUser=2147483647\nGroup=0\n[Service]\nExecStart=/x\n");
+    assert_string_equal(u->user, "2147483647");
+    assert_string_equal(u->group, "0");
+}
+
 static void test_capability_bounding_set(void **state) {
     UnitConfig *u = load_ok(MINIMAL);
     assert_int_equal(u->capability_bounding_set, DEFAULT_CAPABILITY_BOUNDING_SET);
@@ -396,6 +413,7 @@ int main(void) {
         cmocka_unit_test(test_cross_key_rules),
         cmocka_unit_test(test_bad_unit_name),
         cmocka_unit_test(test_capability_bounding_set),
+        cmocka_unit_test(test_user_group_id_range),
         cmocka_unit_test(test_split_command),
         cmocka_unit_test(test_random_input),
     };
