@@ -136,7 +136,7 @@ static const char *check_logical_line(Parser *p, char *l) {
 static int next_logical_line(Parser *p) {
     _cleanup_free_ char *joined = NULL;
     size_t len = 0;
-    bool too_long = false;
+    bool started = false, too_long = false; /* joined is NULL while every piece was too long */
 
     p->logical = mfree(p->logical);
     for (;;) {
@@ -144,15 +144,16 @@ static int next_logical_line(Parser *p) {
         if (!raw) {
             if (p->oom)
                 return p->oom;
-            if (!joined)
+            if (!started)
                 return 0;
             break;
         }
         char *s = strip(raw);
-        if (joined && (*s == '#' || *s == ';'))
+        if (started && (*s == '#' || *s == ';'))
             continue;
-        if (!joined)
+        if (!started)
             p->logical_line = p->line;
+        started = true;
         size_t n = strlen(s);
         bool more = n > 0 && s[n - 1] == '\\';
         if (more)

@@ -203,6 +203,24 @@ static void test_continuation(void **state) {
     assert_int_equal(u->restart, RESTART_ALWAYS);
 }
 
+/* A line over the limit is an error even when it is the last one and ends in a backslash (it
+ * used to be dropped without a word: the file loaded as if the line were not there), and a
+ * comment line after it is skipped as in any continuation (it used to move the error there). */
+static void test_too_long_continuation_at_end(void **state) {
+    static const size_t n = 70000;
+    _cleanup_free_ char *text = malloc(n + 128);
+    assert_non_null(text);
+    int k = sprintf(text, MINIMAL "Hostname=");
+    memset(text + k, 'a', n);
+    strcpy(text + k + n, "\\");
+    _cleanup_free_ char *errors = load_bad(text);
+    assert_non_null(strstr(errors, "t.unit:5: line longer than"));
+    strcpy(text + k + n, "\\\n# a comment\n");
+    free(errors);
+    errors = load_bad(text);
+    assert_non_null(strstr(errors, "t.unit:5: line longer than"));
+}
+
 static void test_list_reset(void **state) {
     _cleanup_(unit_config_freep) UnitConfig *u =
         load_ok("[Sandbox]\nLayers=/a\nLayers=\nLayers=/b\n"
@@ -388,6 +406,7 @@ int main(void) {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_semicolon_kept),
         cmocka_unit_test(test_long_exec_start),
+        cmocka_unit_test(test_too_long_continuation_at_end),
         cmocka_unit_test(test_continuation),
         cmocka_unit_test(test_list_reset),
         cmocka_unit_test(test_crlf_and_quotes),
