@@ -36,7 +36,8 @@ struct Parser {
     const char *text; /* input, read from cursor */
     const char *cursor;
     UnitConfig *u;
-    char **errors;
+    char **errors; /* NULL-terminated, grown by doubling: a 1 MiB file can hold 500000 errors */
+    size_t n_errors, n_errors_allocated;
     int oom;
 
     /* reader state */
@@ -63,8 +64,18 @@ _printf_(3, 4) static void add_error(Parser *p, unsigned line, const char *fmt, 
         p->oom = -ENOMEM;
         return;
     }
-    if (strv_consume(&p->errors, TAKE_PTR(full)) < 0)
-        p->oom = -ENOMEM;
+    if (p->n_errors + 1 >= p->n_errors_allocated) {
+        size_t n = p->n_errors_allocated ? p->n_errors_allocated * 2 : 8;
+        char **e = reallocarray(p->errors, n, sizeof(char *));
+        if (!e) {
+            p->oom = -ENOMEM;
+            return;
+        }
+        p->errors = e;
+        p->n_errors_allocated = n;
+    }
+    p->errors[p->n_errors++] = TAKE_PTR(full);
+    p->errors[p->n_errors] = NULL;
 }
 
 /* Reads the next physical line without its newline; NULL at the end. */
@@ -136,7 +147,7 @@ static const char *check_logical_line(Parser *p, char *l) {
 static int next_logical_line(Parser *p) {
     _cleanup_free_ char *joined = NULL;
     size_t len = 0;
-    bool too_long = false;
+    bool started = false, too_long = false; /* joined is NULL while every piece was too long */
 
     p->logical = mfree(p->logical);
     for (;;) {
@@ -144,15 +155,16 @@ static int next_logical_line(Parser *p) {
         if (!raw) {
             if (p->oom)
                 return p->oom;
-            if (!joined)
+            if (!started)
                 return 0;
             break;
         }
         char *s = strip(raw);
-        if (joined && (*s == '#' || *s == ';'))
+        if (started && (*s == '#' || *s == ';'))
             continue;
-        if (!joined)
+        if (!started)
             p->logical_line = p->line;
+        started = true;
         size_t n = strlen(s);
         bool more = n > 0 && s[n - 1] == '\\';
         if (more)
