@@ -500,10 +500,17 @@ static void test_plan_hostile(void **state) {
     }
 }
 
+/* $TMPDIR: the cgroup v2 leg's guest has a read-only /tmp */
+static void tmp_path(char *buf, size_t size, const char *name) {
+    const char *t = getenv("TMPDIR");
+    snprintf(buf, size, "%s/%s", t && *t ? t : "/tmp", name);
+}
+
 static void test_read_file(void **state) {
-    char dir[] = "/tmp/test-seccomp.XXXXXX";
+    char dir[256];
+    tmp_path(dir, sizeof dir, "test-seccomp.XXXXXX");
     assert_non_null(mkdtemp(dir));
-    char path[256];
+    char path[512];
     char *text = NULL;
     size_t len;
     SeccompError e = {};
@@ -555,7 +562,8 @@ static void test_cache(void **state) {
     assert_ptr_not_equal(a, d);
     assert_int_equal(seccomp_cache_size(c), 2);
 
-    char path[] = "/tmp/test-seccomp-XXXXXX.json";
+    char path[256];
+    tmp_path(path, sizeof path, "test-seccomp-XXXXXX.json");
     int fd = mkstemps(path, 5);
     assert_true(fd >= 0);
     const char *j1 = "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}",
