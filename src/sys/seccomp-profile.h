@@ -68,8 +68,8 @@ typedef struct SeccompRule {
 
 typedef struct SeccompProfile {
     SeccompAction default_action;
-    /* libseccomp names ("x86_64", "x86", "x32"); NULL: the native one and its 32-bit
-     * companions, so a 32-bit syscall meets the same rules instead of a kill */
+    /* libseccomp names ("x86_64", "x86", "x32"); NULL: the native one and, on x86-64, x86,
+     * so a 32-bit syscall meets the same rules instead of a kill */
     char **architectures;
     SeccompRule *rules;
     size_t n_rules;

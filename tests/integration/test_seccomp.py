@@ -68,6 +68,8 @@ def test_default_profile_denies_what_docker_denies(daemon, layers, probe_layer):
     assert len(denied) >= 37, got
     # clone3's flags cannot be read by a filter: ENOSYS, so libc falls back to clone
     assert denied.pop("clone3") == "ENOSYS"
+    # the x32 ABI is refused whole, as by a kernel without it
+    assert denied.pop("x32-keyctl") == "ENOSYS"
     assert {k: v for k, v in denied.items() if v != "EPERM"} == {}
     assert {k: v for k, v in got.items() if k.startswith("allowed-")} == {
         "allowed-personality-query": "ok", "allowed-getpid": "ok", "allowed-socket-unix": "ok"}
@@ -272,6 +274,7 @@ def test_json_profile(daemon, layers, probe_layer, tmp_path):
     got = results(daemon.log("json.unit"))
     assert got["unshare-user"] == "EACCES" and got["keyctl"] == "EACCES"
     assert got["i386-keyctl"] == "EACCES"
+    assert got["x32-keyctl"] == "EACCES"  # the profile lists x32: its rules apply
     assert got["personality"] == "EPERM" and got["allowed-personality-query"] == "ok"
     # allowed by default: what the kernel says without a filter in the way
     assert got["clone3"] == "EINVAL" and got["bpf"] != "EACCES"
