@@ -283,6 +283,8 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
                        c->root_directory ? c->root_directory : "");
     r = r ?: append_kv(reply, "Namespaces", "%s", namespaces_to_string(nsbuf, c->namespaces));
     r = r ?: append_kv(reply, "CapabilityBoundingSet", "%s", caps);
+    r = r ?: append_kv(reply, "Seccomp", "%s", c->seccomp_profile ?: "default");
+    r = r ?: append_kv(reply, "NoNewPrivileges", "%s", c->no_new_privileges ? "yes" : "no");
     if (s->userns_base)
         r = r ?: append_kv(reply, "UserNamespace", "0 %u %u", s->userns_base, USERNS_SIZE);
     else

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "manager.h"
 #include "path-util.h"
+#include "seccomp-cache.h"
 #include "strv.h"
 
 static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
@@ -135,6 +136,7 @@ Manager *manager_free(Manager *m) {
     if (m->cg_layout == CG_LAYOUT_V1 || m->cg_layout == CG_LAYOUT_V2)
         (void) cg_remove_slice(m->config.slice); /* only when empty; -EBUSY otherwise */
     sd_event_unref(m->event);
+    seccomp_cache_free(m->seccomp_cache);
     free(m->config.socket_path);
     free(m->config.state_dir);
     free(m->config.runtime_dir);

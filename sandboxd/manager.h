@@ -21,6 +21,7 @@ typedef struct ManagerConfig {
 } ManagerConfig;
 
 typedef struct Connection Connection;
+typedef struct SeccompCache SeccompCache;
 
 typedef struct Manager {
     ManagerConfig config;
@@ -32,6 +33,7 @@ typedef struct Manager {
     size_t n_sandboxes;
     CgLayout cg_layout;
     bool shutting_down;
+    SeccompCache *seccomp_cache; /* compiled filters, per profile and capabilities */
 } Manager;
 
 int manager_new(const ManagerConfig *c, Manager **ret);

@@ -24,6 +24,7 @@
 #include "process-util.h"
 #include "sandbox-internal.h"
 #include "sandbox.h"
+#include "seccomp-cache.h"
 #include "strv.h"
 
 static int write_text(const char *dir, const char *name, const char *text) {
@@ -132,6 +133,24 @@ int sandbox_pick_userns_base(Sandbox *s) {
     return 0;
 }
 
+/* The unit's filter, from the manager's cache (a JSON profile is read and parsed here, at
+ * every start, so an edited file takes effect). */
+static int sandbox_resolve_seccomp(Sandbox *s) {
+    const UnitConfig *c = s->config;
+    SeccompError e = {};
+    s->seccomp = seccomp_filter_unref(s->seccomp);
+    int r = seccomp_cache_get(&s->manager->seccomp_cache, c->seccomp_profile,
+                              c->capability_bounding_set, &s->seccomp, &e);
+    if (r == -ENOMEM)
+        return sandbox_set_start_error(s, "out of memory"), r;
+    if (r < 0)
+        return sandbox_set_start_error(s, "SeccompProfile=%s: %s",
+                                       c->seccomp_profile ? c->seccomp_profile : "default",
+                                       e.detail[0] ? e.detail : strerror(-r)),
+               r;
+    return 0;
+}
+
 /* Records "KEY=value: why" and returns r; errno is read by the caller right after the failed
  * call, never after other calls ran. */
 static int preflight_fail(Sandbox *s, int r, const char *what, const char *why) {
@@ -178,7 +197,7 @@ int sandbox_preflight(Sandbox *s) {
                                 strerror(-r));
         return r;
     }
-    return 0;
+    return sandbox_resolve_seccomp(s);
 }
 
 int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const char *upper,
@@ -203,6 +222,15 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
     p->pid_ns = c->namespaces & NS_PID;
     p->net_ns = c->namespaces & NS_NET;
     p->capability_bounding_set = c->capability_bounding_set;
+    p->no_new_privs = c->no_new_privileges;
+    if (s->seccomp) {
+        if (!(p->seccomp_bpf = malloc(s->seccomp->size))) {
+            plan_free(p);
+            return -ENOMEM;
+        }
+        memcpy(p->seccomp_bpf, s->seccomp->bpf, s->seccomp->size);
+        p->seccomp_bpf_size = s->seccomp->size;
+    }
     p->userns_base = s->userns_base;
     if (s->userns_base && !(p->stage_dir = path_join(s->runtime_dir, "stage"))) {
         plan_free(p);

@@ -30,6 +30,7 @@
 #include "sandbox-bus.h"
 #include "sandbox-internal.h"
 #include "sandbox.h"
+#include "seccomp-cache.h"
 #include "spawn.h"
 #include "strv.h"
 #include "userns.h"
@@ -210,6 +211,7 @@ Sandbox *sandbox_free(Sandbox *s) {
     cg_free(s->cgroup);
     unit_config_free(s->config);
     free(s->start_error);
+    seccomp_filter_unref(s->seccomp);
     free(s->runtime_dir);
     free(s->name);
     free(s);

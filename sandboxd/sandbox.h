@@ -13,6 +13,7 @@
 
 typedef struct Manager Manager;
 typedef struct Sandbox Sandbox;
+typedef struct SeccompFilter SeccompFilter;
 
 typedef enum SandboxState {
     SANDBOX_INACTIVE,     /* inactive (dead) */
@@ -81,6 +82,7 @@ struct Sandbox {
     bool got_ready, got_exit;
     int exit_code, exit_status; /* of the payload: CLD_*, status */
     char *start_error;          /* why the last start failed, for callers and status */
+    SeccompFilter *seccomp;     /* the last start's filter (a cache reference); NULL: none */
     unsigned cleanup_tries;
     bool finish_after_cleanup; /* the cleanup ends an exit (else a failed start) */
     bool start_timed_out;      /* TimeoutStartSec= expired */

@@ -34,11 +34,13 @@
 
 #include "caps.h"
 #include "init-protocol.h"
+#include "keyring.h"
 #include "macro.h"
 #include "netdev.h"
 #include "passwd.h"
 #include "plan.h"
 #include "rootfs.h"
+#include "seccomp-apply.h"
 #include "strv.h"
 
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -181,6 +183,17 @@ static int become_payload(const SandboxPlan *p, int userns_fd, const Identity *i
     int r = caps_limit_bounding_set(p->capability_bounding_set);
     if (r < 0)
         return r;
+    /* keys are not namespaced: not the session keyring of whoever started sandboxd */
+    *step = "keyring";
+    if ((r = keyring_join_new_session()) < 0)
+        return r;
+    /* Loading a filter without no_new_privs needs CAP_SYS_ADMIN, which the switch from uid 0
+     * to another uid drops: then it goes on now, else last before the exec (runc's order). */
+    bool filter_last = p->no_new_privs || id->uid == 0;
+    *step = "seccomp";
+    if (!filter_last && (r = seccomp_apply_program(p->seccomp_bpf, p->seccomp_bpf_size,
+                                                   p->no_new_privs)) < 0)
+        return r;
     *step = "user";
     if (setgroups(id->n_groups, id->groups) < 0 || setresgid(id->gid, id->gid, id->gid) < 0 ||
         setresuid(id->uid, id->uid, id->uid) < 0)
@@ -193,6 +206,10 @@ static int become_payload(const SandboxPlan *p, int userns_fd, const Identity *i
         if (chdir("/") < 0) /* a missing home is not fatal, as for login */
             return -errno;
     }
+    *step = "seccomp";
+    if (filter_last &&
+        (r = seccomp_apply_program(p->seccomp_bpf, p->seccomp_bpf_size, p->no_new_privs)) < 0)
+        return r;
     *step = "exec";
     return 0;
 }
@@ -412,6 +429,10 @@ int main(void) {
         snprintf(m.step, sizeof m.step, "%s", step);
         if (streq(step, "exec"))
             snprintf(m.detail, sizeof m.detail, "executing %s", plan->argv[0]);
+        else if (streq(step, "seccomp"))
+            snprintf(m.detail, sizeof m.detail, "loading the seccomp filter");
+        else if (streq(step, "keyring"))
+            snprintf(m.detail, sizeof m.detail, "joining a new session keyring");
         else if (streq(step, "working-directory"))
             snprintf(m.detail, sizeof m.detail, "WorkingDirectory=%s",
                      plan->working_directory ? plan->working_directory : "");

@@ -37,6 +37,7 @@ SandboxPlan *plan_free(SandboxPlan *p) {
     free(p->group);
     free(p->stage_dir);
     strv_free(p->hide_paths);
+    free(p->seccomp_bpf);
     free(p);
     return NULL;
 }
@@ -55,6 +56,51 @@ static int put_strv(FILE *f, const char *k, char *const *l) {
         if (r < 0)
             return r;
     }
+    return 0;
+}
+
+/* The filter travels as hex: the format is NUL-terminated text, and BPF holds NUL bytes.
+ * Only whole instructions (8 bytes), at most the kernel's limit. */
+static int put_hex(FILE *f, const char *k, const uint8_t *data, size_t size) {
+    if (!data)
+        return 0;
+    if (size == 0 || size % 8 != 0 || size > PLAN_SECCOMP_BPF_MAX)
+        return -EINVAL;
+    static const char digits[] = "0123456789abcdef";
+    _cleanup_free_ char *hex = malloc(2 * size + 1);
+    if (!hex)
+        return -ENOMEM;
+    for (size_t i = 0; i < size; i++) {
+        hex[2 * i] = digits[data[i] >> 4];
+        hex[2 * i + 1] = digits[data[i] & 15];
+    }
+    hex[2 * size] = 0;
+    if (fwrite(k, strlen(k) + 1, 1, f) != 1 || fwrite(hex, 2 * size + 1, 1, f) != 1)
+        return -EIO;
+    return 0;
+}
+
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* A program of whole instructions, within the kernel's limit; refuses a second one. */
+static int set_bpf(SandboxPlan *p, const char *v, size_t vl) {
+    if (p->seccomp_bpf || vl == 0 || vl % 16 != 0 || vl / 2 > PLAN_SECCOMP_BPF_MAX)
+        return -EBADMSG;
+    uint8_t *b = malloc(vl / 2);
+    if (!b)
+        return -ENOMEM;
+    for (size_t i = 0; i < vl / 2; i++) {
+        int hi = hex_digit(v[2 * i]), lo = hex_digit(v[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(b);
+            return -EBADMSG;
+        }
+        b[i] = (uint8_t) (hi << 4 | lo);
+    }
+    p->seccomp_bpf = b;
+    p->seccomp_bpf_size = vl / 2;
     return 0;
 }
 
@@ -99,6 +145,8 @@ int plan_to_memfd(const SandboxPlan *p) {
     r = r ?: put(f, "userns_base", base);
     r = r ?: put(f, "stage_dir", p->stage_dir);
     r = r ?: put_strv(f, "hide", p->hide_paths);
+    r = r ?: put(f, "no_new_privs", p->no_new_privs ? "1" : "0");
+    r = r ?: put_hex(f, "seccomp_bpf", p->seccomp_bpf, p->seccomp_bpf_size);
     if (r == 0 && fflush(f) != 0)
         r = -EIO;
     if (r < 0)
@@ -194,6 +242,10 @@ int plan_from_fd(int fd, SandboxPlan **ret) {
             r = set_str(&p->stage_dir, v);
         else if (streq(k, "hide"))
             r = strv_extend(&p->hide_paths, v);
+        else if (streq(k, "no_new_privs"))
+            p->no_new_privs = streq(v, "1");
+        else if (streq(k, "seccomp_bpf"))
+            r = set_bpf(p, v, vl);
         else
             r = -EBADMSG;
     }

@@ -36,7 +36,13 @@ typedef struct SandboxPlan {
     char **hide_paths;    /* the daemon's host directories: hidden wherever the root shows them */
     bool pid_ns;
     bool net_ns;
+    bool no_new_privs;
+    uint8_t *seccomp_bpf; /* NULL: no filter; else a program of seccomp_bpf_size bytes */
+    size_t seccomp_bpf_size;
 } SandboxPlan;
+
+/* The kernel's limit: BPF_MAXINSNS instructions of 8 bytes (struct sock_filter). */
+#define PLAN_SECCOMP_BPF_MAX (4096 * 8)
 
 SandboxPlan *plan_free(SandboxPlan *p);
 static inline void plan_freep(SandboxPlan **p) {

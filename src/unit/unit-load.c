@@ -303,6 +303,18 @@ static int parse_capabilities(Parser *p, const char *v, void *field, uintptr_t d
     return 0;
 }
 
+static int parse_seccomp_profile(Parser *p, const char *v, void *field, uintptr_t d,
+                                 const char **why) {
+    if (streq(v, "default"))
+        v = ""; /* stored as NULL, like an empty assignment */
+    else if (*v && !streq(v, "unconfined") && !path_is_normalized_absolute(v)) {
+        *why = "expected default, unconfined, or the absolute path of a Docker/OCI seccomp "
+               "profile (JSON)";
+        return -EINVAL;
+    }
+    return parse_string(p, v, field, d, why);
+}
+
 static int parse_namespaces(Parser *p, const char *v, void *field, uintptr_t d,
                             const char **why) {
     (void) p, (void) d;
@@ -574,6 +586,8 @@ static const KeyDef key_table[] = {
     {"Sandbox", "User", parse_user, OFF(user), 0},
     {"Sandbox", "Group", parse_user, OFF(group), 0},
     {"Sandbox", "CapabilityBoundingSet", parse_capabilities, OFF(capability_bounding_set), 0},
+    {"Sandbox", "SeccompProfile", parse_seccomp_profile, OFF(seccomp_profile), 0},
+    {"Sandbox", "NoNewPrivileges", parse_bool, OFF(no_new_privileges), false},
     {"Resources", "CPUQuota", parse_cpu_quota, OFF(cpu_quota_permyriad), 0},
     {"Resources", "AllowedCPUs", parse_cpus, OFF(allowed_cpus), 0},
     {"Resources", "CPUWeight", parse_cpu_weight, OFF(cpu_weight), 0},
@@ -717,6 +731,7 @@ UnitConfig *unit_config_free(UnitConfig *u) {
     free(u->working_directory);
     free(u->user);
     free(u->group);
+    free(u->seccomp_profile);
     strv_free(u->exec_start);
     for (size_t i = 0; i < u->n_io_limits; i++)
         free(u->io_limits[i].path);

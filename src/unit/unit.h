@@ -104,6 +104,8 @@ typedef struct UnitConfig {
     char *group;
     uint64_t capability_bounding_set; /* bit n: capability n */
     bool capability_bounding_set_assigned; /* the file set it, so later lines merge */
+    char *seccomp_profile; /* NULL: the built-in default; "unconfined"; or a JSON file's path */
+    bool no_new_privileges;
 
     /* [Resources]: UINT32_MAX / UINT64_MAX / unset CpuSet mean "no limit" */
     uint32_t cpu_quota_permyriad;

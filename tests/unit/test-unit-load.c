@@ -404,6 +404,35 @@ static void test_capability_bounding_set(void **state) {
     assert_has(e, "t.unit:3: CapabilityBoundingSet=CAP_FLY: unknown capability");
 }
 
+static void test_seccomp_keys(void **state) {
+    UnitConfig *u = load_ok(MINIMAL);
+    assert_null(u->seccomp_profile); /* the built-in default */
+    assert_false(u->no_new_privileges);
+    unit_config_free(u);
+    u = load_ok("[Sandbox]\nLayers=/l\nSeccompProfile=/etc/p.json\nNoNewPrivileges=yes\n"
+                "[Service]\nExecStart=/x\n");
+    assert_string_equal(u->seccomp_profile, "/etc/p.json");
+    assert_true(u->no_new_privileges);
+    unit_config_free(u);
+    /* the last assignment wins; "default" and an empty value both mean the built-in one */
+    u = load_ok("[Sandbox]\nLayers=/l\nSeccompProfile=unconfined\nSeccompProfile=default\n"
+                "[Service]\nExecStart=/x\n");
+    assert_null(u->seccomp_profile);
+    unit_config_free(u);
+    u = load_ok("[Sandbox]\nLayers=/l\nSeccompProfile=/p.json\nSeccompProfile=\n"
+                "SeccompProfile=unconfined\n[Service]\nExecStart=/x\n");
+    assert_string_equal(u->seccomp_profile, "unconfined");
+    unit_config_free(u);
+    _cleanup_free_ char *e = load_bad("[Sandbox]\nLayers=/l\nSeccompProfile=p.json\n"
+                                      "SeccompProfile=/etc/../p.json\nSeccompProfile=Default\n"
+                                      "NoNewPrivileges=sure\n[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:3: SeccompProfile=p.json: expected default, unconfined, or the "
+                  "absolute path");
+    assert_has(e, "t.unit:4: SeccompProfile=/etc/../p.json: expected");
+    assert_has(e, "t.unit:5: SeccompProfile=Default: expected");
+    assert_has(e, "t.unit:6: NoNewPrivileges=sure: expected a boolean");
+}
+
 /* Garbage in, an error or a unit out, never a crash: random bytes biased towards the grammar's
  * own characters, from a fixed seed so a failure is reproducible. */
 static void test_random_input(void **state) {
@@ -458,6 +487,7 @@ int main(void) {
         cmocka_unit_test(test_bad_unit_name),
         cmocka_unit_test(test_capability_bounding_set),
         cmocka_unit_test(test_user_group_id_range),
+        cmocka_unit_test(test_seccomp_keys),
         cmocka_unit_test(test_split_command),
         cmocka_unit_test(test_random_input),
     };
