@@ -8,6 +8,7 @@ namespace: everything network-related that the daemon makes lives and dies there
 import os
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -123,10 +124,21 @@ class Daemon:
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,
             preexec_fn=enter_cgroup if cgroup else None)
         deadline = time.monotonic() + 10
-        while not self.socket.exists():
+        # the socket file appears at bind(), before listen(): wait until it takes a client
+        while not self.listening():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("sandboxd did not come up:\n" + self.output.read_text())
             time.sleep(0.01)
+
+    def listening(self):
+        if not self.socket.exists():
+            return False
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+            try:
+                c.connect(str(self.socket))
+                return True
+            except OSError:  # ECONNREFUSED between bind() and listen()
+                return False
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
