@@ -274,7 +274,7 @@ static int start_process(Sandbox *s) {
     _cleanup_close_ int log_fd = -EBADF, null_fd = -EBADF, plan_fd = -EBADF, exit_fd = -EBADF,
                         userns_fd = -EBADF, cg_dir_fd = -EBADF;
     _cleanup_close_pair_ int pair[2] = {-EBADF, -EBADF};
-    int cg_fds[8], n_cg_fds = 0;
+    int cg_fds[CG_HIERARCHIES_MAX], n_cg_fds = 0;
     char hostbuf[65];
     int r;
 
