@@ -532,26 +532,18 @@ static int add_limits(struct cgroup_controller *ctl, Ctrl c, const CgLimits *l,
                             : add_u64(ctl, "cpu.shares", weight_to_shares(l->cpu_weight));
         break;
     case CTRL_CPUSET: {
-        if (state.v2[c]) {
-            if (l->cpus) /* else empty: the parent's */
-                r = add_value(ctl, "cpuset.cpus", l->cpus);
-            break;
+        r = add_value(ctl, "cpuset.cpus", l->cpus);
+        if (r == 0 && !state.v2[c]) {
+            /* v1 needs mems as well before a task may join; take our root's */
+            _cleanup_free_ char *p = ctrl_path(c, state.root, "cpuset.mems"), *mems = NULL;
+            if (!p)
+                return -ENOMEM;
+            r = read_small(p, &mems);
+            if (r < 0)
+                return r;
+            mems[strcspn(mems, "\n")] = 0;
+            r = add_value(ctl, "cpuset.mems", mems);
         }
-        /* v1 lets no task into a group with empty cpus or mems, and makes them empty: take
-         * our root's, unless AllowedCPUs= narrows the cpus */
-        _cleanup_free_ char *pc = ctrl_path(c, state.root, "cpuset.cpus"), *cpus = NULL;
-        _cleanup_free_ char *pm = ctrl_path(c, state.root, "cpuset.mems"), *mems = NULL;
-        if (!pc || !pm)
-            return -ENOMEM;
-        if (!l->cpus && (r = read_small(pc, &cpus)) < 0)
-            return r;
-        if ((r = read_small(pm, &mems)) < 0)
-            return r;
-        if (cpus)
-            cpus[strcspn(cpus, "\n")] = 0;
-        mems[strcspn(mems, "\n")] = 0;
-        r = add_value(ctl, "cpuset.cpus", l->cpus ? l->cpus : cpus);
-        r = r ?: add_value(ctl, "cpuset.mems", mems);
         break;
     }
     case CTRL_MEMORY:
@@ -767,6 +759,41 @@ static unsigned limits_ctrls(const CgLimits *l) {
     return m;
 }
 
+/* The group in the hierarchies of controllers the unit sets no limit with, and in the extra
+ * ones: a plain mkdir, as libcgroup would chown every file of each (~1 ms per start here).
+ * EEXIST is fine, as for libcgroup (on v2 it is the one directory libcgroup made). */
+static int create_unlimited(Cgroup *cg, unsigned ctrls) {
+    for (int c = 0; c < _CTRL_MAX; c++) {
+        if (!(ctrls & (1u << c)) || !state.mount[c])
+            continue;
+        _cleanup_free_ char *p = ctrl_path((Ctrl) c, cg->path, NULL);
+        if (!p)
+            return -ENOMEM;
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        cg->ctrls |= 1u << c;
+        if (c == CTRL_CPUSET && !state.v2[c])
+            /* v1 admits no task while cpus or mems is empty, as a new group's are */
+            for (int i = 0; i < 2; i++) {
+                const char *f = i == 0 ? "cpuset.cpus" : "cpuset.mems";
+                _cleanup_free_ char *from = ctrl_path((Ctrl) c, state.root, f), *v = NULL;
+                _cleanup_free_ char *to = ctrl_path((Ctrl) c, cg->path, f);
+                int r = from && to ? read_small(from, &v) : -ENOMEM;
+                if (r < 0 || (r = write_small(to, v)) < 0)
+                    return r;
+            }
+    }
+    for (size_t i = 0; i < state.n_extra; i++) {
+        _cleanup_free_ char *p = hier_path(state.extra[i], cg->path, NULL);
+        if (!p)
+            return -ENOMEM;
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        cg->extras |= 1u << i;
+    }
+    return 0;
+}
+
 const char *cg_missing_controller(const CgLimits *l) {
     unsigned m = limits_ctrls(l);
     for (int c = 0; c < _CTRL_MAX; c++)
@@ -784,7 +811,7 @@ int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **r
 
     if (!cg)
         return -ENOMEM;
-    cg->ctrls = slice_ctrls(); /* every hierarchy, limited or not: see the top of the file */
+    cg->ctrls = limits_ctrls(l);
     if (cg_missing_controller(l)) {
         r = -EOPNOTSUPP; /* asked for a limit this host cannot enforce */
         goto fail;
@@ -805,15 +832,8 @@ int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **r
         r = cg_errno(cgroup_create_cgroup(lc, 0));
     if (r == 0)
         r = write_io_limits(cg->path, l);
-    for (size_t i = 0; i < state.n_extra && r == 0; i++) {
-        _cleanup_free_ char *p = hier_path(state.extra[i], cg->path, NULL);
-        if (!p)
-            r = -ENOMEM;
-        else if (mkdir(p, 0755) < 0 && errno != EEXIST) /* as libcgroup: EEXIST is fine */
-            r = -errno;
-        else
-            cg->extras |= 1u << i;
-    }
+    if (r == 0) /* every other hierarchy too: see the top of the file */
+        r = create_unlimited(cg, slice_ctrls() & ~cg->ctrls);
     cgroup_free(&lc);
     if (r < 0) {
         /* cgroup_create_cgroup makes the directories before writing values: undo them */
