@@ -33,7 +33,7 @@
 #include "strv.h"
 #include "userns.h"
 
-#define MAX_CGROUP_FDS 8
+#define MAX_CGROUP_FDS CG_HIERARCHIES_MAX
 
 typedef struct StartContext {
     Sandbox *s;

@@ -7,7 +7,15 @@
  * We do not use cgroup_delete_cgroup(): it migrates live processes to the parent before the
  * rmdir, which would let them escape their limits. rmdir(2) refuses a non-empty group, which is
  * what we want. Statistics are read from the files directly: cgroup_get_cgroup() reads every
- * file of every hierarchy and truncates large ones. */
+ * file of every hierarchy and truncates large ones.
+ *
+ * A sandbox gets a group in every hierarchy mounted when we start, not only in those of the
+ * controllers it needs: in any hierarchy where it stayed in our group, a payload that mounts
+ * the hierarchy from a user namespace sees our group as its root and can act on it (write
+ * cgroup.kill of the unified hierarchy of a hybrid host, freeze it, move its own processes into
+ * a neighbour's group). libcgroup does not list named v1 hierarchies (Debian builds it with
+ * name=systemd opaque) nor a controller-less cgroup2 mount, so the other hierarchies
+ * ("extra") come from our own reading of /proc/self/mountinfo. */
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -43,9 +51,16 @@ typedef enum Ctrl {
 /* v2 names; v1 calls io "blkio" and has cpuacct (v2 puts usage in every group's cpu.stat) */
 static const char *const ctrl_names[_CTRL_MAX] = {"cpu", "cpuacct", "cpuset", "memory", "pids", "io"};
 
+/* Every other mounted hierarchy: named v1 ones, v1 controllers we set no limits with, the
+ * unified one of a hybrid host. */
+#define EXTRA_MAX (CG_HIERARCHIES_MAX - _CTRL_MAX)
+
 static struct {
     char *mount[_CTRL_MAX]; /* NULL: controller not available */
     bool v2[_CTRL_MAX];
+    char *extra[EXTRA_MAX];
+    bool extra_v2[EXTRA_MAX];
+    size_t n_extra;
     CgLayout layout;
     char *root;     /* our part of each hierarchy, relative to its mount: "" or "a/b.service" */
     bool delegated; /* root was delegated to us and we moved into root/supervisor */
@@ -60,6 +75,7 @@ struct Cgroup {
     char *path;    /* "sandbox.slice/web.unit", relative to each hierarchy's root */
     char *display; /* "/sandbox.slice/web.unit" */
     unsigned ctrls; /* 1 << Ctrl */
+    unsigned extras; /* 1 << index in state.extra */
 };
 
 static void quiet_logger(void *userdata, int level, const char *fmt, va_list ap) {
@@ -216,6 +232,42 @@ static int drop_unavailable(int v2_ctrl) {
     return 0;
 }
 
+/* Adds every hierarchy mounted at its root that none of our controllers lives on; a hierarchy
+ * mounted twice counts once. */
+static int find_extra_hierarchies(void) {
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+    _cleanup_free_ char *line = NULL;
+    dev_t seen[CG_HIERARCHIES_MAX];
+    size_t n_seen = 0, size = 0;
+    struct stat st;
+
+    if (!f)
+        return -errno;
+    for (int c = 0; c < _CTRL_MAX; c++)
+        if (state.mount[c] && stat(state.mount[c], &st) >= 0)
+            seen[n_seen++] = st.st_dev;
+    while (getline(&line, &size, f) > 0) {
+        _cleanup_free_ char *m = NULL;
+        bool v2, dup = false;
+        int r = cg_mountinfo_hierarchy(line, &m, &v2);
+        if (r == -ENOMEM)
+            return r;
+        if (r <= 0 || stat(m, &st) < 0)
+            continue;
+        for (size_t i = 0; i < n_seen; i++)
+            dup |= seen[i] == st.st_dev;
+        if (dup)
+            continue;
+        /* refuse rather than leave a sandbox in our group in the ones we could not track */
+        if (state.n_extra == EXTRA_MAX)
+            return -E2BIG;
+        seen[n_seen++] = st.st_dev;
+        state.extra_v2[state.n_extra] = v2;
+        state.extra[state.n_extra++] = TAKE_PTR(m);
+    }
+    return 0;
+}
+
 int cg_init(const char *root, CgLayout *ret_layout) {
     if (!state.initialized) {
         cgroup_set_logger(quiet_logger, CGROUP_LOG_ERROR, NULL);
@@ -253,6 +305,8 @@ int cg_init(const char *root, CgLayout *ret_layout) {
             r = leave_root(v2_ctrl, own);
         if (r >= 0)
             r = drop_unavailable(v2_ctrl);
+        if (r >= 0)
+            r = find_extra_hierarchies();
         if (r < 0)
             return r;
         if (!state.mount[CTRL_MEMORY] || !state.mount[CTRL_PIDS])
@@ -273,12 +327,16 @@ bool cg_root_is_delegated(void) {
 }
 
 /* mount/path/file; path "" is the hierarchy's root, file NULL the directory. */
-static char *ctrl_path(Ctrl c, const char *path, const char *file) {
+static char *hier_path(const char *mount, const char *path, const char *file) {
     char *r;
-    if (asprintf(&r, "%s%s%s%s%s", state.mount[c], *path ? "/" : "", path, file ? "/" : "",
+    if (asprintf(&r, "%s%s%s%s%s", mount, *path ? "/" : "", path, file ? "/" : "",
                  file ? file : "") < 0)
         return NULL;
     return r;
+}
+
+static char *ctrl_path(Ctrl c, const char *path, const char *file) {
+    return hier_path(state.mount[c], path, file);
 }
 
 /* "slice" relative to our root: "root/slice", or "slice" when the root is the hierarchy's. */
@@ -389,6 +447,10 @@ int cg_create_slice(const char *slice) {
     cgroup_free(&cg);
     if (r == 0)
         r = enable_subtree(path);
+    for (size_t i = 0; i < state.n_extra && r == 0; i++) {
+        _cleanup_free_ char *p = hier_path(state.extra[i], path, NULL);
+        r = p ? mkdir_p(p, 0755) : -ENOMEM;
+    }
     return r;
 }
 
@@ -410,7 +472,15 @@ int cg_remove_slice(const char *slice) {
     _cleanup_free_ char *path = under_root(slice);
     if (!path)
         return -ENOMEM;
-    return rmdir_in(slice_ctrls(), path);
+    int r = rmdir_in(slice_ctrls(), path);
+    for (size_t i = 0; i < state.n_extra; i++) {
+        _cleanup_free_ char *p = hier_path(state.extra[i], path, NULL);
+        if (!p)
+            return -ENOMEM;
+        if (rmdir(p) < 0 && errno != ENOENT && r == 0)
+            r = -errno;
+    }
+    return r;
 }
 
 static int add_value(struct cgroup_controller *ctl, const char *name, const char *value) {
@@ -553,6 +623,111 @@ static int write_io_limits(const char *path, const CgLimits *l) {
     return 0;
 }
 
+typedef struct Hier {
+    const char *mount;
+    bool v2;
+} Hier;
+
+/* The distinct hierarchies the group lives in (on v2 every controller shares one). */
+static size_t group_hiers(const Cgroup *cg, Hier h[static CG_HIERARCHIES_MAX]) {
+    size_t n = 0;
+    for (int c = 0; c < _CTRL_MAX; c++) {
+        if (!(cg->ctrls & (1u << c)) || !state.mount[c])
+            continue;
+        bool dup = false;
+        for (size_t i = 0; i < n; i++)
+            dup |= streq(h[i].mount, state.mount[c]);
+        if (!dup)
+            h[n++] = (Hier){state.mount[c], state.v2[c]};
+    }
+    for (size_t i = 0; i < state.n_extra; i++)
+        if (cg->extras & (1u << i))
+            h[n++] = (Hier){state.extra[i], state.extra_v2[i]};
+    return n;
+}
+
+/* A payload that mounts its hierarchy can make groups below its own. We walk and remove
+ * them, to this depth; a deeper one keeps the group busy (v2 and hybrid hosts still kill
+ * everything through cgroup.kill). */
+#define TREE_DEPTH_MAX 32
+
+static bool is_subgroup(const struct dirent *e) {
+    return e->d_type == DT_DIR && !streq(e->d_name, ".") && !streq(e->d_name, "..");
+}
+
+/* rmdir of name and every group below it, deepest first: -EBUSY while processes remain. */
+static int rmdir_tree_at(int dir_fd, const char *name, unsigned depth) {
+    int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    _cleanup_closedir_ DIR *d = fdopendir(fd);
+    if (!d) {
+        safe_close(fd);
+        return -errno;
+    }
+    int r = 0;
+    for (struct dirent *e; depth < TREE_DEPTH_MAX && (e = readdir(d));)
+        if (is_subgroup(e)) {
+            int k = rmdir_tree_at(dirfd(d), e->d_name, depth + 1);
+            if (r == 0)
+                r = k;
+        }
+    if (unlinkat(dir_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+        r = -errno;
+    return r;
+}
+
+static int destroy_in(const Hier *h, size_t n, const char *path) {
+    int r = 0;
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *p = hier_path(h[i].mount, path, NULL);
+        if (!p)
+            return -ENOMEM;
+        int k = rmdir_tree_at(AT_FDCWD, p, 0);
+        if (r == 0)
+            r = k;
+    }
+    return r;
+}
+
+static int add_pid(pid_t **pids, size_t *n, pid_t pid) {
+    if ((*n & (*n - 1)) == 0) { /* 0, 1, 2, 4...: grow by doubling */
+        pid_t *np = realloc(*pids, (*n ? *n * 2 : 1) * sizeof(pid_t));
+        if (!np)
+            return -ENOMEM;
+        *pids = np;
+    }
+    (*pids)[(*n)++] = pid;
+    return 0;
+}
+
+/* The processes of the group at dir_fd/name and of every group below it. */
+static int collect_pids_at(int dir_fd, const char *name, unsigned depth, pid_t **pids,
+                           size_t *n) {
+    _cleanup_free_ char *text = NULL;
+    int fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT && depth > 0 ? 0 : -errno; /* raced with its removal */
+    _cleanup_closedir_ DIR *d = fdopendir(fd);
+    if (!d) {
+        safe_close(fd);
+        return -errno;
+    }
+    _cleanup_close_ int procs = openat(dirfd(d), "cgroup.procs", O_RDONLY | O_CLOEXEC);
+    if (procs < 0)
+        return errno == ENOENT && depth > 0 ? 0 : -errno;
+    int r = read_fd(procs, 1024 * 1024, &text, NULL);
+    if (r < 0)
+        return r;
+    for (char *s = strtok(text, "\n"); s; s = strtok(NULL, "\n"))
+        if ((r = add_pid(pids, n, (pid_t) atoi(s))) < 0)
+            return r;
+    for (struct dirent *e; depth < TREE_DEPTH_MAX && (e = readdir(d));)
+        if (is_subgroup(e) && (r = collect_pids_at(dirfd(d), e->d_name, depth + 1, pids, n)) < 0)
+            return r;
+    return 0;
+}
+
 Cgroup *cg_free(Cgroup *cg) {
     if (!cg)
         return NULL;
@@ -582,6 +757,41 @@ static unsigned limits_ctrls(const CgLimits *l) {
     if (l->n_io > 0)
         m |= 1u << CTRL_IO;
     return m;
+}
+
+/* The group in the hierarchies of controllers the unit sets no limit with, and in the extra
+ * ones: a plain mkdir, as libcgroup would chown every file of each (~1 ms per start here).
+ * EEXIST is fine, as for libcgroup (on v2 it is the one directory libcgroup made). */
+static int create_unlimited(Cgroup *cg, unsigned ctrls) {
+    for (int c = 0; c < _CTRL_MAX; c++) {
+        if (!(ctrls & (1u << c)) || !state.mount[c])
+            continue;
+        _cleanup_free_ char *p = ctrl_path((Ctrl) c, cg->path, NULL);
+        if (!p)
+            return -ENOMEM;
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        cg->ctrls |= 1u << c;
+        if (c == CTRL_CPUSET && !state.v2[c])
+            /* v1 admits no task while cpus or mems is empty, as a new group's are */
+            for (int i = 0; i < 2; i++) {
+                const char *f = i == 0 ? "cpuset.cpus" : "cpuset.mems";
+                _cleanup_free_ char *from = ctrl_path((Ctrl) c, state.root, f), *v = NULL;
+                _cleanup_free_ char *to = ctrl_path((Ctrl) c, cg->path, f);
+                int r = from && to ? read_small(from, &v) : -ENOMEM;
+                if (r < 0 || (r = write_small(to, v)) < 0)
+                    return r;
+            }
+    }
+    for (size_t i = 0; i < state.n_extra; i++) {
+        _cleanup_free_ char *p = hier_path(state.extra[i], cg->path, NULL);
+        if (!p)
+            return -ENOMEM;
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        cg->extras |= 1u << i;
+    }
+    return 0;
 }
 
 const char *cg_missing_controller(const CgLimits *l) {
@@ -622,10 +832,13 @@ int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **r
         r = cg_errno(cgroup_create_cgroup(lc, 0));
     if (r == 0)
         r = write_io_limits(cg->path, l);
+    if (r == 0) /* every other hierarchy too: see the top of the file */
+        r = create_unlimited(cg, slice_ctrls() & ~cg->ctrls);
     cgroup_free(&lc);
     if (r < 0) {
         /* cgroup_create_cgroup makes the directories before writing values: undo them */
-        (void) rmdir_in(cg->ctrls, cg->path);
+        Hier h[CG_HIERARCHIES_MAX];
+        (void) destroy_in(h, group_hiers(cg, h), cg->path);
         goto fail;
     }
     *ret = cg;
@@ -648,8 +861,14 @@ int cg_open(const char *slice, const char *name, Cgroup **ret) {
         if (p && stat(p, &st) >= 0 && S_ISDIR(st.st_mode))
             cg->ctrls |= 1u << c;
     }
+    for (size_t i = 0; i < state.n_extra; i++) {
+        struct stat st;
+        _cleanup_free_ char *p = hier_path(state.extra[i], cg->path, NULL);
+        if (p && stat(p, &st) >= 0 && S_ISDIR(st.st_mode))
+            cg->extras |= 1u << i;
+    }
     /* any of them: a creation cut short (a sandboxd killed in cg_create) left only some */
-    if (!cg->ctrls) {
+    if (!cg->ctrls && !cg->extras) {
         cg_free(cg);
         return -ENOENT;
     }
@@ -658,8 +877,9 @@ int cg_open(const char *slice, const char *name, Cgroup **ret) {
 }
 
 int cg_open_dir(const Cgroup *cg) {
-    if (state.layout != CG_LAYOUT_V2)
-        return -EOPNOTSUPP; /* one directory holds the group only on v2 */
+    /* one directory holds the group only on v2, and only without v1 hierarchies beside */
+    if (state.layout != CG_LAYOUT_V2 || cg->extras)
+        return -EOPNOTSUPP;
     for (int c = 0; c < _CTRL_MAX; c++)
         if ((cg->ctrls & (1u << c)) && !state.v2[c])
             return -EOPNOTSUPP;
@@ -675,75 +895,52 @@ const char *cg_display_path(const Cgroup *cg) {
 }
 
 int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max) {
-    size_t n = 0;
-    const char *seen[_CTRL_MAX];
-    for (int c = 0; c < _CTRL_MAX; c++) {
-        if (!(cg->ctrls & (1u << c)))
-            continue;
-        bool dup = false; /* on v2 every controller shares one directory */
-        for (size_t i = 0; i < n; i++)
-            dup |= streq(seen[i], state.mount[c]);
-        if (dup)
-            continue;
-        if (n == max)
-            goto fail_range;
-        _cleanup_free_ char *p = ctrl_path((Ctrl) c, cg->path, "cgroup.procs");
-        if (!p)
-            goto fail_nomem;
-        fds[n] = open(p, O_WRONLY | O_CLOEXEC);
-        if (fds[n] < 0) {
-            int r = -errno;
-            while (n > 0)
-                safe_close(fds[--n]);
+    Hier h[CG_HIERARCHIES_MAX];
+    size_t n = group_hiers(cg, h);
+    if (n > max)
+        return -ERANGE;
+    for (size_t i = 0; i < n; i++) {
+        _cleanup_free_ char *p = hier_path(h[i].mount, cg->path, "cgroup.procs");
+        fds[i] = p ? open(p, O_WRONLY | O_CLOEXEC) : -ENOMEM;
+        if (fds[i] < 0) {
+            int r = p ? -errno : -ENOMEM;
+            while (i > 0)
+                safe_close(fds[--i]);
             return r;
         }
-        seen[n++] = state.mount[c];
     }
     return (int) n;
-fail_range:
-    while (n > 0)
-        safe_close(fds[--n]);
-    return -ERANGE;
-fail_nomem:
-    while (n > 0)
-        safe_close(fds[--n]);
-    return -ENOMEM;
 }
 
+/* Every process of the group and of the groups a payload made below it. */
 static int read_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n) {
-    _cleanup_free_ char *p = ctrl_path(procs_ctrl(), cg->path, "cgroup.procs"), *text = NULL;
+    _cleanup_free_ char *p = ctrl_path(procs_ctrl(), cg->path, NULL);
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
     if (!p)
         return -ENOMEM;
-    int r = read_small(p, &text);
+    int r = collect_pids_at(AT_FDCWD, p, 0, &pids, &n);
     if (r < 0)
         return r;
-    size_t n = 0, cap = 0;
-    pid_t *pids = NULL;
-    for (char *s = strtok(text, "\n"); s; s = strtok(NULL, "\n")) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            pid_t *np = realloc(pids, cap * sizeof(pid_t));
-            if (!np) {
-                free(pids);
-                return -ENOMEM;
-            }
-            pids = np;
-        }
-        pids[n++] = (pid_t) atoi(s);
-    }
-    *ret = pids;
+    *ret = TAKE_PTR(pids);
     *ret_n = n;
     return 0;
 }
 
 int cg_kill(const Cgroup *cg, int sig) {
-    if (sig == SIGKILL && state.v2[procs_ctrl()]) {
-        _cleanup_free_ char *p = ctrl_path(procs_ctrl(), cg->path, "cgroup.kill");
-        if (!p)
-            return -ENOMEM;
-        if (write_small(p, "1") >= 0) /* 5.14+: the kernel kills them all, forks included */
-            return 0;
-    }
+    Hier h[CG_HIERARCHIES_MAX];
+    size_t n_h = group_hiers(cg, h);
+    for (size_t i = 0; i < n_h && sig == SIGKILL; i++)
+        if (h[i].v2) {
+            /* 5.14+: the kernel kills the whole subtree, forks included; a hybrid host's
+             * unified group holds every process too, controller or not */
+            _cleanup_free_ char *p = hier_path(h[i].mount, cg->path, "cgroup.kill");
+            if (!p)
+                return -ENOMEM;
+            if (write_small(p, "1") >= 0)
+                return 0;
+            break;
+        }
     /* Without cgroup.kill a process may fork while we walk the list: go round until a pass
      * finds nobody new. */
     for (int round = 0; round < 32; round++) {
@@ -776,7 +973,8 @@ int cg_is_empty(const Cgroup *cg) {
 }
 
 int cg_destroy(Cgroup *cg) {
-    return rmdir_in(cg->ctrls, cg->path);
+    Hier h[CG_HIERARCHIES_MAX];
+    return destroy_in(h, group_hiers(cg, h), cg->path);
 }
 
 int cg_file_path(const Cgroup *cg, const char *controller, const char *file, char **ret) {

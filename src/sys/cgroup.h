@@ -6,9 +6,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* One cgroup per sandbox, in every hierarchy it needs: on cgroup v1 one directory per
- * controller hierarchy, on v2 one directory in the unified tree. The layout is read from the
- * mount table at cg_init(); nothing here assumes either. */
+/* One cgroup per sandbox, in every hierarchy mounted when cg_init() ran: on cgroup v1 one
+ * directory per controller hierarchy (limited or not), per named hierarchy (name=systemd) and in
+ * the unified one of a hybrid host; on v2 one directory in the unified tree. The layout is read
+ * from the mount table at cg_init(); nothing here assumes either. */
+
+/* The most hierarchies a host may have mounted (cg_init() fails with -E2BIG beyond): the size
+ * of the array given to cg_open_procs_fds(). */
+#define CG_HIERARCHIES_MAX 32
 
 typedef enum CgLayout {
     CG_LAYOUT_V1, /* our controllers are on v1 hierarchies (also "hybrid" hosts) */
@@ -68,8 +73,9 @@ int cg_remove_slice(const char *slice);
 
 /* The controller the limits need that we cannot use here ("cpuset", "io"...), or NULL. */
 const char *cg_missing_controller(const CgLimits *l);
-/* Creates slice/name with the limits written. On failure nothing is left behind. Limits the
- * layout cannot express are skipped and reported in *ret_ignored (CG_IGNORED_*).
+/* Creates slice/name in every hierarchy, with the limits written. On failure nothing is left
+ * behind. Limits the layout cannot express are skipped and reported in *ret_ignored
+ * (CG_IGNORED_*).
  * -EOPNOTSUPP when cg_missing_controller() names one. */
 int cg_create(const char *slice, const char *name, const CgLimits *l, Cgroup **ret,
               unsigned *ret_ignored);
@@ -78,22 +84,25 @@ Cgroup *cg_free(Cgroup *cg);
  * running sandbox). -ENOENT when it exists nowhere. */
 int cg_open(const char *slice, const char *name, Cgroup **ret);
 
-/* An O_PATH fd of the group's directory, for clone3(CLONE_INTO_CGROUP): v2 only, else
- * -EOPNOTSUPP. */
+/* An O_PATH fd of the group's directory, for clone3(CLONE_INTO_CGROUP): v2 only, with no v1
+ * hierarchy mounted beside, else -EOPNOTSUPP. */
 int cg_open_dir(const Cgroup *cg);
 
 /* "/sandbox.slice/web.unit" */
 const char *cg_display_path(const Cgroup *cg);
 
 /* Opens cgroup.procs of each hierarchy, O_WRONLY|O_CLOEXEC, for a child that joins by writing
- * "0" before it execs. Returns the number of fds (at most max). */
+ * "0" before it execs. Returns the number of fds, -ERANGE when more than max (give it
+ * CG_HIERARCHIES_MAX). */
 int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max);
 
-/* Sends sig to every process in the cgroup (cgroup.kill on v2 for SIGKILL). */
+/* Sends sig to every process in the cgroup and the groups below it (for SIGKILL, cgroup.kill of
+ * the group on a v2 hierarchy: the unified one of a hybrid host too). */
 int cg_kill(const Cgroup *cg, int sig);
-/* 1 when no process is left, 0 when some are, negative errno on error. */
+/* 1 when no process is left (below it either), 0 when some are, negative errno on error. */
 int cg_is_empty(const Cgroup *cg);
-/* rmdir in every hierarchy; -EBUSY while processes remain. Never migrates processes away. */
+/* rmdir in every hierarchy, of the groups a payload made below it too; -EBUSY while processes
+ * remain. Never migrates processes away. */
 int cg_destroy(Cgroup *cg);
 
 int cg_read_stats(const Cgroup *cg, CgStats *ret);

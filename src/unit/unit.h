@@ -34,7 +34,9 @@ typedef enum NamespaceFlag {
     NS_USER = 1 << 5,
     NS_CGROUP = 1 << 6,
 } NamespaceFlag;
-#define NS_DEFAULT (NS_PID | NS_MOUNT | NS_UTS | NS_IPC | NS_NET)
+/* cgroup by default: /proc/self/cgroup shows no host path, and a cgroup hierarchy mounted
+ * from inside is rooted at the sandbox's own group (issue 7) */
+#define NS_DEFAULT (NS_PID | NS_MOUNT | NS_UTS | NS_IPC | NS_NET | NS_CGROUP)
 
 /* Writes "pid mount uts" into buf (at least 64 bytes). */
 char *namespaces_to_string(char buf[static 64], unsigned ns);

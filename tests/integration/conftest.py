@@ -125,18 +125,20 @@ class Daemon:
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,
             preexec_fn=enter_cgroup if cgroup else None, pass_fds=pass_fds)
         deadline = time.monotonic() + 10
-        # the socket file appears at bind(), before listen(): wait until a connect succeeds
+        # the socket file appears at bind(), before listen(): wait until it takes a client
         while not self.listening():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("sandboxd did not come up:\n" + self.output.read_text())
             time.sleep(0.01)
 
     def listening(self):
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        if not self.socket.exists():
+            return False
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
             try:
-                s.connect(str(self.socket))
+                c.connect(str(self.socket))
                 return True
-            except OSError:
+            except OSError:  # ECONNREFUSED between bind() and listen()
                 return False
 
     def stop(self, sig=signal.SIGTERM):

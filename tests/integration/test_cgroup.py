@@ -49,18 +49,30 @@ def test_limits_are_in_the_kernel(daemon, layers):
     assert daemon.show("lim.unit")["ControlGroup"] == ""
 
 
-def test_unlimited_unit_uses_only_needed_controllers(daemon, layers):
+def test_unlimited_unit_has_its_groups_without_limits(daemon, layers):
+    """Every hierarchy gets a group (so the payload never stays in the daemon's), but only
+    the limits the unit asks for are written."""
     daemon.write_unit("free.unit", unit_text(layers, SLEEPER))
     daemon.ctl("start", "free.unit")
-    assert cgroup_dir("memory", "free.unit").exists()
-    assert cgroup_dir("pids", "free.unit").exists()
-    if not is_v2():
-        # no CPUQuota=/AllowedCPUs=: those hierarchies are left alone
-        assert not cgroup_dir("cpu", "free.unit").exists()
-        assert not cgroup_dir("cpuset", "free.unit").exists()
-        assert cgroup_file("memory", "free.unit", "memory.limit_in_bytes").read_text().strip() \
-            == str(Path("/sys/fs/cgroup/memory/memory.limit_in_bytes").read_text().strip())
+    for ctrl in ("memory", "pids", "cpu", "cpuset"):
+        assert cgroup_dir(ctrl, "free.unit").exists(), ctrl
+    if is_v2():
+        assert cgroup_file("cpu", "free.unit", "", "cpu.max").read_text().split()[0] == "max"
+        assert cgroup_file("memory", "free.unit", "", "memory.max").read_text().strip() == "max"
+        assert cgroup_file("cpuset", "free.unit", "cpuset.cpus").read_text().strip() == ""
+    else:
+        root = Path("/sys/fs/cgroup")
+        assert cgroup_file("cpu", "free.unit", "cpu.cfs_quota_us").read_text().strip() == "-1"
+        assert cgroup_file("cpu", "free.unit", "cpu.shares").read_text().strip() == "1024"
+        # v1 refuses tasks in a cpuset group with no cpus: it has all of the root's
+        assert cgroup_file("cpuset", "free.unit", "cpuset.cpus").read_text() == \
+            (root / "cpuset" / "cpuset.cpus").read_text()
+        assert cgroup_file("memory", "free.unit", "memory.limit_in_bytes").read_text() == \
+            (root / "memory" / "memory.limit_in_bytes").read_text()
+    assert cgroup_file("pids", "free.unit", "pids.max").read_text().strip() == "max"
     daemon.ctl("stop", "free.unit")
+    for ctrl in ("memory", "pids", "cpu", "cpuset"):
+        assert not cgroup_dir(ctrl, "free.unit").exists(), ctrl
 
 
 def test_fork_bomb_held_at_tasks_max(daemon, layers):

@@ -119,9 +119,12 @@ def test_stop_times_out_then_kills_the_cgroup(daemon, layers):
 
 def test_kill_signal_is_forwarded(daemon, layers):
     daemon.write_unit("sig.unit", unit_text(
-        layers, "/bin/sh -c 'trap \"echo got INT; exit 0\" INT; sleep 1000 & wait'",
+        layers,
+        "/bin/sh -c 'trap \"echo got INT; exit 0\" INT; echo trapped; sleep 1000 & wait'",
         service="KillSignal=SIGINT"))
     daemon.ctl("start", "sig.unit")
+    # start returns at the shell's exec, before it has set its trap
+    daemon.wait_for("sig.unit", lambda p: "trapped" in daemon.log("sig.unit"))
     daemon.ctl("stop", "sig.unit")
     assert "got INT" in daemon.log("sig.unit")
     assert daemon.show("sig.unit")["Result"] == "success"

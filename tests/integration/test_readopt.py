@@ -63,6 +63,15 @@ def test_sandbox_survives_daemon_restart_and_is_adopted(daemon, layers, init_rea
     assert not cgroup_dir("pids", "keep.unit").exists()
 
 
+def wait_reaped(pid, timeout=10):
+    """Until pid is gone from /proc: a zombie still has its pidfd and start time, so a
+    sandboxd started meanwhile would adopt it (the InitReaper reaps it within ~20 ms)."""
+    deadline = time.monotonic() + timeout
+    while os.path.exists(f"/proc/{pid}"):
+        assert time.monotonic() < deadline, f"{pid} was not reaped"
+        time.sleep(0.02)
+
+
 def test_exit_while_away_is_reported_and_cleaned_up(daemon, layers, tmp_path, init_reaper):
     ctl = tmp_path / "ctl"
     ctl.mkdir()
@@ -77,10 +86,7 @@ def test_exit_while_away_is_reported_and_cleaned_up(daemon, layers, tmp_path, in
     # the init too: while it lives, the next sandboxd adopts it and sees the exit itself; a
     # zombie still counts (pidfd_open succeeds on it), so wait until the reaper took it
     wait_gone(pid)
-    deadline = time.monotonic() + 10
-    while os.path.exists(f"/proc/{init}"):
-        assert time.monotonic() < deadline, f"{init} was not reaped"
-        time.sleep(0.02)
+    wait_reaped(init)
 
     daemon.start()
     p = daemon.wait_for("quit.unit", lambda p: p["ActiveState"] == "failed")

@@ -160,6 +160,46 @@ static void test_cg_escape(void **state) {
     }
 }
 
+static void test_cg_mountinfo(void **state) {
+    char *m = NULL;
+    bool v2 = true;
+    /* v1 controller, named v1 (with optional fields), cgroup2, an escaped space */
+    assert_int_equal(cg_mountinfo_hierarchy("35 26 0:30 / /sys/fs/cgroup/memory rw,relatime "
+                                            "shared:12 - cgroup cgroup rw,memory\n",
+                                            &m, &v2),
+                     1);
+    assert_string_equal(m, "/sys/fs/cgroup/memory");
+    assert_false(v2);
+    m = mfree(m);
+    assert_int_equal(cg_mountinfo_hierarchy("40 26 0:35 / /sys/fs/cgroup/systemd rw - cgroup "
+                                            "cgroup rw,xattr,name=systemd",
+                                            &m, &v2),
+                     1);
+    assert_string_equal(m, "/sys/fs/cgroup/systemd");
+    m = mfree(m);
+    assert_int_equal(cg_mountinfo_hierarchy("41 26 0:36 / /sys/fs/cgroup/uni\\040fied rw "
+                                            "shared:1 master:2 - cgroup2 cgroup2 rw,nsdelegate",
+                                            &m, &v2),
+                     1);
+    assert_string_equal(m, "/sys/fs/cgroup/uni fied");
+    assert_true(v2);
+    m = mfree(m);
+    /* not a hierarchy's root: a bind mount of a sub-group, or seen from another cgroupns */
+    assert_int_equal(cg_mountinfo_hierarchy("42 26 0:36 /sandbox.slice /mnt rw - cgroup2 "
+                                            "cgroup2 rw",
+                                            &m, &v2),
+                     0);
+    /* other file systems, including one named like a cgroup in the source field */
+    assert_int_equal(cg_mountinfo_hierarchy("22 1 8:1 / / rw - ext4 /dev/sda1 rw", &m, &v2), 0);
+    assert_int_equal(cg_mountinfo_hierarchy("23 1 0:5 / /x rw - tmpfs cgroup rw", &m, &v2), 0);
+    assert_int_equal(cg_mountinfo_hierarchy("24 1 0:5 / /x rw - cgroupfs x rw", &m, &v2), 0);
+    /* malformed */
+    assert_int_equal(cg_mountinfo_hierarchy("", &m, &v2), -EINVAL);
+    assert_int_equal(cg_mountinfo_hierarchy("35 26 0:30 / /a rw cgroup", &m, &v2), -EINVAL);
+    assert_int_equal(cg_mountinfo_hierarchy("35 26 0:30 / /a rw -", &m, &v2), -EINVAL);
+    assert_null(m);
+}
+
 static void test_ratelimit(void **state) {
     RateLimit rl = {.interval_usec = 10 * USEC_PER_SEC, .burst = 5};
     uint64_t t = 1000;
@@ -191,8 +231,8 @@ int main(void) {
         cmocka_unit_test(test_parse_percent), cmocka_unit_test(test_cpu_set),
         cmocka_unit_test(test_parse_signal),  cmocka_unit_test(test_parse_boolean),
         cmocka_unit_test(test_parse_id),      cmocka_unit_test(test_format),
-        cmocka_unit_test(test_cg_escape),     cmocka_unit_test(test_ratelimit),
-        cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_cg_escape),     cmocka_unit_test(test_cg_mountinfo),
+        cmocka_unit_test(test_ratelimit),     cmocka_unit_test(test_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
