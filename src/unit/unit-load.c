@@ -18,6 +18,7 @@
 #include "unit-internal.h"
 
 #define LOGICAL_LINE_MAX (64 * 1024 - 2)
+#define UNIT_FILE_SIZE_MAX (1024 * 1024)
 
 typedef struct Parser Parser;
 typedef int (*ValueParser)(Parser *p, const char *value, void *field, uintptr_t data,
@@ -762,22 +763,42 @@ int unit_load_string(const char *path, const char *text, UnitConfig **ret, char 
     return 0;
 }
 
+/* A file-level problem, reported like a parse error so every caller names the file. */
+_printf_(3, 4) static int file_error(const char *path, char ***ret_errors, const char *fmt, ...) {
+    if (ret_errors) {
+        _cleanup_free_ char *msg = NULL;
+        char *m = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&m, "%s: %s", path, msg) < 0)
+            return -ENOMEM;
+        *ret_errors = NULL;
+        if (strv_consume(ret_errors, m) < 0)
+            return -ENOMEM;
+    }
+    return -EINVAL;
+}
+
 int unit_load(const char *path, UnitConfig **ret, char ***ret_errors) {
     _cleanup_free_ char *text = NULL;
     size_t len;
-    int r = read_file(path, 1024 * 1024, &text, &len);
-    if (r < 0)
-        return r;
-    if (strlen(text) != len) {
-        if (ret_errors) {
-            char *m = NULL;
-            if (asprintf(&m, "%s: contains a NUL byte, not a text file", path) < 0)
-                return -ENOMEM;
-            *ret_errors = NULL;
-            if (strv_consume(ret_errors, m) < 0)
-                return -ENOMEM;
-        }
-        return -EINVAL;
+    int r = read_file(path, UNIT_FILE_SIZE_MAX, &text, &len);
+    switch (r) {
+    case -EISDIR:
+        return file_error(path, ret_errors, "is a directory, not a unit file");
+    case -EBADFD:
+        return file_error(path, ret_errors,
+                          "not a regular file (a FIFO, socket or device cannot be a unit file)");
+    case -EFBIG:
+        return file_error(path, ret_errors, "larger than %d KiB, not a unit file",
+                          UNIT_FILE_SIZE_MAX / 1024);
+    default:
+        if (r < 0)
+            return r;
     }
+    if (strlen(text) != len)
+        return file_error(path, ret_errors, "contains a NUL byte, not a text file");
     return unit_load_string(path, text, ret, ret_errors);
 }

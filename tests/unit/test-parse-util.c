@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "cgroup-util.h"
@@ -169,6 +171,35 @@ static void test_paths(void **state) {
     assert_false(path_is_normalized_absolute(""));
 }
 
+/* read_file() never blocks on a FIFO and reads only regular files, up to its cap. */
+static void test_read_file_regular_only(void **state) {
+    char dir[] = "/tmp/test-read-file.XXXXXX";
+    char path[64];
+    char *text = (char *) "untouched";
+    size_t len = 7;
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(read_file(dir, 1024, &text, &len), -EISDIR);
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(read_file(path, 1024, &text, &len), -EBADFD);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(read_file("/dev/zero", 1024, &text, &len), -EBADFD);
+    snprintf(path, sizeof path, "%s/big", dir);
+    FILE *f = fopen(path, "we");
+    assert_non_null(f);
+    for (int i = 0; i < 5000; i++)
+        fputc('x', f);
+    fclose(f);
+    assert_int_equal(read_file(path, 4096, &text, &len), -EFBIG);
+    assert_string_equal(text, "untouched"); /* outputs untouched on failure */
+    assert_int_equal(len, 7);
+    assert_int_equal(read_file(path, 8192, &text, &len), 0);
+    assert_int_equal(len, 5000);
+    free(text);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_size),    cmocka_unit_test(test_parse_timespan),
@@ -176,6 +207,7 @@ int main(void) {
         cmocka_unit_test(test_parse_signal),  cmocka_unit_test(test_parse_boolean),
         cmocka_unit_test(test_format),        cmocka_unit_test(test_cg_escape),
         cmocka_unit_test(test_ratelimit),     cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_read_file_regular_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
