@@ -24,6 +24,7 @@
 struct Connection {
     Manager *manager;
     sd_bus *bus;
+    sd_event_source *auth_source; /* see on_authenticated() */
     Connection *next;
 };
 
@@ -34,6 +35,7 @@ static void connection_free(Connection *c) {
             *p = c->next;
             break;
         }
+    sd_event_source_disable_unref(c->auth_source);
     sd_bus_flush_close_unref(c->bus);
     free(c);
 }
@@ -356,6 +358,25 @@ static int on_disconnect(sd_bus_message *msg, void *userdata, sd_bus_error *erro
     return 0;
 }
 
+/* sd-bus 252 (Debian 12), as a server, reads the client's "BEGIN" line and whatever follows it
+ * in the same read into its buffer, switches to running, and then waits for the socket to
+ * become readable again: a method call that arrived together with BEGIN (libdbus clients such
+ * as `dbus-send --peer` send it right behind) sat unprocessed until the client gave up and
+ * hung up, and was answered into a closed socket (NoReply). Once the bus runs we process what
+ * is buffered; after that sd-bus reads exact message sizes and the socket's readiness is
+ * enough, so this post source runs once per connection. */
+static int on_authenticated(sd_event_source *src, void *userdata) {
+    Connection *c = userdata;
+    if (sd_bus_is_ready(c->bus) <= 0)
+        return 0; /* still authenticating */
+    (void) sd_event_source_set_enabled(src, SD_EVENT_OFF);
+    /* a handler may end the connection and free c: hold the bus, never touch c again */
+    _cleanup_(sd_bus_unrefp) sd_bus *bus = sd_bus_ref(c->bus);
+    while (sd_bus_process(bus, NULL) > 0)
+        ;
+    return 0;
+}
+
 int manager_bus_accept(Manager *m, int fd) {
     Connection *c = calloc(1, sizeof(Connection));
     sd_id128_t id;
@@ -393,6 +414,8 @@ int manager_bus_accept(Manager *m, int fd) {
                                 "org.freedesktop.DBus.Local", "Disconnected", on_disconnect, c);
     if (r >= 0)
         r = sd_bus_attach_event(c->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+    if (r >= 0)
+        r = sd_event_add_post(m->event, &c->auth_source, on_authenticated, c);
     if (r >= 0)
         r = sd_bus_start(c->bus);
     if (r < 0)
