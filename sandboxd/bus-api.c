@@ -18,6 +18,7 @@
 #include "path-util.h"
 #include "sandbox-bus.h"
 #include "strv.h"
+#include "utf8.h"
 
 #define LOG_TAIL_MAX_BYTES (1024 * 1024)
 
@@ -57,6 +58,21 @@ static int check_root(sd_bus_message *msg, sd_bus_error *error) {
     return 0;
 }
 
+/* D-Bus strings must be valid UTF-8, and sd-bus refuses the whole message for one bad string: a
+ * single unit's text once made `list` and `status` fail for every unit. Every string that is
+ * not a constant or the caller's own argument goes out through here. */
+_printf_(3, 4) static int error_set_text(sd_bus_error *error, const char *name, const char *fmt,
+                                         ...) {
+    _cleanup_free_ char *text = NULL, *escaped = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (r < 0 || !(escaped = utf8_escape_invalid(text)))
+        return -ENOMEM;
+    return sd_bus_error_set(error, name, escaped);
+}
+
 static int no_such_unit(sd_bus_error *error, const char *name) {
     return sd_bus_error_setf(error, SANDBOXD_ERROR_NO_SUCH_UNIT,
                              "unit %s is not loaded; start it by name or path first", name);
@@ -66,7 +82,9 @@ static int load_error(sd_bus_error *error, const char *arg, int r, char **errors
     if (errors) {
         _cleanup_free_ char *text = strv_join(errors, "\n");
         strv_free(errors);
-        return sd_bus_error_setf(error, SANDBOXD_ERROR_BAD_UNIT, "%s", text ? text : "bad unit");
+        if (!text)
+            return -ENOMEM;
+        return error_set_text(error, SANDBOXD_ERROR_BAD_UNIT, "%s", text);
     }
     switch (r) {
     case -ENOENT:
@@ -176,11 +194,13 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = sd_bus_message_open_container(reply, 'a', "(ssssu)");
     for (size_t i = 0; r >= 0 && i < m->n_sandboxes; i++) {
         Sandbox *s = m->sandboxes[i];
+        _cleanup_free_ char *desc = utf8_escape_invalid(
+            s->config && s->config->description ? s->config->description : "");
+        if (!desc)
+            return -ENOMEM;
         r = sd_bus_message_append(reply, "(ssssu)", s->name,
                                   sandbox_active_state_to_string(s->state), sandbox_sub_state(s),
-                                  s->config && s->config->description ? s->config->description
-                                                                      : "",
-                                  (uint32_t) s->main_pid);
+                                  desc, (uint32_t) s->main_pid);
     }
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
@@ -192,14 +212,14 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 static int append_kv(sd_bus_message *reply, const char *k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int append_kv(sd_bus_message *reply, const char *k, const char *fmt, ...) {
-    _cleanup_free_ char *v = NULL;
+    _cleanup_free_ char *v = NULL, *escaped = NULL;
     va_list ap;
     va_start(ap, fmt);
     int r = vasprintf(&v, fmt, ap);
     va_end(ap);
-    if (r < 0)
+    if (r < 0 || !(escaped = utf8_escape_invalid(v)))
         return -ENOMEM;
-    r = sd_bus_message_append(reply, "(ss)", k, v);
+    r = sd_bus_message_append(reply, "(ss)", k, escaped);
     return r < 0 ? r : 0; /* callers chain with ?: */
 }
 
@@ -292,7 +312,22 @@ static int method_properties(sd_bus_message *msg, void *userdata, sd_bus_error *
     return sd_bus_send(NULL, reply, NULL);
 }
 
-/* The last n lines of the unit's log; reads at most the file's last MiB. */
+/* The start of the last n lines (all for n == 0) of buf. */
+static size_t tail_offset(const char *buf, size_t n, uint32_t lines) {
+    if (lines == 0)
+        return 0;
+    size_t i = n > 0 && buf[n - 1] == '\n' ? n - 1 : n; /* a final newline ends the last line */
+    for (uint32_t k = 0; i > 0;) {
+        i--;
+        if (buf[i] == '\n' && ++k == lines)
+            return i + 1;
+    }
+    return 0;
+}
+
+/* The last n lines of the unit's log, as bytes: the payload writes what it likes there, and a
+ * string reply would fail on its first non-UTF-8 byte (hiding the whole log). Reads at most
+ * the file's last MiB. */
 static int method_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
     const char *name;
@@ -309,31 +344,32 @@ static int method_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
     _cleanup_free_ char *path = sandbox_log_path(s), *buf = NULL;
     if (!path)
         return -ENOMEM;
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sd_bus_reply_method_return(msg, "s", "");
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 && errno == ENOENT)
+        return sd_bus_reply_method_return(msg, "ay", 0); /* nothing logged yet */
+    if (fd < 0 || (r = fd_verify_regular(fd)) < 0)
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "opening %s: %s", path,
+                              strerror(fd < 0 ? errno : -r));
     off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0)
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "reading %s: %s", path,
+                              strerror(errno));
     off_t from = size > LOG_TAIL_MAX_BYTES ? size - LOG_TAIL_MAX_BYTES : 0;
     buf = malloc((size_t) (size - from) + 1);
     if (!buf)
         return -ENOMEM;
     ssize_t n = pread(fd, buf, (size_t) (size - from), from);
     if (n < 0)
-        return sd_bus_error_set_errnof(error, errno, "reading %s: %m", path);
-    buf[n] = 0;
-    const char *start = buf + n;
-    if (n > 0 && buf[n - 1] == '\n')
-        start--;
-    for (uint32_t k = 0; start > buf && (k < lines || lines == 0);) {
-        start--;
-        if (*start == '\n' && ++k == lines) {
-            start++;
-            break;
-        }
-    }
-    if (lines == 0)
-        start = buf;
-    return sd_bus_reply_method_return(msg, "s", start);
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "reading %s: %s", path,
+                              strerror(errno));
+    size_t off = tail_offset(buf, (size_t) n, lines);
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_append_array(reply, 'y', buf + off, (size_t) n - off);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
 }
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -349,7 +385,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("GetUnitProperties", SD_BUS_ARGS("s", id),
                             SD_BUS_RESULT("a(ss)", properties), method_properties, 0),
     SD_BUS_METHOD_WITH_ARGS("GetUnitLog", SD_BUS_ARGS("s", id, "u", lines),
-                            SD_BUS_RESULT("s", text), method_log, 0),
+                            SD_BUS_RESULT("ay", text), method_log, 0),
     SD_BUS_VTABLE_END,
 };
 

@@ -324,11 +324,16 @@ static int verb_status(sd_bus *bus, char **args) {
             printf("      Error: %s\n", prop(&ps, "StatusErrorMessage"));
 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *text;
+        const void *text;
+        size_t len;
         if (arg_lines > 0 && call(bus, "GetUnitLog", &reply, "su", prop(&ps, "Id"),
                                   (uint32_t) arg_lines) == 0 &&
-            sd_bus_message_read(reply, "s", &text) > 0 && *text)
-            printf("\n%s%s", text, text[strlen(text) - 1] == '\n' ? "" : "\n");
+            sd_bus_message_read_array(reply, 'y', &text, &len) > 0 && len > 0) {
+            printf("\n");
+            fwrite(text, 1, len, stdout);
+            if (((const char *) text)[len - 1] != '\n')
+                printf("\n");
+        }
         if (!running && !ret)
             ret = EXIT_NOT_ACTIVE;
         props_done(&ps);
@@ -336,15 +341,23 @@ static int verb_status(sd_bus *bus, char **args) {
     return ret;
 }
 
+/* The log is bytes (payload output need not be text); they go out as they are. */
 static int verb_logs(sd_bus *bus, char **args) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-    const char *text;
+    const void *text;
+    size_t len;
     int r = call(bus, "GetUnitLog", &reply, "su", args[0], (uint32_t) arg_lines);
     if (r)
         return r;
-    if (sd_bus_message_read(reply, "s", &text) < 0)
+    r = sd_bus_message_read_array(reply, 'y', &text, &len);
+    if (r < 0) {
+        fprintf(stderr, "sandboxctl: bad reply: %s\n", strerror(-r));
         return EXIT_FAILURE;
-    fputs(text, stdout);
+    }
+    if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+        fprintf(stderr, "sandboxctl: writing the log: %s\n", strerror(errno));
+        return EXIT_FAILURE;
+    }
     return 0;
 }
 

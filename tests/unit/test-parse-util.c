@@ -13,6 +13,7 @@
 #include "parse-util.h"
 #include "path-util.h"
 #include "ratelimit.h"
+#include "utf8.h"
 
 static uint64_t size_ok(const char *s) {
     uint64_t v = 0;
@@ -171,6 +172,41 @@ static void test_paths(void **state) {
     assert_false(path_is_normalized_absolute(""));
 }
 
+static void test_utf8(void **state) {
+    assert_true(utf8_is_valid(""));
+    assert_true(utf8_is_valid("plain \x01\x7f"));
+    assert_true(utf8_is_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbd"));
+    assert_true(utf8_is_valid("\xf4\x8f\xbf\xbd")); /* U+10FFFD */
+    /* what sd-bus refuses in a string (checked against libsystemd 252) */
+    const char *bad[] = {
+        "caf\xe9",             /* Latin-1 */
+        "\xc3",                /* cut short */
+        "\xc0\x80",            /* overlong NUL */
+        "\xe0\x80\xaf",        /* overlong '/' */
+        "\xed\xa0\x80",        /* surrogate */
+        "\xf4\x90\x80\x80",    /* above U+10FFFF */
+        "\xef\xbf\xbe",        /* U+FFFE */
+        "\xef\xb7\x90",        /* U+FDD0 */
+        "\xf4\x8f\xbf\xbf",    /* U+10FFFF */
+        "\xf8\x88\x80\x80\x80", /* 5-byte form */
+        "\x80",                /* lone continuation */
+    };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        assert_false(utf8_is_valid(bad[i]));
+        _cleanup_free_ char *e = utf8_escape_invalid(bad[i]);
+        assert_non_null(e);
+        assert_true(utf8_is_valid(e));
+    }
+    _cleanup_free_ char *e = utf8_escape_invalid("a\xe9" "b\xc3\xa9");
+    assert_string_equal(e, "a\xef\xbf\xbd" "b\xc3\xa9");
+    assert_true(utf8_is_valid_n("ab\xff", 2));
+    assert_int_equal(utf8_prefix_len("abc", 10), 3);
+    assert_int_equal(utf8_prefix_len("abc", 3), 3);
+    assert_int_equal(utf8_prefix_len("a\xc3\xa9z", 2), 1);
+    assert_int_equal(utf8_prefix_len("a\xc3\xa9z", 3), 3);
+    assert_int_equal(utf8_prefix_len("\xf0\x9f\x98\x80z", 3), 0);
+}
+
 /* read_file() never blocks on a FIFO and reads only regular files, up to its cap. */
 static void test_read_file_regular_only(void **state) {
     char dir[] = "/tmp/test-read-file.XXXXXX";
@@ -208,6 +244,7 @@ int main(void) {
         cmocka_unit_test(test_format),        cmocka_unit_test(test_cg_escape),
         cmocka_unit_test(test_ratelimit),     cmocka_unit_test(test_paths),
         cmocka_unit_test(test_read_file_regular_only),
+        cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
