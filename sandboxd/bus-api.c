@@ -12,10 +12,13 @@
 #include <systemd/sd-id128.h>
 #include <unistd.h>
 
+#include "cgroup-util.h"
 #include "log.h"
 #include "plan.h"
 #include "manager.h"
 #include "path-util.h"
+#include "peer-util.h"
+#include "process-util.h"
 #include "sandbox-bus.h"
 #include "strv.h"
 #include "utf8.h"
@@ -394,6 +397,55 @@ static int on_disconnect(sd_bus_message *msg, void *userdata, sd_bus_error *erro
     return 0;
 }
 
+/* Refuses a client that lives inside a sandbox: a payload that can reach the socket (say on
+ * RootDirectory=/) could otherwise start a unit with any root, mounts and capabilities, and so
+ * leave its sandbox. Inside means another pid namespace than ours, or a cgroup under our slice
+ * in any hierarchy. The pid is pinned by a pidfd, and checked to still be the peer after its
+ * /proc files were read. Returns 0 to accept, -EPERM after logging why not. */
+static int check_peer(Manager *m, int fd) {
+    uint64_t accepted = boot_time_ticks();
+    _cleanup_close_ int pidfd = -EBADF;
+    _cleanup_free_ char *path = NULL, *text = NULL, *slice = NULL;
+    pid_t pid;
+
+    int exact = peer_pidfd(fd, &pid, &pidfd);
+    if (exact < 0) {
+        log_warning_errno(exact, "Refusing a bus connection: cannot identify its process: %m");
+        return -EPERM;
+    }
+    int same_ns = pid_shares_namespace(pid, "pid");
+    if (asprintf(&path, "/proc/%d/cgroup", (int) pid) < 0 ||
+        asprintf(&slice, "/%s%s%s", cg_root(), *cg_root() ? "/" : "", m->config.slice) < 0)
+        return -ENOMEM;
+    int r = read_file(path, 64 * 1024, &text, NULL);
+    uint64_t started = 0;
+    if (r >= 0 && exact == 0)
+        r = pid_get_start_time(pid, &started);
+    /* the pid named the peer throughout the reads only if the peer is still alive now, and
+     * (without SO_PEERPIDFD) only if that process existed before we accepted */
+    if (r >= 0 && same_ns >= 0)
+        r = pidfd_check_alive(pidfd);
+    if (r < 0 || same_ns < 0 || (exact == 0 && started > accepted)) {
+        log_warning_errno(r < 0 ? r : same_ns < 0 ? same_ns : -ESRCH,
+                          "Refusing a bus connection from PID %d: cannot inspect it: %m",
+                          (int) pid);
+        return -EPERM;
+    }
+    if (!same_ns) {
+        log_warning("Refusing a bus connection from PID %d: it runs in another PID namespace "
+                    "than sandboxd (inside a sandbox?).", (int) pid);
+        return -EPERM;
+    }
+    size_t len;
+    const char *cg = cg_text_find_path_under(text, slice, &len);
+    if (cg) {
+        log_warning("Refusing a bus connection from PID %d: it runs inside a sandbox "
+                    "(cgroup %.*s).", (int) pid, (int) len, cg);
+        return -EPERM;
+    }
+    return 0;
+}
+
 /* sd-bus 252 (Debian 12), as a server, reads the client's "BEGIN" line and whatever follows it
  * in the same read into its buffer, switches to running, and then waits for the socket to
  * become readable again: a method call that arrived together with BEGIN (libdbus clients such
@@ -414,6 +466,10 @@ static int on_authenticated(sd_event_source *src, void *userdata) {
 }
 
 int manager_bus_accept(Manager *m, int fd) {
+    if (check_peer(m, fd) < 0) {
+        safe_close(fd); /* no method of it runs; logged */
+        return 0;
+    }
     Connection *c = calloc(1, sizeof(Connection));
     sd_id128_t id;
     int r;

@@ -207,6 +207,23 @@ static void test_utf8(void **state) {
     assert_int_equal(utf8_prefix_len("\xf0\x9f\x98\x80z", 3), 0);
 }
 
+static void test_cg_text_find_path_under(void **state) {
+    const char *v1 = "9:name=systemd:/\n8:pids:/sandbox.slice/web.unit\n4:memory:/x\n0::/\n";
+    size_t len = 0;
+    const char *p = cg_text_find_path_under(v1, "/sandbox.slice", &len);
+    assert_non_null(p);
+    assert_int_equal(len, strlen("/sandbox.slice/web.unit"));
+    assert_memory_equal(p, "/sandbox.slice/web.unit", len);
+    assert_non_null(cg_text_find_path_under("0::/sandbox.slice", "/sandbox.slice", NULL));
+    /* a sibling whose name starts the same is not below it */
+    assert_null(cg_text_find_path_under("0::/sandbox.slice2/x\n", "/sandbox.slice", NULL));
+    assert_null(cg_text_find_path_under("0::/other/sandbox.slice/x\n", "/sandbox.slice", NULL));
+    assert_null(cg_text_find_path_under("garbage\n\n0:\n", "/sandbox.slice", NULL));
+    assert_non_null(cg_text_find_path_under(
+        "0::/system.slice/sandboxd.service/sandbox.slice/a.unit",
+        "/system.slice/sandboxd.service/sandbox.slice", NULL));
+}
+
 /* read_file() never blocks on a FIFO and reads only regular files, up to its cap. */
 static void test_read_file_regular_only(void **state) {
     char dir[] = "/tmp/test-read-file.XXXXXX";
@@ -245,6 +262,7 @@ int main(void) {
         cmocka_unit_test(test_ratelimit),     cmocka_unit_test(test_paths),
         cmocka_unit_test(test_read_file_regular_only),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_cg_text_find_path_under),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
