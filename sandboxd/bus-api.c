@@ -151,6 +151,26 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
     return 1; /* answered now or later by the sandbox */
 }
 
+static int method_restart(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *arg;
+    char **errors = NULL;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", &arg);
+    if (r < 0)
+        return r;
+    if (m->shutting_down)
+        return sd_bus_error_set(error, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
+    r = manager_restart_unit(m, arg, msg, &errors);
+    if (r < 0 && (errors || r == -ENOENT || r == -EEXIST || r == -EINVAL))
+        return load_error(error, arg, r, errors);
+    if (r < 0)
+        return sd_bus_error_set_errnof(error, -r, "restarting %s: %s", arg, strerror(-r));
+    return 1; /* answered once the new instance runs, or its start failed */
+}
+
 static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Sandbox *s;
     int r = read_unit(msg, userdata, error, &s);
@@ -380,6 +400,8 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("StartUnit", SD_BUS_ARGS("s", unit), SD_BUS_RESULT("s", id),
                             method_start, 0),
     SD_BUS_METHOD_WITH_ARGS("StopUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_stop, 0),
+    SD_BUS_METHOD_WITH_ARGS("RestartUnit", SD_BUS_ARGS("s", unit), SD_BUS_RESULT("s", id),
+                            method_restart, 0),
     SD_BUS_METHOD_WITH_ARGS("ResetFailedUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
                             method_reset_failed, 0),
     SD_BUS_METHOD_WITH_ARGS("CleanUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_clean, 0),

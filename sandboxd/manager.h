@@ -21,6 +21,7 @@ typedef struct ManagerConfig {
 } ManagerConfig;
 
 typedef struct Connection Connection;
+typedef struct RestartJob RestartJob;
 
 typedef struct Manager {
     ManagerConfig config;
@@ -32,6 +33,8 @@ typedef struct Manager {
     size_t n_sandboxes;
     CgLayout cg_layout;
     bool shutting_down;
+    RestartJob *restart_jobs;         /* restarts waiting for their sandbox to stop */
+    sd_event_source *restart_source;  /* runs them once a sandbox came to rest */
 } Manager;
 
 int manager_new(const ManagerConfig *c, Manager **ret);
@@ -43,7 +46,13 @@ Sandbox *manager_find(Manager *m, const char *name);
 /* Resolves a name or a path to a unit file and (re)loads it, creating the Sandbox the first
  * time. On a bad file returns -EINVAL with *ret_errors set. */
 int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_errors);
-/* Called by a sandbox when it reached a resting state, so shutdown can finish. */
+/* Restarts a unit as systemd does: its file is loaded and validated first, so a broken or
+ * deleted file refuses the restart (errors as manager_load_unit()) and the running instance
+ * stays; then the sandbox is stopped and started with what was loaded. reply is answered as
+ * by sandbox_start(). A unit that does not run is simply started. */
+int manager_restart_unit(Manager *m, const char *arg, sd_bus_message *reply, char ***ret_errors);
+/* Called by a sandbox when it reached a resting state, so queued restarts run and shutdown
+ * can finish. */
 void manager_check_shutdown(Manager *m);
 
 /* bus-api.c */

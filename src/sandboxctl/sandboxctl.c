@@ -140,8 +140,9 @@ static int get_props(sd_bus *bus, const char *unit, Props *ret) {
     return 0;
 }
 
-/* start, or restart (stop by id if loaded; a unit never started is simply started) */
-static int start_units(sd_bus *bus, char **args, bool restart) {
+/* start, or restart: the daemon loads and checks the file before it stops anything, so a
+ * broken file refuses the restart and the running instance stays */
+static int start_units(sd_bus *bus, char **args, const char *method) {
     int ret = 0;
     STRV_FOREACH(a, args) {
         _cleanup_free_ char *u = unit_arg(*a);
@@ -149,15 +150,7 @@ static int start_units(sd_bus *bus, char **args, bool restart) {
             ret = EXIT_FAILURE;
             continue;
         }
-        if (restart) {
-            const char *base = strrchr(u, '/') ? strrchr(u, '/') + 1 : u;
-            int r = call(bus, "StopUnit", NULL, "s", base);
-            if (r && r != EXIT_NO_SUCH_UNIT) {
-                ret = r;
-                continue;
-            }
-        }
-        int r = call(bus, "StartUnit", NULL, "s", u);
+        int r = call(bus, method, NULL, "s", u);
         if (r)
             ret = r;
     }
@@ -165,11 +158,11 @@ static int start_units(sd_bus *bus, char **args, bool restart) {
 }
 
 static int verb_start(sd_bus *bus, char **args) {
-    return start_units(bus, args, false);
+    return start_units(bus, args, "StartUnit");
 }
 
 static int verb_restart(sd_bus *bus, char **args) {
-    return start_units(bus, args, true);
+    return start_units(bus, args, "RestartUnit");
 }
 
 static int verb_simple(sd_bus *bus, char **args, const char *method) {
@@ -384,7 +377,8 @@ static void help(void) {
            "Commands:\n"
            "  start UNIT...         start units (a name from the unit path, or a file path)\n"
            "  stop UNIT...          stop units\n"
-           "  restart UNIT...       stop, then start (re-reading the unit file)\n"
+           "  restart UNIT...       re-read the unit file, then stop and start; a bad file\n"
+           "                        refuses the restart and leaves the unit running\n"
            "  status UNIT...        show state, limits, usage and the last log lines\n"
            "  show UNIT...          show properties as Key=Value\n"
            "  list                  list loaded units\n"
