@@ -6,6 +6,7 @@ Run it through tests/run-integration, which puts the whole run in a private moun
 namespace: everything network-related that the daemon makes lives and dies there."""
 
 import os
+import resource
 import shutil
 import signal
 import stat
@@ -105,15 +106,17 @@ class Daemon:
         self.proc = None
         self.output = tmp / "sandboxd.out"
 
-    def start(self, keep_running=False, cgroup=None, args=()):
+    def start(self, keep_running=False, cgroup=None, args=(), nofile=None):
         """cgroup: a v2 group directory the daemon is started in, as a service manager
-        would."""
+        would. nofile: (soft, hard) RLIMIT_NOFILE it starts with."""
         if self.socket.exists():  # left by a killed daemon: wait for the new one's
             self.socket.unlink()
 
         def enter_cgroup():
             if cgroup:
                 (Path(cgroup) / "cgroup.procs").write_text("0")
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
         self.proc = subprocess.Popen(
             [str(SANDBOXD), "--socket", str(self.socket), "--state-dir", str(self.state),
              "--runtime-dir", str(self.runtime), "--log-dir", str(self.logs),
@@ -121,7 +124,7 @@ class Daemon:
              *args] +
             (["--keep-running"] if keep_running else []),
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,
-            preexec_fn=enter_cgroup if cgroup else None)
+            preexec_fn=enter_cgroup if cgroup or nofile else None)
         deadline = time.monotonic() + 10
         while not self.socket.exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
