@@ -37,7 +37,8 @@ def test_payload_cannot_start_units(daemon, layers, namespaces):
     while "attacker-rc=" not in daemon.log("attacker.unit"):
         assert time.monotonic() < deadline, daemon.log("attacker.unit")
         time.sleep(0.05)
-    assert "attacker-rc=0" not in daemon.log("attacker.unit")
+    assert "attacker-rc=1" in daemon.log("attacker.unit")
+    assert "closed the connection" in daemon.log("attacker.unit")
     # the host's view: victim.unit never ran
     assert daemon.ctl("status", "victim.unit", check=False).returncode == 4
     assert not cgroup_dir("pids", "victim.unit").exists()
@@ -65,7 +66,9 @@ def test_host_client_in_slice_cgroup_refused(daemon):
             text=True, env=env,
             preexec_fn=lambda: (intruder / "cgroup.procs").write_text("0"))
         out, err = p.communicate(timeout=30)
-        assert p.returncode != 0, out
+        assert p.returncode == 1, out
+        assert err == f"sandboxctl: sandboxd at {daemon.socket} closed the connection (it " \
+                      "refuses clients that run inside a sandbox, and logs why)\n"
         assert refusals(daemon) == [
             (str(p.pid), f"it runs inside a sandbox (cgroup {intruder_path(intruder)}).")]
     finally:
