@@ -33,6 +33,13 @@ def wait_gone(pid, timeout=10):
         time.sleep(0.02)
 
 
+def wait_reaped(pid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while os.path.exists(f"/proc/{pid}"):
+        assert time.monotonic() < deadline, f"{pid} was not reaped"
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("how", ["sigterm-keep-running", "sigkill"])
 def test_sandbox_survives_daemon_restart_and_is_adopted(daemon, layers, init_reaper, how):
     daemon.stop()
@@ -74,9 +81,10 @@ def test_exit_while_away_is_reported_and_cleaned_up(daemon, layers, tmp_path, in
     init = int(Path(f"/proc/{pid}/stat").read_text().split(") ")[1].split()[1])  # its ppid
     daemon.stop()
     (ctl / "quit").touch()
-    # the init too: while it lives, the next sandboxd adopts it and sees the exit itself
+    # the init too: while it lives, the next sandboxd adopts it and sees the exit itself;
+    # a zombie still has a pidfd and a start time, so wait until init_reaper has reaped it
     wait_gone(pid)
-    wait_gone(init)
+    wait_reaped(init)
 
     daemon.start()
     p = daemon.wait_for("quit.unit", lambda p: p["ActiveState"] == "failed")
