@@ -226,10 +226,11 @@ static void test_cg_text_find_path_under(void **state) {
 
 /* read_file() never blocks on a FIFO and reads only regular files, up to its cap. */
 static void test_read_file_regular_only(void **state) {
-    char dir[] = "/tmp/test-read-file.XXXXXX";
-    char path[64];
+    char dir[256], path[300];
     char *text = (char *) "untouched";
     size_t len = 7;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/test-read-file.XXXXXX", tmp ? tmp : "/tmp");
     assert_non_null(mkdtemp(dir));
     assert_int_equal(read_file(dir, 1024, &text, &len), -EISDIR);
     snprintf(path, sizeof path, "%s/fifo", dir);
