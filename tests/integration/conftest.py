@@ -9,6 +9,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import time
@@ -125,11 +126,21 @@ class Daemon:
             (["--keep-running"] if keep_running else []),
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,
             preexec_fn=enter_cgroup if cgroup or nofile else None)
+        # the socket's file appears at bind(), a moment before listen(): wait until it takes
+        # connections, or a client (or a SIGSTOP) in between sees ECONNREFUSED
         deadline = time.monotonic() + 10
-        while not self.socket.exists():
+        while not self.accepts_connections():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("sandboxd did not come up:\n" + self.output.read_text())
             time.sleep(0.01)
+
+    def accepts_connections(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            try:
+                s.connect(str(self.socket))
+                return True
+            except (FileNotFoundError, ConnectionRefusedError):
+                return False
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc and self.proc.poll() is None:
