@@ -12,18 +12,23 @@
 #include <systemd/sd-id128.h>
 #include <unistd.h>
 
+#include "cgroup-util.h"
 #include "log.h"
 #include "plan.h"
 #include "manager.h"
 #include "path-util.h"
+#include "peer-util.h"
+#include "process-util.h"
 #include "sandbox-bus.h"
 #include "strv.h"
+#include "utf8.h"
 
 #define LOG_TAIL_MAX_BYTES (1024 * 1024)
 
 struct Connection {
     Manager *manager;
     sd_bus *bus;
+    sd_event_source *auth_source; /* see on_authenticated() */
     Connection *next;
 };
 
@@ -34,6 +39,7 @@ static void connection_free(Connection *c) {
             *p = c->next;
             break;
         }
+    sd_event_source_disable_unref(c->auth_source);
     sd_bus_flush_close_unref(c->bus);
     free(c);
 }
@@ -55,6 +61,21 @@ static int check_root(sd_bus_message *msg, sd_bus_error *error) {
     return 0;
 }
 
+/* D-Bus strings must be valid UTF-8, and sd-bus refuses the whole message for one bad string: a
+ * single unit's text once made `list` and `status` fail for every unit. Every string that is
+ * not a constant or the caller's own argument goes out through here. */
+_printf_(3, 4) static int error_set_text(sd_bus_error *error, const char *name, const char *fmt,
+                                         ...) {
+    _cleanup_free_ char *text = NULL, *escaped = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vasprintf(&text, fmt, ap);
+    va_end(ap);
+    if (r < 0 || !(escaped = utf8_escape_invalid(text)))
+        return -ENOMEM;
+    return sd_bus_error_set(error, name, escaped);
+}
+
 static int no_such_unit(sd_bus_error *error, const char *name) {
     return sd_bus_error_setf(error, SANDBOXD_ERROR_NO_SUCH_UNIT,
                              "unit %s is not loaded; start it by name or path first", name);
@@ -64,7 +85,9 @@ static int load_error(sd_bus_error *error, const char *arg, int r, char **errors
     if (errors) {
         _cleanup_free_ char *text = strv_join(errors, "\n");
         strv_free(errors);
-        return sd_bus_error_setf(error, SANDBOXD_ERROR_BAD_UNIT, "%s", text ? text : "bad unit");
+        if (!text)
+            return -ENOMEM;
+        return error_set_text(error, SANDBOXD_ERROR_BAD_UNIT, "%s", text);
     }
     switch (r) {
     case -ENOENT:
@@ -110,7 +133,9 @@ static int read_unit(sd_bus_message *msg, Manager *m, sd_bus_error *error, Sandb
  * call, referenced while it waits. */
 static void job_done(Sandbox *s, void *userdata, int r, const char *message) {
     sd_bus_message *msg = userdata;
-    bool start = streq(sd_bus_message_get_member(msg), "StartUnit");
+    bool start = !streq(sd_bus_message_get_member(msg), "StopUnit"); /* or RestartUnit */
+    /* a start error may quote a host path that is not UTF-8, which D-Bus cannot carry */
+    _cleanup_free_ char *text = utf8_escape_invalid(message ? message : strerror(-r));
     if (r == 0)
         (void) (start ? sd_bus_reply_method_return(msg, "s", s->name)
                       : sd_bus_reply_method_return(msg, NULL));
@@ -120,8 +145,15 @@ static void job_done(Sandbox *s, void *userdata, int r, const char *message) {
                                           : r == -EBUSY     ? SANDBOXD_ERROR_UNIT_BUSY
                                           : r == -ESHUTDOWN ? SANDBOXD_ERROR_SHUTTING_DOWN
                                                             : SANDBOXD_ERROR_START_FAILED,
-                                          "%s", message ? message : strerror(-r));
+                                          "%s", text ? text : "out of memory");
     sd_bus_message_unref(msg);
+}
+
+int manager_bus_start(Sandbox *s, sd_bus_message *reply) {
+    int r = sandbox_start(s, reply ? job_done : NULL, sd_bus_message_ref(reply));
+    if (r < 0)
+        sd_bus_message_unref(reply); /* no job was made: the caller answers */
+    return r;
 }
 
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -140,12 +172,30 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
     r = manager_load_unit(m, arg, &s, &errors);
     if (r < 0)
         return load_error(error, arg, r, errors);
-    r = sandbox_start(s, job_done, sd_bus_message_ref(msg));
-    if (r < 0) {
-        sd_bus_message_unref(msg);
+    r = manager_bus_start(s, msg);
+    if (r < 0)
         return sd_bus_error_set_errnof(error, -r, "starting %s: %s", s->name, strerror(-r));
-    }
     return 1; /* answered now or later by the sandbox */
+}
+
+static int method_restart(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *arg;
+    char **errors = NULL;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", &arg);
+    if (r < 0)
+        return r;
+    if (m->shutting_down)
+        return sd_bus_error_set(error, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
+    r = manager_restart_unit(m, arg, msg, &errors);
+    if (r < 0 && (errors || r == -ENOENT || r == -EEXIST || r == -EINVAL))
+        return load_error(error, arg, r, errors);
+    if (r < 0)
+        return sd_bus_error_set_errnof(error, -r, "restarting %s: %s", arg, strerror(-r));
+    return 1; /* answered once the new instance runs, or its start failed */
 }
 
 static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -196,11 +246,13 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         r = sd_bus_message_open_container(reply, 'a', "(ssssu)");
     for (size_t i = 0; r >= 0 && i < m->n_sandboxes; i++) {
         Sandbox *s = m->sandboxes[i];
+        _cleanup_free_ char *desc = utf8_escape_invalid(
+            s->config && s->config->description ? s->config->description : "");
+        if (!desc)
+            return -ENOMEM;
         r = sd_bus_message_append(reply, "(ssssu)", s->name,
                                   sandbox_active_state_to_string(s->state), sandbox_sub_state(s),
-                                  s->config && s->config->description ? s->config->description
-                                                                      : "",
-                                  (uint32_t) s->main_pid);
+                                  desc, (uint32_t) s->main_pid);
     }
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
@@ -212,14 +264,14 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
 static int append_kv(sd_bus_message *reply, const char *k, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int append_kv(sd_bus_message *reply, const char *k, const char *fmt, ...) {
-    _cleanup_free_ char *v = NULL;
+    _cleanup_free_ char *v = NULL, *escaped = NULL;
     va_list ap;
     va_start(ap, fmt);
     int r = vasprintf(&v, fmt, ap);
     va_end(ap);
-    if (r < 0)
+    if (r < 0 || !(escaped = utf8_escape_invalid(v)))
         return -ENOMEM;
-    r = sd_bus_message_append(reply, "(ss)", k, v);
+    r = sd_bus_message_append(reply, "(ss)", k, escaped);
     return r < 0 ? r : 0; /* callers chain with ?: */
 }
 
@@ -314,7 +366,22 @@ static int method_properties(sd_bus_message *msg, void *userdata, sd_bus_error *
     return sd_bus_send(NULL, reply, NULL);
 }
 
-/* The last n lines of the unit's log; reads at most the file's last MiB. */
+/* The start of the last n lines (all for n == 0) of buf. */
+static size_t tail_offset(const char *buf, size_t n, uint32_t lines) {
+    if (lines == 0)
+        return 0;
+    size_t i = n > 0 && buf[n - 1] == '\n' ? n - 1 : n; /* a final newline ends the last line */
+    for (uint32_t k = 0; i > 0;) {
+        i--;
+        if (buf[i] == '\n' && ++k == lines)
+            return i + 1;
+    }
+    return 0;
+}
+
+/* The last n lines of the unit's log, as bytes: the payload writes what it likes there, and a
+ * string reply would fail on its first non-UTF-8 byte (hiding the whole log). Reads at most
+ * the file's last MiB. */
 static int method_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
     const char *name;
@@ -331,31 +398,32 @@ static int method_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
     _cleanup_free_ char *path = sandbox_log_path(s), *buf = NULL;
     if (!path)
         return -ENOMEM;
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return sd_bus_reply_method_return(msg, "s", "");
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0 && errno == ENOENT)
+        return sd_bus_reply_method_return(msg, "ay", 0); /* nothing logged yet */
+    if (fd < 0 || (r = fd_verify_regular(fd)) < 0)
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "opening %s: %s", path,
+                              strerror(fd < 0 ? errno : -r));
     off_t size = lseek(fd, 0, SEEK_END);
+    if (size < 0)
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "reading %s: %s", path,
+                              strerror(errno));
     off_t from = size > LOG_TAIL_MAX_BYTES ? size - LOG_TAIL_MAX_BYTES : 0;
     buf = malloc((size_t) (size - from) + 1);
     if (!buf)
         return -ENOMEM;
     ssize_t n = pread(fd, buf, (size_t) (size - from), from);
     if (n < 0)
-        return sd_bus_error_set_errnof(error, errno, "reading %s: %m", path);
-    buf[n] = 0;
-    const char *start = buf + n;
-    if (n > 0 && buf[n - 1] == '\n')
-        start--;
-    for (uint32_t k = 0; start > buf && (k < lines || lines == 0);) {
-        start--;
-        if (*start == '\n' && ++k == lines) {
-            start++;
-            break;
-        }
-    }
-    if (lines == 0)
-        start = buf;
-    return sd_bus_reply_method_return(msg, "s", start);
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "reading %s: %s", path,
+                              strerror(errno));
+    size_t off = tail_offset(buf, (size_t) n, lines);
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_append_array(reply, 'y', buf + off, (size_t) n - off);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
 }
 
 static const sd_bus_vtable manager_vtable[] = {
@@ -363,6 +431,8 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("StartUnit", SD_BUS_ARGS("s", unit), SD_BUS_RESULT("s", id),
                             method_start, 0),
     SD_BUS_METHOD_WITH_ARGS("StopUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_stop, 0),
+    SD_BUS_METHOD_WITH_ARGS("RestartUnit", SD_BUS_ARGS("s", unit), SD_BUS_RESULT("s", id),
+                            method_restart, 0),
     SD_BUS_METHOD_WITH_ARGS("ResetFailedUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
                             method_reset_failed, 0),
     SD_BUS_METHOD_WITH_ARGS("CleanUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_clean, 0),
@@ -371,7 +441,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("GetUnitProperties", SD_BUS_ARGS("s", id),
                             SD_BUS_RESULT("a(ss)", properties), method_properties, 0),
     SD_BUS_METHOD_WITH_ARGS("GetUnitLog", SD_BUS_ARGS("s", id, "u", lines),
-                            SD_BUS_RESULT("s", text), method_log, 0),
+                            SD_BUS_RESULT("ay", text), method_log, 0),
     SD_BUS_VTABLE_END,
 };
 
@@ -380,7 +450,79 @@ static int on_disconnect(sd_bus_message *msg, void *userdata, sd_bus_error *erro
     return 0;
 }
 
+/* Refuses a client that lives inside a sandbox: a payload that can reach the socket (say on
+ * RootDirectory=/) could otherwise start a unit with any root, mounts and capabilities, and so
+ * leave its sandbox. Inside means another pid namespace than ours, or a cgroup under our slice
+ * in any hierarchy. The pid is pinned by a pidfd, and checked to still be the peer after its
+ * /proc files were read. Returns 0 to accept, -EPERM after logging why not. */
+static int check_peer(Manager *m, int fd) {
+    uint64_t accepted = boot_time_ticks();
+    _cleanup_close_ int pidfd = -EBADF;
+    _cleanup_free_ char *path = NULL, *text = NULL, *slice = NULL;
+    pid_t pid;
+
+    int exact = peer_pidfd(fd, &pid, &pidfd);
+    if (exact < 0) {
+        log_warning_errno(exact, "Refusing a bus connection: cannot identify its process: %m");
+        return -EPERM;
+    }
+    int same_ns = pid_shares_namespace(pid, "pid");
+    if (asprintf(&path, "/proc/%d/cgroup", (int) pid) < 0 ||
+        asprintf(&slice, "/%s%s%s", cg_root(), *cg_root() ? "/" : "", m->config.slice) < 0)
+        return -ENOMEM;
+    int r = read_file(path, 64 * 1024, &text, NULL);
+    uint64_t started = 0;
+    if (r >= 0 && exact == 0)
+        r = pid_get_start_time(pid, &started);
+    /* the pid named the peer throughout the reads only if the peer is still alive now, and
+     * (without SO_PEERPIDFD) only if that process existed before we accepted */
+    if (r >= 0 && same_ns >= 0)
+        r = pidfd_check_alive(pidfd);
+    if (r < 0 || same_ns < 0 || (exact == 0 && started > accepted)) {
+        log_warning_errno(r < 0 ? r : same_ns < 0 ? same_ns : -ESRCH,
+                          "Refusing a bus connection from PID %d: cannot inspect it: %m",
+                          (int) pid);
+        return -EPERM;
+    }
+    if (!same_ns) {
+        log_warning("Refusing a bus connection from PID %d: it runs in another PID namespace "
+                    "than sandboxd (inside a sandbox?).", (int) pid);
+        return -EPERM;
+    }
+    size_t len;
+    const char *cg = cg_text_find_path_under(text, slice, &len);
+    if (cg) {
+        log_warning("Refusing a bus connection from PID %d: it runs inside a sandbox "
+                    "(cgroup %.*s).", (int) pid, (int) len, cg);
+        return -EPERM;
+    }
+    return 0;
+}
+
+/* sd-bus 252 (Debian 12), as a server, reads the client's "BEGIN" line and whatever follows it
+ * in the same read into its buffer, switches to running, and then waits for the socket to
+ * become readable again: a method call that arrived together with BEGIN (libdbus clients such
+ * as `dbus-send --peer` send it right behind) sat unprocessed until the client gave up and
+ * hung up, and was answered into a closed socket (NoReply). Once the bus runs we process what
+ * is buffered; after that sd-bus reads exact message sizes and the socket's readiness is
+ * enough, so this post source runs once per connection. */
+static int on_authenticated(sd_event_source *src, void *userdata) {
+    Connection *c = userdata;
+    if (sd_bus_is_ready(c->bus) <= 0)
+        return 0; /* still authenticating */
+    (void) sd_event_source_set_enabled(src, SD_EVENT_OFF);
+    /* a handler may end the connection and free c: hold the bus, never touch c again */
+    _cleanup_(sd_bus_unrefp) sd_bus *bus = sd_bus_ref(c->bus);
+    while (sd_bus_process(bus, NULL) > 0)
+        ;
+    return 0;
+}
+
 int manager_bus_accept(Manager *m, int fd) {
+    if (check_peer(m, fd) < 0) {
+        safe_close(fd); /* no method of it runs; logged */
+        return 0;
+    }
     Connection *c = calloc(1, sizeof(Connection));
     sd_id128_t id;
     int r;
@@ -417,6 +559,8 @@ int manager_bus_accept(Manager *m, int fd) {
                                 "org.freedesktop.DBus.Local", "Disconnected", on_disconnect, c);
     if (r >= 0)
         r = sd_bus_attach_event(c->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+    if (r >= 0)
+        r = sd_event_add_post(m->event, &c->auth_source, on_authenticated, c);
     if (r >= 0)
         r = sd_bus_start(c->bus);
     if (r < 0)

@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "path-util.h"
 #include "seccomp-cache.h"
+#include "sandbox-bus.h"
 #include "strv.h"
 
 static int on_accept(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
@@ -77,7 +78,54 @@ static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, 
     return 0;
 }
 
+struct RestartJob {
+    Sandbox *sandbox; /* sandboxes live as long as the manager */
+    UnitConfig *config;
+    sd_bus_message *reply;
+    RestartJob *next;
+};
+
+static RestartJob *restart_job_free(RestartJob *j, const char *error_name, const char *text) {
+    RestartJob *next = j->next;
+    if (error_name && j->reply)
+        (void) sd_bus_reply_method_errorf(j->reply, error_name, "%s", text);
+    sd_bus_message_unref(j->reply);
+    unit_config_free(j->config);
+    free(j);
+    return next;
+}
+
+/* Starts, with their new configuration, the restarts whose sandbox has come down. Runs as a
+ * deferred event, never inside the sandbox's own state change. */
+static int on_restart_jobs(sd_event_source *src, void *userdata) {
+    Manager *m = userdata;
+    for (RestartJob **p = &m->restart_jobs; *p;) {
+        RestartJob *j = *p;
+        Sandbox *s = j->sandbox;
+        if (s->state == SANDBOX_STOPPING) {
+            p = &j->next;
+            continue;
+        }
+        *p = j->next;
+        j->next = NULL;
+        if (m->shutting_down) {
+            restart_job_free(j, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
+            continue;
+        }
+        /* started again by someone else meanwhile: that instance answers this call too */
+        if (!sandbox_is_running(s))
+            sandbox_set_config(s, TAKE_PTR(j->config));
+        int r = manager_bus_start(s, j->reply);
+        if (r < 0)
+            log_warning_errno(r, "%s: starting it again after the stop: %m", s->name);
+        restart_job_free(j, r < 0 ? SD_BUS_ERROR_FAILED : NULL, "starting the unit failed");
+    }
+    return 0;
+}
+
 void manager_check_shutdown(Manager *m) {
+    if (m->restart_jobs)
+        (void) sd_event_source_set_enabled(m->restart_source, SD_EVENT_ONESHOT);
     if (!m->shutting_down)
         return;
     for (size_t i = 0; i < m->n_sandboxes; i++) {
@@ -124,6 +172,10 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
 Manager *manager_free(Manager *m) {
     if (!m)
         return NULL;
+    while (m->restart_jobs) /* answered before the connections are flushed and closed */
+        m->restart_jobs = restart_job_free(m->restart_jobs, SANDBOXD_ERROR_SHUTTING_DOWN,
+                                           "sandboxd is shutting down");
+    sd_event_source_disable_unref(m->restart_source);
     manager_bus_free_all(m);
     for (size_t i = 0; i < m->n_sandboxes; i++)
         sandbox_free(m->sandboxes[i]);
@@ -379,5 +431,54 @@ int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_er
     else
         sandbox_set_config(s, c);
     *ret = s;
+    return 0;
+}
+
+int manager_restart_unit(Manager *m, const char *arg, sd_bus_message *reply, char ***ret_errors) {
+    _cleanup_free_ char *path = NULL;
+    _cleanup_(unit_config_freep) UnitConfig *c = NULL;
+    *ret_errors = NULL;
+
+    int r = find_unit_file(m, arg, &path);
+    if (r < 0)
+        return r;
+    r = unit_load(path, &c, ret_errors);
+    if (r < 0)
+        return r;
+    Sandbox *s = manager_find(m, c->name);
+    if (s && sandbox_is_running(s) && !streq(s->config->path, c->path))
+        return -EEXIST; /* a unit of the same name from another file is running */
+    if (!s || !sandbox_is_running(s)) {
+        if (!s) {
+            s = manager_add(m, c);
+            if (!s)
+                return -ENOMEM;
+        } else
+            sandbox_set_config(s, c);
+        TAKE_PTR(c);
+        return manager_bus_start(s, reply);
+    }
+
+    if (!m->restart_source) {
+        r = sd_event_add_defer(m->event, &m->restart_source, on_restart_jobs, m);
+        if (r < 0)
+            return r;
+    }
+    RestartJob *j = calloc(1, sizeof(RestartJob));
+    if (!j)
+        return -ENOMEM;
+    *j = (RestartJob){.sandbox = s, .config = TAKE_PTR(c), .reply = sd_bus_message_ref(reply)};
+    RestartJob **tail = &m->restart_jobs;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = j;
+    r = sandbox_stop(s, NULL, NULL);
+    if (r < 0) {
+        *tail = NULL;
+        j->reply = sd_bus_message_unref(j->reply); /* the caller answers */
+        restart_job_free(j, NULL, NULL);
+        return r;
+    }
+    manager_check_shutdown(m); /* in case the stop was immediate */
     return 0;
 }

@@ -22,6 +22,7 @@ typedef struct ManagerConfig {
 
 typedef struct Connection Connection;
 typedef struct SeccompCache SeccompCache;
+typedef struct RestartJob RestartJob;
 
 typedef struct Manager {
     ManagerConfig config;
@@ -34,6 +35,8 @@ typedef struct Manager {
     CgLayout cg_layout;
     bool shutting_down;
     SeccompCache *seccomp_cache; /* compiled filters, per profile and capabilities */
+    RestartJob *restart_jobs;         /* restarts waiting for their sandbox to stop */
+    sd_event_source *restart_source;  /* runs them once a sandbox came to rest */
 } Manager;
 
 int manager_new(const ManagerConfig *c, Manager **ret);
@@ -45,9 +48,18 @@ Sandbox *manager_find(Manager *m, const char *name);
 /* Resolves a name or a path to a unit file and (re)loads it, creating the Sandbox the first
  * time. On a bad file returns -EINVAL with *ret_errors set. */
 int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_errors);
-/* Called by a sandbox when it reached a resting state, so shutdown can finish. */
+/* Restarts a unit as systemd does: its file is loaded and validated first, so a broken or
+ * deleted file refuses the restart (errors as manager_load_unit()) and the running instance
+ * stays; then the sandbox is stopped and started with what was loaded. reply is answered as
+ * by sandbox_start(). A unit that does not run is simply started. */
+int manager_restart_unit(Manager *m, const char *arg, sd_bus_message *reply, char ***ret_errors);
+/* Called by a sandbox when it reached a resting state, so queued restarts run and shutdown
+ * can finish. */
 void manager_check_shutdown(Manager *m);
 
 /* bus-api.c */
 int manager_bus_accept(Manager *m, int fd);
+/* Starts s and answers reply (may be NULL) once the start is done; on an error return nothing
+ * was answered. */
+int manager_bus_start(Sandbox *s, sd_bus_message *reply);
 void manager_bus_free_all(Manager *m);

@@ -11,6 +11,10 @@
 /* Records why the current start failed (for the caller and status); returns 0. */
 int sandbox_set_start_error(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Accuracy of the unit's timers: sd-event's default (0) lets a timer fire up to 250 ms late,
+ * which would stretch RestartSec=100ms and the start and stop timeouts. */
+#define TIMER_ACCURACY_USEC USEC_PER_MSEC
+
 /* The only writer of s->state (see sandbox.c). */
 void sandbox_set_state(Sandbox *s, SandboxState state);
 /* sandbox-start.c: sets everything up and spawns the init; on failure undoes it all and fills

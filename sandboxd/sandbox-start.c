@@ -268,7 +268,7 @@ static int step_watch(StartContext *c) {
         r = sd_event_source_set_priority(s->sync_source, SD_EVENT_PRIORITY_IMPORTANT);
     if (r >= 0 && u->timeout_start_usec != USEC_INFINITY)
         r = sd_event_add_time_relative(m->event, &s->timer_source, CLOCK_MONOTONIC,
-                                       u->timeout_start_usec, 0, sandbox_on_start_timeout, s);
+                                       u->timeout_start_usec, TIMER_ACCURACY_USEC, sandbox_on_start_timeout, s);
     if (r < 0)
         return start_fail(s, r, "watching the sandbox");
     return 0;

@@ -286,7 +286,7 @@ static int on_cleanup_retry(sd_event_source *src, uint64_t usec, void *userdata)
     int r = sandbox_release_cgroup(s);
     if (r == -EBUSY && ++s->cleanup_tries < CLEANUP_MAX_TRIES) {
         r = sd_event_add_time_relative(s->manager->event, &s->cleanup_source, CLOCK_MONOTONIC,
-                                       CLEANUP_RETRY_USEC, 0, on_cleanup_retry, s);
+                                       CLEANUP_RETRY_USEC, TIMER_ACCURACY_USEC, on_cleanup_retry, s);
         if (r >= 0)
             return 0;
     }
@@ -308,7 +308,7 @@ static bool schedule_cleanup(Sandbox *s, bool then_finish) {
     s->finish_after_cleanup = then_finish;
     s->cleanup_source = sd_event_source_disable_unref(s->cleanup_source);
     int r = sd_event_add_time_relative(s->manager->event, &s->cleanup_source, CLOCK_MONOTONIC,
-                                       CLEANUP_RETRY_USEC, 0, on_cleanup_retry, s);
+                                       CLEANUP_RETRY_USEC, TIMER_ACCURACY_USEC, on_cleanup_retry, s);
     if (r >= 0)
         return true;
     log_error_errno(r, "%s: cannot watch cgroup %s for removal, leaving it: %m", s->name,
@@ -342,7 +342,7 @@ static int on_restart_timer(sd_event_source *src, uint64_t usec, void *userdata)
 static bool schedule_restart(Sandbox *s) {
     sandbox_set_state(s, SANDBOX_AUTO_RESTART);
     int r = sd_event_add_time_relative(s->manager->event, &s->timer_source, CLOCK_MONOTONIC,
-                                       s->config->restart_usec, 0, on_restart_timer, s);
+                                       s->config->restart_usec, TIMER_ACCURACY_USEC, on_restart_timer, s);
     if (r >= 0)
         return true;
     log_error_errno(r, "%s: scheduling the restart: %m", s->name);
@@ -652,7 +652,7 @@ int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata) {
                           signal_to_string(s->config->kill_signal));
     if (s->config->timeout_stop_usec != USEC_INFINITY) {
         r = sd_event_add_time_relative(s->manager->event, &s->timer_source, CLOCK_MONOTONIC,
-                                       s->config->timeout_stop_usec, 0, on_stop_timeout, s);
+                                       s->config->timeout_stop_usec, TIMER_ACCURACY_USEC, on_stop_timeout, s);
         if (r < 0)
             (void) on_stop_timeout(NULL, 0, s);
     }

@@ -81,3 +81,23 @@ int cg_mountinfo_hierarchy(const char *line, char **ret_mount, bool *ret_v2) {
     *ret_v2 = v2;
     return 1;
 }
+
+const char *cg_text_find_path_under(const char *text, const char *prefix, size_t *ret_len) {
+    size_t n = strlen(prefix);
+    for (const char *l = text; *l;) {
+        size_t len = strcspn(l, "\n");
+        const char *c1 = memchr(l, ':', len);
+        const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t) (c1 + 1 - l)) : NULL;
+        if (c2) {
+            const char *path = c2 + 1;
+            size_t plen = len - (size_t) (path - l);
+            if (plen >= n && memcmp(path, prefix, n) == 0 && (plen == n || path[n] == '/')) {
+                if (ret_len)
+                    *ret_len = plen;
+                return path;
+            }
+        }
+        l += len + (l[len] == '\n');
+    }
+    return NULL;
+}

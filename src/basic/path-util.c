@@ -111,10 +111,26 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
 }
 
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len) {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer, and a daemon that reads
+     * a path a client named must never wait on it */
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return -errno;
+    int r = fd_verify_regular(fd);
+    if (r < 0)
+        return r;
     return read_fd(fd, max, ret, ret_len);
+}
+
+int fd_verify_regular(int fd) {
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (S_ISDIR(st.st_mode))
+        return -EISDIR;
+    if (!S_ISREG(st.st_mode))
+        return -EBADFD;
+    return 0;
 }
 
 int read_fd(int fd, size_t max, char **ret, size_t *ret_len) {

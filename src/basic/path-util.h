@@ -16,7 +16,11 @@ int rm_rf(const char *path);
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
 /* Reads an fd to its end (at most max bytes) into a NUL-terminated buffer. */
 int read_fd(int fd, size_t max, char **ret, size_t *ret_len);
-/* Reads a whole small file (at most max bytes) as a NUL-terminated string. */
+/* Reads a whole small regular file (at most max bytes, else -EFBIG) as a NUL-terminated
+ * string, without ever blocking on the open: -EISDIR for a directory, -EBADFD for a FIFO,
+ * socket or device. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* 0 for a regular file, -EISDIR for a directory, -EBADFD for anything else. */
+int fd_verify_regular(int fd);
 /* Joins two path parts with one '/'. NULL on OOM. */
 char *path_join(const char *a, const char *b);

@@ -20,7 +20,10 @@
 #include "strv.h"
 #include "unit.h"
 
-#define CALL_TIMEOUT_USEC (15 * 60 * USEC_PER_SEC) /* start and stop wait for the sandbox */
+/* Queries answer at once, or sandboxd is hung: systemctl's default method timeout. Start,
+ * stop and restart wait for the job, bounded by TimeoutStartSec=/TimeoutStopSec= in the
+ * daemon, so by default not here (--timeout= bounds every call). */
+#define QUERY_TIMEOUT_USEC (25 * USEC_PER_SEC)
 
 /* exit codes as systemctl's, so scripts written for it keep working */
 #define EXIT_NOT_ACTIVE 3
@@ -30,6 +33,8 @@ static const char *arg_socket = NULL;
 static char **arg_properties = NULL;
 static bool arg_value = false;
 static unsigned arg_lines = 10;
+static uint64_t arg_timeout = 0; /* 0: the defaults above */
+static const char *socket_path;
 
 typedef struct Prop {
     char *key, *value;
@@ -55,21 +60,87 @@ static const char *prop(const Props *ps, const char *key) {
     return "";
 }
 
+static uint64_t now_usec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
+static bool is_job(const char *method) {
+    return streq(method, "StartUnit") || streq(method, "StopUnit") ||
+           streq(method, "RestartUnit");
+}
+
+/* Says what went wrong with the connection itself, with a hint; false for anything else. */
+static bool report_transport_error(int r, uint64_t timeout) {
+    char buf[64];
+    switch (r) {
+    case -ETIMEDOUT:
+        fprintf(stderr, "sandboxctl: sandboxd at %s did not answer within %s\n", socket_path,
+                format_timespan(buf, timeout));
+        return true;
+    case -ECONNRESET:
+    case -ENOTCONN:
+    case -EPIPE:
+        fprintf(stderr,
+                "sandboxctl: sandboxd at %s closed the connection (it refuses clients that run "
+                "inside a sandbox, and logs why)\n",
+                socket_path);
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* sd-bus's own wait for authentication is 90 s, whatever the call's timeout: a hung daemon
+ * must not hold a query that long. */
+static int wait_ready(sd_bus *bus, uint64_t timeout) {
+    uint64_t deadline = now_usec() + timeout;
+    for (;;) {
+        int r = sd_bus_is_ready(bus);
+        if (r != 0)
+            return r < 0 ? r : 0;
+        r = sd_bus_process(bus, NULL);
+        if (r < 0)
+            return r;
+        if (r > 0)
+            continue;
+        uint64_t n = now_usec();
+        if (n >= deadline)
+            return -ETIMEDOUT;
+        r = sd_bus_wait(bus, deadline - n);
+        if (r < 0)
+            return r;
+    }
+}
+
+/* Every call waits for its reply, so nothing is left to flush at exit; and a flush would wait
+ * for a hung daemon to finish authenticating us. */
 static int connect_bus(sd_bus **ret) {
-    _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+    _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
     _cleanup_free_ char *address = NULL;
-    const char *path = arg_socket ? arg_socket : getenv("SANDBOXD_SOCKET");
-    if (!path)
-        path = SANDBOXD_SOCKET_DEFAULT;
-    if (asprintf(&address, "unix:path=%s", path) < 0)
+    socket_path = arg_socket ? arg_socket : getenv("SANDBOXD_SOCKET");
+    if (!socket_path)
+        socket_path = SANDBOXD_SOCKET_DEFAULT;
+    if (asprintf(&address, "unix:path=%s", socket_path) < 0)
         return -ENOMEM;
     int r = sd_bus_new(&bus);
     if (r >= 0)
         r = sd_bus_set_address(bus, address);
     if (r >= 0)
         r = sd_bus_start(bus);
+    if (r == -ENOENT || r == -ECONNREFUSED) {
+        fprintf(stderr, "sandboxctl: cannot connect to sandboxd at %s: %s (is sandboxd "
+                        "running?)\n", socket_path, strerror(-r));
+        return r;
+    }
+    uint64_t timeout = arg_timeout ?: QUERY_TIMEOUT_USEC;
+    if (r >= 0)
+        r = wait_ready(bus, timeout);
     if (r < 0) {
-        fprintf(stderr, "sandboxctl: cannot connect to sandboxd at %s: %s\n", path, strerror(-r));
+        if (!report_transport_error(r, timeout))
+            fprintf(stderr, "sandboxctl: cannot connect to sandboxd at %s: %s\n", socket_path,
+                    strerror(-r));
         return r;
     }
     *ret = TAKE_PTR(bus);
@@ -81,6 +152,7 @@ static int call(sd_bus *bus, const char *method, sd_bus_message **reply, const c
                 ...) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
     _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+    uint64_t timeout = arg_timeout ?: is_job(method) ? USEC_INFINITY : QUERY_TIMEOUT_USEC;
     va_list ap;
     int r = sd_bus_message_new_method_call(bus, &m, NULL, SANDBOXD_OBJECT_PATH,
                                            SANDBOXD_MANAGER_IFACE, method);
@@ -90,9 +162,11 @@ static int call(sd_bus *bus, const char *method, sd_bus_message **reply, const c
         va_end(ap);
     }
     if (r >= 0)
-        r = sd_bus_call(bus, m, CALL_TIMEOUT_USEC, &error, reply);
+        r = sd_bus_call(bus, m, timeout, &error, reply);
     if (r >= 0)
         return 0;
+    if (report_transport_error(r, timeout))
+        return EXIT_FAILURE;
     fprintf(stderr, "%s\n", error.message ? error.message : strerror(-r));
     if (sd_bus_error_has_name(&error, SANDBOXD_ERROR_NO_SUCH_UNIT))
         return EXIT_NO_SUCH_UNIT;
@@ -140,8 +214,9 @@ static int get_props(sd_bus *bus, const char *unit, Props *ret) {
     return 0;
 }
 
-/* start, or restart (stop by id if loaded; a unit never started is simply started) */
-static int start_units(sd_bus *bus, char **args, bool restart) {
+/* start, or restart: the daemon loads and checks the file before it stops anything, so a
+ * broken file refuses the restart and the running instance stays */
+static int start_units(sd_bus *bus, char **args, const char *method) {
     int ret = 0;
     STRV_FOREACH(a, args) {
         _cleanup_free_ char *u = unit_arg(*a);
@@ -149,15 +224,7 @@ static int start_units(sd_bus *bus, char **args, bool restart) {
             ret = EXIT_FAILURE;
             continue;
         }
-        if (restart) {
-            const char *base = strrchr(u, '/') ? strrchr(u, '/') + 1 : u;
-            int r = call(bus, "StopUnit", NULL, "s", base);
-            if (r && r != EXIT_NO_SUCH_UNIT) {
-                ret = r;
-                continue;
-            }
-        }
-        int r = call(bus, "StartUnit", NULL, "s", u);
+        int r = call(bus, method, NULL, "s", u);
         if (r)
             ret = r;
     }
@@ -165,11 +232,11 @@ static int start_units(sd_bus *bus, char **args, bool restart) {
 }
 
 static int verb_start(sd_bus *bus, char **args) {
-    return start_units(bus, args, false);
+    return start_units(bus, args, "StartUnit");
 }
 
 static int verb_restart(sd_bus *bus, char **args) {
-    return start_units(bus, args, true);
+    return start_units(bus, args, "RestartUnit");
 }
 
 static int verb_simple(sd_bus *bus, char **args, const char *method) {
@@ -324,11 +391,16 @@ static int verb_status(sd_bus *bus, char **args) {
             printf("      Error: %s\n", prop(&ps, "StatusErrorMessage"));
 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *text;
+        const void *text;
+        size_t len;
         if (arg_lines > 0 && call(bus, "GetUnitLog", &reply, "su", prop(&ps, "Id"),
                                   (uint32_t) arg_lines) == 0 &&
-            sd_bus_message_read(reply, "s", &text) > 0 && *text)
-            printf("\n%s%s", text, text[strlen(text) - 1] == '\n' ? "" : "\n");
+            sd_bus_message_read_array(reply, 'y', &text, &len) > 0 && len > 0) {
+            printf("\n");
+            fwrite(text, 1, len, stdout);
+            if (((const char *) text)[len - 1] != '\n')
+                printf("\n");
+        }
         if (!running && !ret)
             ret = EXIT_NOT_ACTIVE;
         props_done(&ps);
@@ -336,15 +408,23 @@ static int verb_status(sd_bus *bus, char **args) {
     return ret;
 }
 
+/* The log is bytes (payload output need not be text); they go out as they are. */
 static int verb_logs(sd_bus *bus, char **args) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-    const char *text;
+    const void *text;
+    size_t len;
     int r = call(bus, "GetUnitLog", &reply, "su", args[0], (uint32_t) arg_lines);
     if (r)
         return r;
-    if (sd_bus_message_read(reply, "s", &text) < 0)
+    r = sd_bus_message_read_array(reply, 'y', &text, &len);
+    if (r < 0) {
+        fprintf(stderr, "sandboxctl: bad reply: %s\n", strerror(-r));
         return EXIT_FAILURE;
-    fputs(text, stdout);
+    }
+    if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+        fprintf(stderr, "sandboxctl: writing the log: %s\n", strerror(errno));
+        return EXIT_FAILURE;
+    }
     return 0;
 }
 
@@ -371,7 +451,8 @@ static void help(void) {
            "Commands:\n"
            "  start UNIT...         start units (a name from the unit path, or a file path)\n"
            "  stop UNIT...          stop units\n"
-           "  restart UNIT...       stop, then start (re-reading the unit file)\n"
+           "  restart UNIT...       re-read the unit file, then stop and start; a bad file\n"
+           "                        refuses the restart and leaves the unit running\n"
            "  status UNIT...        show state, limits, usage and the last log lines\n"
            "  show UNIT...          show properties as Key=Value\n"
            "  list                  list loaded units\n"
@@ -385,15 +466,18 @@ static void help(void) {
            "  -n, --lines=N         with status and logs: how many log lines (0: all)\n"
            "      --socket=PATH     sandboxd's socket (default $SANDBOXD_SOCKET or "
            SANDBOXD_SOCKET_DEFAULT ")\n"
+           "      --timeout=SPAN    how long to wait for sandboxd (default: 25s for queries,\n"
+           "                        no limit for start, stop and restart)\n"
            "  -h, --help\n      --version\n");
 }
 
 int main(int argc, char *argv[]) {
-    enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION };
+    enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
         {"socket", required_argument, NULL, ARG_SOCKET},
+        {"timeout", required_argument, NULL, ARG_TIMEOUT},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
@@ -422,6 +506,13 @@ int main(int argc, char *argv[]) {
             break;
         case ARG_SOCKET:
             arg_socket = optarg;
+            break;
+        case ARG_TIMEOUT:
+            if (parse_timespan(optarg, &arg_timeout) < 0 || arg_timeout == 0) {
+                fprintf(stderr, "sandboxctl: --timeout=%s: expected a time span like 30s, "
+                                "5min or infinity\n", optarg);
+                return EXIT_FAILURE;
+            }
             break;
         case ARG_VERSION:
             printf("sandboxctl %s\n", SANDBOXD_VERSION);
@@ -461,7 +552,7 @@ int main(int argc, char *argv[]) {
     if (streq(verb, "verify"))
         return verb_verify(args);
 
-    _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+    _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
     if (connect_bus(&bus) < 0)
         return EXIT_FAILURE;
     if (streq(verb, "start"))

@@ -16,8 +16,10 @@
 
 #include "strv.h"
 #include "unit-internal.h"
+#include "utf8.h"
 
 #define LOGICAL_LINE_MAX (64 * 1024 - 2)
+#define UNIT_FILE_SIZE_MAX (1024 * 1024)
 
 typedef struct Parser Parser;
 typedef int (*ValueParser)(Parser *p, const char *value, void *field, uintptr_t data,
@@ -132,7 +134,8 @@ static const char *check_logical_line(Parser *p, char *l) {
     }
     size_t k = strcspn(l, "=:");
     if (l[k] != '=' || k == 0 || strspn(l, " \t") == k) {
-        add_error(p, p->logical_line, "'%.40s': expected Key=value", l);
+        add_error(p, p->logical_line, "'%.*s': expected Key=value", (int) utf8_prefix_len(l, 40),
+                  l);
         return "";
     }
     if (!p->section[0]) {
@@ -140,6 +143,21 @@ static const char *check_logical_line(Parser *p, char *l) {
         return "";
     }
     return l;
+}
+
+/* Unit text ends up in D-Bus strings (Description= in list and status), which must be UTF-8:
+ * one bad byte made the daemon unable to answer `list` for every unit. Comments may hold
+ * anything. */
+static const char *reject_invalid_utf8(Parser *p, const char *l) {
+    if (*l == '#' || *l == ';')
+        return l;
+    size_t k = strcspn(l, "=");
+    if (l[k] == '=' && k > 0 && utf8_is_valid_n(l, k))
+        add_error(p, p->logical_line, "%.*s=: not valid UTF-8; unit files are UTF-8 text",
+                  (int) utf8_prefix_len(l, k > 60 ? 60 : k), l);
+    else
+        add_error(p, p->logical_line, "not valid UTF-8; unit files are UTF-8 text");
+    return "";
 }
 
 /* Builds the next logical line: strips it, joins lines that end in a backslash (comment lines
@@ -187,7 +205,9 @@ static int next_logical_line(Parser *p) {
     if (too_long) {
         add_error(p, p->logical_line, "line longer than %d bytes", LOGICAL_LINE_MAX);
         text = "";
-    } else
+    } else if (!utf8_is_valid(strip(joined)))
+        text = reject_invalid_utf8(p, strip(joined));
+    else
         text = check_logical_line(p, strip(joined));
     if (asprintf(&p->logical, "%s\n", text) < 0)
         return -ENOMEM;
@@ -640,14 +660,16 @@ static int handler(void *user, const char *section, const char *name, const char
         if (r == -ENOMEM)
             p->oom = r;
         else if (r < 0)
-            add_error(p, p->logical_line, "%s=%.60s%s: %s", name, value,
-                      strlen(value) > 60 ? "..." : "", why ? why : "invalid value");
+            add_error(p, p->logical_line, "%s=%.*s%s: %s", name,
+                      (int) utf8_prefix_len(value, 60), value, strlen(value) > 60 ? "..." : "",
+                      why ? why : "invalid value");
         else
             p->key_line[i] = p->logical_line;
         return 1;
     }
-    add_error(p, p->logical_line, "%s=%.60s%s: unknown key in section [%s]", name, value,
-              strlen(value) > 60 ? "..." : "", p->section);
+    add_error(p, p->logical_line, "%s=%.*s%s: unknown key in section [%s]", name,
+              (int) utf8_prefix_len(value, 60), value, strlen(value) > 60 ? "..." : "",
+              p->section);
     return 1;
 }
 
@@ -794,22 +816,42 @@ int unit_load_string(const char *path, const char *text, UnitConfig **ret, char 
     return 0;
 }
 
+/* A file-level problem, reported like a parse error so every caller names the file. */
+_printf_(3, 4) static int file_error(const char *path, char ***ret_errors, const char *fmt, ...) {
+    if (ret_errors) {
+        _cleanup_free_ char *msg = NULL;
+        char *m = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0 || asprintf(&m, "%s: %s", path, msg) < 0)
+            return -ENOMEM;
+        *ret_errors = NULL;
+        if (strv_consume(ret_errors, m) < 0)
+            return -ENOMEM;
+    }
+    return -EINVAL;
+}
+
 int unit_load(const char *path, UnitConfig **ret, char ***ret_errors) {
     _cleanup_free_ char *text = NULL;
     size_t len;
-    int r = read_file(path, 1024 * 1024, &text, &len);
-    if (r < 0)
-        return r;
-    if (strlen(text) != len) {
-        if (ret_errors) {
-            char *m = NULL;
-            if (asprintf(&m, "%s: contains a NUL byte, not a text file", path) < 0)
-                return -ENOMEM;
-            *ret_errors = NULL;
-            if (strv_consume(ret_errors, m) < 0)
-                return -ENOMEM;
-        }
-        return -EINVAL;
+    int r = read_file(path, UNIT_FILE_SIZE_MAX, &text, &len);
+    switch (r) {
+    case -EISDIR:
+        return file_error(path, ret_errors, "is a directory, not a unit file");
+    case -EBADFD:
+        return file_error(path, ret_errors,
+                          "not a regular file (a FIFO, socket or device cannot be a unit file)");
+    case -EFBIG:
+        return file_error(path, ret_errors, "larger than %d KiB, not a unit file",
+                          UNIT_FILE_SIZE_MAX / 1024);
+    default:
+        if (r < 0)
+            return r;
     }
+    if (strlen(text) != len)
+        return file_error(path, ret_errors, "contains a NUL byte, not a text file");
     return unit_load_string(path, text, ret, ret_errors);
 }

@@ -137,8 +137,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(UnitConfig *, unit_config_free)
 
 /* Parses and validates the unit file at path. On any problem returns -EINVAL and, when
  * ret_errors is given, a list of messages "FILE:LINE: Key=value: why", one per problem found
- * (parsing goes on after the first, so a user sees them all). Other negative errnos: the file
- * could not be read. */
+ * (parsing goes on after the first, so a user sees them all). A path that is not a regular
+ * file (opened without blocking, so a FIFO cannot hang the caller), larger than 1 MiB, or
+ * holding a NUL byte is reported the same way, as "FILE: why". Other negative errnos: the file
+ * could not be opened. */
 int unit_load(const char *path, UnitConfig **ret, char ***ret_errors);
 
 /* Same, from a string; path is only used in messages and for the unit name. */

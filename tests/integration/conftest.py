@@ -7,6 +7,7 @@ namespace: everything network-related that the daemon makes lives and dies there
 
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -107,15 +108,17 @@ class Daemon:
         self.proc = None
         self.output = tmp / "sandboxd.out"
 
-    def start(self, keep_running=False, cgroup=None, args=(), pass_fds=()):
+    def start(self, keep_running=False, cgroup=None, args=(), pass_fds=(), nofile=None):
         """cgroup: a v2 group directory the daemon is started in, as a service manager
-        would."""
+        would. nofile: (soft, hard) RLIMIT_NOFILE it starts with."""
         if self.socket.exists():  # left by a killed daemon: wait for the new one's
             self.socket.unlink()
 
         def enter_cgroup():
             if cgroup:
                 (Path(cgroup) / "cgroup.procs").write_text("0")
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
         self.proc = subprocess.Popen(
             [str(SANDBOXD), "--socket", str(self.socket), "--state-dir", str(self.state),
              "--runtime-dir", str(self.runtime), "--log-dir", str(self.logs),
@@ -123,22 +126,21 @@ class Daemon:
              *args] +
             (["--keep-running"] if keep_running else []),
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,
-            preexec_fn=enter_cgroup if cgroup else None, pass_fds=pass_fds)
+            preexec_fn=enter_cgroup if cgroup or nofile else None, pass_fds=pass_fds)
+        # the socket's file appears at bind(), a moment before listen(): wait until it takes
+        # connections, or a client (or a SIGSTOP) in between sees ECONNREFUSED
         deadline = time.monotonic() + 10
-        # the socket file appears at bind(), before listen(): wait until it takes a client
-        while not self.listening():
+        while not self.accepts_connections():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("sandboxd did not come up:\n" + self.output.read_text())
             time.sleep(0.01)
 
-    def listening(self):
-        if not self.socket.exists():
-            return False
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as c:
+    def accepts_connections(self):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             try:
-                c.connect(str(self.socket))
+                s.connect(str(self.socket))
                 return True
-            except OSError:  # ECONNREFUSED between bind() and listen()
+            except (FileNotFoundError, ConnectionRefusedError):
                 return False
 
     def stop(self, sig=signal.SIGTERM):

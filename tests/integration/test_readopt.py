@@ -33,6 +33,13 @@ def wait_gone(pid, timeout=10):
         time.sleep(0.02)
 
 
+def wait_reaped(pid, timeout=10):
+    deadline = time.monotonic() + timeout
+    while os.path.exists(f"/proc/{pid}"):
+        assert time.monotonic() < deadline, f"{pid} was not reaped"
+        time.sleep(0.02)
+
+
 @pytest.mark.parametrize("how", ["sigterm-keep-running", "sigkill"])
 def test_sandbox_survives_daemon_restart_and_is_adopted(daemon, layers, init_reaper, how):
     daemon.stop()

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "cgroup-util.h"
@@ -11,6 +13,7 @@
 #include "parse-util.h"
 #include "path-util.h"
 #include "ratelimit.h"
+#include "utf8.h"
 
 static uint64_t size_ok(const char *s) {
     uint64_t v = 0;
@@ -225,6 +228,88 @@ static void test_paths(void **state) {
     assert_false(path_is_normalized_absolute(""));
 }
 
+static void test_utf8(void **state) {
+    assert_true(utf8_is_valid(""));
+    assert_true(utf8_is_valid("plain \x01\x7f"));
+    assert_true(utf8_is_valid("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbd"));
+    assert_true(utf8_is_valid("\xf4\x8f\xbf\xbd")); /* U+10FFFD */
+    /* what sd-bus refuses in a string (checked against libsystemd 252) */
+    const char *bad[] = {
+        "caf\xe9",             /* Latin-1 */
+        "\xc3",                /* cut short */
+        "\xc0\x80",            /* overlong NUL */
+        "\xe0\x80\xaf",        /* overlong '/' */
+        "\xed\xa0\x80",        /* surrogate */
+        "\xf4\x90\x80\x80",    /* above U+10FFFF */
+        "\xef\xbf\xbe",        /* U+FFFE */
+        "\xef\xb7\x90",        /* U+FDD0 */
+        "\xf4\x8f\xbf\xbf",    /* U+10FFFF */
+        "\xf8\x88\x80\x80\x80", /* 5-byte form */
+        "\x80",                /* lone continuation */
+    };
+    for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+        assert_false(utf8_is_valid(bad[i]));
+        _cleanup_free_ char *e = utf8_escape_invalid(bad[i]);
+        assert_non_null(e);
+        assert_true(utf8_is_valid(e));
+    }
+    _cleanup_free_ char *e = utf8_escape_invalid("a\xe9" "b\xc3\xa9");
+    assert_string_equal(e, "a\xef\xbf\xbd" "b\xc3\xa9");
+    assert_true(utf8_is_valid_n("ab\xff", 2));
+    assert_int_equal(utf8_prefix_len("abc", 10), 3);
+    assert_int_equal(utf8_prefix_len("abc", 3), 3);
+    assert_int_equal(utf8_prefix_len("a\xc3\xa9z", 2), 1);
+    assert_int_equal(utf8_prefix_len("a\xc3\xa9z", 3), 3);
+    assert_int_equal(utf8_prefix_len("\xf0\x9f\x98\x80z", 3), 0);
+}
+
+static void test_cg_text_find_path_under(void **state) {
+    const char *v1 = "9:name=systemd:/\n8:pids:/sandbox.slice/web.unit\n4:memory:/x\n0::/\n";
+    size_t len = 0;
+    const char *p = cg_text_find_path_under(v1, "/sandbox.slice", &len);
+    assert_non_null(p);
+    assert_int_equal(len, strlen("/sandbox.slice/web.unit"));
+    assert_memory_equal(p, "/sandbox.slice/web.unit", len);
+    assert_non_null(cg_text_find_path_under("0::/sandbox.slice", "/sandbox.slice", NULL));
+    /* a sibling whose name starts the same is not below it */
+    assert_null(cg_text_find_path_under("0::/sandbox.slice2/x\n", "/sandbox.slice", NULL));
+    assert_null(cg_text_find_path_under("0::/other/sandbox.slice/x\n", "/sandbox.slice", NULL));
+    assert_null(cg_text_find_path_under("garbage\n\n0:\n", "/sandbox.slice", NULL));
+    assert_non_null(cg_text_find_path_under(
+        "0::/system.slice/sandboxd.service/sandbox.slice/a.unit",
+        "/system.slice/sandboxd.service/sandbox.slice", NULL));
+}
+
+/* read_file() never blocks on a FIFO and reads only regular files, up to its cap. */
+static void test_read_file_regular_only(void **state) {
+    char dir[256], path[300];
+    char *text = (char *) "untouched";
+    size_t len = 7;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/test-read-file.XXXXXX", tmp ? tmp : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    assert_int_equal(read_file(dir, 1024, &text, &len), -EISDIR);
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    assert_int_equal(mkfifo(path, 0600), 0);
+    assert_int_equal(read_file(path, 1024, &text, &len), -EBADFD);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(read_file("/dev/zero", 1024, &text, &len), -EBADFD);
+    snprintf(path, sizeof path, "%s/big", dir);
+    FILE *f = fopen(path, "we");
+    assert_non_null(f);
+    for (int i = 0; i < 5000; i++)
+        fputc('x', f);
+    fclose(f);
+    assert_int_equal(read_file(path, 4096, &text, &len), -EFBIG);
+    assert_string_equal(text, "untouched"); /* outputs untouched on failure */
+    assert_int_equal(len, 7);
+    assert_int_equal(read_file(path, 8192, &text, &len), 0);
+    assert_int_equal(len, 5000);
+    free(text);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_size),    cmocka_unit_test(test_parse_timespan),
@@ -233,6 +318,9 @@ int main(void) {
         cmocka_unit_test(test_parse_id),      cmocka_unit_test(test_format),
         cmocka_unit_test(test_cg_escape),     cmocka_unit_test(test_cg_mountinfo),
         cmocka_unit_test(test_ratelimit),     cmocka_unit_test(test_paths),
+        cmocka_unit_test(test_read_file_regular_only),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_cg_text_find_path_under),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -292,6 +292,29 @@ static void test_errors_name_line_and_key(void **state) {
     assert_has(e, "t.unit:1: Description=: assignment outside of any section");
 }
 
+/* D-Bus strings are UTF-8: bad text is refused at load, naming line and key; comments may hold
+ * anything, and truncated values in messages never end inside a character. */
+static void test_invalid_utf8(void **state) {
+    _cleanup_free_ char *e = NULL;
+    UnitConfig *u = load_ok("[Unit]\nDescription=caf\xc3\xa9\n# \xff in a comment\n" MINIMAL);
+    assert_string_equal(u->description, "caf\xc3\xa9");
+    unit_config_free(u);
+    e = load_bad("[Unit]\nDescription=caf\xe9\n" MINIMAL);
+    assert_string_equal(e, "t.unit:2: Description=: not valid UTF-8; unit files are UTF-8 text");
+    free(e);
+    e = load_bad(MINIMAL "Environment=A=\xed\xa0\x80\n"); /* a UTF-16 surrogate */
+    assert_string_equal(e, "t.unit:5: Environment=: not valid UTF-8; unit files are UTF-8 text");
+    free(e);
+    e = load_bad(MINIMAL "\xff=1\n");
+    assert_string_equal(e, "t.unit:5: not valid UTF-8; unit files are UTF-8 text");
+    free(e);
+    /* 59 ASCII bytes, then a 2-byte character across the 60-byte cut */
+    e = load_bad(MINIMAL "Colour=" "0123456789012345678901234567890123456789012345678901234567"
+                 "8\xc3\xa9\n");
+    assert_string_equal(e, "t.unit:5: Colour=01234567890123456789012345678901234567890123456789"
+                           "012345678...: unknown key in section [Service]");
+}
+
 static void test_all_errors_reported(void **state) {
     _cleanup_free_ char *e =
         load_bad("[Sandbox]\nLayers=relative\nVolume=/a\nHostname=-bad-\n[Resources]\n"
@@ -481,6 +504,7 @@ int main(void) {
         cmocka_unit_test(test_list_reset),
         cmocka_unit_test(test_crlf_and_quotes),
         cmocka_unit_test(test_errors_name_line_and_key),
+        cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_all_errors_reported),
         cmocka_unit_test(test_many_errors),
         cmocka_unit_test(test_cross_key_rules),
