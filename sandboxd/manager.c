@@ -202,11 +202,6 @@ Manager *manager_free(Manager *m) {
 }
 
 static int listen_socket(Manager *m) {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(m->config.socket_path) >= sizeof sa.sun_path)
-        return log_error_errno(ENAMETOOLONG, "socket path %s is too long", m->config.socket_path);
-    strcpy(sa.sun_path, m->config.socket_path);
-
     _cleanup_free_ char *dir = strdup(m->config.socket_path);
     if (!dir)
         return -ENOMEM;
@@ -219,15 +214,28 @@ static int listen_socket(Manager *m) {
     _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return log_error_errno(errno, "creating the bus socket: %m");
-    (void) unlink(m->config.socket_path);
+    /* Bound under a temporary name and renamed once it listens: the socket's file appears at
+     * bind(), and a client connecting between bind() and listen() would be refused. */
+    _cleanup_free_ char *tmp = NULL;
+    if (asprintf(&tmp, "%s.%d~", m->config.socket_path, (int) getpid()) < 0)
+        return -ENOMEM;
+    struct sockaddr_un tsa = {.sun_family = AF_UNIX};
+    if (strlen(tmp) >= sizeof tsa.sun_path)
+        return log_error_errno(ENAMETOOLONG, "socket path %s is too long (with the suffix %s)",
+                               m->config.socket_path, tmp + strlen(m->config.socket_path));
+    strcpy(tsa.sun_path, tmp);
+    (void) unlink(tmp);
     /* root only: the API starts processes as any user with any mounts */
     mode_t old = umask(0177);
-    int r = bind(fd, (struct sockaddr *) &sa, sizeof sa);
+    int r = bind(fd, (struct sockaddr *) &tsa, sizeof tsa);
     umask(old);
     if (r < 0)
-        return log_error_errno(errno, "binding %s: %m", m->config.socket_path);
-    if (listen(fd, SOMAXCONN) < 0)
-        return log_error_errno(errno, "listening on %s: %m", m->config.socket_path);
+        return log_error_errno(errno, "binding %s: %m", tmp);
+    if (listen(fd, SOMAXCONN) < 0 || rename(tmp, m->config.socket_path) < 0) {
+        r = -errno;
+        (void) unlink(tmp);
+        return log_error_errno(r, "listening on %s: %m", m->config.socket_path);
+    }
     r = sd_event_add_io(m->event, &m->listen_source, fd, EPOLLIN, on_accept, m);
     if (r < 0)
         return log_error_errno(r, "watching the bus socket: %m");

@@ -59,3 +59,19 @@ def test_forty_sandboxes_under_a_soft_limit_of_64(daemon, layers):
         assert daemon.show(n)["ActiveState"] == "inactive"
         assert not cgroup_dir("pids", n).exists()
     assert settled_fd_count(pid, at_most=fds_before) <= fds_before  # nothing held on to
+
+
+def test_sandboxes_start_from_the_usual_soft_limit(daemon, layers):
+    """The daemon's raised limit is its own: the init and the payload get 1024 soft, as
+    systemd gives its services, and keep the hard limit."""
+    daemon.stop()
+    daemon.start(nofile=(64, 4096))
+    assert soft_nofile(daemon.proc.pid) == 4096
+    daemon.write_unit("lim.unit", unit_text(layers, "/bin/sleep 1000"))
+    daemon.ctl("start", "lim.unit")
+    pid = int(daemon.show("lim.unit")["MainPID"])
+    init = int(open(f"/proc/{pid}/stat").read().split(") ")[1].split()[1])
+    for p in (pid, init):
+        assert soft_nofile(p) == 1024
+        hard = [l for l in open(f"/proc/{p}/limits") if l.startswith("Max open files")][0]
+        assert int(hard.split()[4]) == 4096
