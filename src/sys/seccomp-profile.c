@@ -482,9 +482,11 @@ int seccomp_profile_parse_json(const char *text, size_t len, SeccompProfile **re
                    json_tokener_error_desc(je));
     if (errno == ERANGE)
         return bad(&c, "not valid JSON: a number is out of range");
+    /* within len: the text need not be NUL-terminated */
     size_t end = json_tokener_get_parse_end(tok);
-    if (text[end + strspn(text + end, " \t\r\n")] != 0)
-        return bad(&c, "not valid JSON: text after the end at byte %zu", end);
+    for (size_t i = end; i < len; i++)
+        if (!strchr(" \t\r\n", text[i]) || text[i] == 0)
+            return bad(&c, "not valid JSON: text after the end at byte %zu", end);
     if (!json_object_is_type(root, json_type_object))
         return bad(&c, "expected a JSON object with \"defaultAction\" and \"syscalls\"");
 

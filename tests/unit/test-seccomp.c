@@ -52,6 +52,19 @@ static void parse_bad(const char *json, const char *why) {
         fail_msg("for %s: expected \"%s\" in \"%s\"", json, why, e.detail);
 }
 
+/* The parser reads len bytes, not up to a NUL: what lies beyond is not its business (it once
+ * scanned past len for trailing text, which the fuzz target found). */
+static void test_json_length_bounded(void **state) {
+    static const char text[] = "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}  X";
+    SeccompProfile *p = NULL;
+    SeccompError e = {0};
+    assert_int_equal(seccomp_profile_parse_json(text, sizeof text - 2, &p, &e), 0);
+    seccomp_profile_free(p);
+    p = NULL;
+    assert_int_equal(seccomp_profile_parse_json(text, sizeof text - 1, &p, &e), -EINVAL);
+    assert_null(p);
+}
+
 static void test_json_good(void **state) {
     SeccompProfile *p = parse_ok(
         "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 1,\n"
@@ -626,7 +639,7 @@ static void test_cache(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_json_good),     cmocka_unit_test(test_json_bad),
+        cmocka_unit_test(test_json_length_bounded), cmocka_unit_test(test_json_good),     cmocka_unit_test(test_json_bad),
         cmocka_unit_test(test_rule_conditions), cmocka_unit_test(test_default_filter),
         cmocka_unit_test(test_json_filter),   cmocka_unit_test(test_plan_bpf),
         cmocka_unit_test(test_plan_hostile),  cmocka_unit_test(test_read_file),
