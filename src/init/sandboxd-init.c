@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -287,7 +288,11 @@ static void relay_emit(const Relay *r, const char *line, size_t n) {
                           {(void *) line, n},
                           {(void *) "\n", 1}};
     /* one writev on an O_APPEND file: lines never interleave with the daemon's */
-    (void) writev(INIT_FD_LOG, iov, ELEMENTSOF(iov));
+    if (writev(INIT_FD_LOG, iov, ELEMENTSOF(iov)) < 0 && errno == EFBIG)
+        /* the payload may set our limits (prlimit checks uids only): lift RLIMIT_FSIZE again
+         * rather than lose what it writes after that */
+        if (setrlimit(RLIMIT_FSIZE, &(struct rlimit){RLIM_INFINITY, RLIM_INFINITY}) >= 0)
+            (void) writev(INIT_FD_LOG, iov, ELEMENTSOF(iov));
 }
 
 /* Reads what is there; returns false once the pipe is closed. */
@@ -373,6 +378,8 @@ int main(void) {
     for (size_t i = 0; i < ELEMENTSOF(forwarded); i++)
         sigaddset(&mask, forwarded[i]);
     sigprocmask(SIG_SETMASK, &mask, NULL);
+    /* a write over RLIMIT_FSIZE (which the payload can set for us) fails, never kills us */
+    signal(SIGXFSZ, SIG_IGN);
 
     /* fd 5 stays open (not inherited by the payload) to record how the payload ended */
     (void) fcntl(INIT_FD_EXIT, F_SETFD, FD_CLOEXEC);
@@ -406,6 +413,12 @@ int main(void) {
     if (!plan->pid_ns)
         (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 
+    /* prlimit() and the like let a process with the same real, effective and saved ids as
+     * ours (a root payload) set our limits, e.g. RLIMIT_FSIZE=0 to silence the log. A saved
+     * id of nobody is enough to fail that check; euid 0 keeps every capability we use, and
+     * the payload sets all three of its ids itself. */
+    if (setresgid(-1, -1, 65534) < 0 || setresuid(-1, -1, 65534) < 0)
+        die("init", -errno, "setting the init's saved ids");
     int exec_pipe[2], out_pipe[2];
     if (pipe2(exec_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0)
         die("exec", -errno, "creating a pipe");
@@ -494,6 +507,7 @@ int main(void) {
             relay_drain(&relay);
             m = (SyncMsg){.type = SYNC_EXIT, .code = info.si_code, .status = info.si_status};
             /* the file first: it outlives a daemon restart, the socket does not */
+            (void) setrlimit(RLIMIT_FSIZE, &(struct rlimit){RLIM_INFINITY, RLIM_INFINITY});
             (void) write(INIT_FD_EXIT, &m, sizeof m);
             send_msg(&m, 0);
             _exit(info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status);

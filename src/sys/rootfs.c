@@ -45,6 +45,17 @@ static int openat2_in_root(int rootfd, const char *path, uint64_t flags, uint64_
     return fd < 0 ? -errno : fd;
 }
 
+/* Opens a host path (a volume source, a RootDirectory=) as O_PATH without following any
+ * symlink on the way: such a path is read at every start, and whoever can write one of its
+ * directories (a sandbox with a volume above it, or the sandbox itself through a parent
+ * volume) could otherwise swap a component for a symlink to / before the next start. */
+static int open_host_path(const char *path) {
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    int fd = (int) syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
+    return fd < 0 ? -errno : fd;
+}
+
 /* Opens path inside the root as O_PATH, creating what is missing: directories along the way,
  * and the last component as a directory or an empty file. With no_symlinks, refuses symlinks
  * anywhere in the path; otherwise symlinks are followed but stay inside the root. */
@@ -284,12 +295,16 @@ static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
     _cleanup_close_ int target = open(p->root_mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (target < 0)
         return fail(e, "bind-root", -errno, "opening %s", p->root_mount);
+    _cleanup_close_ int rootdir = open_host_path(p->root_directory);
+    if (rootdir < 0)
+        return fail(e, "bind-root", rootdir, "RootDirectory=%s%s", p->root_directory,
+                    rootdir == -ELOOP ? ": a component of the path is a symbolic link, which "
+                                        "is refused; name the real path" : "");
     if (userns_fd >= 0) {
-        _cleanup_close_ int tree =
-            idmapped_tree(AT_FDCWD, p->root_directory, userns_fd, true, p->read_only);
+        _cleanup_close_ int tree = idmapped_tree(rootdir, "", userns_fd, true, p->read_only);
         r = tree < 0 ? tree : move_tree_on(tree, target);
     } else
-        r = bind_on(AT_FDCWD, p->root_directory, target, true,
+        r = bind_on(rootdir, "", target, true,
                     MOUNT_ATTR_NODEV | (p->read_only ? MOUNT_ATTR_RDONLY : 0));
     if (r < 0)
         return fail(e, "bind-root", r, "binding %s on %s", p->root_directory, p->root_mount);
@@ -309,11 +324,13 @@ static int setup_root(const SandboxPlan *p, int userns_fd, StepError *e) {
         _cleanup_free_ char *src = NULL;
         if (asprintf(&src, "%s/%s", p->init_layer, files[i]) < 0)
             return fail(e, "bind-root", -ENOMEM, "out of memory");
+        /* the sandbox's own files, but ReadOnly= means read-only for them too */
         if (userns_fd >= 0) {
-            _cleanup_close_ int tree = idmapped_tree(AT_FDCWD, src, userns_fd, false, false);
+            _cleanup_close_ int tree =
+                idmapped_tree(AT_FDCWD, src, userns_fd, false, p->read_only);
             r = tree < 0 ? tree : move_tree_on(tree, fd);
         } else
-            r = bind_on(AT_FDCWD, src, fd, false, 0);
+            r = bind_on(AT_FDCWD, src, fd, false, p->read_only ? MOUNT_ATTR_RDONLY : 0);
         if (r < 0)
             return fail(e, "bind-root", r, "binding %s on /%s", src, files[i]);
     }
@@ -451,13 +468,23 @@ static int setup_volumes(const SandboxPlan *p, int rootfd, StepError *e) {
     for (size_t i = 0; i < p->n_volumes; i++) {
         const PlanVolume *v = &p->volumes[i];
         struct stat st;
-        if (stat(v->source, &st) < 0)
+        _cleanup_close_ int src = open_host_path(v->source);
+        if (src == -ELOOP)
+            return fail(e, "volume", src, "volume source %s: a component of the path is a "
+                        "symbolic link, which is refused; name the real path", v->source);
+        if (src < 0)
+            return fail(e, "volume", src, "volume source %s", v->source);
+        if (fstat(src, &st) < 0)
             return fail(e, "volume", -errno, "volume source %s", v->source);
         _cleanup_close_ int fd =
             open_or_create_in_root(rootfd, v->target, S_ISDIR(st.st_mode), false);
         if (fd < 0)
             return fail(e, "volume", fd, "creating mount point %s in the root", v->target);
-        int r = bind_on(AT_FDCWD, v->source, fd, true, v->read_only ? MOUNT_ATTR_RDONLY : 0);
+        /* nosuid, nodev: a root payload's chmod 4755 in a volume must not make a setuid
+         * program for the host's users, nor a device node a door to a host disk */
+        int r = bind_on(src, "", fd, true,
+                        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                            (v->read_only ? MOUNT_ATTR_RDONLY : 0));
         if (r < 0)
             return fail(e, "volume", r, "binding %s on %s", v->source, v->target);
     }
@@ -654,6 +681,39 @@ static int pivot_into(int rootfd, StepError *e) {
     return 0;
 }
 
+/* A sandbox whose root is the host's own gets a fresh /run and /tmp: the payload is root, and
+ * every root-only socket there (systemd's, a container engine's, any daemon's) would take it
+ * for the host's root, read-only root or not. Volumes, mounted later, can still hand in what
+ * the unit names. */
+static int setup_private_host_dirs(const SandboxPlan *p, int rootfd, StepError *e) {
+    static const struct {
+        const char *path;
+        const char *mode;
+    } dirs[] = {{"/run", "mode=0755"}, {"/tmp", "mode=1777"}};
+    struct stat rs, hs;
+    if (!p->root_directory)
+        return 0;
+    _cleanup_close_ int rootdir = open_host_path(p->root_directory);
+    if (rootdir < 0 || fstat(rootdir, &rs) < 0 || stat("/", &hs) < 0)
+        return fail(e, "private-dirs", rootdir < 0 ? rootdir : -errno, "RootDirectory=%s",
+                    p->root_directory);
+    if (rs.st_dev != hs.st_dev || rs.st_ino != hs.st_ino)
+        return 0;
+    for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+        _cleanup_close_ int fd = openat2_in_root(rootfd, dirs[i].path, O_PATH | O_DIRECTORY,
+                                                 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (fd == -ENOENT)
+            continue;
+        if (fd < 0)
+            return fail(e, "private-dirs", fd, "opening %s in the root", dirs[i].path);
+        const char *opts[] = {dirs[i].mode, "size=64m", NULL};
+        int r = mount_fs_on(fd, "tmpfs", opts, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+        if (r < 0)
+            return fail(e, "private-dirs", r, "mounting a private tmpfs on %s", dirs[i].path);
+    }
+    return 0;
+}
+
 int rootfs_setup(const SandboxPlan *p, int userns_fd, StepError *e) {
     int r;
     /* nothing we mount may propagate back to the host */
@@ -665,7 +725,7 @@ int rootfs_setup(const SandboxPlan *p, int userns_fd, StepError *e) {
     _cleanup_close_ int rootfd = open(p->root_mount, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return fail(e, "overlay", -errno, "opening %s", p->root_mount);
-    if ((r = setup_dev(p, rootfd, e)) < 0)
+    if ((r = setup_private_host_dirs(p, rootfd, e)) < 0 || (r = setup_dev(p, rootfd, e)) < 0)
         return r;
     /* before any volume: what masks files is the node we made, whatever is mounted later */
     _cleanup_close_ int nullfd = open_verified_null(rootfd, e);

@@ -247,8 +247,8 @@ def test_cgroup_namespace_roots_the_sandbox_at_its_cgroup(daemon, layers):
     pid = int(daemon.show("cgns.unit")["MainPID"])
     assert os.readlink(f"/proc/{pid}/ns/cgroup") != os.readlink("/proc/self/ns/cgroup")
     # v1 names the memory hierarchy, v2 has the one "0::" line
-    daemon.wait_for("cgns.unit", lambda p: ":memory:" in daemon.log("cgns.unit") or
-                    "\n0::" in "\n" + daemon.log("cgns.unit"))
-    lines = [l for l in daemon.log("cgns.unit").splitlines() if ":memory:" in l or
+    daemon.wait_for("cgns.unit", lambda p: any(
+        ":memory:" in l or l.startswith("0::") for l in daemon.payload_output("cgns.unit")))
+    lines = [l for l in daemon.payload_output("cgns.unit") if ":memory:" in l or
              l.startswith("0::")]
     assert lines and all(l.endswith(":/") for l in lines), lines
