@@ -12,9 +12,9 @@ static bool unichar_is_valid(uint32_t c) {
            (c & 0xfffe) != 0xfffe;
 }
 
-/* Length (1-4) of the valid character s starts with, or 0; n bytes are available. */
-static size_t char_len(const unsigned char *s, size_t n) {
+size_t utf8_char_len(const char *str, size_t n) {
     static const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
+    const unsigned char *s = (const unsigned char *) str;
     size_t len;
     uint32_t c;
 
@@ -41,12 +41,11 @@ static size_t char_len(const unsigned char *s, size_t n) {
 }
 
 bool utf8_is_valid_n(const char *s, size_t n) {
-    const unsigned char *p = (const unsigned char *) s;
     while (n > 0) {
-        size_t k = char_len(p, n);
+        size_t k = utf8_char_len(s, n);
         if (k == 0)
             return false;
-        p += k;
+        s += k;
         n -= k;
     }
     return true;
@@ -59,11 +58,11 @@ bool utf8_is_valid(const char *s) {
 char *utf8_escape_invalid(const char *s) {
     size_t n = strlen(s);
     char *r = malloc(n * 3 + 1), *o = r;
-    const unsigned char *p = (const unsigned char *) s;
+    const char *p = s;
     if (!r)
         return NULL;
     while (n > 0) {
-        size_t k = char_len(p, n);
+        size_t k = utf8_char_len(p, n);
         if (k > 0) {
             memcpy(o, p, k);
             o += k;

@@ -8,6 +8,9 @@
  * above U+10FFFF, and none of the noncharacters U+FDD0..U+FDEF and U+xFFFE/U+xFFFF. */
 bool utf8_is_valid(const char *s);
 bool utf8_is_valid_n(const char *s, size_t n);
+/* Length (1-4) of the character, valid as above, that the n bytes at s begin with; 0 if they
+ * begin with none (a stray or missing continuation byte, an overlong form, a cut-off one). */
+size_t utf8_char_len(const char *s, size_t n);
 /* A copy of s with each byte that does not begin a valid character replaced by U+FFFD, as
  * systemd's utf8_escape_invalid() does. NULL on OOM. */
 char *utf8_escape_invalid(const char *s);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "escape-util.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "sandbox-bus.h"
@@ -34,10 +35,12 @@ static char **arg_properties = NULL;
 static bool arg_value = false;
 static unsigned arg_lines = 10;
 static uint64_t arg_timeout = 0; /* 0: the defaults above */
+static bool arg_raw = false;
 static const char *socket_path;
 
 typedef struct Prop {
     char *key, *value;
+    char *shown; /* value as printed: escaped, or a copy */
 } Prop;
 
 typedef struct Props {
@@ -49,15 +52,69 @@ static void props_done(Props *ps) {
     for (size_t i = 0; i < ps->n; i++) {
         free(ps->p[i].key);
         free(ps->p[i].value);
+        free(ps->p[i].shown);
     }
     free(ps->p);
 }
 
-static const char *prop(const Props *ps, const char *key) {
+static const Prop *prop_find(const Props *ps, const char *key) {
     for (size_t i = 0; i < ps->n; i++)
         if (streq(ps->p[i].key, key))
-            return ps->p[i].value;
-    return "";
+            return &ps->p[i];
+    return NULL;
+}
+
+/* The value as the daemon sent it: to parse, compare, or send back. */
+static const char *prop(const Props *ps, const char *key) {
+    const Prop *p = prop_find(ps, key);
+    return p ? p->value : "";
+}
+
+/* The value to print. */
+static const char *prop_shown(const Props *ps, const char *key) {
+    const Prop *p = prop_find(ps, key);
+    return p ? p->shown : "";
+}
+
+/* Text the daemon hands on from a payload (its log, a path in its root in a start error) or
+ * from a unit file (Description=, ExecStart=) reaches the admin's terminal: escaped, it cannot
+ * rewrite the screen, forge a line, set the title or write the clipboard. This is done whether
+ * stdout is a terminal or not (`sandboxctl logs web | grep x` prints on one all the same);
+ * --raw writes the text as it is. `show` is for scripts, and escapes only on a terminal. */
+static char *text_shown(const char *s, size_t n, bool escape, EscapeFlags flags) {
+    if (!escape)
+        return strndup(s, n);
+    return escape_terminal(s, n, flags);
+}
+
+/* One line of text from the daemon: a newline in it is escaped too, or it would forge the
+ * next line. NULL on OOM. */
+static char *line_shown(const char *s) {
+    return text_shown(s, strlen(s), !arg_raw, 0);
+}
+
+/* A message from the daemon or the unit parser, on stderr (it may quote a unit file or a path
+ * in a sandbox's root). */
+static void print_message(const char *text) {
+    _cleanup_free_ char *shown = text_shown(text, strlen(text), !arg_raw, ESCAPE_KEEP_NEWLINE);
+    fprintf(stderr, "%s\n", shown ?: "out of memory");
+}
+
+/* The log, as bytes or escaped; with a final newline when add_newline and it lacks one. */
+static int print_log(const void *text, size_t len, bool add_newline) {
+    _cleanup_free_ char *escaped = NULL;
+    if (!arg_raw) {
+        escaped = escape_terminal(text, len, ESCAPE_KEEP_NEWLINE);
+        if (!escaped)
+            return -ENOMEM;
+        text = escaped;
+        len = strlen(escaped); /* a NUL in the log is "\x00" now */
+    }
+    if (fwrite(text, 1, len, stdout) != len)
+        return -EIO;
+    if (add_newline && len > 0 && ((const char *) text)[len - 1] != '\n' && putchar('\n') == EOF)
+        return -EIO;
+    return 0;
 }
 
 static uint64_t now_usec(void) {
@@ -167,7 +224,7 @@ static int call(sd_bus *bus, const char *method, sd_bus_message **reply, const c
         return 0;
     if (report_transport_error(r, timeout))
         return EXIT_FAILURE;
-    fprintf(stderr, "%s\n", error.message ? error.message : strerror(-r));
+    print_message(error.message ? error.message : strerror(-r));
     if (sd_bus_error_has_name(&error, SANDBOXD_ERROR_NO_SUCH_UNIT))
         return EXIT_NO_SUCH_UNIT;
     return EXIT_FAILURE;
@@ -183,7 +240,8 @@ static char *unit_arg(const char *a) {
     return p;
 }
 
-static int get_props(sd_bus *bus, const char *unit, Props *ret) {
+/* escape: whether the values are printed escaped (Prop.shown). */
+static int get_props(sd_bus *bus, const char *unit, bool escape, Props *ret) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
     Props ps = {0};
     int r = call(bus, "GetUnitProperties", &reply, "s", unit);
@@ -201,9 +259,12 @@ static int get_props(sd_bus *bus, const char *unit, Props *ret) {
             break;
         }
         ps.p = n;
-        ps.p[ps.n].key = strdup(k);
-        ps.p[ps.n].value = strdup(v);
-        ps.n++;
+        Prop *p = &ps.p[ps.n++];
+        *p = (Prop){strdup(k), strdup(v), text_shown(v, strlen(v), escape, 0)};
+        if (!p->key || !p->value || !p->shown) {
+            r = -ENOMEM;
+            break;
+        }
     }
     if (r < 0) {
         props_done(&ps);
@@ -268,7 +329,13 @@ static int verb_list(sd_bus *bus, char **args) {
         char pidbuf[16] = "-";
         if (pid)
             snprintf(pidbuf, sizeof pidbuf, "%u", pid);
-        printf("%-24s %-12s %-14s %-8s %s\n", id, active, sub, pidbuf, desc);
+        _cleanup_free_ char *id_s = line_shown(id), *active_s = line_shown(active),
+                            *sub_s = line_shown(sub), *desc_s = line_shown(desc);
+        if (!id_s || !active_s || !sub_s || !desc_s) {
+            r = -ENOMEM;
+            break;
+        }
+        printf("%-24s %-12s %-14s %-8s %s\n", id_s, active_s, sub_s, pidbuf, desc_s);
         n++;
     }
     printf("\n%u unit%s listed.\n", n, n == 1 ? "" : "s");
@@ -276,10 +343,11 @@ static int verb_list(sd_bus *bus, char **args) {
 }
 
 static int verb_show(sd_bus *bus, char **args) {
+    bool escape = !arg_raw && isatty(STDOUT_FILENO);
     int ret = 0;
     STRV_FOREACH(a, args) {
         Props ps;
-        int r = get_props(bus, *a, &ps);
+        int r = get_props(bus, *a, escape, &ps);
         if (r) {
             ret = r;
             continue;
@@ -290,9 +358,9 @@ static int verb_show(sd_bus *bus, char **args) {
             if (arg_properties && !strv_contains(arg_properties, ps.p[i].key))
                 continue;
             if (arg_value)
-                printf("%s\n", ps.p[i].value);
+                printf("%s\n", ps.p[i].shown);
             else
-                printf("%s=%s\n", ps.p[i].key, ps.p[i].value);
+                printf("%s=%s\n", ps.p[i].key, ps.p[i].shown);
         }
         props_done(&ps);
     }
@@ -319,29 +387,30 @@ static int verb_status(sd_bus *bus, char **args) {
         Props ps;
         char b1[64], b2[64];
         uint64_t v;
-        int r = get_props(bus, *a, &ps);
+        int r = get_props(bus, *a, !arg_raw, &ps);
         if (r) {
             ret = r == EXIT_NO_SUCH_UNIT ? EXIT_NO_SUCH_UNIT : r;
             continue;
         }
         if (a != args)
             printf("\n");
-        const char *active = prop(&ps, "ActiveState"), *desc = prop(&ps, "Description");
-        bool running = streq(active, "active");
-        printf("%s %s%s%s\n", running ? "\u25cf" : "\u25cb", prop(&ps, "Id"), *desc ? " - " : "",
-               desc);
-        printf("     Loaded: loaded (%s)\n", prop(&ps, "FragmentPath"));
-        printf("     Active: %s (%s)", active, prop(&ps, "SubState"));
+        const char *active = prop_shown(&ps, "ActiveState");
+        const char *desc = prop_shown(&ps, "Description");
+        bool running = streq(prop(&ps, "ActiveState"), "active");
+        printf("%s %s%s%s\n", running ? "\u25cf" : "\u25cb", prop_shown(&ps, "Id"),
+               *desc ? " - " : "", desc);
+        printf("     Loaded: loaded (%s)\n", prop_shown(&ps, "FragmentPath"));
+        printf("     Active: %s (%s)", active, prop_shown(&ps, "SubState"));
         if (!streq(prop(&ps, "Result"), "success"))
-            printf(" Result: %s", prop(&ps, "Result"));
+            printf(" Result: %s", prop_shown(&ps, "Result"));
         if (safe_atou64(prop(&ps, "StateChangeTimestamp"), &v) >= 0)
             print_since(v);
         printf("\n");
         if (!streq(prop(&ps, "MainPID"), "0"))
-            printf("   Main PID: %s\n", prop(&ps, "MainPID"));
+            printf("   Main PID: %s\n", prop_shown(&ps, "MainPID"));
         if (!streq(prop(&ps, "TasksCurrent"), "infinity"))
-            printf("      Tasks: %s (limit: %s)\n", prop(&ps, "TasksCurrent"),
-                   prop(&ps, "TasksMax"));
+            printf("      Tasks: %s (limit: %s)\n", prop_shown(&ps, "TasksCurrent"),
+                   prop_shown(&ps, "TasksMax"));
         if (safe_atou64(prop(&ps, "MemoryCurrent"), &v) >= 0) {
             /* as systemctl: only the limits that are set, in one parenthesis */
             static const char *const lim[][2] = {
@@ -363,32 +432,33 @@ static int verb_status(sd_bus *bus, char **args) {
             if (safe_atou64(prop(&ps, "CPUQuotaPerSecUSec"), &q) >= 0)
                 printf(" (quota: %" PRIu64 "%%)", q / 10000);
             if (*prop(&ps, "AllowedCPUs"))
-                printf(" (cpus: %s)", prop(&ps, "AllowedCPUs"));
+                printf(" (cpus: %s)", prop_shown(&ps, "AllowedCPUs"));
             if (*prop(&ps, "CPUWeight"))
-                printf(" (weight: %s)", prop(&ps, "CPUWeight"));
+                printf(" (weight: %s)", prop_shown(&ps, "CPUWeight"));
             printf("\n");
         }
         if (*prop(&ps, "ControlGroup"))
-            printf("     CGroup: %s\n", prop(&ps, "ControlGroup"));
-        printf(" Namespaces: %s\n", prop(&ps, "Namespaces"));
+            printf("     CGroup: %s\n", prop_shown(&ps, "ControlGroup"));
+        printf(" Namespaces: %s\n", prop_shown(&ps, "Namespaces"));
         unsigned base, size;
         if (sscanf(prop(&ps, "UserNamespace"), "0 %u %u", &base, &size) == 2)
             printf("   User IDs: 0-%u inside are %u-%u on the host\n", size - 1, base,
                    base + size - 1);
         if (*prop(&ps, "Layers"))
-            printf("     Layers: %s\n", prop(&ps, "Layers"));
+            printf("     Layers: %s\n", prop_shown(&ps, "Layers"));
         else
-            printf("       Root: %s\n", prop(&ps, "RootDirectory"));
-        printf("    Command: %s\n", prop(&ps, "ExecStart"));
+            printf("       Root: %s\n", prop_shown(&ps, "RootDirectory"));
+        printf("    Command: %s\n", prop_shown(&ps, "ExecStart"));
         if (!streq(prop(&ps, "NRestarts"), "0"))
-            printf("   Restarts: %s (Restart=%s)\n", prop(&ps, "NRestarts"), prop(&ps, "Restart"));
+            printf("   Restarts: %s (Restart=%s)\n", prop_shown(&ps, "NRestarts"),
+                   prop_shown(&ps, "Restart"));
         int code = atoi(prop(&ps, "ExecMainCode"));
         if (code == 1 /* CLD_EXITED */)
-            printf("  Last exit: status=%s\n", prop(&ps, "ExecMainStatus"));
+            printf("  Last exit: status=%s\n", prop_shown(&ps, "ExecMainStatus"));
         else if (code == 2 || code == 3)
             printf("  Last exit: signal=%s\n", signal_to_string(atoi(prop(&ps, "ExecMainStatus"))));
         if (*prop(&ps, "StatusErrorMessage"))
-            printf("      Error: %s\n", prop(&ps, "StatusErrorMessage"));
+            printf("      Error: %s\n", prop_shown(&ps, "StatusErrorMessage"));
 
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const void *text;
@@ -397,9 +467,12 @@ static int verb_status(sd_bus *bus, char **args) {
                                   (uint32_t) arg_lines) == 0 &&
             sd_bus_message_read_array(reply, 'y', &text, &len) > 0 && len > 0) {
             printf("\n");
-            fwrite(text, 1, len, stdout);
-            if (((const char *) text)[len - 1] != '\n')
-                printf("\n");
+            r = print_log(text, len, true);
+            if (r < 0) {
+                fprintf(stderr, "sandboxctl: printing the log of %s: %s\n",
+                        prop_shown(&ps, "Id"), strerror(-r));
+                ret = EXIT_FAILURE;
+            }
         }
         if (!running && !ret)
             ret = EXIT_NOT_ACTIVE;
@@ -408,7 +481,7 @@ static int verb_status(sd_bus *bus, char **args) {
     return ret;
 }
 
-/* The log is bytes (payload output need not be text); they go out as they are. */
+/* The log is bytes (payload output need not be text): escaped, or with --raw as they are. */
 static int verb_logs(sd_bus *bus, char **args) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
     const void *text;
@@ -421,7 +494,12 @@ static int verb_logs(sd_bus *bus, char **args) {
         fprintf(stderr, "sandboxctl: bad reply: %s\n", strerror(-r));
         return EXIT_FAILURE;
     }
-    if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
+    r = print_log(text, len, false);
+    if (r == -ENOMEM) {
+        fprintf(stderr, "sandboxctl: escaping the log: %s\n", strerror(-r));
+        return EXIT_FAILURE;
+    }
+    if (r < 0 || fflush(stdout) != 0) {
         fprintf(stderr, "sandboxctl: writing the log: %s\n", strerror(errno));
         return EXIT_FAILURE;
     }
@@ -439,7 +517,7 @@ static int verb_verify(char **args) {
         ret = EXIT_FAILURE;
         if (errors)
             STRV_FOREACH(e, errors)
-                fprintf(stderr, "%s\n", *e);
+                print_message(*e);
         else
             fprintf(stderr, "%s: %s\n", *a, strerror(-r));
     }
@@ -464,6 +542,9 @@ static void help(void) {
            "  -p, --property=KEY    with show: only these properties (repeatable, or a,b)\n"
            "      --value           with show: print values only\n"
            "  -n, --lines=N         with status and logs: how many log lines (0: all)\n"
+           "      --raw             print logs and unit text as they are; by default control\n"
+           "                        characters (ESC, CR...) and invalid UTF-8 are escaped\n"
+           "                        (\\x1b, \\r, \\xff), in show's values only on a terminal\n"
            "      --socket=PATH     sandboxd's socket (default $SANDBOXD_SOCKET or "
            SANDBOXD_SOCKET_DEFAULT ")\n"
            "      --timeout=SPAN    how long to wait for sandboxd (default: 25s for queries,\n"
@@ -472,12 +553,13 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-    enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT };
+    enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
         {"socket", required_argument, NULL, ARG_SOCKET},
         {"timeout", required_argument, NULL, ARG_TIMEOUT},
+        {"raw", no_argument, NULL, ARG_RAW},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
@@ -506,6 +588,9 @@ int main(int argc, char *argv[]) {
             break;
         case ARG_SOCKET:
             arg_socket = optarg;
+            break;
+        case ARG_RAW:
+            arg_raw = true;
             break;
         case ARG_TIMEOUT:
             if (parse_timespan(optarg, &arg_timeout) < 0 || arg_timeout == 0) {

@@ -64,7 +64,7 @@ def test_log_is_bytes(daemon, layers):
                 "echo after; exec sleep 1000\""))
     daemon.ctl("start", "noisy.unit")
     for _ in range(200):
-        r = ctl_bytes(daemon, "logs", "noisy.unit", "-n", "0")
+        r = ctl_bytes(daemon, "logs", "noisy.unit", "-n", "0", "--raw")
         if b"after" in r.stdout:
             break
         time.sleep(0.05)
@@ -74,9 +74,13 @@ def test_log_is_bytes(daemon, layers):
     assert payload == [b"before", b"\xff\xfe\xc0 binary", b"after"], r.stdout
     # exactly the file's bytes: nothing lost or rewritten on the way
     assert r.stdout == (daemon.logs / "noisy.unit.log").read_bytes()
-    r = ctl_bytes(daemon, "logs", "noisy.unit", "-n", "2")
+    r = ctl_bytes(daemon, "logs", "noisy.unit", "-n", "2", "--raw")
     assert r.stdout == b"".join(
         (daemon.logs / "noisy.unit.log").read_bytes().splitlines(keepends=True)[-2:])
-    r = ctl_bytes(daemon, "status", "noisy.unit", "-n", "5")
+    r = ctl_bytes(daemon, "status", "noisy.unit", "-n", "5", "--raw")
     assert r.returncode == 0 and b"\xff\xfe\xc0 binary\n" in r.stdout
+    # without --raw the bytes that are not UTF-8 are shown escaped (test_ctl_escape.py)
+    r = ctl_bytes(daemon, "logs", "noisy.unit", "-n", "2")
+    assert r.returncode == 0 and b"sh[" in r.stdout
+    assert r.stdout.split(b"\n")[0].endswith(b": \\xff\\xfe\\xc0 binary"), r.stdout
     daemon.ctl("stop", "noisy.unit")
