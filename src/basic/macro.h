@@ -18,6 +18,8 @@
 #define _noreturn_ __attribute__((noreturn))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
 
 /* Take a pointer out of a cleanup variable, leaving NULL behind. */
 #define TAKE_PTR(p)                                                                                \

@@ -180,6 +180,12 @@ int unit_parse_environment(const char *s, char ***list, const char **why) {
             return -EINVAL;
         }
     }
+    /* each assignment is checked against the earlier ones: bound the list, so a huge file
+     * cannot keep the daemon's event loop parsing for seconds */
+    if (strv_length(*list) + strv_length(words) > UNIT_ENVIRONMENT_MAX) {
+        *why = "more than " STRINGIFY(UNIT_ENVIRONMENT_MAX) " variables";
+        return -E2BIG;
+    }
     STRV_FOREACH(w, words) {
         /* a later assignment of the same name replaces the earlier one */
         size_t n = (size_t) (strchr(*w, '=') - *w) + 1;

@@ -54,6 +54,7 @@ typedef struct Volume {
 #define DEFAULT_START_LIMIT_BURST 5
 #define CPU_QUOTA_PERIOD_USEC 100000
 #define UNIT_NAME_MAX 200
+#define UNIT_ENVIRONMENT_MAX 4096 /* Environment= variables of a unit */
 
 /* Podman's default set: what ordinary services need, without SYS_ADMIN, SYS_MODULE, NET_RAW,
  * MKNOD and the other ways out. */
