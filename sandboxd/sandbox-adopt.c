@@ -21,6 +21,7 @@
 #include "path-util.h"
 #include "plan.h"
 #include "process-util.h"
+#include "rm-rf.h"
 #include "sandbox-internal.h"
 #include "sandbox.h"
 #include "strv.h"

@@ -27,6 +27,7 @@
 #include "parse-util.h"
 #include "path-util.h"
 #include "plan.h"
+#include "rm-rf.h"
 #include "sandbox-internal.h"
 #include "sandbox.h"
 #include "spawn.h"

@@ -26,6 +26,7 @@
 #include "parse-util.h"
 #include "plan.h"
 #include "process-util.h"
+#include "rm-rf.h"
 #include "rootfs.h"
 #include "sandbox-bus.h"
 #include "sandbox-internal.h"

@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,42 +46,6 @@ int mkdir_p(const char *path, mode_t mode) {
             break;
     }
     return 0;
-}
-
-static int rm_rf_at(int dfd, const char *name, dev_t dev) {
-    struct stat st;
-    if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    if (!S_ISDIR(st.st_mode))
-        return RET_NERRNO(unlinkat(dfd, name, 0));
-    if (st.st_dev != dev)
-        return -EXDEV; /* a mount point inside: never delete into another file system */
-    int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    _cleanup_closedir_ DIR *d = fdopendir(fd);
-    if (!d) {
-        safe_close(fd);
-        return -errno;
-    }
-    int r = 0;
-    for (struct dirent *de; (de = readdir(d));) {
-        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-            continue;
-        int k = rm_rf_at(dirfd(d), de->d_name, dev);
-        if (k < 0 && r == 0)
-            r = k;
-    }
-    if (r < 0)
-        return r;
-    return RET_NERRNO(unlinkat(dfd, name, AT_REMOVEDIR));
-}
-
-int rm_rf(const char *path) {
-    struct stat st;
-    if (lstat(path, &st) < 0)
-        return errno == ENOENT ? 0 : -errno;
-    return rm_rf_at(AT_FDCWD, path, st.st_dev);
 }
 
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {

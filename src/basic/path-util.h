@@ -10,8 +10,6 @@ bool path_is_normalized_absolute(const char *p);
 bool filename_is_valid(const char *p);
 /* mkdir -p with mode for the created directories. */
 int mkdir_p(const char *path, mode_t mode);
-/* rm -rf that never crosses into another file system and never follows symlinks. */
-int rm_rf(const char *path);
 /* Writes all of data to path atomically (temp file + rename). */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
 /* Reads an fd to its end (at most max bytes) into a NUL-terminated buffer. */

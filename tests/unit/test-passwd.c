@@ -17,6 +17,7 @@
 #include "macro.h"
 #include "passwd.h"
 #include "path-util.h"
+#include "rm-rf.h"
 
 static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
                              "broken line\n"
