@@ -346,8 +346,7 @@ static void test_many_errors(void **state) {
 }
 
 static void test_environment_is_bounded(void **state) {
-    _cleanup_free_ char *text = malloc(64 + (UNIT_ENVIRONMENT_MAX + 1) * 24);
-    assert_non_null(text);
+    static char text[64 + (UNIT_ENVIRONMENT_MAX + 1) * 24];
     for (int extra = 0; extra <= 1; extra++) {
         size_t n = (size_t) sprintf(text, "[Sandbox]\nLayers=/l\n");
         for (int i = 0; i < UNIT_ENVIRONMENT_MAX + extra; i++)
