@@ -27,14 +27,13 @@ int passwd_read_file(int rootfd, const char *path, char **ret) {
         *ret = NULL;
         return 0;
     }
+    /* /dev/zero never ends and a FIFO may never answer: only a regular file, bounded */
+    int r = fd_verify_regular(fd);
+    if (r < 0)
+        return r;
     struct stat st;
     if (fstat(fd, &st) < 0)
         return -errno;
-    if (S_ISDIR(st.st_mode))
-        return -EISDIR;
-    /* /dev/zero never ends and a FIFO may never answer: only a regular file, bounded */
-    if (!S_ISREG(st.st_mode))
-        return -EBADFD;
     if (st.st_size > (off_t) PASSWD_FILE_MAX)
         return -EFBIG;
     /* read_fd() refuses a file that fills max: one more byte lets exactly the cap through */
