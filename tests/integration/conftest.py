@@ -258,6 +258,18 @@ def cgroup_dirs_of_slice():
     return dirs
 
 
+def remove_empty_slice():
+    """The slice's own directories, once no group is left below them (a sandboxd left with
+    --keep-running does not remove its slice; the next one would)."""
+    bases = [cgroup_root() / SLICE] if is_v2() else \
+        [p / SLICE for p in cgroup_root().iterdir() if (p / SLICE).is_dir()]
+    for b in bases:
+        try:
+            b.rmdir()
+        except OSError:
+            pass
+
+
 def kill_and_remove_cgroup(d: Path):
     for _ in range(50):
         pids = (d / "cgroup.procs").read_text().split() if (d / "cgroup.procs").exists() else []

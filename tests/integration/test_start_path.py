@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (SLICE, Daemon, assert_no_sanitizer_report, cgroup_dir, cgroup_dirs_of_slice,
-                      kill_and_remove_cgroup, sandbox_exec, unit_text)
+from conftest import (Daemon, assert_no_sanitizer_report, cgroup_dir, cgroup_dirs_of_slice,
+                      kill_and_remove_cgroup, remove_empty_slice, sandbox_exec, unit_text)
 
 SLEEPER = "/bin/sh -c 'echo ready; exec sleep 1000'"
 EVENT = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d sandboxd\[([^\]]+)\]: (.*)$")
@@ -244,4 +244,5 @@ def test_daemon_killed_during_parallel_starts(tmp_path, layers, init_reaper, del
         d.stop()
         for leftover in cgroup_dirs_of_slice():
             kill_and_remove_cgroup(leftover)
+        remove_empty_slice()
     assert_no_sanitizer_report(tmp_path)
