@@ -156,19 +156,29 @@ int manager_bus_start(Sandbox *s, sd_bus_message *reply) {
     return r;
 }
 
+/* The common head of StartUnit and RestartUnit: authorise, read the name or path, refuse
+ * while shutting down. Returns > 0 with *ret set, or what the method must return. */
+static int read_start_arg(sd_bus_message *msg, Manager *m, sd_bus_error *error,
+                          const char **ret) {
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_read(msg, "s", ret);
+    if (r < 0)
+        return r;
+    if (m->shutting_down)
+        return sd_bus_error_set(error, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
+    return 1;
+}
+
 static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
     const char *arg;
     char **errors = NULL;
     Sandbox *s;
-    int r = check_root(msg, error);
-    if (r < 0)
+    int r = read_start_arg(msg, m, error, &arg);
+    if (r <= 0)
         return r;
-    r = sd_bus_message_read(msg, "s", &arg);
-    if (r < 0)
-        return r;
-    if (m->shutting_down)
-        return sd_bus_error_set(error, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
     r = manager_load_unit(m, arg, &s, &errors);
     if (r < 0)
         return load_error(error, arg, r, errors);
@@ -182,14 +192,9 @@ static int method_restart(sd_bus_message *msg, void *userdata, sd_bus_error *err
     Manager *m = userdata;
     const char *arg;
     char **errors = NULL;
-    int r = check_root(msg, error);
-    if (r < 0)
+    int r = read_start_arg(msg, m, error, &arg);
+    if (r <= 0)
         return r;
-    r = sd_bus_message_read(msg, "s", &arg);
-    if (r < 0)
-        return r;
-    if (m->shutting_down)
-        return sd_bus_error_set(error, SANDBOXD_ERROR_SHUTTING_DOWN, "sandboxd is shutting down");
     r = manager_restart_unit(m, arg, msg, &errors);
     if (r < 0 && (errors || r == -ENOENT || r == -EEXIST || r == -EINVAL))
         return load_error(error, arg, r, errors);

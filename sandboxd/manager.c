@@ -410,15 +410,19 @@ static int find_unit_file(Manager *m, const char *arg, char **ret) {
     return -ENOENT;
 }
 
-int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_errors) {
+/* Finds the unit file for a name or path and parses it; nothing changes in the manager. */
+static int load_config(Manager *m, const char *arg, UnitConfig **ret, char ***ret_errors) {
     _cleanup_free_ char *path = NULL;
-    UnitConfig *c = NULL;
     *ret_errors = NULL;
-
     int r = find_unit_file(m, arg, &path);
     if (r < 0)
         return r;
-    r = unit_load(path, &c, ret_errors);
+    return unit_load(path, ret, ret_errors);
+}
+
+int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_errors) {
+    UnitConfig *c = NULL;
+    int r = load_config(m, arg, &c, ret_errors);
     if (r < 0)
         return r;
     Sandbox *s = manager_find(m, c->name);
@@ -443,14 +447,8 @@ int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_er
 }
 
 int manager_restart_unit(Manager *m, const char *arg, sd_bus_message *reply, char ***ret_errors) {
-    _cleanup_free_ char *path = NULL;
     _cleanup_(unit_config_freep) UnitConfig *c = NULL;
-    *ret_errors = NULL;
-
-    int r = find_unit_file(m, arg, &path);
-    if (r < 0)
-        return r;
-    r = unit_load(path, &c, ret_errors);
+    int r = load_config(m, arg, &c, ret_errors);
     if (r < 0)
         return r;
     Sandbox *s = manager_find(m, c->name);

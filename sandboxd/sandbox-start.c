@@ -35,6 +35,9 @@
 #include "userns.h"
 
 #define MAX_CGROUP_FDS CG_HIERARCHIES_MAX
+/* sandboxd raises its own soft fd limit to the hard one; a sandbox starts from the usual 1024,
+ * as systemd gives its services (select() breaks above FD_SETSIZE) */
+#define SANDBOX_NOFILE_SOFT 1024
 
 typedef struct StartContext {
     Sandbox *s;
@@ -232,6 +235,7 @@ static int step_spawn(StartContext *c) {
         .cgroup_dir_fd = c->cg_dir_fd,
         .cgroup_fds = c->cg_fds,
         .n_cgroup_fds = c->n_cg_fds,
+        .nofile_soft = SANDBOX_NOFILE_SOFT,
         .init_path = s->manager->config.init_path,
     };
     memcpy(sp.fds, c->fds, sizeof sp.fds);

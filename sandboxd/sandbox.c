@@ -24,17 +24,13 @@
 #include "manager.h"
 #include "path-util.h"
 #include "parse-util.h"
-#include "plan.h"
+#include "init-protocol.h"
 #include "process-util.h"
 #include "rm-rf.h"
-#include "rootfs.h"
-#include "sandbox-bus.h"
 #include "sandbox-internal.h"
 #include "sandbox.h"
 #include "seccomp-cache.h"
-#include "spawn.h"
 #include "strv.h"
-#include "userns.h"
 
 #define CLEANUP_RETRY_USEC (20 * USEC_PER_MSEC)
 #define CLEANUP_MAX_TRIES 250 /* 5 s */

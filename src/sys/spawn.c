@@ -15,7 +15,6 @@
 #include "spawn.h"
 
 #define CHILD_STACK_SIZE (256 * 1024)
-#define SPAWN_NOFILE_SOFT 1024
 
 typedef struct ChildState {
     const SpawnParams *p;
@@ -75,11 +74,10 @@ static int child(void *arg) {
             goto fail;
     if (child_close_from(_INIT_FD_MAX) < 0)
         goto fail;
-    /* sandboxd raised its own soft fd limit to the hard one; a sandbox starts from the usual
-     * 1024, as systemd gives its services (select() breaks above FD_SETSIZE) */
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) >= 0 && rl.rlim_cur > SPAWN_NOFILE_SOFT) {
-        rl.rlim_cur = SPAWN_NOFILE_SOFT;
+    if (p->nofile_soft > 0 && getrlimit(RLIMIT_NOFILE, &rl) >= 0 &&
+        rl.rlim_cur > p->nofile_soft) {
+        rl.rlim_cur = p->nofile_soft;
         (void) setrlimit(RLIMIT_NOFILE, &rl);
     }
 

@@ -27,6 +27,7 @@ typedef struct SpawnParams {
     /* what the init gets, by InitFd number; -EBADF: not handed over (only INIT_FD_USERNS
      * may be absent). Every other descriptor is closed before the init is exec'd. */
     int fds[_INIT_FD_MAX];
+    uint64_t nofile_soft; /* the init's soft RLIMIT_NOFILE when below the current; 0: keep */
     const char *init_path;
 } SpawnParams;
 
