@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* Brings the loopback device of the calling process's network namespace up: a new network
- * namespace starts with lo down, and services expect 127.0.0.1 to work. */
-int netdev_loopback_up(void);
+#include "plan.h"
+
+/* In the sandbox's network namespace (the init's): brings lo up and, when n->eth0, gives the
+ * link the daemon made ("eth0") its MTU, addresses (IPv6 without duplicate address detection,
+ * so it is usable at once) and default routes via the gateways, and brings it up. Plain
+ * rtnetlink without libraries: the init is linked statically and Debian ships libmnl shared
+ * only. On failure *step names what failed ("eth0 address"). */
+int netdev_configure(const PlanNetwork *n, const char **step);

@@ -3,6 +3,7 @@
 
 #define USERNS_SIZE 65536
 
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +16,17 @@ typedef struct PlanVolume {
     char *target;
     bool read_only;
 } PlanVolume;
+
+/* eth0 inside the sandbox (Network=bridge): the daemon made the link, the init addresses it. */
+typedef struct PlanNetwork {
+    bool eth0;              /* false: loopback only */
+    uint32_t mtu;           /* the bridge's */
+    bool has_v4, has_v6;
+    struct in_addr addr4, gateway4;
+    uint8_t prefix4;
+    struct in6_addr addr6, gateway6;
+    uint8_t prefix6;
+} PlanNetwork;
 
 typedef struct SandboxPlan {
     char *root_mount;     /* empty directory where the root is assembled */
@@ -36,6 +48,7 @@ typedef struct SandboxPlan {
     char **hide_paths;    /* the daemon's host directories: hidden wherever the root shows them */
     bool pid_ns;
     bool net_ns;
+    PlanNetwork net;
     bool no_new_privs;
     uint8_t *seccomp_bpf; /* NULL: no filter; else a program of seccomp_bpf_size bytes */
     size_t seccomp_bpf_size;

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "in-addr-util.h"
 #include "macro.h"
 #include "parse-util.h"
 
@@ -67,6 +68,39 @@ typedef struct Volume {
 /* "cap_chown cap_kill" for a mask; NULL on OOM. */
 char *capability_set_to_string(uint64_t caps);
 
+/* Network=: what the sandbox's network namespace gets. */
+typedef enum NetworkMode {
+    NETWORK_BRIDGE, /* eth0 on a veth to sandboxd's bridge (the default with a net namespace) */
+    NETWORK_NONE,   /* loopback only */
+    NETWORK_HOST,   /* no network namespace: the host's (the default without `net`) */
+    _NETWORK_MODE_MAX,
+    _NETWORK_MODE_INVALID = -EINVAL,
+} NetworkMode;
+
+const char *network_mode_to_string(NetworkMode m);
+NetworkMode network_mode_from_string(const char *s);
+
+/* Port=[HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|/udp], Docker's syntax. */
+typedef struct PortMapping {
+    int host_family; /* AF_UNSPEC: every host address, IPv4 and IPv6; else host_addr's */
+    union in_addr_union host_addr;
+    uint16_t host_port; /* first of count ports */
+    uint16_t port;      /* the sandbox's first port */
+    uint16_t count;     /* 1 for a single port; ranges have equal sizes */
+    uint8_t protocol;   /* IPPROTO_TCP or IPPROTO_UDP */
+    unsigned line;      /* where it was set, for errors found when the unit starts */
+} PortMapping;
+
+/* Formats "[HOSTIP:]HOSTPORT[-END]:PORT[-END]/PROTO" into buf (at least 80 bytes). */
+char *port_mapping_to_string(const PortMapping *p, char buf[static 80]);
+
+/* AddHost=NAME:IP */
+typedef struct ExtraHost {
+    char *name;
+    int family;
+    union in_addr_union addr;
+} ExtraHost;
+
 /* IOReadBandwidthMax= and friends: one entry per device path. */
 typedef enum IoLimitType {
     IO_READ_BPS,
@@ -109,6 +143,20 @@ typedef struct UnitConfig {
     bool capability_bounding_set_assigned; /* the file set it, so later lines merge */
     char *seccomp_profile; /* NULL: the built-in default; "unconfined"; or a JSON file's path */
     bool no_new_privileges;
+    /* Network=; NETWORK_HOST exactly when namespaces lacks NS_NET (settled after parsing) */
+    NetworkMode network;
+    PortMapping *ports;
+    size_t n_ports;
+    /* IPAddress=, IPv6Address=: family 0 when unset; *_line: where, for start-time errors */
+    int ip_address_family, ipv6_address_family;
+    struct in_addr ip_address;
+    struct in6_addr ipv6_address;
+    unsigned ip_address_line, ipv6_address_line;
+    /* DNS=: "nameserver" addresses as text, already validated; NULL: the host's */
+    char **dns;
+    bool dns_assigned; /* DNS= was given (an empty DNS= then means none at all) */
+    ExtraHost *extra_hosts;
+    size_t n_extra_hosts;
 
     /* [Resources]: UINT32_MAX / UINT64_MAX / unset CpuSet mean "no limit" */
     uint32_t cpu_quota_permyriad;
@@ -146,6 +194,17 @@ int unit_load(const char *path, UnitConfig **ret, char ***ret_errors);
 
 /* Same, from a string; path is only used in messages and for the unit name. */
 int unit_load_string(const char *path, const char *text, UnitConfig **ret, char ***ret_errors);
+
+/* The subnets of sandboxd's bridge, against which IPAddress= and IPv6Address= are checked.
+ * v6.family is 0 when IPv6 is off. */
+typedef struct UnitNetworkContext {
+    InAddrPrefix v4, v6;
+} UnitNetworkContext;
+
+/* Checks the unit's static addresses against the bridge's subnets: each problem is one
+ * "FILE:LINE: Key=value: why" message appended to *errors. Returns -EINVAL if any. Used by
+ * the daemon when a unit is loaded and by `sandboxctl verify` with sandboxd.conf's subnets. */
+int unit_check_network(const UnitConfig *u, const UnitNetworkContext *net, char ***errors);
 
 /* A unit id: [A-Za-z0-9:_.@-], at most UNIT_NAME_MAX bytes, not "." or "..". */
 bool unit_name_is_valid(const char *name);

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Connection tracking entries via ctnetlink (libmnl): NAT is decided when an entry is made,
+ * so a sandbox's old entries would keep steering traffic to an address that is gone (or to
+ * nothing) until they time out. */
+
+#include <stdint.h>
+
+#include "in-addr-util.h"
+
+/* Deletes every entry whose original source or destination, or reply source or destination,
+ * is addr. Returns the number deleted. */
+int conntrack_flush_address(int family, const union in_addr_union *addr);
+/* Deletes every entry of protocol whose original destination port is port (a UDP port being
+ * published or unpublished: a client that keeps sending keeps its entry forever). */
+int conntrack_flush_port(uint8_t protocol, uint16_t port);

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* sandboxd's nftables table `inet sandboxd` through libnftnl + libmnl, one atomic batch per
+ * change. Knows nothing of units: the rules are static, and per-sandbox data is elements of
+ * sets and maps (the masqueraded sources, the published ports), as systemd's nspawn NAT does.
+ *
+ * Layout (nft syntax; B is the bridge, S4/S6 the subnets):
+ *   set masq4 { type ipv4_addr }   set masq6 { type ipv6_addr }
+ *   map ports4_any  { type inet_proto . inet_service : ipv4_addr . inet_service }
+ *   map ports4_addr { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service }
+ *   map ports6_any / ports6_addr likewise with ipv6_addr
+ *   chain raw_prerouting  (filter, prerouting, priority raw): iifname != "lo" ip daddr
+ *                          127.0.0.0/8 drop (a published loopback port is not reachable from
+ *                          another host: moby#45610)
+ *   chain prerouting  (nat, prerouting, dstnat): fib daddr type local: dnat by ports*_addr
+ *                      (daddr . l4proto . dport), then by ports*_any (l4proto . dport)
+ *   chain output      (nat, output, dstnat): the same for connections from the host itself
+ *   chain postrouting (nat, postrouting, srcnat): ip saddr @masq4 oifname != B masquerade;
+ *                      ip saddr 127.0.0.0/8 oifname B masquerade; oifname B ct status dnat
+ *                      ip saddr S4 masquerade (hairpin, with or without br_netfilter); v6 alike
+ *   chain forward     (filter, forward, filter): ct state established,related accept;
+ *                      oifname B ct status dnat accept; iifname B accept; oifname B drop
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "in-addr-util.h"
+
+#define NFT_TABLE_NAME "sandboxd"
+
+typedef struct NftNetwork {
+    const char *bridge;
+    InAddrPrefix v4;
+    InAddrPrefix v6; /* family 0: no IPv6 rules, sets or maps */
+} NftNetwork;
+
+/* One published port: a DNAT entry. */
+typedef struct NftPort {
+    int family;          /* AF_INET or AF_INET6: of both addresses */
+    bool any_host_addr;  /* every local address; else host_addr only */
+    union in_addr_union host_addr;
+    uint8_t protocol;    /* IPPROTO_TCP / IPPROTO_UDP */
+    uint16_t host_port;
+    union in_addr_union addr; /* the sandbox's */
+    uint16_t port;
+} NftPort;
+
+/* A masqueraded source: a sandbox's address. */
+typedef struct NftAddr {
+    int family;
+    union in_addr_union addr;
+} NftAddr;
+
+typedef struct Nft Nft;
+
+int nft_open(Nft **ret);
+Nft *nft_close(Nft *n);
+static inline void nft_closep(Nft **n) {
+    if (*n)
+        nft_close(*n);
+}
+
+/* Replaces the whole table with the skeleton for net and these elements, in one batch:
+ * (create table; delete table; create table, sets, maps, chains, rules, elements). Either all
+ * of it is in place afterwards or the previous table stays. */
+int nft_table_replace(Nft *n, const NftNetwork *net, const NftAddr *addrs, size_t n_addrs,
+                      const NftPort *ports, size_t n_ports);
+/* Adds (or deletes) elements in one batch. Adding an element that exists, or deleting one that
+ * does not, fails the whole batch (-EEXIST / -ENOENT); -ENOENT also when the table is gone. */
+int nft_elements_add(Nft *n, const NftAddr *addrs, size_t n_addrs, const NftPort *ports,
+                     size_t n_ports);
+int nft_elements_delete(Nft *n, const NftAddr *addrs, size_t n_addrs, const NftPort *ports,
+                        size_t n_ports);
+/* Deletes the table; 0 also if there was none. */
+int nft_table_delete(Nft *n);
+/* Whether the table exists with all its chains, sets and maps (1/0). */
+int nft_table_is_intact(Nft *n, const NftNetwork *net);
+
+/* A socket subscribed to nftables ruleset events (NFNLGRP_NFTABLES), non-blocking, for the
+ * event loop. */
+int nft_monitor_open(int *ret_fd);
+/* Drains the socket; *ret_touched is set when some event deleted a table, chain, set, map or
+ * rule (the caller then checks nft_table_is_intact and replaces the table if needed). A
+ * buffer overrun (-ENOBUFS from the kernel) also sets it. */
+int nft_monitor_read(int fd, bool *ret_touched);
