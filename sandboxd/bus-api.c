@@ -248,16 +248,19 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         return r;
     r = sd_bus_message_new_method_return(msg, &reply);
     if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(ssssu)");
+        r = sd_bus_message_open_container(reply, 'a', "(ssssus)");
     for (size_t i = 0; r >= 0 && i < m->n_sandboxes; i++) {
         Sandbox *s = m->sandboxes[i];
+        char a4[INET6_ADDRSTRLEN];
         _cleanup_free_ char *desc = utf8_escape_invalid(
             s->config && s->config->description ? s->config->description : "");
         if (!desc)
             return -ENOMEM;
-        r = sd_bus_message_append(reply, "(ssssu)", s->name,
+        r = sd_bus_message_append(reply, "(ssssus)", s->name,
                                   sandbox_active_state_to_string(s->state), sandbox_sub_state(s),
-                                  desc, (uint32_t) s->main_pid);
+                                  desc, (uint32_t) s->main_pid,
+                                  s->net.has4 ? in_addr_to_string(AF_INET, &s->net.addr4, a4)
+                                              : "");
     }
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
@@ -287,18 +290,49 @@ static const char *u64_or_infinity(char buf[static 32], uint64_t v) {
     return buf;
 }
 
+/* Port= as the unit says it, space-separated. */
+static char *ports_to_string(const UnitConfig *c) {
+    char *out = calloc(1, c->n_ports * 80 + 1);
+    if (!out)
+        return NULL;
+    for (size_t i = 0; i < c->n_ports; i++) {
+        char buf[80];
+        if (i)
+            strcat(out, " ");
+        strcat(out, port_mapping_to_string(&c->ports[i], buf));
+    }
+    return out;
+}
+
+/* The address a running sandbox has, else the one its unit asks for, else "". */
+static const char *sandbox_address(const Sandbox *s, int family, char buf[static INET6_ADDRSTRLEN]) {
+    const SandboxNet *sn = &s->net;
+    const UnitConfig *c = s->config;
+    if (family == AF_INET && sn->has4)
+        return in_addr_to_string(AF_INET, &sn->addr4, buf);
+    if (family == AF_INET6 && sn->has6)
+        return in_addr_to_string(AF_INET6, &sn->addr6, buf);
+    if (family == AF_INET && c->ip_address_family)
+        return in_addr_to_string(AF_INET, &(union in_addr_union){.in = c->ip_address}, buf);
+    if (family == AF_INET6 && c->ipv6_address_family)
+        return in_addr_to_string(AF_INET6, &(union in_addr_union){.in6 = c->ipv6_address}, buf);
+    return "";
+}
+
 static int append_properties(sd_bus_message *reply, Sandbox *s) {
     const UnitConfig *c = s->config;
     CgStats st = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
     char b1[32], b2[32], b3[32], nsbuf[64];
     _cleanup_free_ char *cpus = NULL, *exec = NULL, *layers = NULL, *log = sandbox_log_path(s),
-                        *caps = capability_set_to_string(c->capability_bounding_set);
+                        *caps = capability_set_to_string(c->capability_bounding_set),
+                        *ports = ports_to_string(c);
+    char a4[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN];
     if (s->cgroup)
         (void) cg_read_stats(s->cgroup, &st);
     cpus = c->allowed_cpus_set ? cpu_set_to_string(&c->allowed_cpus) : strdup("");
     exec = strv_join(c->exec_start, " ");
     layers = strv_join(c->layers, " ");
-    if (!cpus || !exec || !layers || !log || !caps)
+    if (!cpus || !exec || !layers || !log || !caps || !ports)
         return -ENOMEM;
     uint64_t quota_per_sec = c->cpu_quota_permyriad == UINT32_MAX
                                  ? UINT64_MAX
@@ -339,6 +373,10 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     r = r ?: append_kv(reply, "RootDirectory", "%s",
                        c->root_directory ? c->root_directory : "");
     r = r ?: append_kv(reply, "Namespaces", "%s", namespaces_to_string(nsbuf, c->namespaces));
+    r = r ?: append_kv(reply, "Network", "%s", network_mode_to_string(c->network));
+    r = r ?: append_kv(reply, "IPAddress", "%s", sandbox_address(s, AF_INET, a4));
+    r = r ?: append_kv(reply, "IPv6Address", "%s", sandbox_address(s, AF_INET6, a6));
+    r = r ?: append_kv(reply, "Ports", "%s", ports);
     r = r ?: append_kv(reply, "CapabilityBoundingSet", "%s", caps);
     r = r ?: append_kv(reply, "Seccomp", "%s", c->seccomp_profile ?: "default");
     r = r ?: append_kv(reply, "NoNewPrivileges", "%s", c->no_new_privileges ? "yes" : "no");
@@ -441,7 +479,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("ResetFailedUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
                             method_reset_failed, 0),
     SD_BUS_METHOD_WITH_ARGS("CleanUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_clean, 0),
-    SD_BUS_METHOD_WITH_ARGS("ListUnits", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssu)", units),
+    SD_BUS_METHOD_WITH_ARGS("ListUnits", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssus)", units),
                             method_list, 0),
     SD_BUS_METHOD_WITH_ARGS("GetUnitProperties", SD_BUS_ARGS("s", id),
                             SD_BUS_RESULT("a(ss)", properties), method_properties, 0),

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "network.h"
 #include "path-util.h"
 #include "seccomp-cache.h"
 #include "sandbox-bus.h"
@@ -153,9 +154,12 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         .init_path = strdup(c->init_path),
         .cgroup_root = c->cgroup_root ? strdup(c->cgroup_root) : NULL,
         .keep_running = c->keep_running,
+        .daemon = c->daemon,
     };
+    m->config.daemon.bridge = strdup(c->daemon.bridge ? c->daemon.bridge : NETWORK_BRIDGE_DEFAULT);
     if (!m->config.socket_path || !m->config.state_dir || !m->config.runtime_dir ||
         !m->config.log_dir || !m->config.unit_path || !m->config.slice || !m->config.init_path ||
+        !m->config.daemon.bridge ||
         (c->cgroup_root && !m->config.cgroup_root)) {
         manager_free(m);
         return -ENOMEM;
@@ -177,6 +181,11 @@ Manager *manager_free(Manager *m) {
                                            "sandboxd is shutting down");
     sd_event_source_disable_unref(m->restart_source);
     manager_bus_free_all(m);
+    bool remain = false;
+    for (size_t i = 0; i < m->n_sandboxes; i++)
+        remain |= m->sandboxes[i]->init_pid > 0;
+    /* the table stays while sandboxes run on (--keep-running): their ports keep answering */
+    m->network = network_free(m->network, remain);
     for (size_t i = 0; i < m->n_sandboxes; i++)
         sandbox_free(m->sandboxes[i]);
     free(m->sandboxes);
@@ -197,6 +206,7 @@ Manager *manager_free(Manager *m) {
     free(m->config.slice);
     free(m->config.cgroup_root);
     free(m->config.init_path);
+    daemon_config_done(&m->config.daemon);
     free(m);
     return NULL;
 }
@@ -271,6 +281,11 @@ int manager_startup(Manager *m) {
     if (r < 0)
         return log_error_errno(r, "creating %s: %m", m->config.state_dir);
     (void) chmod(m->config.state_dir, 0700);
+
+    /* without it sandboxd still runs Network=none and host units; bridge ones say why not */
+    r = network_new(m, &m->config.daemon, &m->network);
+    if (r < 0)
+        log_error_errno(r, "Networking is not available: Network=bridge units will not start.");
 
     if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
         return log_error_errno(errno, "becoming a child subreaper: %m");
@@ -356,6 +371,9 @@ static void adopt_all(Manager *m) {
 
 int manager_run(Manager *m) {
     adopt_all(m);
+    /* the table from what runs now, in one batch: ports that answered go on answering */
+    if (m->network)
+        (void) network_rebuild(m->network);
     return sd_event_loop(m->event);
 }
 
@@ -417,7 +435,17 @@ static int load_config(Manager *m, const char *arg, UnitConfig **ret, char ***re
     int r = find_unit_file(m, arg, &path);
     if (r < 0)
         return r;
-    return unit_load(path, ret, ret_errors);
+    UnitConfig *c = NULL;
+    r = unit_load(path, &c, ret_errors);
+    if (r < 0)
+        return r;
+    /* IPAddress= and friends against the subnets this sandboxd really uses */
+    if (m->network && unit_check_network(c, network_context(m->network), ret_errors) < 0) {
+        unit_config_free(c);
+        return -EINVAL;
+    }
+    *ret = c;
+    return 0;
 }
 
 int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_errors) {

@@ -6,6 +6,7 @@
 #include <systemd/sd-event.h>
 
 #include "cgroup.h"
+#include "daemon-config.h"
 #include "sandbox.h"
 
 typedef struct ManagerConfig {
@@ -18,6 +19,7 @@ typedef struct ManagerConfig {
     char *cgroup_root; /* NULL: our delegated v2 group, else the hierarchy's root */
     char *init_path;   /* sandboxd-init */
     bool keep_running; /* on SIGTERM leave sandboxes running for the next sandboxd */
+    DaemonConfig daemon; /* sandboxd.conf, with the command line's overrides */
 } ManagerConfig;
 
 typedef struct Connection Connection;
@@ -37,6 +39,7 @@ typedef struct Manager {
     SeccompCache *seccomp_cache; /* compiled filters, per profile and capabilities */
     RestartJob *restart_jobs;         /* restarts waiting for their sandbox to stop */
     sd_event_source *restart_source;  /* runs them once a sandbox came to rest */
+    Network *network;                 /* NULL: Network=bridge units cannot start (logged) */
 } Manager;
 
 int manager_new(const ManagerConfig *c, Manager **ret);

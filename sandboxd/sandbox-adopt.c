@@ -107,6 +107,11 @@ int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
     r = cg_open(s->manager->config.slice, s->name, &s->cgroup);
     if (r < 0 && r != -ENOENT)
         return r;
+    /* its addresses and ports, for the table the manager writes once all are adopted */
+    r = network_sandbox_adopt(s->manager->network, s);
+    if (r < 0)
+        log_warning_errno(r, "%s: reading its network record: %m; its ports are not published",
+                          s->name);
     /* Taken over as running, also when its start was still under way: its init either runs
      * the payload or, still waiting for "go" from the sandboxd that died, leaves by itself. */
     s->adopted = true;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* The start of a sandbox, in named steps that read top to bottom:
  *
- *   prepare runtime -> cgroup -> plan -> handover fds -> spawn -> record -> watch -> release
+ *   prepare runtime (with the network lease) -> cgroup -> plan -> handover fds -> spawn ->
+ *   network link -> record -> watch -> release
  *
  * One StartContext owns every descriptor and path the steps make, and goes with one cleanup.
  * A step that fails records why (start_error, for the caller and status) and returns a
@@ -24,6 +25,7 @@
 #include "init-protocol.h"
 #include "log.h"
 #include "manager.h"
+#include "network.h"
 #include "parse-util.h"
 #include "path-util.h"
 #include "plan.h"
@@ -52,6 +54,7 @@ typedef struct StartContext {
     int cg_dir_fd;
     int fds[_INIT_FD_MAX]; /* what the init gets, by number (init-protocol.h) */
     int sync_fd;           /* our end of the sync socket */
+    PlanNetwork net;       /* eth0 for the init to address */
 } StartContext;
 
 static void start_context_done(StartContext *c) {
@@ -95,6 +98,9 @@ static int step_prepare_runtime(StartContext *c) {
         return r;
     s->userns_base = 0;
     if ((u->namespaces & NS_USER) && (r = sandbox_pick_userns_base(s)) < 0)
+        return r;
+    /* addresses and ports first: the init layer's /etc/hosts names the sandbox's address */
+    if ((r = network_sandbox_prepare(m->network, s, &c->net)) < 0)
         return r;
 
     c->root = path_join(s->runtime_dir, "root");
@@ -189,8 +195,10 @@ static int step_plan(StartContext *c) {
     Sandbox *s = c->s;
     int r = sandbox_build_plan(s, c->root, c->init_dir, c->upper, c->work, c->hostname,
                                &c->plan);
-    if (r >= 0)
+    if (r >= 0) {
+        c->plan->net = c->net;
         r = plan_to_memfd(c->plan);
+    }
     if (r < 0)
         return start_fail(s, r, "writing the sandbox plan");
     c->fds[INIT_FD_PLAN] = r;
@@ -252,6 +260,20 @@ static int step_spawn(StartContext *c) {
     return 0;
 }
 
+/* Between the clone and "go": the veth's peer is made straight inside the init's network
+ * namespace, where the init addresses it once released. */
+static int step_network_link(StartContext *c) {
+    Sandbox *s = c->s;
+    if (!s->net.attached)
+        return 0;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int) s->init_pid);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return start_fail(s, -errno, "opening the network namespace of the init (%s)", path);
+    return network_sandbox_attach(s->manager->network, s, fd);
+}
+
 /* Before the init is released: a sandboxd killed from here on leaves a state file, so the next
  * one adopts the sandbox (or cleans up after it) instead of letting it run unseen. Without it,
  * the init would only wait for "go" and leave when our end of the socket closes. */
@@ -298,7 +320,8 @@ int sandbox_start_process(Sandbox *s) {
 
     if ((r = step_prepare_runtime(&c)) < 0 || (r = step_cgroup(&c)) < 0 ||
         (r = step_plan(&c)) < 0 || (r = step_handover_fds(&c)) < 0 ||
-        (r = step_spawn(&c)) < 0 || (r = step_record(&c)) < 0 || (r = step_watch(&c)) < 0 ||
+        (r = step_spawn(&c)) < 0 || (r = step_network_link(&c)) < 0 ||
+        (r = step_record(&c)) < 0 || (r = step_watch(&c)) < 0 ||
         (r = step_release(&c)) < 0) {
         if (s->init_pidfd >= 0) {
             /* the init still waits for "go": it holds nothing but its namespaces */

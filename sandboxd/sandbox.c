@@ -209,6 +209,7 @@ Sandbox *sandbox_free(Sandbox *s) {
     unit_config_free(s->config);
     free(s->start_error);
     seccomp_filter_unref(s->seccomp);
+    sandbox_net_done(&s->net);
     free(s->runtime_dir);
     free(s->name);
     free(s);
@@ -320,6 +321,8 @@ void sandbox_release_runtime(Sandbox *s) {
     s->init_pidfd = safe_close(s->init_pidfd);
     s->sync_fd = safe_close(s->sync_fd);
     s->adopted = false;
+    /* a failed start: its init never got "go" (else got_ready or an exit would be known) */
+    network_sandbox_detach(s->manager->network, s, s->start_error != NULL);
     int r = sandbox_release_cgroup(s);
     if (r == -EBUSY) /* killed processes still exiting: the caller schedules a retry */
         log_debug_errno(r, "%s: cgroup %s still busy, retrying", s->name,
@@ -673,6 +676,8 @@ int sandbox_clean(Sandbox *s) {
         return -ENOMEM;
     int r = rm_rf(state);
     if (r < 0)
+        return r;
+    if ((r = network_release_lease(s->manager->network, s->name)) < 0)
         return r;
     return rm_rf(s->runtime_dir);
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "network.h"
 #include "ratelimit.h"
 #include "unit.h"
 
@@ -88,6 +89,7 @@ struct Sandbox {
     bool start_timed_out;      /* TimeoutStartSec= expired */
 
     SandboxJob *jobs; /* callers waiting for a start or stop */
+    SandboxNet net;   /* Network=bridge: addresses, veth, published ports */
 };
 
 Sandbox *sandbox_new(Manager *m, const char *name);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon-config.h"
 #include "log.h"
 #include "manager.h"
 #include "sandbox-bus.h"
@@ -51,6 +52,12 @@ static void help(void) {
            "                      v2 our own group if it was delegated to us, as systemd's\n"
            "                      Delegate=yes does, else the root)\n"
            "  --init PATH         the sandbox init binary (default " SANDBOXD_INIT_PATH ")\n"
+           "  --config PATH       settings file (default " DAEMON_CONFIG_PATH_DEFAULT ")\n"
+           "  --bridge NAME       the sandboxes' bridge (sandboxd.conf [Network] Bridge=)\n"
+           "  --subnet PREFIX     their IPv4 subnet (Subnet=, default 10.88.0.0/16 or the\n"
+           "                      first /16 of 10.88-10.99 the host does not route)\n"
+           "  --ipv6-subnet P     their IPv6 subnet, or none (IPv6Subnet=, default a ULA /64\n"
+           "                      derived from the machine id)\n"
            "  --keep-running      on SIGTERM, leave sandboxes running for the next sandboxd\n"
            "                      (it adopts them); by default they are stopped first\n"
            "  --debug             verbose logging\n"
@@ -59,7 +66,8 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_STATE, ARG_RUNTIME, ARG_LOG, ARG_UNIT_PATH, ARG_SLICE,
-           ARG_CGROUP_ROOT, ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING };
+           ARG_CGROUP_ROOT, ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING, ARG_CONFIG,
+           ARG_BRIDGE, ARG_SUBNET, ARG_IPV6_SUBNET };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},
         {"socket", required_argument, NULL, ARG_SOCKET},
@@ -72,6 +80,10 @@ int main(int argc, char *argv[]) {
         {"init", required_argument, NULL, ARG_INIT},
         {"debug", no_argument, NULL, ARG_DEBUG},
         {"keep-running", no_argument, NULL, ARG_KEEP_RUNNING},
+        {"config", required_argument, NULL, ARG_CONFIG},
+        {"bridge", required_argument, NULL, ARG_BRIDGE},
+        {"subnet", required_argument, NULL, ARG_SUBNET},
+        {"ipv6-subnet", required_argument, NULL, ARG_IPV6_SUBNET},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
@@ -84,6 +96,7 @@ int main(int argc, char *argv[]) {
         .slice = (char *) "sandbox.slice",
         .init_path = (char *) SANDBOXD_INIT_PATH,
     };
+    const char *config_path = NULL, *bridge = NULL, *subnet = NULL, *ipv6_subnet = NULL;
     int opt;
 
     log_set_target_auto();
@@ -103,6 +116,10 @@ int main(int argc, char *argv[]) {
         case ARG_INIT: c.init_path = optarg; break;
         case ARG_DEBUG: log_set_max_level(LOG_DEBUG); break;
         case ARG_KEEP_RUNNING: c.keep_running = true; break;
+        case ARG_CONFIG: config_path = optarg; break;
+        case ARG_BRIDGE: bridge = optarg; break;
+        case ARG_SUBNET: subnet = optarg; break;
+        case ARG_IPV6_SUBNET: ipv6_subnet = optarg; break;
         case ARG_VERSION:
             printf("sandboxd %s\n", SANDBOXD_VERSION);
             return EXIT_SUCCESS;
@@ -125,6 +142,44 @@ int main(int argc, char *argv[]) {
             return EXIT_FAILURE;
     c.unit_path = up;
 
+    /* sandboxd.conf, then the command line over it */
+    _cleanup_(daemon_config_done) DaemonConfig dc = {};
+    _cleanup_strv_free_ char **errors = NULL;
+    int r = daemon_config_init(&dc);
+    if (r >= 0)
+        r = daemon_config_load(&dc, config_path ?: DAEMON_CONFIG_PATH_DEFAULT, !config_path,
+                               &errors);
+    if (r < 0) {
+        STRV_FOREACH(e, errors)
+            log_error("%s", *e);
+        if (!errors)
+            log_error_errno(r, "reading %s: %m", config_path ?: DAEMON_CONFIG_PATH_DEFAULT);
+        return EXIT_FAILURE;
+    }
+    if (bridge) {
+        if (!ifname_is_valid(bridge)) {
+            log_error("--bridge=%s: not a valid interface name", bridge);
+            return EXIT_FAILURE;
+        }
+        free(dc.bridge);
+        if (!(dc.bridge = strdup(bridge)))
+            return EXIT_FAILURE;
+    }
+    if (subnet && (in_addr_prefix_parse(subnet, &dc.subnet) < 0 || dc.subnet.family != AF_INET)) {
+        log_error("--subnet=%s: expected an IPv4 prefix like 10.88.0.0/16", subnet);
+        return EXIT_FAILURE;
+    }
+    if (ipv6_subnet) {
+        dc.ipv6_disabled = streq(ipv6_subnet, "none");
+        if (!dc.ipv6_disabled && (in_addr_prefix_parse(ipv6_subnet, &dc.ipv6_subnet) < 0 ||
+                                  dc.ipv6_subnet.family != AF_INET6)) {
+            log_error("--ipv6-subnet=%s: expected an IPv6 prefix like fd00:88::/64, or none",
+                      ipv6_subnet);
+            return EXIT_FAILURE;
+        }
+    }
+    c.daemon = dc;
+
     /* Whatever we inherited beyond stdio (a shell's `exec 7</`) is never handed on: the spawn
      * path closes it in the sandbox's init anyway, and our own helpers must not get it either. */
     if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
@@ -143,7 +198,7 @@ int main(int argc, char *argv[]) {
     raise_fd_limit();
 
     Manager *m = NULL;
-    int r = manager_new(&c, &m);
+    r = manager_new(&c, &m);
     if (r < 0) {
         log_error_errno(r, "allocating the manager: %m");
         return EXIT_FAILURE;

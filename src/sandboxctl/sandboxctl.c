@@ -315,15 +315,16 @@ static int verb_list(sd_bus *bus, char **args) {
     int r = call(bus, "ListUnits", &reply, NULL);
     if (r)
         return r;
-    r = sd_bus_message_enter_container(reply, 'a', "(ssssu)");
+    r = sd_bus_message_enter_container(reply, 'a', "(ssssus)");
     if (r < 0)
         return EXIT_FAILURE;
-    printf("%-24s %-12s %-14s %-8s %s\n", "UNIT", "ACTIVE", "SUB", "PID", "DESCRIPTION");
+    printf("%-24s %-12s %-14s %-8s %-15s %s\n", "UNIT", "ACTIVE", "SUB", "PID", "ADDRESS",
+           "DESCRIPTION");
     unsigned n = 0;
     for (;;) {
-        const char *id, *active, *sub, *desc;
+        const char *id, *active, *sub, *desc, *addr;
         uint32_t pid;
-        r = sd_bus_message_read(reply, "(ssssu)", &id, &active, &sub, &desc, &pid);
+        r = sd_bus_message_read(reply, "(ssssus)", &id, &active, &sub, &desc, &pid, &addr);
         if (r <= 0)
             break;
         char pidbuf[16] = "-";
@@ -335,7 +336,8 @@ static int verb_list(sd_bus *bus, char **args) {
             r = -ENOMEM;
             break;
         }
-        printf("%-24s %-12s %-14s %-8s %s\n", id_s, active_s, sub_s, pidbuf, desc_s);
+        printf("%-24s %-12s %-14s %-8s %-15s %s\n", id_s, active_s, sub_s, pidbuf,
+               *addr ? addr : "-", desc_s);
         n++;
     }
     printf("\n%u unit%s listed.\n", n, n == 1 ? "" : "s");
@@ -440,6 +442,15 @@ static int verb_status(sd_bus *bus, char **args) {
         if (*prop(&ps, "ControlGroup"))
             printf("     CGroup: %s\n", prop_shown(&ps, "ControlGroup"));
         printf(" Namespaces: %s\n", prop_shown(&ps, "Namespaces"));
+        /* Network=bridge: the addresses it has (or will have), and what it publishes */
+        printf("    Network: %s", prop_shown(&ps, "Network"));
+        if (*prop(&ps, "IPAddress"))
+            printf(" %s", prop_shown(&ps, "IPAddress"));
+        if (*prop(&ps, "IPv6Address"))
+            printf(" %s", prop_shown(&ps, "IPv6Address"));
+        printf("\n");
+        if (*prop(&ps, "Ports"))
+            printf("      Ports: %s\n", prop_shown(&ps, "Ports"));
         unsigned base, size;
         if (sscanf(prop(&ps, "UserNamespace"), "0 %u %u", &base, &size) == 2)
             printf("   User IDs: 0-%u inside are %u-%u on the host\n", size - 1, base,
