@@ -615,7 +615,9 @@ void network_sandbox_detach(Network *n, Sandbox *s, bool failed_start) {
     }
     NftAddr addrs[2];
     size_t n_addrs = sandbox_addrs(sn, addrs);
-    if (sn->published) {
+    /* before the table is written at start-up (an adopted sandbox that ended while we were
+     * away), the rebuild simply leaves its elements out */
+    if (sn->published && n->table_written) {
         int r = nft_elements_delete(n->nft, addrs, n_addrs, sn->ports, sn->n_ports);
         if (r < 0) {
             /* some element was not there (another tool's doing): the table from our state */
