@@ -403,8 +403,9 @@ int main(void) {
         r = rootfs_set_hostname(plan, &e);
     if (r < 0)
         die(e.step, r, "%s", e.detail);
-    if (plan->net_ns && (r = netdev_loopback_up()) < 0)
-        die("network", r, "bringing the loopback device up");
+    const char *net_step = NULL;
+    if (plan->net_ns && (r = netdev_configure(&plan->net, &net_step)) < 0)
+        die(net_step, r, "configuring the sandbox's network");
     resolve_identity(plan, &id);
     char **env = payload_env(plan, &id);
     if (!env)

@@ -9,6 +9,3 @@
  * rtnetlink without libraries: the init is linked statically and Debian ships libmnl shared
  * only. On failure *step names what failed ("eth0 address"). */
 int netdev_configure(const PlanNetwork *n, const char **step);
-
-/* Brings lo up (ioctl); netdev_configure() does it too. */
-int netdev_loopback_up(void);

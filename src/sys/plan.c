@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /* Serialisation: a flat list of NUL-terminated "key" "value" pairs; lists repeat the key. */
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "in-addr-util.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "path-util.h"
@@ -104,6 +106,35 @@ static int set_bpf(SandboxPlan *p, const char *v, size_t vl) {
     return 0;
 }
 
+/* "10.88.0.2/16": an interface address with its prefix length, host bits and all. */
+static int put_addr(FILE *f, const char *k, int family, const void *a, int prefixlen) {
+    char buf[INET6_ADDRSTRLEN + 4];
+    if (!inet_ntop(family, a, buf, INET6_ADDRSTRLEN))
+        return -errno;
+    if (prefixlen >= 0)
+        snprintf(buf + strlen(buf), 5, "/%d", prefixlen);
+    return put(f, k, buf);
+}
+
+/* Nothing at all for a sandbox without eth0, so such plans read as they always did. */
+static int put_network(FILE *f, const PlanNetwork *n) {
+    if (!n->eth0)
+        return 0;
+    char mtu[16];
+    snprintf(mtu, sizeof mtu, "%" PRIu32, n->mtu);
+    int r = put(f, "net_eth0", "1");
+    r = r ?: put(f, "net_mtu", mtu);
+    if (n->has_v4) {
+        r = r ?: put_addr(f, "net_addr4", AF_INET, &n->addr4, n->prefix4);
+        r = r ?: put_addr(f, "net_gateway4", AF_INET, &n->gateway4, -1);
+    }
+    if (n->has_v6) {
+        r = r ?: put_addr(f, "net_addr6", AF_INET6, &n->addr6, n->prefix6);
+        r = r ?: put_addr(f, "net_gateway6", AF_INET6, &n->gateway6, -1);
+    }
+    return r;
+}
+
 int plan_to_memfd(const SandboxPlan *p) {
     _cleanup_close_ int fd = memfd_create("sandboxd-plan", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     if (fd < 0)
@@ -137,6 +168,7 @@ int plan_to_memfd(const SandboxPlan *p) {
     r = r ?: put(f, "group", p->group);
     r = r ?: put(f, "pid_ns", p->pid_ns ? "1" : "0");
     r = r ?: put(f, "net_ns", p->net_ns ? "1" : "0");
+    r = r ?: put_network(f, &p->net);
     char caps[32];
     snprintf(caps, sizeof caps, "%" PRIu64, p->capability_bounding_set);
     r = r ?: put(f, "caps", caps);
@@ -168,6 +200,62 @@ static int set_str(char **field, const char *v) {
     return 0;
 }
 
+/* An address of the given family, given once; with "/LEN" when prefixlen is wanted. */
+static int parse_net_addr(const char *v, int family, void *ret, uint8_t *ret_prefixlen,
+                          bool *seen) {
+    if (*seen)
+        return -EINVAL;
+    const char *slash = strchr(v, '/');
+    if (!!slash != !!ret_prefixlen)
+        return -EINVAL;
+    size_t len = slash ? (size_t)(slash - v) : strlen(v);
+    if (len == 0 || len >= INET6_ADDRSTRLEN)
+        return -EINVAL;
+    char text[INET6_ADDRSTRLEN];
+    memcpy(text, v, len);
+    text[len] = 0;
+    if (inet_pton(family, text, ret) != 1)
+        return -EINVAL;
+    if (slash) {
+        uint32_t l;
+        unsigned max = family == AF_INET ? 32 : 128;
+        if (slash[1] < '0' || slash[1] > '9' || safe_atou32(slash + 1, &l) < 0 || l == 0 || l > max)
+            return -EINVAL;
+        *ret_prefixlen = (uint8_t)l;
+    }
+    *seen = true;
+    return 0;
+}
+
+/* A gateway the init can route through: on eth0's subnet, and not eth0's own address. */
+static bool gateway_valid(int family, const void *addr, uint8_t prefixlen, const void *gw) {
+    InAddrPrefix p = {.family = family, .prefixlen = prefixlen};
+    union in_addr_union g = {};
+    size_t size = in_addr_family_size(family);
+    memcpy(p.addr.bytes, addr, size);
+    memcpy(g.bytes, gw, size);
+    return !in_addr_is_null(family, &g) && !in_addr_equal(family, &p.addr, &g) &&
+           in_addr_prefix_contains(&p, family, &g);
+}
+
+/* The init configures eth0 from this without a second look: refuse here what the kernel
+ * would refuse half-way through (an MTU out of range, IPv6 below 1280, a gateway off-link). */
+static int network_validate(const SandboxPlan *p, bool seen_mtu, bool seen_gw4, bool seen_gw6) {
+    const PlanNetwork *n = &p->net;
+    if (!n->eth0)
+        return seen_mtu || n->has_v4 || n->has_v6 || seen_gw4 || seen_gw6 ? -EINVAL : 0;
+    if (!p->net_ns || !seen_mtu || n->mtu < 68 || n->mtu > 65535 || (!n->has_v4 && !n->has_v6))
+        return -EINVAL;
+    if (n->has_v4 != seen_gw4 || n->has_v6 != seen_gw6)
+        return -EINVAL;
+    if (n->has_v4 && !gateway_valid(AF_INET, &n->addr4, n->prefix4, &n->gateway4))
+        return -EINVAL;
+    if (n->has_v6 &&
+        (n->mtu < 1280 || !gateway_valid(AF_INET6, &n->addr6, n->prefix6, &n->gateway6)))
+        return -EINVAL;
+    return 0;
+}
+
 int plan_from_fd(int fd, SandboxPlan **ret) {
     _cleanup_free_ char *buf = NULL;
     size_t len;
@@ -177,6 +265,7 @@ int plan_from_fd(int fd, SandboxPlan **ret) {
     SandboxPlan *p = calloc(1, sizeof(SandboxPlan));
     if (!p)
         return -ENOMEM;
+    bool seen_eth0 = false, seen_mtu = false, seen_gw4 = false, seen_gw6 = false;
     for (size_t off = 0; off < len && r == 0;) {
         const char *k = buf + off;
         size_t kl = strnlen(k, len - off);
@@ -234,6 +323,20 @@ int plan_from_fd(int fd, SandboxPlan **ret) {
             p->pid_ns = streq(v, "1");
         else if (streq(k, "net_ns"))
             p->net_ns = streq(v, "1");
+        else if (streq(k, "net_eth0")) {
+            r = seen_eth0 || !streq(v, "1") ? -EINVAL : 0;
+            p->net.eth0 = seen_eth0 = true;
+        } else if (streq(k, "net_mtu")) {
+            r = seen_mtu ? -EINVAL : safe_atou32(v, &p->net.mtu);
+            seen_mtu = true;
+        } else if (streq(k, "net_addr4"))
+            r = parse_net_addr(v, AF_INET, &p->net.addr4, &p->net.prefix4, &p->net.has_v4);
+        else if (streq(k, "net_gateway4"))
+            r = parse_net_addr(v, AF_INET, &p->net.gateway4, NULL, &seen_gw4);
+        else if (streq(k, "net_addr6"))
+            r = parse_net_addr(v, AF_INET6, &p->net.addr6, &p->net.prefix6, &p->net.has_v6);
+        else if (streq(k, "net_gateway6"))
+            r = parse_net_addr(v, AF_INET6, &p->net.gateway6, NULL, &seen_gw6);
         else if (streq(k, "caps"))
             r = safe_atou64(v, &p->capability_bounding_set);
         else if (streq(k, "userns_base"))
@@ -252,6 +355,8 @@ int plan_from_fd(int fd, SandboxPlan **ret) {
     for (size_t i = 0; r == 0 && i < p->n_volumes; i++)
         if (!p->volumes[i].target)
             r = -EBADMSG;
+    if (r == 0)
+        r = network_validate(p, seen_mtu, seen_gw4, seen_gw6);
     if (r == 0 && (!p->root_mount || !p->argv || (!p->lowers && !p->root_directory) ||
                    (p->userns_base && !p->stage_dir)))
         r = -EBADMSG;

@@ -3,6 +3,7 @@
  * sandbox) into DIR, the seeds of fuzz-plan. tests/fuzz/run calls it on every run, so the seeds
  * follow the plan format as it changes; each plan must also read back. */
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,6 +70,16 @@ int main(int argc, char **argv) {
                        .pid_ns = true,
                        .net_ns = true};
 
+    /* the same with Network=bridge: eth0 with both families, as the daemon addresses it */
+    SandboxPlan web_bridge = web;
+    web_bridge.net = (PlanNetwork){
+        .eth0 = true, .mtu = 1500, .has_v4 = true, .has_v6 = true, .prefix4 = 16, .prefix6 = 64};
+    if (inet_pton(AF_INET, "10.88.0.2", &web_bridge.net.addr4) != 1 ||
+        inet_pton(AF_INET, "10.88.0.1", &web_bridge.net.gateway4) != 1 ||
+        inet_pton(AF_INET6, "fd5b:7a3c:11d0::2", &web_bridge.net.addr6) != 1 ||
+        inet_pton(AF_INET6, "fd5b:7a3c:11d0::1", &web_bridge.net.gateway6) != 1)
+        return 1;
+
     /* units/examples/sandbox.unit: volumes, environment, working directory, user and group */
     char *ex_argv[] = {"/bin/sh", "-c",
                        "echo \"$GREETING from $(hostname) as $(id -un)\"; exec sleep 2147483647",
@@ -126,6 +137,7 @@ int main(int argc, char **argv) {
         const SandboxPlan *plan;
     } seeds[] = {
         {"seed-web", &web},
+        {"seed-web-bridge", &web_bridge},
         {"seed-example", &example},
         {"seed-root-directory-ro", &ro},
         {"seed-userns", &userns},
