@@ -567,6 +567,15 @@ int network_sandbox_attach(Network *n, Sandbox *s, int netns_fd) {
     int r;
     if (!sn->attached)
         return 0;
+    /* ~30 us: puts back what the kernel or an admin took (the bridge's IPv6 addresses go
+     * when it goes down), so every start finds the bridge as network_new() left it */
+    InAddrPrefix gw[2] = {{AF_INET, n->gateway4, n->ctx.v4.prefixlen},
+                          {AF_INET6, n->gateway6, n->ctx.v6.prefixlen}};
+    r = rtnl_bridge_ensure(n->rtnl, n->bridge, gw, n->ctx.v6.family ? 2 : 1, &n->bridge_ifindex,
+                           NULL);
+    if (r < 0)
+        return sandbox_set_start_error(s, "setting up the bridge %s: %s", n->bridge,
+                                       strerror(-r)), r;
     for (int tries = 0;; tries++) {
         uint32_t rnd;
         if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
@@ -582,7 +591,7 @@ int network_sandbox_attach(Network *n, Sandbox *s, int netns_fd) {
         return sandbox_set_start_error(s, "creating the veth pair on %s: %s", n->bridge,
                                        strerror(-r)), r;
     }
-    NftAddr addrs[2];
+    NftAddr addrs[2] = {};
     size_t n_addrs = sandbox_addrs(sn, addrs);
     sn->published = true;
     r = nft_elements_add(n->nft, addrs, n_addrs, sn->ports, sn->n_ports);
@@ -613,7 +622,7 @@ void network_sandbox_detach(Network *n, Sandbox *s, bool failed_start) {
         sandbox_net_done(sn);
         return;
     }
-    NftAddr addrs[2];
+    NftAddr addrs[2] = {};
     size_t n_addrs = sandbox_addrs(sn, addrs);
     /* before the table is written at start-up (an adopted sandbox that ended while we were
      * away), the rebuild simply leaves its elements out */
