@@ -388,6 +388,12 @@ static const ConfKey key_table[] = {
     {"Sandbox", "CapabilityBoundingSet", parse_capabilities, OFF(capability_bounding_set), 0},
     {"Sandbox", "SeccompProfile", parse_seccomp_profile, OFF(seccomp_profile), 0},
     {"Sandbox", "NoNewPrivileges", parse_bool, OFF(no_new_privileges), false},
+    {"Sandbox", "Network", unit_parse_network, OFF(network), 0},
+    {"Sandbox", "Port", unit_parse_port, OFF(ports), 0},
+    {"Sandbox", "IPAddress", unit_parse_address, OFF(ip_address), AF_INET},
+    {"Sandbox", "IPv6Address", unit_parse_address, OFF(ipv6_address), AF_INET6},
+    {"Sandbox", "DNS", unit_parse_dns, OFF(dns), 0},
+    {"Sandbox", "AddHost", unit_parse_extra_host, OFF(extra_hosts), 0},
     {"Resources", "CPUQuota", parse_cpu_quota, OFF(cpu_quota_permyriad), 0},
     {"Resources", "AllowedCPUs", parse_cpus, OFF(allowed_cpus), 0},
     {"Resources", "CPUWeight", parse_cpu_weight, OFF(cpu_weight), 0},
@@ -454,6 +460,7 @@ static void validate(ConfParser *p) {
                 conf_add_error(p, conf_line_of(p, "Volume"),
                                "Volume=%s:%s: the target is mounted twice",
                                u->volumes[i].source, u->volumes[i].target);
+    unit_settle_network(p);
 }
 
 static void unit_config_init(UnitConfig *u) {
@@ -461,6 +468,7 @@ static void unit_config_init(UnitConfig *u) {
         .start_limit_interval_usec = DEFAULT_START_LIMIT_INTERVAL_USEC,
         .start_limit_burst = DEFAULT_START_LIMIT_BURST,
         .namespaces = NS_DEFAULT,
+        .network = NETWORK_BRIDGE, /* NS_DEFAULT has net */
         .capability_bounding_set = DEFAULT_CAPABILITY_BOUNDING_SET,
         .cpu_quota_permyriad = UINT32_MAX,
         .cpu_weight = UINT64_MAX,
@@ -509,6 +517,11 @@ UnitConfig *unit_config_free(UnitConfig *u) {
     free(u->user);
     free(u->group);
     free(u->seccomp_profile);
+    free(u->ports);
+    strv_free(u->dns);
+    for (size_t i = 0; i < u->n_extra_hosts; i++)
+        free(u->extra_hosts[i].name);
+    free(u->extra_hosts);
     strv_free(u->exec_start);
     for (size_t i = 0; i < u->n_io_limits; i++)
         free(u->io_limits[i].path);
@@ -523,6 +536,9 @@ int unit_load_string(const char *path, const char *text, UnitConfig **ret, char 
     if (!u)
         return -ENOMEM;
     unit_config_init(u);
+    /* unset until validate() settles it, so that Network= and Namespaces= may come in any
+     * order */
+    u->network = _NETWORK_MODE_INVALID;
     conf_parser_init(&p, path, &unit_syntax, u);
 
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
