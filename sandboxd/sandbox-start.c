@@ -110,7 +110,7 @@ static int step_prepare_runtime(StartContext *c) {
     (void) rm_rf(s->runtime_dir);
     if ((r = mkdir_p(c->root, 0700)) < 0)
         return start_fail(s, r, "creating %s", c->root);
-    if ((r = sandbox_write_init_layer(s, c->init_dir, c->hostname)) < 0)
+    if ((r = sandbox_write_init_layer(s, c->init_dir, c->hostname, NULL, NULL)) < 0)
         return start_fail(s, r, "writing the init layer in %s", c->init_dir);
     if (u->layers && !u->read_only) {
         /* the rw layer survives restarts; the state root stays private (CVE-2021-41091) */
