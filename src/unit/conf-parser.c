@@ -26,14 +26,30 @@ void conf_parser_init(ConfParser *p, const char *path, const ConfSyntax *syntax,
     *p = (ConfParser){.path = path, .syntax = syntax, .target = target};
 }
 
-void conf_add_error(ConfParser *p, unsigned line, const char *fmt, ...) {
-    _cleanup_free_ char *msg = NULL, *full = NULL;
+/* "PATH:LINE: ..." or, for line 0, "PATH: ..."; NULL on OOM. */
+static char *format_error(const char *path, unsigned line, const char *fmt, va_list ap) {
+    _cleanup_free_ char *msg = NULL;
+    char *full = NULL;
+    if (vasprintf(&msg, fmt, ap) < 0 || (line ? asprintf(&full, "%s:%u: %s", path, line, msg)
+                                              : asprintf(&full, "%s: %s", path, msg)) < 0)
+        return NULL;
+    return full;
+}
+
+int conf_append_error(char ***errors, const char *path, unsigned line, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int r = vasprintf(&msg, fmt, ap);
+    char *full = format_error(path, line, fmt, ap);
     va_end(ap);
-    if (r < 0 || (line ? asprintf(&full, "%s:%u: %s", p->path, line, msg)
-                       : asprintf(&full, "%s: %s", p->path, msg)) < 0) {
+    return full ? strv_consume(errors, full) : -ENOMEM;
+}
+
+void conf_add_error(ConfParser *p, unsigned line, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    _cleanup_free_ char *full = format_error(p->path, line, fmt, ap);
+    va_end(ap);
+    if (!full) {
         p->oom = -ENOMEM;
         return;
     }
@@ -281,21 +297,18 @@ int conf_parser_finish(ConfParser *p, char ***ret_errors) {
 }
 
 /* A file-level problem, reported like a parse error so every caller names the file. */
-_printf_(3, 4) static int file_error(const char *path, char ***ret_errors, const char *fmt, ...) {
-    if (ret_errors) {
-        _cleanup_free_ char *msg = NULL;
-        char *m = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0 || asprintf(&m, "%s: %s", path, msg) < 0)
-            return -ENOMEM;
-        *ret_errors = NULL;
-        if (strv_consume(ret_errors, m) < 0)
-            return -ENOMEM;
-    }
-    return -EINVAL;
+_printf_(3, 4) static int file_error(char ***ret_errors, const char *path, const char *fmt, ...) {
+    if (!ret_errors)
+        return -EINVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    char *full = format_error(path, 0, fmt, ap);
+    va_end(ap);
+    if (!full)
+        return -ENOMEM;
+    *ret_errors = NULL;
+    int r = strv_consume(ret_errors, full);
+    return r < 0 ? r : -EINVAL;
 }
 
 int conf_read_file(const char *path, size_t max, const char *kind, char **ret_text,
@@ -305,18 +318,18 @@ int conf_read_file(const char *path, size_t max, const char *kind, char **ret_te
     int r = read_file(path, max, &text, &len);
     switch (r) {
     case -EISDIR:
-        return file_error(path, ret_errors, "is a directory, not a %s", kind);
+        return file_error(ret_errors, path, "is a directory, not a %s", kind);
     case -EBADFD:
-        return file_error(path, ret_errors,
+        return file_error(ret_errors, path,
                           "not a regular file (a FIFO, socket or device cannot be a %s)", kind);
     case -EFBIG:
-        return file_error(path, ret_errors, "larger than %zu KiB, not a %s", max / 1024, kind);
+        return file_error(ret_errors, path, "larger than %zu KiB, not a %s", max / 1024, kind);
     default:
         if (r < 0)
             return r;
     }
     if (strlen(text) != len)
-        return file_error(path, ret_errors, "contains a NUL byte, not a text file");
+        return file_error(ret_errors, path, "contains a NUL byte, not a text file");
     *ret_text = TAKE_PTR(text);
     return 0;
 }

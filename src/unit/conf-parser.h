@@ -66,6 +66,9 @@ struct ConfParser {
 void conf_parser_init(ConfParser *p, const char *path, const ConfSyntax *syntax, void *target);
 /* "FILE:LINE: ..." (or "FILE: ..." for line 0) appended to p->errors. */
 _printf_(3, 4) void conf_add_error(ConfParser *p, unsigned line, const char *fmt, ...);
+/* The same for a list of messages outside a parse: 0 or -ENOMEM. */
+_printf_(4, 5) int conf_append_error(char ***errors, const char *path, unsigned line,
+                                     const char *fmt, ...);
 /* The last line that assigned key (in any section), for errors across keys; 0 if none. */
 unsigned conf_line_of(const ConfParser *p, const char *key);
 /* Reads text through inih and the key table. Returns 0 (problems are in p->errors) or

@@ -60,7 +60,8 @@ static int parse_path(ConfParser *p, const char *v, void *field, uintptr_t d, co
     return parse_string(p, v, field, d, why);
 }
 
-static int parse_hostname(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_hostname(ConfParser *p, const char *v, void *field, uintptr_t d,
+                          const char **why) {
     if (*v && !unit_hostname_is_valid(v)) {
         *why = "not a valid host name (letters, digits, '-' and '.', at most 64)";
         return -EINVAL;

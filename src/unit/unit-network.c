@@ -4,7 +4,6 @@
  * static addresses against the bridge's subnets. */
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +81,8 @@ static int parse_port_range(const char *s, size_t n, uint16_t *ret_first, uint16
 static bool port_hosts_overlap(const PortMapping *a, const PortMapping *b) {
     if (a->protocol != b->protocol)
         return false;
-    if (a->host_port > b->host_port + (b->count - 1) || b->host_port > a->host_port + (a->count - 1))
+    if (a->host_port > b->host_port + (b->count - 1) ||
+        b->host_port > a->host_port + (a->count - 1))
         return false;
     if (a->host_family == AF_UNSPEC || b->host_family == AF_UNSPEC)
         return true;
@@ -429,19 +429,6 @@ static const char *subnet_address_problem(const InAddrPrefix *s, const union in_
     return NULL;
 }
 
-_printf_(4, 5) static int check_error(const UnitConfig *u, unsigned line, char ***errors,
-                                      const char *fmt, ...) {
-    _cleanup_free_ char *msg = NULL;
-    char *full = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vasprintf(&msg, fmt, ap);
-    va_end(ap);
-    if (r < 0 || asprintf(&full, "%s:%u: %s", u->path, line, msg) < 0)
-        return -ENOMEM;
-    return strv_consume(errors, full);
-}
-
 int unit_check_network(const UnitConfig *u, const UnitNetworkContext *net, char ***errors) {
     char a[INET6_ADDRSTRLEN], s[IN_ADDR_PREFIX_STRLEN];
     const char *why;
@@ -451,9 +438,9 @@ int unit_check_network(const UnitConfig *u, const UnitNetworkContext *net, char 
     if (u->ip_address_family == AF_INET && net->v4.family == AF_INET) {
         union in_addr_union x = {.in = u->ip_address};
         if ((why = subnet_address_problem(&net->v4, &x))) {
-            r = check_error(u, u->ip_address_line, errors, "IPAddress=%s: %s %s",
-                            in_addr_to_string(AF_INET, &x, a), why,
-                            in_addr_prefix_to_string(&net->v4, s));
+            r = conf_append_error(errors, u->path, u->ip_address_line, "IPAddress=%s: %s %s",
+                                  in_addr_to_string(AF_INET, &x, a), why,
+                                  in_addr_prefix_to_string(&net->v4, s));
             if (r < 0)
                 return r;
             bad = true;
@@ -475,9 +462,10 @@ int unit_check_network(const UnitConfig *u, const UnitNetworkContext *net, char 
         else /* the subnet is a /64 to come: its first two addresses are never a sandbox's */
             why = subnet_address_problem(subnet = &own64, &x);
         if (why) {
-            r = check_error(u, u->ipv6_address_line, errors, "IPv6Address=%s: %s%s%s",
-                            in_addr_to_string(AF_INET6, &x, a), why, subnet ? " " : "",
-                            subnet ? in_addr_prefix_to_string(subnet, s) : "");
+            r = conf_append_error(errors, u->path, u->ipv6_address_line,
+                                  "IPv6Address=%s: %s%s%s", in_addr_to_string(AF_INET6, &x, a),
+                                  why, subnet ? " " : "",
+                                  subnet ? in_addr_prefix_to_string(subnet, s) : "");
             if (r < 0)
                 return r;
             bad = true;

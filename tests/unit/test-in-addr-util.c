@@ -32,8 +32,8 @@ static void test_parse(void **state) {
     assert_int_equal(a.bytes[15], 1);
     addr("::ffff:10.0.0.1", AF_INET6);
     static const char *const bad[] = {"", "1.2.3", "1.2.3.4.5", " 1.2.3.4", "1.2.3.4 ",
-                                      "256.1.1.1", "[fd00::1]", "fd00::1/64", "fe80::1%eth0", "010.1.1.1",
-                                      "localhost", "fd00:::1"};
+                                      "256.1.1.1", "[fd00::1]", "fd00::1/64", "fe80::1%eth0",
+                                      "010.1.1.1", "localhost", "fd00:::1"};
     for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
         int family = -1;
         union in_addr_union untouched = {.bytes = {0xaa}};
