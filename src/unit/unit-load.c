@@ -9,7 +9,6 @@
 #include "conf-parser.h"
 #include "strv.h"
 #include "unit-internal.h"
-#include "utf8.h"
 
 #define UNIT_FILE_SIZE_MAX (1024 * 1024)
 

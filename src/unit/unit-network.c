@@ -40,15 +40,16 @@ int unit_parse_network(ConfParser *p, const char *v, void *field, uintptr_t d, c
     return 0;
 }
 
+static const char port_syntax[] = "expected [HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|/udp], "
+                                  "like 8080:80 or 127.0.0.1:5353:53/udp";
+
 /* "N" or "N-M" of the n bytes at s; *ret_count ports from *ret_first. */
 static int parse_port_range(const char *s, size_t n, uint16_t *ret_first, uint16_t *ret_count,
                             const char **why) {
-    static const char syntax[] = "expected [HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|/udp], like "
-                                 "8080:80 or 127.0.0.1:5353:53/udp";
     char buf[16];
     uint32_t first, last;
     if (n == 0 || n >= sizeof buf) {
-        *why = syntax;
+        *why = port_syntax;
         return -EINVAL;
     }
     memcpy(buf, s, n);
@@ -60,7 +61,7 @@ static int parse_port_range(const char *s, size_t n, uint16_t *ret_first, uint16
     if (r >= 0)
         r = dash ? safe_atou32(dash, &last) : (last = first, 0);
     if (r == -EINVAL) {
-        *why = syntax;
+        *why = port_syntax;
         return r;
     }
     if (r < 0 || first == 0 || first > 65535 || last == 0 || last > 65535) {
@@ -93,8 +94,6 @@ static bool port_hosts_overlap(const PortMapping *a, const PortMapping *b) {
 }
 
 static int parse_port_mapping(const char *v, PortMapping *ret, const char **why) {
-    static const char syntax[] = "expected [HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|/udp], like "
-                                 "8080:80 or 127.0.0.1:5353:53/udp";
     _cleanup_free_ char *copy = strdup(v);
     PortMapping m = {.host_family = AF_UNSPEC, .protocol = IPPROTO_TCP};
     if (!copy)
@@ -115,7 +114,7 @@ static int parse_port_mapping(const char *v, PortMapping *ret, const char **why)
     if (*copy == '[') {
         char *close = strchr(copy, ']');
         if (!close || close[1] != ':') {
-            *why = syntax;
+            *why = port_syntax;
             return -EINVAL;
         }
         *close = 0;
@@ -157,7 +156,7 @@ static int parse_port_mapping(const char *v, PortMapping *ret, const char **why)
 
     char *colon = strchr(ports, ':');
     if (!colon || strchr(colon + 1, ':')) {
-        *why = syntax;
+        *why = port_syntax;
         return -EINVAL;
     }
     if (colon == ports) {
