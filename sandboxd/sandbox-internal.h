@@ -35,7 +35,20 @@ int sandbox_preflight(Sandbox *s);
 int sandbox_resolve_io_limits(Sandbox *s, CgIoLimit **ret, size_t *ret_n);
 int sandbox_pick_userns_base(Sandbox *s);
 const char *sandbox_effective_hostname(const Sandbox *s, char buf[static 65]);
-int sandbox_write_init_layer(const Sandbox *s, const char *init_dir, const char *hostname);
+/* The init layer: etc/hostname, etc/hosts and etc/resolv.conf. net (NULL: none) gives the
+ * sandbox's own addresses for its host name. *ret_no_resolvers: resolv.conf names no server
+ * (DNS= empty, or none on the host that the sandbox can reach), for the unit log. */
+int sandbox_write_init_layer(const Sandbox *s, const char *init_dir, const char *hostname,
+                             const PlanNetwork *net, bool *ret_no_resolvers);
+/* /etc/hosts: localhost, the host name on the sandbox's addresses (127.0.1.1 without), then
+ * AddHost=. NULL on OOM. */
+char *sandbox_hosts_text(const UnitConfig *c, const char *hostname, const PlanNetwork *net);
+/* /etc/resolv.conf from the host's (host, NULL if unreadable) and systemd-resolved's upstream
+ * list (resolved, NULL if absent): DNS= replaces the host's servers, keeping its search and
+ * options lines; else the host's file without the loopback servers a sandbox with its own
+ * network namespace cannot reach, and if none remain, resolved's upstream servers. */
+int sandbox_resolv_conf_text(const UnitConfig *c, const char *host, const char *resolved,
+                             char **ret, bool *ret_no_resolvers);
 unsigned long sandbox_clone_flags(unsigned ns);
 int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const char *upper,
                        const char *work, const char *hostname, SandboxPlan **ret);

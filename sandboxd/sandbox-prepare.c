@@ -16,6 +16,7 @@
 
 #include "blockdev.h"
 #include "cgroup.h"
+#include "in-addr-util.h"
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"
@@ -34,28 +35,112 @@ static int write_text(const char *dir, const char *name, const char *text) {
     return write_file_atomic(p, text, strlen(text), 0644);
 }
 
-/* The host's resolv.conf without loopback name servers, which the sandbox cannot reach. */
-static char *filtered_resolv_conf(void) {
-    _cleanup_free_ char *text = NULL;
-    char *out;
-    size_t n = 0;
-    if (read_file("/etc/resolv.conf", 64 * 1024, &text, NULL) < 0)
-        return strdup("");
-    /* + 2: a last line without its newline gets one */
-    out = malloc(strlen(text) + 2);
-    if (!out)
+#define HOST_RESOLV_CONF "/etc/resolv.conf"
+/* systemd-resolved's list of its upstream servers, for hosts whose resolv.conf names only its
+ * stub at 127.0.0.53, which a sandbox cannot reach */
+#define RESOLVED_RESOLV_CONF "/run/systemd/resolve/resolv.conf"
+#define RESOLV_CONF_SIZE_MAX (64 * 1024)
+
+/* The first word of a resolv.conf line is keyword (followed by blanks); returns what follows. */
+static const char *resolv_keyword(const char *line, const char *keyword) {
+    const char *v = line + strspn(line, " \t");
+    size_t n = strlen(keyword);
+    if (strncmp(v, keyword, n) != 0 || (v[n] != ' ' && v[n] != '\t'))
         return NULL;
-    for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
-        char *v = l + strspn(l, " \t");
-        if (strncmp(v, "nameserver", 10) == 0) {
-            v += 10 + strspn(v + 10, " \t");
-            if (strncmp(v, "127.", 4) == 0 || strncmp(v, "::1", 3) == 0)
-                continue;
-        }
-        n += (size_t) sprintf(out + n, "%s\n", l);
+    return v + n + strspn(v + n, " \t");
+}
+
+/* "nameserver ADDR" with ADDR on loopback */
+static bool is_loopback_server(const char *ns) {
+    char buf[INET6_ADDRSTRLEN];
+    size_t n = strcspn(ns, " \t");
+    int family;
+    union in_addr_union a;
+    if (n >= sizeof buf)
+        return false;
+    memcpy(buf, ns, n);
+    buf[n] = 0;
+    return in_addr_parse(buf, &family, &a) >= 0 && in_addr_is_loopback(family, &a);
+}
+
+typedef enum ResolvLines {
+    RESOLV_ALL,            /* everything but the servers skipped */
+    RESOLV_SERVERS,        /* nameserver lines only */
+    RESOLV_SEARCH_OPTIONS, /* search, domain and options lines only */
+} ResolvLines;
+
+/* Copies the lines of text that what selects to f, without the nameservers on loopback when
+ * skip_loopback; returns how many nameserver lines it copied. */
+static int copy_resolv_lines(FILE *f, const char *text, ResolvLines what, bool skip_loopback) {
+    int servers = 0;
+    for (const char *l = text; l && *l; l += strcspn(l, "\n"), l += *l == '\n') {
+        _cleanup_free_ char *line = strndup(l, strcspn(l, "\n"));
+        if (!line)
+            return -ENOMEM;
+        const char *ns = resolv_keyword(line, "nameserver");
+        bool search = resolv_keyword(line, "search") || resolv_keyword(line, "domain") ||
+                      resolv_keyword(line, "options");
+        if ((what == RESOLV_SERVERS && !ns) || (what == RESOLV_SEARCH_OPTIONS && !search) ||
+            (ns && skip_loopback && is_loopback_server(ns)))
+            continue;
+        fprintf(f, "%s\n", line);
+        servers += !!ns;
     }
-    out[n] = 0;
-    return out;
+    return servers;
+}
+
+int sandbox_resolv_conf_text(const UnitConfig *c, const char *host, const char *resolved,
+                             char **ret, bool *ret_no_resolvers) {
+    /* a sandbox in the host's network namespace reaches the host's loopback resolvers */
+    bool skip_loopback = c->namespaces & NS_NET;
+    char *text = NULL;
+    size_t size = 0;
+    int servers;
+    FILE *f = open_memstream(&text, &size);
+    if (!f)
+        return -ENOMEM;
+    if (c->dns_assigned) {
+        /* DNS= replaces the servers only: the host's search domains and options stay */
+        servers = copy_resolv_lines(f, host, RESOLV_SEARCH_OPTIONS, false);
+        STRV_FOREACH(d, c->dns)
+            if (servers >= 0 && fprintf(f, "nameserver %s\n", *d) > 0)
+                servers++;
+    } else {
+        servers = copy_resolv_lines(f, host, RESOLV_ALL, skip_loopback);
+        if (servers == 0)
+            servers = copy_resolv_lines(f, resolved, RESOLV_SERVERS, skip_loopback);
+    }
+    if (fclose(f) != 0 || servers < 0) {
+        free(text);
+        return -ENOMEM;
+    }
+    *ret = text;
+    if (ret_no_resolvers)
+        *ret_no_resolvers = servers == 0;
+    return 0;
+}
+
+char *sandbox_hosts_text(const UnitConfig *c, const char *hostname, const PlanNetwork *net) {
+    char *text = NULL, a[INET6_ADDRSTRLEN];
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f)
+        return NULL;
+    fputs("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", f);
+    bool own = net && net->eth0 && (net->has_v4 || net->has_v6);
+    if (own && net->has_v4)
+        fprintf(f, "%s\t%s\n", inet_ntop(AF_INET, &net->addr4, a, sizeof a), hostname);
+    if (own && net->has_v6)
+        fprintf(f, "%s\t%s\n", inet_ntop(AF_INET6, &net->addr6, a, sizeof a), hostname);
+    if (!own) /* Debian's way for a name without an address of its own */
+        fprintf(f, "127.0.1.1\t%s\n", hostname);
+    for (size_t i = 0; i < c->n_extra_hosts; i++)
+        fprintf(f, "%s\t%s\n",
+                in_addr_to_string(c->extra_hosts[i].family, &c->extra_hosts[i].addr, a),
+                c->extra_hosts[i].name);
+    if (fclose(f) != 0)
+        return mfree(text);
+    return text;
 }
 
 const char *sandbox_effective_hostname(const Sandbox *s, char buf[static 65]) {
@@ -69,27 +154,32 @@ const char *sandbox_effective_hostname(const Sandbox *s, char buf[static 65]) {
     return n ? buf : "sandbox";
 }
 
-int sandbox_write_init_layer(const Sandbox *s, const char *init_dir, const char *hostname) {
+int sandbox_write_init_layer(const Sandbox *s, const char *init_dir, const char *hostname,
+                             const PlanNetwork *net, bool *ret_no_resolvers) {
     _cleanup_free_ char *etc = path_join(init_dir, "etc"), *hosts = NULL, *resolv = NULL,
-                        *hn = NULL;
+                        *hn = NULL, *host_resolv = NULL, *resolved = NULL;
+    bool no_resolvers;
     if (!etc)
         return -ENOMEM;
     int r = mkdir_p(etc, 0755);
     if (r < 0)
         return r;
-    if (asprintf(&hn, "%s\n", hostname) < 0 ||
-        asprintf(&hosts,
-                 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-                 "127.0.1.1\t%s\n",
-                 hostname) < 0)
+    if (asprintf(&hn, "%s\n", hostname) < 0)
         return -ENOMEM;
-    resolv = filtered_resolv_conf();
-    if (!resolv)
+    hosts = sandbox_hosts_text(s->config, hostname, net);
+    if (!hosts)
         return -ENOMEM;
-    (void) s;
+    /* either may be missing: a host without resolvers, or without systemd-resolved */
+    (void) read_file(HOST_RESOLV_CONF, RESOLV_CONF_SIZE_MAX, &host_resolv, NULL);
+    (void) read_file(RESOLVED_RESOLV_CONF, RESOLV_CONF_SIZE_MAX, &resolved, NULL);
+    r = sandbox_resolv_conf_text(s->config, host_resolv, resolved, &resolv, &no_resolvers);
+    if (r < 0)
+        return r;
     if ((r = write_text(etc, "hostname", hn)) < 0 || (r = write_text(etc, "hosts", hosts)) < 0 ||
         (r = write_text(etc, "resolv.conf", resolv)) < 0)
         return r;
+    if (ret_no_resolvers)
+        *ret_no_resolvers = no_resolvers;
     return 0;
 }
 

@@ -116,8 +116,12 @@ static int step_prepare_runtime(StartContext *c) {
     (void) rm_rf(s->runtime_dir);
     if ((r = mkdir_p(c->root, 0700)) < 0)
         return start_fail(s, r, "creating %s", c->root);
-    if ((r = sandbox_write_init_layer(s, c->init_dir, c->hostname)) < 0)
+    bool no_resolvers = false;
+    if ((r = sandbox_write_init_layer(s, c->init_dir, c->hostname, &c->net, &no_resolvers)) < 0)
         return start_fail(s, r, "writing the init layer in %s", c->init_dir);
+    if (no_resolvers && u->network != NETWORK_NONE)
+        sandbox_log_event(s, "No name server for /etc/resolv.conf: the host has only loopback "
+                             "resolvers and no /run/systemd/resolve/resolv.conf; set DNS=.");
     if (u->layers && !u->read_only) {
         /* the rw layer survives restarts; the state root stays private (CVE-2021-41091) */
         c->upper = path_join(c->state, "upper");

@@ -84,6 +84,12 @@ bool in_addr_is_loopback(int family, const union in_addr_union *a) {
     return family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&a->in6);
 }
 
+bool in_addr_is_multicast(int family, const union in_addr_union *a) {
+    if (family == AF_INET)
+        return (a->bytes[0] & 0xf0) == 0xe0;
+    return family == AF_INET6 && a->bytes[0] == 0xff;
+}
+
 bool in_addr_prefix_contains(const InAddrPrefix *p, int family, const union in_addr_union *a) {
     return p->family == family && prefix_bits_match(p->addr.bytes, a->bytes, p->prefixlen);
 }

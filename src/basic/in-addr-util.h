@@ -31,6 +31,8 @@ int in_addr_prefix_parse(const char *s, InAddrPrefix *ret);
 bool in_addr_equal(int family, const union in_addr_union *a, const union in_addr_union *b);
 bool in_addr_is_null(int family, const union in_addr_union *a);
 bool in_addr_is_loopback(int family, const union in_addr_union *a);
+/* 224.0.0.0/4, ff00::/8 */
+bool in_addr_is_multicast(int family, const union in_addr_union *a);
 bool in_addr_prefix_contains(const InAddrPrefix *p, int family, const union in_addr_union *a);
 bool in_addr_prefix_overlaps(const InAddrPrefix *a, const InAddrPrefix *b);
 /* The address n above the prefix's base (n = 1: the first host). -ERANGE when n is beyond the

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "daemon-config.h"
 #include "escape-util.h"
 #include "macro.h"
 #include "parse-util.h"
@@ -36,6 +37,7 @@ static bool arg_value = false;
 static unsigned arg_lines = 10;
 static uint64_t arg_timeout = 0; /* 0: the defaults above */
 static bool arg_raw = false;
+static const char *arg_config = NULL; /* sandboxd.conf, for verify */
 static const char *socket_path;
 
 typedef struct Prop {
@@ -517,12 +519,44 @@ static int verb_logs(sd_bus *bus, char **args) {
     return 0;
 }
 
+/* The subnets verify checks IPAddress= and IPv6Address= against: sandboxd.conf's, else the
+ * first the daemon tries; an IPv6 subnet left to the daemon is checked as far as it can be. */
+static int verify_network_context(UnitNetworkContext *ret) {
+    _cleanup_(daemon_config_done) DaemonConfig c = {};
+    _cleanup_strv_free_ char **errors = NULL;
+    const char *path = arg_config ?: DAEMON_CONFIG_PATH_DEFAULT;
+    int r = daemon_config_init(&c);
+    if (r >= 0)
+        r = daemon_config_load(&c, path, !arg_config, &errors);
+    if (r < 0) {
+        STRV_FOREACH(e, errors)
+            print_message(*e);
+        if (!errors)
+            fprintf(stderr, "%s: %s\n", path, strerror(-r));
+        return r;
+    }
+    UnitNetworkContext net = {
+        .v4 = c.subnet,
+        .v6 = c.ipv6_subnet,
+        .v6_unknown = !c.ipv6_disabled && c.ipv6_subnet.family == 0,
+    };
+    if (net.v4.family == 0 && (r = in_addr_prefix_parse(NETWORK_SUBNET_DEFAULT, &net.v4)) < 0)
+        return r;
+    *ret = net;
+    return 0;
+}
+
 static int verb_verify(char **args) {
-    int ret = 0;
+    UnitNetworkContext net;
+    /* a bad sandboxd.conf fails verify, but the units are still read */
+    bool have_net = verify_network_context(&net) >= 0;
+    int ret = have_net ? 0 : EXIT_FAILURE;
     STRV_FOREACH(a, args) {
         _cleanup_(unit_config_freep) UnitConfig *c = NULL;
         _cleanup_strv_free_ char **errors = NULL;
         int r = unit_load(*a, &c, &errors);
+        if (r >= 0 && have_net)
+            r = unit_check_network(c, &net, &errors);
         if (r >= 0)
             continue;
         ret = EXIT_FAILURE;
@@ -546,7 +580,8 @@ static void help(void) {
            "  show UNIT...          show properties as Key=Value\n"
            "  list                  list loaded units\n"
            "  logs UNIT             show the unit's log (payload output and sandboxd events)\n"
-           "  verify FILE...        check unit files offline, printing every error\n"
+           "  verify FILE...        check unit files offline, printing every error; static\n"
+           "                        addresses against the subnets of sandboxd.conf\n"
            "  clean UNIT...         remove a stopped unit's rw layer and runtime state\n"
            "  reset-failed UNIT...  clear the failed state and the start limit\n\n"
            "Options:\n"
@@ -560,17 +595,21 @@ static void help(void) {
            SANDBOXD_SOCKET_DEFAULT ")\n"
            "      --timeout=SPAN    how long to wait for sandboxd (default: 25s for queries,\n"
            "                        no limit for start, stop and restart)\n"
+           "      --config=PATH     with verify: sandboxd.conf (default "
+           DAEMON_CONFIG_PATH_DEFAULT ",\n"
+           "                        which may be missing)\n"
            "  -h, --help\n      --version\n");
 }
 
 int main(int argc, char *argv[]) {
-    enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW };
+    enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
         {"socket", required_argument, NULL, ARG_SOCKET},
         {"timeout", required_argument, NULL, ARG_TIMEOUT},
         {"raw", no_argument, NULL, ARG_RAW},
+        {"config", required_argument, NULL, ARG_CONFIG},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
@@ -602,6 +641,9 @@ int main(int argc, char *argv[]) {
             break;
         case ARG_RAW:
             arg_raw = true;
+            break;
+        case ARG_CONFIG:
+            arg_config = optarg;
             break;
         case ARG_TIMEOUT:
             if (parse_timespan(optarg, &arg_timeout) < 0 || arg_timeout == 0) {

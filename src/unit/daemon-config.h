@@ -11,6 +11,9 @@
 
 #define DAEMON_CONFIG_PATH_DEFAULT "/etc/sandboxd/sandboxd.conf"
 #define NETWORK_BRIDGE_DEFAULT "sandbox0"
+/* The first subnet the daemon tries when Subnet= is not set; `sandboxctl verify` checks
+ * IPAddress= against it then. */
+#define NETWORK_SUBNET_DEFAULT "10.88.0.0/16"
 
 typedef struct DaemonConfig {
     /* [Network] */

@@ -14,3 +14,16 @@ bool unit_hostname_is_valid(const char *s);
 bool unit_user_name_is_valid(const char *s);
 /* Capability names as systemd takes them: "CAP_A CAP_B", or "~CAP_A" for all but these. */
 int unit_parse_capabilities(const char *s, uint64_t *ret, bool *ret_invert, const char **why);
+
+#include "conf-parser.h"
+
+/* unit-network.c: the [Sandbox] keys of networking, as ConfValueParsers */
+int unit_parse_network(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why);
+int unit_parse_port(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why);
+/* d: AF_INET for IPAddress=, AF_INET6 for IPv6Address= */
+int unit_parse_address(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why);
+int unit_parse_dns(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why);
+int unit_parse_extra_host(ConfParser *p, const char *v, void *field, uintptr_t d,
+                          const char **why);
+/* After the whole file: Network= against Namespaces=, and what only Network=bridge can have. */
+void unit_settle_network(ConfParser *p);

@@ -1,243 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The unit file loader: inih tokenises, a table maps Section.Key to a value parser, and a final
- * pass checks rules across keys. This is the only file that includes <ini.h>.
- *
- * Debian's libinih (r55) has runtime knobs that must be set, or it cuts values at " ;", splits
- * lines over 199 bytes into two (a key-injection hazard), and treats indented lines as
- * continuations. We feed it through our own reader, which also counts lines (the shared library
- * cannot report them), joins systemd's backslash continuations, and rejects what systemd would
- * not accept (a "Key: value" line, an unterminated section header) before inih sees it. */
+/* The unit file loader: the shared INI reader (conf-parser.c) with the unit keys' table, and a
+ * final pass that checks rules across keys. */
 
-#include <ini.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "conf-parser.h"
 #include "strv.h"
 #include "unit-internal.h"
-#include "utf8.h"
 
-#define LOGICAL_LINE_MAX (64 * 1024 - 2)
 #define UNIT_FILE_SIZE_MAX (1024 * 1024)
-
-typedef struct Parser Parser;
-typedef int (*ValueParser)(Parser *p, const char *value, void *field, uintptr_t data,
-                           const char **why);
-
-typedef struct KeyDef {
-    const char *section;
-    const char *key;
-    ValueParser parse;
-    size_t offset;
-    uintptr_t data; /* default for scalars */
-} KeyDef;
-
-struct Parser {
-    const char *path;
-    const char *text; /* input, read from cursor */
-    const char *cursor;
-    UnitConfig *u;
-    char **errors; /* NULL-terminated, grown by doubling: a 1 MiB file can hold 500000 errors */
-    size_t n_errors, n_errors_allocated;
-    int oom;
-
-    /* reader state */
-    char *logical;
-    size_t logical_len, logical_off;
-    unsigned line;         /* physical lines consumed so far */
-    unsigned logical_line; /* first physical line of the current logical line */
-    bool section_ok;       /* keys of the current section are ours to parse */
-    char section[64];
-    unsigned section_line[4]; /* where [Unit] [Sandbox] [Resources] [Service] start */
-    unsigned key_line[64];    /* last line that assigned each table entry */
-};
-
-static const char *const known_sections[] = {"Unit", "Sandbox", "Resources", "Service"};
-
-_printf_(3, 4) static void add_error(Parser *p, unsigned line, const char *fmt, ...) {
-    _cleanup_free_ char *msg = NULL, *full = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = vasprintf(&msg, fmt, ap);
-    va_end(ap);
-    if (r < 0 || (line ? asprintf(&full, "%s:%u: %s", p->path, line, msg)
-                       : asprintf(&full, "%s: %s", p->path, msg)) < 0) {
-        p->oom = -ENOMEM;
-        return;
-    }
-    if (p->n_errors + 1 >= p->n_errors_allocated) {
-        size_t n = p->n_errors_allocated ? p->n_errors_allocated * 2 : 8;
-        char **e = reallocarray(p->errors, n, sizeof(char *));
-        if (!e) {
-            p->oom = -ENOMEM;
-            return;
-        }
-        p->errors = e;
-        p->n_errors_allocated = n;
-    }
-    p->errors[p->n_errors++] = TAKE_PTR(full);
-    p->errors[p->n_errors] = NULL;
-}
-
-/* Reads the next physical line without its newline; NULL at the end. */
-static char *next_physical_line(Parser *p) {
-    if (!*p->cursor)
-        return NULL;
-    size_t n = strcspn(p->cursor, "\n");
-    char *l = strndup(p->cursor, n);
-    if (!l) {
-        p->oom = -ENOMEM;
-        return NULL;
-    }
-    p->cursor += n + (p->cursor[n] == '\n');
-    p->line++;
-    if (n > 0 && l[n - 1] == '\r')
-        l[n - 1] = 0;
-    return l;
-}
-
-static char *strip(char *s) {
-    s += strspn(s, " \t");
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = 0;
-    return s;
-}
-
-/* Checks one logical line; returns the text inih should see (blank for a rejected line). */
-static const char *check_logical_line(Parser *p, char *l) {
-    if (!*l || *l == '#' || *l == ';')
-        return l;
-    if (*l == '[') {
-        size_t n = strlen(l);
-        if (n < 3 || l[n - 1] != ']' || memchr(l + 1, ']', n - 2)) {
-            add_error(p, p->logical_line, "%s: expected a section header like [Service]", l);
-            p->section_ok = false;
-            return "";
-        }
-        snprintf(p->section, sizeof p->section, "%.*s", (int) (n - 2), l + 1);
-        p->section_ok = false;
-        for (size_t i = 0; i < ELEMENTSOF(known_sections); i++)
-            if (n - 2 == strlen(known_sections[i]) && streq(p->section, known_sections[i])) {
-                p->section_ok = true;
-                if (!p->section_line[i])
-                    p->section_line[i] = p->logical_line;
-            }
-        if (!p->section_ok && strncmp(l + 1, "X-", 2) != 0)
-            add_error(p, p->logical_line,
-                      "[%.*s]: unknown section, expected [Unit], [Sandbox], [Resources] or "
-                      "[Service]",
-                      (int) (n - 2), l + 1);
-        /* inih truncates long section names; it never needs the name since we track it */
-        return "[S]";
-    }
-    size_t k = strcspn(l, "=:");
-    if (l[k] != '=' || k == 0 || strspn(l, " \t") == k) {
-        add_error(p, p->logical_line, "'%.*s': expected Key=value", (int) utf8_prefix_len(l, 40),
-                  l);
-        return "";
-    }
-    if (!p->section[0]) {
-        add_error(p, p->logical_line, "%.*s=: assignment outside of any section", (int) k, l);
-        return "";
-    }
-    return l;
-}
-
-/* Unit text ends up in D-Bus strings (Description= in list and status), which must be UTF-8:
- * one bad byte made the daemon unable to answer `list` for every unit. Comments may hold
- * anything. */
-static const char *reject_invalid_utf8(Parser *p, const char *l) {
-    if (*l == '#' || *l == ';')
-        return l;
-    size_t k = strcspn(l, "=");
-    if (l[k] == '=' && k > 0 && utf8_is_valid_n(l, k))
-        add_error(p, p->logical_line, "%.*s=: not valid UTF-8; unit files are UTF-8 text",
-                  (int) utf8_prefix_len(l, k > 60 ? 60 : k), l);
-    else
-        add_error(p, p->logical_line, "not valid UTF-8; unit files are UTF-8 text");
-    return "";
-}
-
-/* Builds the next logical line: strips it, joins lines that end in a backslash (comment lines
- * inside a continuation are skipped, as systemd does), then checks it. */
-static int next_logical_line(Parser *p) {
-    _cleanup_free_ char *joined = NULL;
-    size_t len = 0;
-    bool started = false, too_long = false; /* joined is NULL while every piece was too long */
-
-    p->logical = mfree(p->logical);
-    for (;;) {
-        _cleanup_free_ char *raw = next_physical_line(p);
-        if (!raw) {
-            if (p->oom)
-                return p->oom;
-            if (!started)
-                return 0;
-            break;
-        }
-        char *s = strip(raw);
-        if (started && (*s == '#' || *s == ';'))
-            continue;
-        if (!started)
-            p->logical_line = p->line;
-        started = true;
-        size_t n = strlen(s);
-        bool more = n > 0 && s[n - 1] == '\\';
-        if (more)
-            s[n - 1] = ' ';
-        if (len + n > LOGICAL_LINE_MAX)
-            too_long = true;
-        else {
-            char *j = realloc(joined, len + n + 1);
-            if (!j)
-                return -ENOMEM;
-            joined = j;
-            memcpy(joined + len, s, n + 1);
-            len += n;
-        }
-        if (!more)
-            break;
-    }
-
-    const char *text;
-    if (too_long) {
-        add_error(p, p->logical_line, "line longer than %d bytes", LOGICAL_LINE_MAX);
-        text = "";
-    } else if (!utf8_is_valid(strip(joined)))
-        text = reject_invalid_utf8(p, strip(joined));
-    else
-        text = check_logical_line(p, strip(joined));
-    if (asprintf(&p->logical, "%s\n", text) < 0)
-        return -ENOMEM;
-    p->logical_len = strlen(p->logical);
-    p->logical_off = 0;
-    return 1;
-}
-
-/* fgets()-like: inih may ask for a line in pieces while it grows its buffer. */
-static char *reader(char *str, int num, void *stream) {
-    Parser *p = stream;
-    if (num < 2)
-        return NULL;
-    if (!p->logical || p->logical_off >= p->logical_len)
-        if (next_logical_line(p) <= 0)
-            return NULL;
-    size_t n = p->logical_len - p->logical_off;
-    if (n > (size_t) num - 1)
-        n = (size_t) num - 1;
-    memcpy(str, p->logical + p->logical_off, n);
-    str[n] = 0;
-    p->logical_off += n;
-    return str;
-}
 
 /* ---- value parsers ---- */
 
 #define FIELD(type) ((type *) field)
 
-static int parse_string(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_string(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) p, (void) d, (void) why;
     char *c = NULL;
     if (*v && !(c = strdup(v)))
@@ -247,7 +26,7 @@ static int parse_string(Parser *p, const char *v, void *field, uintptr_t d, cons
     return 0;
 }
 
-static int parse_words(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_words(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) p, (void) d;
     _cleanup_strv_free_ char **w = NULL;
     if (!*v) {
@@ -261,7 +40,7 @@ static int parse_words(Parser *p, const char *v, void *field, uintptr_t d, const
     return strv_extend_strv(FIELD(char **), w);
 }
 
-static int parse_layers(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_layers(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     _cleanup_strv_free_ char **w = NULL;
     if (*v && unit_split_command(v, &w) >= 0)
         STRV_FOREACH(s, w)
@@ -272,7 +51,7 @@ static int parse_layers(Parser *p, const char *v, void *field, uintptr_t d, cons
     return parse_words(p, v, field, d, why);
 }
 
-static int parse_path(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_path(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     if (*v && !path_is_normalized_absolute(v)) {
         *why = "expected an absolute path without . or .. components";
         return -EINVAL;
@@ -280,7 +59,8 @@ static int parse_path(Parser *p, const char *v, void *field, uintptr_t d, const 
     return parse_string(p, v, field, d, why);
 }
 
-static int parse_hostname(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_hostname(ConfParser *p, const char *v, void *field, uintptr_t d,
+                          const char **why) {
     if (*v && !unit_hostname_is_valid(v)) {
         *why = "not a valid host name (letters, digits, '-' and '.', at most 64)";
         return -EINVAL;
@@ -288,7 +68,7 @@ static int parse_hostname(Parser *p, const char *v, void *field, uintptr_t d, co
     return parse_string(p, v, field, d, why);
 }
 
-static int parse_user(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_user(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     uint32_t id;
     if (*v && parse_id(v, &id) == -ERANGE) {
         *why = "numeric ids above 2147483647 are refused ((uid_t) -1 would leave the payload root)";
@@ -301,10 +81,10 @@ static int parse_user(Parser *p, const char *v, void *field, uintptr_t d, const 
     return parse_string(p, v, field, d, why);
 }
 
-static int parse_capabilities(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_capabilities(ConfParser *p, const char *v, void *field, uintptr_t d,
                               const char **why) {
     (void) d;
-    UnitConfig *u = p->u;
+    UnitConfig *u = p->target;
     uint64_t caps;
     bool invert;
     if (!*v) {
@@ -323,7 +103,7 @@ static int parse_capabilities(Parser *p, const char *v, void *field, uintptr_t d
     return 0;
 }
 
-static int parse_seccomp_profile(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_seccomp_profile(ConfParser *p, const char *v, void *field, uintptr_t d,
                                  const char **why) {
     if (streq(v, "default"))
         v = ""; /* stored as NULL, like an empty assignment */
@@ -335,15 +115,15 @@ static int parse_seccomp_profile(Parser *p, const char *v, void *field, uintptr_
     return parse_string(p, v, field, d, why);
 }
 
-static int parse_namespaces(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_namespaces(ConfParser *p, const char *v, void *field, uintptr_t d,
                             const char **why) {
     (void) p, (void) d;
     return unit_parse_namespaces(v, FIELD(unsigned), why);
 }
 
-static int parse_volume(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_volume(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) field, (void) d;
-    UnitConfig *u = p->u;
+    UnitConfig *u = p->target;
     if (!*v) {
         for (size_t i = 0; i < u->n_volumes; i++) {
             free(u->volumes[i].source);
@@ -368,7 +148,7 @@ static int parse_volume(Parser *p, const char *v, void *field, uintptr_t d, cons
     return 0;
 }
 
-static int parse_bool(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_bool(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) p;
     int b = *v ? parse_boolean(v) : (int) d;
     if (b < 0) {
@@ -379,7 +159,7 @@ static int parse_bool(Parser *p, const char *v, void *field, uintptr_t d, const 
     return 0;
 }
 
-static int parse_environment(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_environment(ConfParser *p, const char *v, void *field, uintptr_t d,
                              const char **why) {
     (void) p, (void) d;
     if (!*v) {
@@ -389,7 +169,7 @@ static int parse_environment(Parser *p, const char *v, void *field, uintptr_t d,
     return unit_parse_environment(v, FIELD(char **), why);
 }
 
-static int parse_cpu_quota(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_cpu_quota(ConfParser *p, const char *v, void *field, uintptr_t d,
                            const char **why) {
     (void) p, (void) d;
     uint32_t q = UINT32_MAX;
@@ -401,20 +181,20 @@ static int parse_cpu_quota(Parser *p, const char *v, void *field, uintptr_t d,
     return 0;
 }
 
-static int parse_cpus(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_cpus(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) field, (void) d;
     CpuSet c = {};
     if (*v && parse_cpu_set(v, &c) < 0) {
         *why = "expected a CPU list like 0-1,3";
         return -EINVAL;
     }
-    p->u->allowed_cpus = c;
-    p->u->allowed_cpus_set = *v;
+    ((UnitConfig *) p->target)->allowed_cpus = c;
+    ((UnitConfig *) p->target)->allowed_cpus_set = *v;
     return 0;
 }
 
 /* d: 1 when 0 is a valid limit (MemorySwapMax=0: no swap) */
-static int parse_memory(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_memory(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) p;
     uint64_t m = UINT64_MAX;
     if (*v && (parse_size_or_infinity(v, &m) < 0 || (m == 0 && !d))) {
@@ -426,7 +206,7 @@ static int parse_memory(Parser *p, const char *v, void *field, uintptr_t d, cons
     return 0;
 }
 
-static int parse_cpu_weight(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_cpu_weight(ConfParser *p, const char *v, void *field, uintptr_t d,
                             const char **why) {
     (void) p, (void) d;
     uint64_t w = UINT64_MAX;
@@ -451,10 +231,10 @@ const char *io_limit_key(IoLimitType t) {
 
 /* "DEVICE LIMIT", as systemd: the limit has base-1000 suffixes or is "infinity"; a later line
  * for the same device replaces the earlier one, an empty value drops every device of the key. */
-static int parse_io_limit(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_io_limit(ConfParser *p, const char *v, void *field, uintptr_t d,
                           const char **why) {
     (void) field;
-    UnitConfig *u = p->u;
+    UnitConfig *u = p->target;
     IoLimitType t = (IoLimitType) d;
     if (!*v) {
         for (size_t i = 0; i < u->n_io_limits; i++)
@@ -494,7 +274,7 @@ static int parse_io_limit(Parser *p, const char *v, void *field, uintptr_t d,
     return 0;
 }
 
-static int parse_tasks(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_tasks(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) p, (void) d;
     uint64_t t = UINT64_MAX;
     if (*v && !streq(v, "infinity") && (safe_atou64(v, &t) < 0 || t == 0 || t == UINT64_MAX)) {
@@ -505,7 +285,7 @@ static int parse_tasks(Parser *p, const char *v, void *field, uintptr_t d, const
     return 0;
 }
 
-static int parse_exec(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_exec(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) d;
     _cleanup_strv_free_ char **argv = NULL;
     if (!*v) {
@@ -534,7 +314,7 @@ static int parse_exec(Parser *p, const char *v, void *field, uintptr_t d, const 
     return 0;
 }
 
-static int parse_restart(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_restart(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) p;
     RestartPolicy r = *v ? restart_policy_from_string(v) : (RestartPolicy) d;
     if (r < 0) {
@@ -545,7 +325,7 @@ static int parse_restart(Parser *p, const char *v, void *field, uintptr_t d, con
     return 0;
 }
 
-static int parse_timespan_field(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_timespan_field(ConfParser *p, const char *v, void *field, uintptr_t d,
                                 const char **why) {
     (void) p;
     uint64_t t = (uint64_t) d;
@@ -557,7 +337,7 @@ static int parse_timespan_field(Parser *p, const char *v, void *field, uintptr_t
     return 0;
 }
 
-static int parse_stop_timeout(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_stop_timeout(ConfParser *p, const char *v, void *field, uintptr_t d,
                               const char **why) {
     int r = parse_timespan_field(p, v, field, d, why);
     if (r >= 0 && *FIELD(uint64_t) == 0)
@@ -565,7 +345,7 @@ static int parse_stop_timeout(Parser *p, const char *v, void *field, uintptr_t d
     return r;
 }
 
-static int parse_burst(Parser *p, const char *v, void *field, uintptr_t d, const char **why) {
+static int parse_burst(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
     (void) p;
     uint32_t n = (uint32_t) d;
     if (*v && safe_atou32(v, &n) < 0) {
@@ -576,7 +356,7 @@ static int parse_burst(Parser *p, const char *v, void *field, uintptr_t d, const
     return 0;
 }
 
-static int parse_kill_signal(Parser *p, const char *v, void *field, uintptr_t d,
+static int parse_kill_signal(ConfParser *p, const char *v, void *field, uintptr_t d,
                              const char **why) {
     (void) p;
     int s = (int) d;
@@ -589,7 +369,7 @@ static int parse_kill_signal(Parser *p, const char *v, void *field, uintptr_t d,
 }
 
 #define OFF(f) offsetof(UnitConfig, f)
-static const KeyDef key_table[] = {
+static const ConfKey key_table[] = {
     {"Unit", "Description", parse_string, OFF(description), 0},
     {"Unit", "Documentation", parse_words, OFF(documentation), 0},
     {"Unit", "StartLimitIntervalSec", parse_timespan_field, OFF(start_limit_interval_usec),
@@ -608,6 +388,12 @@ static const KeyDef key_table[] = {
     {"Sandbox", "CapabilityBoundingSet", parse_capabilities, OFF(capability_bounding_set), 0},
     {"Sandbox", "SeccompProfile", parse_seccomp_profile, OFF(seccomp_profile), 0},
     {"Sandbox", "NoNewPrivileges", parse_bool, OFF(no_new_privileges), false},
+    {"Sandbox", "Network", unit_parse_network, OFF(network), 0},
+    {"Sandbox", "Port", unit_parse_port, OFF(ports), 0},
+    {"Sandbox", "IPAddress", unit_parse_address, OFF(ip_address), AF_INET},
+    {"Sandbox", "IPv6Address", unit_parse_address, OFF(ipv6_address), AF_INET6},
+    {"Sandbox", "DNS", unit_parse_dns, OFF(dns), 0},
+    {"Sandbox", "AddHost", unit_parse_extra_host, OFF(extra_hosts), 0},
     {"Resources", "CPUQuota", parse_cpu_quota, OFF(cpu_quota_permyriad), 0},
     {"Resources", "AllowedCPUs", parse_cpus, OFF(allowed_cpus), 0},
     {"Resources", "CPUWeight", parse_cpu_weight, OFF(cpu_weight), 0},
@@ -633,72 +419,48 @@ static const KeyDef key_table[] = {
     {"Service", "StartLimitBurst", parse_burst, OFF(start_limit_burst),
      DEFAULT_START_LIMIT_BURST},
 };
-_Static_assert(ELEMENTSOF(key_table) <= 64, "Parser.key_line is too small");
+_Static_assert(ELEMENTSOF(key_table) <= CONF_KEYS_MAX, "ConfParser.key_line is too small");
 
-/* Which table entry last set a key, so cross-key errors point at a line. */
-static unsigned line_of(const Parser *p, const char *key) {
-    unsigned best = 0;
-    for (size_t i = 0; i < ELEMENTSOF(key_table); i++)
-        if (streq(key_table[i].key, key) && p->key_line[i] > best)
-            best = p->key_line[i];
-    return best;
-}
+static const char *const unit_sections[] = {"Unit", "Sandbox", "Resources", "Service"};
 
-/* inih's contract: nonzero is success. We always go on, collecting errors ourselves. */
-static int handler(void *user, const char *section, const char *name, const char *value) {
-    Parser *p = user;
-    const char *why = NULL;
-    (void) section; /* inih's copy may be truncated; the reader tracks the real one */
+static const ConfSyntax unit_syntax = {
+    .sections = unit_sections,
+    .n_sections = ELEMENTSOF(unit_sections),
+    .sections_hint = "[Unit], [Sandbox], [Resources] or [Service]",
+    .x_prefix_ignored = true,
+    .keys = key_table,
+    .n_keys = ELEMENTSOF(key_table),
+    .kind = "unit file",
+};
 
-    if (!p->section_ok || strncmp(name, "X-", 2) == 0)
-        return 1;
-    for (size_t i = 0; i < ELEMENTSOF(key_table); i++) {
-        if (!streq(key_table[i].section, p->section) || !streq(key_table[i].key, name))
-            continue;
-        int r = key_table[i].parse(p, value, (uint8_t *) p->u + key_table[i].offset,
-                                   key_table[i].data, &why);
-        if (r == -ENOMEM)
-            p->oom = r;
-        else if (r < 0)
-            add_error(p, p->logical_line, "%s=%.*s%s: %s", name,
-                      (int) utf8_prefix_len(value, 60), value, strlen(value) > 60 ? "..." : "",
-                      why ? why : "invalid value");
-        else
-            p->key_line[i] = p->logical_line;
-        return 1;
-    }
-    add_error(p, p->logical_line, "%s=%.*s%s: unknown key in section [%s]", name,
-              (int) utf8_prefix_len(value, 60), value, strlen(value) > 60 ? "..." : "",
-              p->section);
-    return 1;
-}
-
-static void validate(Parser *p) {
-    UnitConfig *u = p->u;
+static void validate(ConfParser *p) {
+    UnitConfig *u = p->target;
     unsigned sandbox_line = p->section_line[1] ? p->section_line[1] : 1;
     unsigned service_line = p->section_line[3] ? p->section_line[3] : 1;
 
     if (!u->exec_start)
-        add_error(p, service_line, "ExecStart=: missing; [Service] must say what to run");
+        conf_add_error(p, service_line, "ExecStart=: missing; [Service] must say what to run");
     if (!u->layers && !u->root_directory)
-        add_error(p, sandbox_line,
-                  "Layers=: missing; [Sandbox] needs Layers= or RootDirectory= for the root "
-                  "file system");
+        conf_add_error(p, sandbox_line,
+                       "Layers=: missing; [Sandbox] needs Layers= or RootDirectory= for the "
+                       "root file system");
     if (u->layers && u->root_directory)
-        add_error(p, line_of(p, "RootDirectory"),
-                  "RootDirectory=: cannot be combined with Layers=; use one of them");
+        conf_add_error(p, conf_line_of(p, "RootDirectory"),
+                       "RootDirectory=: cannot be combined with Layers=; use one of them");
     if (!(u->namespaces & NS_MOUNT))
-        add_error(p, line_of(p, "Namespaces") ?: sandbox_line,
-                  "Namespaces=: must include mount, the sandbox's root is built in its own "
-                  "mount namespace");
+        conf_add_error(p, conf_line_of(p, "Namespaces") ?: sandbox_line,
+                       "Namespaces=: must include mount, the sandbox's root is built in its "
+                       "own mount namespace");
     if (u->hostname && !(u->namespaces & NS_UTS))
-        add_error(p, line_of(p, "Hostname"),
-                  "Hostname=%s: needs the uts namespace in Namespaces=", u->hostname);
+        conf_add_error(p, conf_line_of(p, "Hostname"),
+                       "Hostname=%s: needs the uts namespace in Namespaces=", u->hostname);
     for (size_t i = 0; i < u->n_volumes; i++)
         for (size_t j = 0; j < i; j++)
             if (streq(u->volumes[i].target, u->volumes[j].target))
-                add_error(p, line_of(p, "Volume"), "Volume=%s:%s: the target is mounted twice",
-                          u->volumes[i].source, u->volumes[i].target);
+                conf_add_error(p, conf_line_of(p, "Volume"),
+                               "Volume=%s:%s: the target is mounted twice",
+                               u->volumes[i].source, u->volumes[i].target);
+    unit_settle_network(p);
 }
 
 static void unit_config_init(UnitConfig *u) {
@@ -706,6 +468,7 @@ static void unit_config_init(UnitConfig *u) {
         .start_limit_interval_usec = DEFAULT_START_LIMIT_INTERVAL_USEC,
         .start_limit_burst = DEFAULT_START_LIMIT_BURST,
         .namespaces = NS_DEFAULT,
+        .network = NETWORK_BRIDGE, /* NS_DEFAULT has net */
         .capability_bounding_set = DEFAULT_CAPABILITY_BOUNDING_SET,
         .cpu_quota_permyriad = UINT32_MAX,
         .cpu_weight = UINT64_MAX,
@@ -754,6 +517,11 @@ UnitConfig *unit_config_free(UnitConfig *u) {
     free(u->user);
     free(u->group);
     free(u->seccomp_profile);
+    free(u->ports);
+    strv_free(u->dns);
+    for (size_t i = 0; i < u->n_extra_hosts; i++)
+        free(u->extra_hosts[i].name);
+    free(u->extra_hosts);
     strv_free(u->exec_start);
     for (size_t i = 0; i < u->n_io_limits; i++)
         free(u->io_limits[i].path);
@@ -764,11 +532,14 @@ UnitConfig *unit_config_free(UnitConfig *u) {
 
 int unit_load_string(const char *path, const char *text, UnitConfig **ret, char ***ret_errors) {
     _cleanup_(unit_config_freep) UnitConfig *u = calloc(1, sizeof(UnitConfig));
-    Parser p = {.path = path, .text = text, .cursor = text};
+    ConfParser p;
     if (!u)
         return -ENOMEM;
     unit_config_init(u);
-    p.u = u;
+    /* unset until validate() settles it, so that Network= and Namespaces= may come in any
+     * order */
+    u->network = _NETWORK_MODE_INVALID;
+    conf_parser_init(&p, path, &unit_syntax, u);
 
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     u->path = strdup(path);
@@ -776,82 +547,23 @@ int unit_load_string(const char *path, const char *text, UnitConfig **ret, char 
     if (!u->path || !u->name)
         return -ENOMEM;
     if (!unit_name_is_valid(base))
-        add_error(&p, 0,
-                  "'%s' is not a valid unit name (letters, digits and :_.@- only, at most %d)",
-                  base, UNIT_NAME_MAX);
-
-    /* Process-global knobs of Debian's libinih; set on every load since nothing else uses
-     * inih in our programs. */
-    ini_allow_inline_comments = false;
-    ini_allow_multiline = false;
-    ini_use_stack = false;
-    ini_allow_realloc = true;
-    ini_max_line = LOGICAL_LINE_MAX + 2;
-    ini_stop_on_first_error = false;
-    ini_allow_no_value = false;
-
-    int r = ini_parse_stream(reader, &p, handler, &p);
-    free(p.logical);
-    if (p.oom) {
-        strv_free(p.errors);
-        return p.oom;
-    }
-    if (r == -2) {
-        strv_free(p.errors);
-        return -ENOMEM;
-    }
-    if (r != 0 && !p.errors) /* the reader filters what inih refuses; never ignore it */
-        add_error(&p, 0, "cannot parse line %d", r);
-    validate(&p);
-    if (p.errors) {
-        if (ret_errors)
-            *ret_errors = p.errors;
-        else
-            strv_free(p.errors);
-        return -EINVAL;
-    }
-    if (ret_errors)
-        *ret_errors = NULL;
+        conf_add_error(&p, 0,
+                       "'%s' is not a valid unit name (letters, digits and :_.@- only, at most "
+                       "%d)",
+                       base, UNIT_NAME_MAX);
+    if (conf_parse(&p, text) >= 0)
+        validate(&p);
+    int r = conf_parser_finish(&p, ret_errors);
+    if (r < 0)
+        return r;
     *ret = TAKE_PTR(u);
     return 0;
 }
 
-/* A file-level problem, reported like a parse error so every caller names the file. */
-_printf_(3, 4) static int file_error(const char *path, char ***ret_errors, const char *fmt, ...) {
-    if (ret_errors) {
-        _cleanup_free_ char *msg = NULL;
-        char *m = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        if (r < 0 || asprintf(&m, "%s: %s", path, msg) < 0)
-            return -ENOMEM;
-        *ret_errors = NULL;
-        if (strv_consume(ret_errors, m) < 0)
-            return -ENOMEM;
-    }
-    return -EINVAL;
-}
-
 int unit_load(const char *path, UnitConfig **ret, char ***ret_errors) {
     _cleanup_free_ char *text = NULL;
-    size_t len;
-    int r = read_file(path, UNIT_FILE_SIZE_MAX, &text, &len);
-    switch (r) {
-    case -EISDIR:
-        return file_error(path, ret_errors, "is a directory, not a unit file");
-    case -EBADFD:
-        return file_error(path, ret_errors,
-                          "not a regular file (a FIFO, socket or device cannot be a unit file)");
-    case -EFBIG:
-        return file_error(path, ret_errors, "larger than %d KiB, not a unit file",
-                          UNIT_FILE_SIZE_MAX / 1024);
-    default:
-        if (r < 0)
-            return r;
-    }
-    if (strlen(text) != len)
-        return file_error(path, ret_errors, "contains a NUL byte, not a text file");
+    int r = conf_read_file(path, UNIT_FILE_SIZE_MAX, unit_syntax.kind, &text, ret_errors);
+    if (r < 0)
+        return r;
     return unit_load_string(path, text, ret, ret_errors);
 }

@@ -56,6 +56,8 @@ typedef struct Volume {
 #define CPU_QUOTA_PERIOD_USEC 100000
 #define UNIT_NAME_MAX 200
 #define UNIT_ENVIRONMENT_MAX 4096 /* Environment= variables of a unit */
+#define UNIT_PORTS_MAX 1024 /* Port= mappings of a unit (each checked against the others) */
+#define UNIT_DNS_MAX 3 /* DNS= servers: glibc's and musl's resolvers read no more (MAXNS) */
 
 /* Podman's default set: what ordinary services need, without SYS_ADMIN, SYS_MODULE, NET_RAW,
  * MKNOD and the other ways out. */
@@ -199,6 +201,10 @@ int unit_load_string(const char *path, const char *text, UnitConfig **ret, char 
  * v6.family is 0 when IPv6 is off. */
 typedef struct UnitNetworkContext {
     InAddrPrefix v4, v6;
+    /* v6 not known but IPv6 on (`verify` without IPv6Subnet=, where the daemon derives a ULA
+     * /64 of its own): IPv6Address= must be in fd00::/8 and not the first two addresses of its
+     * /64 */
+    bool v6_unknown;
 } UnitNetworkContext;
 
 /* Checks the unit's static addresses against the bridge's subnets: each problem is one

@@ -21,6 +21,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if ((r == 0) != (u != NULL) || (r == -EINVAL) != (errors != NULL) ||
         (r < 0 && r != -EINVAL && r != -ENOMEM))
         __builtin_trap();
+    if (u) {
+        /* and the check against the bridge's subnets, with IPv6 known and left to the daemon */
+        UnitNetworkContext net = {
+            .v4 = {AF_INET, {.bytes = {10, 88}}, 16},
+            .v6 = {AF_INET6, {.bytes = {0xfd}}, 64},
+        };
+        for (int i = 0; i < 2; i++) {
+            char **check = NULL;
+            r = unit_check_network(u, &net, &check);
+            if (r != -ENOMEM && ((r == 0) != (check == NULL) || (r < 0 && r != -EINVAL)))
+                __builtin_trap();
+            strv_free(check);
+            net.v6 = (InAddrPrefix){};
+            net.v6_unknown = true;
+        }
+    }
     unit_config_free(u);
     strv_free(errors);
     return 0;

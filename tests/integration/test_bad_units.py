@@ -30,6 +30,17 @@ CASES = {
                              "ExecStart=/bin/true\n",
                              "{path}:3: User=4294967295: numeric ids above 2147483647 are "
                              "refused ((uid_t) -1 would leave the payload root)"),
+    # Network= is settled against Namespaces= after the whole file, naming both lines
+    "network-needs-netns": ("[Sandbox]\nNetwork=bridge\nLayers=/tmp\nNamespaces=pid mount\n"
+                            "[Service]\nExecStart=/bin/true\n",
+                            "{path}:2: Network=bridge: needs a network namespace, but "
+                            "Namespaces= on line 4 has no net"),
+    "port-on-ipv6-loopback": ("[Sandbox]\nLayers=/tmp\nPort=[::1]:8080:80\n[Service]\n"
+                              "ExecStart=/bin/true\n",
+                              "{path}:3: Port=[::1]:8080:80: [::1] cannot be published: the "
+                              "kernel does not route connections to IPv6 loopback that were "
+                              "DNATed elsewhere (IPv6 has no route_localnet); use 127.0.0.1 "
+                              "for a port on loopback only"),
 }
 
 
@@ -73,6 +84,39 @@ def test_verify_lists_every_error_of_every_file(tmp_path):
     assert any(l.startswith(f"{a}:4: TasksMax=-1:") for l in lines)
     assert any(l.startswith(f"{b}:1: [Nope]: unknown section") for l in lines)
     assert not any(str(good) in l for l in lines)
+
+
+def test_verify_checks_addresses_against_sandboxd_conf(tmp_path):
+    """verify checks IPAddress= and IPv6Address= against the subnets of --config's file."""
+    unit, conf = tmp_path / "web.unit", tmp_path / "sandboxd.conf"
+    unit.write_text("[Sandbox]\nLayers=/tmp\nIPAddress=10.50.0.1\nIPv6Address=fd00::5\n"
+                    "[Service]\nExecStart=/bin/true\n")
+
+    def verify(*args):
+        return subprocess.run([str(SANDBOXCTL), "verify", *args], capture_output=True,
+                              text=True)
+
+    conf.write_text("[Network]\nSubnet=10.50.0.0/24\nIPv6Subnet=none\n")
+    r = verify("--config", str(conf), str(unit))
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"{unit}:3: IPAddress=10.50.0.1: the bridge's own address (the sandboxes' gateway) in "
+        "its subnet 10.50.0.0/24",
+        f"{unit}:4: IPv6Address=fd00::5: IPv6 is off in sandboxd.conf (IPv6Subnet=none)"]
+    conf.write_text("[Network]\nSubnet=10.50.0.0/30\nIPv6Subnet=fd00::/120\n")
+    unit.write_text(unit.read_text().replace("10.50.0.1", "10.50.0.2"))
+    r = verify("--config", str(conf), str(unit))
+    assert (r.returncode, r.stderr) == (0, "")
+    # a bad sandboxd.conf fails verify with its own FILE:LINE; a named one must exist
+    conf.write_text("[Network]\nSubnet=10.50.0.1/24\n")
+    r = verify("--config", str(conf), str(unit))
+    assert r.returncode == 1
+    assert r.stderr.splitlines() == [
+        f"{conf}:2: Subnet=10.50.0.1/24: expected an IPv4 prefix with its host bits zero, "
+        "like 10.88.0.0/16"]
+    r = verify("--config", str(tmp_path / "nope.conf"), str(unit))
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"{tmp_path / 'nope.conf'}: No such file or directory"
 
 
 def test_bad_edit_keeps_running_sandbox(daemon, layers):

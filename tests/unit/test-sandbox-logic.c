@@ -14,8 +14,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "path-util.h"
 #include "plan.h"
+#include "rm-rf.h"
 #include "rootfs.h"
+#include "sandbox-internal.h"
 #include "sandbox.h"
 #include "strv.h"
 
@@ -151,12 +154,144 @@ static void test_read_state(void **state) {
     assert_int_equal(sandbox_read_state("", &st), -EBADMSG);
 }
 
+static UnitConfig *unit(const char *sandbox_keys) {
+    _cleanup_free_ char *text = NULL;
+    UnitConfig *u = NULL;
+    assert_true(asprintf(&text, "[Sandbox]\nLayers=/l\n%s[Service]\nExecStart=/x\n",
+                         sandbox_keys) > 0);
+    assert_int_equal(unit_load_string("t.unit", text, &u, NULL), 0);
+    return u;
+}
+
+static void test_hosts_text(void **state) {
+    static const char localhost[] = "127.0.0.1\tlocalhost\n"
+                                    "::1\tlocalhost ip6-localhost ip6-loopback\n";
+    _cleanup_(unit_config_freep) UnitConfig *u = unit("");
+    _cleanup_free_ char *t = sandbox_hosts_text(u, "web", NULL);
+    assert_string_equal(t, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                           "127.0.1.1\tweb\n");
+    PlanNetwork net = {.eth0 = false};
+    free(t);
+    t = sandbox_hosts_text(u, "web", &net); /* loopback only: no address of its own */
+    assert_string_equal(t + strlen(localhost), "127.0.1.1\tweb\n");
+
+    net = (PlanNetwork){.eth0 = true, .has_v4 = true, .has_v6 = true, .prefix4 = 16,
+                        .prefix6 = 64};
+    inet_pton(AF_INET, "10.88.0.7", &net.addr4);
+    inet_pton(AF_INET6, "fd00::7", &net.addr6);
+    unit_config_free(u);
+    u = unit("AddHost=db.internal:10.88.0.5\nAddHost=v6:fd00:0::5\n");
+    free(t);
+    t = sandbox_hosts_text(u, "web", &net);
+    assert_string_equal(t, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+                           "10.88.0.7\tweb\nfd00::7\tweb\n"
+                           "10.88.0.5\tdb.internal\nfd00::5\tv6\n");
+    net.has_v4 = false;
+    free(t);
+    t = sandbox_hosts_text(u, "web", &net);
+    assert_string_equal(t + strlen(localhost), "fd00::7\tweb\n10.88.0.5\tdb.internal\n"
+                                               "fd00::5\tv6\n");
+}
+
+static char *resolv(const UnitConfig *u, const char *host, const char *resolved,
+                    bool expect_none) {
+    char *t = NULL;
+    bool none = !expect_none;
+    assert_int_equal(sandbox_resolv_conf_text(u, host, resolved, &t, &none), 0);
+    assert_int_equal(none, expect_none);
+    return t;
+}
+
+static void test_resolv_conf_text(void **state) {
+    static const char host[] = "# written by someone\n"
+                               "search example.org\n"
+                               "nameserver 127.0.0.53\n"
+                               "nameserver ::1\n"
+                               "nameserver 192.0.2.1\n"
+                               "options edns0 trust-ad\n"
+                               "nameserver\t2001:db8::53";   /* no final newline */
+    static const char stub_only[] = "nameserver 127.0.0.53\noptions edns0\nsearch lan\n";
+    static const char resolved[] = "# upstream\nnameserver 192.0.2.10\nnameserver 127.0.0.1\n"
+                                   "nameserver 2001:db8::10\nsearch lan\n";
+    _cleanup_(unit_config_freep) UnitConfig *u = unit("");
+    _cleanup_free_ char *t = NULL;
+
+    /* the host's file without the loopback servers */
+    t = resolv(u, host, resolved, false);
+    assert_string_equal(t, "# written by someone\nsearch example.org\nnameserver 192.0.2.1\n"
+                           "options edns0 trust-ad\nnameserver\t2001:db8::53\n");
+    /* only systemd-resolved's stub: its upstream servers instead */
+    free(t);
+    t = resolv(u, stub_only, resolved, false);
+    assert_string_equal(t, "options edns0\nsearch lan\nnameserver 192.0.2.10\n"
+                           "nameserver 2001:db8::10\n");
+    /* nothing reachable anywhere: said so */
+    free(t);
+    t = resolv(u, stub_only, NULL, true);
+    assert_string_equal(t, "options edns0\nsearch lan\n");
+    free(t);
+    t = resolv(u, NULL, NULL, true);
+    assert_string_equal(t, "");
+    free(t);
+    t = resolv(u, "nameserver 127.0.0.1\n", "nameserver 127.0.0.53\n", true);
+    assert_string_equal(t, "");
+    /* a word that only starts like a keyword is no server; an address that does not parse is
+     * kept as it is */
+    free(t);
+    t = resolv(u, "nameservers 192.0.2.1\nnameserver fe80::1%eth0\n", NULL, false);
+    assert_string_equal(t, "nameservers 192.0.2.1\nnameserver fe80::1%eth0\n");
+
+    /* DNS=: exactly those servers, with the host's search and options lines */
+    unit_config_free(u);
+    u = unit("DNS=192.0.2.99 2001:db8::99\n");
+    free(t);
+    t = resolv(u, host, resolved, false);
+    assert_string_equal(t, "search example.org\noptions edns0 trust-ad\n"
+                           "nameserver 192.0.2.99\nnameserver 2001:db8::99\n");
+    /* an empty DNS=: none at all, not the host's */
+    unit_config_free(u);
+    u = unit("DNS=192.0.2.99\nDNS=\n");
+    free(t);
+    t = resolv(u, host, resolved, true);
+    assert_string_equal(t, "search example.org\noptions edns0 trust-ad\n");
+
+    /* in the host's network namespace, the host's loopback resolvers are reachable */
+    unit_config_free(u);
+    u = unit("Network=host\n");
+    free(t);
+    t = resolv(u, stub_only, resolved, false);
+    assert_string_equal(t, stub_only);
+}
+
+static void test_write_init_layer(void **state) {
+    char dir[] = "/tmp/test-init-layer-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    _cleanup_(unit_config_freep) UnitConfig *u = unit("AddHost=db:10.0.0.5\nDNS=\n");
+    Sandbox s = {.config = u};
+    bool none = false;
+    assert_int_equal(sandbox_write_init_layer(&s, dir, "box", NULL, &none), 0);
+    assert_true(none);
+    _cleanup_free_ char *p = path_join(dir, "etc/hosts"), *text = NULL;
+    assert_int_equal(read_file(p, 4096, &text, NULL), 0);
+    assert_string_equal(text, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+                              "ip6-loopback\n127.0.1.1\tbox\n10.0.0.5\tdb\n");
+    free(p);
+    free(text);
+    p = path_join(dir, "etc/hostname");
+    assert_int_equal(read_file(p, 4096, &text, NULL), 0);
+    assert_string_equal(text, "box\n");
+    assert_int_equal(sandbox_write_init_layer(&s, dir, "box", NULL, NULL), 0);
+    assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_should_restart), cmocka_unit_test(test_string_tables),
         cmocka_unit_test(test_userns_base),
         cmocka_unit_test(test_plan_roundtrip), cmocka_unit_test(test_overlay_options),
         cmocka_unit_test(test_read_state), cmocka_unit_test(test_plan_hide_paths),
+        cmocka_unit_test(test_hosts_text), cmocka_unit_test(test_resolv_conf_text),
+        cmocka_unit_test(test_write_init_layer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

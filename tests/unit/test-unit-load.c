@@ -510,6 +510,448 @@ static void test_split_command(void **state) {
     assert_null(b);
 }
 
+static void test_network_mode(void **state) {
+    UnitConfig *u = load_ok(MINIMAL);
+    assert_int_equal(u->network, NETWORK_BRIDGE);
+    assert_true(u->namespaces & NS_NET);
+    assert_int_equal(u->n_ports, 0);
+    assert_int_equal(u->ip_address_family, 0);
+    assert_int_equal(u->ipv6_address_family, 0);
+    assert_null(u->dns);
+    assert_false(u->dns_assigned);
+    assert_int_equal(u->n_extra_hosts, 0);
+    unit_config_free(u);
+    /* without net in Namespaces=, the host's network */
+    u = load_ok("[Sandbox]\nLayers=/l\nNamespaces=pid mount uts\n[Service]\nExecStart=/x\n");
+    assert_int_equal(u->network, NETWORK_HOST);
+    unit_config_free(u);
+    /* Network=host takes net out of the namespaces, before or after Namespaces= */
+    u = load_ok("[Sandbox]\nLayers=/l\nNetwork=host\nNamespaces=pid mount net\n"
+                "[Service]\nExecStart=/x\n");
+    assert_int_equal(u->network, NETWORK_HOST);
+    assert_int_equal(u->namespaces, NS_PID | NS_MOUNT);
+    unit_config_free(u);
+    u = load_ok("[Sandbox]\nLayers=/l\nNamespaces=pid mount net\nNetwork=host\n"
+                "[Service]\nExecStart=/x\n");
+    assert_int_equal(u->namespaces, NS_PID | NS_MOUNT);
+    unit_config_free(u);
+    u = load_ok("[Sandbox]\nLayers=/l\nNetwork=none\n[Service]\nExecStart=/x\n");
+    assert_int_equal(u->network, NETWORK_NONE);
+    assert_true(u->namespaces & NS_NET);
+    unit_config_free(u);
+    /* an empty Network= is unset again: Namespaces= decides */
+    u = load_ok("[Sandbox]\nLayers=/l\nNetwork=none\nNetwork=\nNamespaces=mount\n"
+                "[Service]\nExecStart=/x\n");
+    assert_int_equal(u->network, NETWORK_HOST);
+    unit_config_free(u);
+
+    _cleanup_free_ char *e = NULL;
+    e = load_bad("[Sandbox]\nLayers=/l\nNamespaces=pid mount\nNetwork=bridge\n"
+                 "[Service]\nExecStart=/x\n");
+    assert_string_equal(e, "t.unit:4: Network=bridge: needs a network namespace, but "
+                           "Namespaces= on line 3 has no net");
+    free(e);
+    e = load_bad("[Sandbox]\nNetwork=none\nLayers=/l\n\nNamespaces=pid mount\n"
+                 "[Service]\nExecStart=/x\n");
+    assert_string_equal(e, "t.unit:2: Network=none: needs a network namespace, but "
+                           "Namespaces= on line 5 has no net");
+    free(e);
+    e = load_bad(MINIMAL "[Sandbox]\nNetwork=nat\n");
+    assert_string_equal(e, "t.unit:6: Network=nat: expected bridge, none or host");
+
+    assert_string_equal(network_mode_to_string(NETWORK_NONE), "none");
+    assert_null(network_mode_to_string(_NETWORK_MODE_MAX));
+    assert_int_equal(network_mode_from_string("host"), NETWORK_HOST);
+    assert_int_equal(network_mode_from_string("Host"), _NETWORK_MODE_INVALID);
+    assert_int_equal(network_mode_from_string(NULL), _NETWORK_MODE_INVALID);
+}
+
+static void test_ports(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u =
+        load_ok("[Sandbox]\nLayers=/l\n"
+                "Port=1:1\n"
+                "Port=\n" /* resets */
+                "Port=8080:80\n"
+                "Port=127.0.0.1:5353:53/udp\n"
+                "Port=0.0.0.0:8443:443/tcp\n"
+                "Port=[::]:8444:443\n"
+                "Port=[fd00::1]:9000-9009:10000-10009/udp\n"
+                "Port=65535:65535/udp\n"
+                "Port=127.0.0.1:8080:80/udp\n"  /* another protocol */
+                "[Service]\nExecStart=/x\n");
+    char buf[80];
+    assert_int_equal(u->n_ports, 7);
+    PortMapping *p = u->ports;
+    assert_int_equal(p[0].host_family, AF_UNSPEC);
+    assert_int_equal(p[0].host_port, 8080);
+    assert_int_equal(p[0].port, 80);
+    assert_int_equal(p[0].count, 1);
+    assert_int_equal(p[0].protocol, IPPROTO_TCP);
+    assert_int_equal(p[0].line, 5);
+    assert_string_equal(port_mapping_to_string(&p[0], buf), "8080:80/tcp");
+    assert_int_equal(p[1].host_family, AF_INET);
+    assert_int_equal(p[1].protocol, IPPROTO_UDP);
+    assert_string_equal(port_mapping_to_string(&p[1], buf), "127.0.0.1:5353:53/udp");
+    assert_int_equal(p[2].host_family, AF_INET); /* every IPv4 address */
+    assert_true(in_addr_is_null(AF_INET, &p[2].host_addr));
+    assert_string_equal(port_mapping_to_string(&p[2], buf), "0.0.0.0:8443:443/tcp");
+    assert_int_equal(p[3].host_family, AF_INET6); /* every IPv6 address */
+    assert_true(in_addr_is_null(AF_INET6, &p[3].host_addr));
+    assert_string_equal(port_mapping_to_string(&p[3], buf), "[::]:8444:443/tcp");
+    assert_int_equal(p[4].count, 10);
+    assert_int_equal(p[4].host_port, 9000);
+    assert_int_equal(p[4].port, 10000);
+    assert_int_equal(p[4].line, 9);
+    assert_string_equal(port_mapping_to_string(&p[4], buf),
+                        "[fd00::1]:9000-9009:10000-10009/udp");
+    assert_string_equal(port_mapping_to_string(&p[5], buf), "65535:65535/udp");
+    PortMapping widest = {.host_family = AF_INET6, .host_port = 1, .port = 1, .count = 65535,
+                          .protocol = IPPROTO_UDP};
+    assert_int_equal(inet_pton(AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255",
+                               &widest.host_addr), 1);
+    assert_string_equal(port_mapping_to_string(&widest, buf),
+                        "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:1-65535:1-65535/udp");
+
+    _cleanup_free_ char *e = load_bad("[Sandbox]\nLayers=/l\n"
+                                      "Port=0:80\n"
+                                      "Port=65536:80\n"
+                                      "Port=80\n"
+                                      "Port=8080:80/sctp\n"
+                                      "Port=9000-8999:80-81\n"
+                                      "Port=9000-9001:80\n"
+                                      "Port=[::1]:80:80\n"
+                                      "Port=fd00::1:80:80\n"
+                                      "Port=1.2.3:80:80\n"
+                                      "Port=127.0.0.1::80\n"
+                                      "Port=[fd00::1:80:80\n"
+                                      "Port=224.0.0.1:80:80\n"
+                                      "Port=[10.0.0.1]:80:80\n"
+                                      "Port=a:b\n"
+                                      "[Service]\nExecStart=/x\n");
+    assert_string_equal(
+        e,
+        "t.unit:3: Port=0:80: ports are 1 to 65535\n"
+        "t.unit:4: Port=65536:80: ports are 1 to 65535\n"
+        "t.unit:5: Port=80: expected [HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|/udp], like "
+        "8080:80 or 127.0.0.1:5353:53/udp\n"
+        "t.unit:6: Port=8080:80/sctp: the protocol must be tcp or udp\n"
+        "t.unit:7: Port=9000-8999:80-81: a port range cannot end below its start\n"
+        "t.unit:8: Port=9000-9001:80: unequal ranges: the host range and the sandbox's must "
+        "have as many ports\n"
+        "t.unit:9: Port=[::1]:80:80: [::1] cannot be published: the kernel does not route "
+        "connections to IPv6 loopback that were DNATed elsewhere (IPv6 has no "
+        "route_localnet); use 127.0.0.1 for a port on loopback only\n"
+        "t.unit:10: Port=fd00::1:80:80: an IPv6 host address goes in brackets, like "
+        "[fd00::1]:8080:80\n"
+        "t.unit:11: Port=1.2.3:80:80: HOSTIP must be an IPv4 address, or an IPv6 address in "
+        "brackets\n"
+        "t.unit:12: Port=127.0.0.1::80: a host port is required (sandboxd does not pick one)\n"
+        "t.unit:13: Port=[fd00::1:80:80: expected [HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|/udp], "
+        "like 8080:80 or 127.0.0.1:5353:53/udp\n"
+        "t.unit:14: Port=224.0.0.1:80:80: HOSTIP must be an address of this host, not a "
+        "multicast address\n"
+        "t.unit:15: Port=[10.0.0.1]:80:80: HOSTIP must be an IPv4 address, or an IPv6 address "
+        "in brackets\n"
+        "t.unit:16: Port=a:b: expected [HOSTIP:]HOSTPORT[-END]:PORT[-END][/tcp|/udp], like "
+        "8080:80 or 127.0.0.1:5353:53/udp");
+}
+
+/* Two mappings that could take the same connection: the later one is refused, naming the
+ * earlier one's line. No host address covers both families, 0.0.0.0 and [::] one each. */
+static void test_port_duplicates(void **state) {
+    static const struct {
+        const char *first, *second;
+        const char *error; /* NULL: both load */
+    } cases[] = {
+        {"8080:80", "8080:81", "host port 8080/tcp is already published on line 3"},
+        {"8080:80", "127.0.0.1:8080:80", "host port 8080/tcp"},
+        {"8080:80", "[fd00::1]:8080:80", "host port 8080/tcp"},
+        {"0.0.0.0:8080:80", "10.0.0.1:8080:80", "host port 8080/tcp"},
+        {"[::]:8080:80", "[fd00::2]:8080:80", "host port 8080/tcp"},
+        {"10.0.0.1:8080:80", "10.0.0.1:8080:81", "host port 8080/tcp"},
+        {"9000-9005:9000-9005", "9005-9006:1-2", "host port 9005/tcp"},
+        {"9005-9006:1-2", "9000-9005:9000-9005", "host port 9005/tcp"},
+        {"53:53/udp", "53:53/udp", "host port 53/udp"},
+        {"8080:80", "8080:80/udp", NULL},
+        {"10.0.0.1:8080:80", "10.0.0.2:8080:80", NULL},
+        {"0.0.0.0:8080:80", "[::]:8080:80", NULL},
+        {"10.0.0.1:8080:80", "[::]:8080:80", NULL},
+        {"9000-9005:9000-9005", "9006:9006", NULL},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_free_ char *text = NULL;
+        assert_true(asprintf(&text, "[Sandbox]\nLayers=/l\nPort=%s\nPort=%s\n"
+                                    "[Service]\nExecStart=/x\n",
+                             cases[i].first, cases[i].second) > 0);
+        if (!cases[i].error) {
+            UnitConfig *u = load_ok(text);
+            assert_int_equal(u->n_ports, 2);
+            unit_config_free(u);
+            continue;
+        }
+        _cleanup_free_ char *e = load_bad(text), *want = NULL;
+        assert_true(asprintf(&want, "t.unit:4: Port=%s: %s", cases[i].second,
+                             cases[i].error) > 0);
+        if (strncmp(e, want, strlen(want)) != 0)
+            fail_msg("case %zu: '%s' is not '%s...'", i, e, want);
+    }
+    /* after an empty Port=, the earlier mappings are gone */
+    UnitConfig *u = load_ok("[Sandbox]\nLayers=/l\nPort=80:80\nPort=\nPort=80:80\n"
+                            "[Service]\nExecStart=/x\n");
+    assert_int_equal(u->n_ports, 1);
+    unit_config_free(u);
+}
+
+/* Each mapping is checked against the earlier ones, so their number is bounded. */
+static void test_ports_are_bounded(void **state) {
+    static char text[64 + (UNIT_PORTS_MAX + 1) * 24];
+    size_t n = (size_t) sprintf(text, "[Sandbox]\nLayers=/l\n");
+    for (int i = 1; i <= UNIT_PORTS_MAX + 1; i++)
+        n += (size_t) sprintf(text + n, "Port=%d:80\n", i);
+    sprintf(text + n, "[Service]\nExecStart=/x\n");
+    _cleanup_free_ char *e = load_bad(text);
+    assert_string_equal(e, "t.unit:1027: Port=1025:80: more than 1024 Port= mappings; use port "
+                           "ranges");
+}
+
+static void test_network_keys_need_bridge(void **state) {
+    _cleanup_free_ char *e = NULL;
+    e = load_bad("[Sandbox]\nLayers=/l\nPort=8080:80\nNetwork=none\nIPAddress=10.88.0.5\n"
+                 "IPv6Address=fd00::5\n[Service]\nExecStart=/x\n");
+    assert_string_equal(
+        e, "t.unit:3: Port=8080:80/tcp: nothing to publish: Network=none gives the sandbox "
+           "loopback only\n"
+           "t.unit:5: IPAddress=10.88.0.5: only a sandbox on sandboxd's bridge has an address "
+           "of its own: Network=none gives the sandbox loopback only\n"
+           "t.unit:6: IPv6Address=fd00::5: only a sandbox on sandboxd's bridge has an address "
+           "of its own: Network=none gives the sandbox loopback only");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l\nPort=8080:80\nNamespaces=mount\n[Service]\nExecStart=/x\n");
+    assert_string_equal(e, "t.unit:3: Port=8080:80/tcp: nothing to publish: the sandbox has "
+                           "the host's network (Network=host, or no net in Namespaces=)");
+    free(e);
+    e = load_bad("[Sandbox]\nLayers=/l\nIPAddress=10.88.0.5\nNetwork=host\n"
+                 "[Service]\nExecStart=/x\n");
+    assert_has(e, "t.unit:3: IPAddress=10.88.0.5: only a sandbox on sandboxd's bridge");
+    /* DNS= and AddHost= are files in the init layer: every mode has them */
+    UnitConfig *u = load_ok("[Sandbox]\nLayers=/l\nNetwork=host\nDNS=192.0.2.1\n"
+                            "AddHost=a:192.0.2.2\n[Service]\nExecStart=/x\n");
+    assert_int_equal(u->n_extra_hosts, 1);
+    unit_config_free(u);
+}
+
+static void test_static_addresses(void **state) {
+    UnitConfig *u = load_ok("[Sandbox]\nLayers=/l\nIPAddress=10.88.0.1\nIPAddress=10.88.0.10\n"
+                            "IPv6Address=fd00:0:0:0::10\n[Service]\nExecStart=/x\n");
+    char a[INET6_ADDRSTRLEN];
+    assert_int_equal(u->ip_address_family, AF_INET);
+    assert_string_equal(inet_ntop(AF_INET, &u->ip_address, a, sizeof a), "10.88.0.10");
+    assert_int_equal(u->ip_address_line, 4);
+    assert_int_equal(u->ipv6_address_family, AF_INET6);
+    assert_string_equal(inet_ntop(AF_INET6, &u->ipv6_address, a, sizeof a), "fd00::10");
+    assert_int_equal(u->ipv6_address_line, 5);
+    unit_config_free(u);
+    u = load_ok("[Sandbox]\nLayers=/l\nIPAddress=10.88.0.10\nIPAddress=\nIPv6Address=fd00::1\n"
+                "IPv6Address=\n[Service]\nExecStart=/x\n");
+    assert_int_equal(u->ip_address_family, 0);
+    assert_int_equal(u->ip_address_line, 0);
+    assert_int_equal(u->ipv6_address_family, 0);
+    unit_config_free(u);
+
+    _cleanup_free_ char *e = load_bad("[Sandbox]\nLayers=/l\n"
+                                      "IPAddress=fd00::1\n"
+                                      "IPAddress=10.88.0.10/16\n"
+                                      "IPAddress=127.0.0.2\n"
+                                      "IPAddress=0.0.0.0\n"
+                                      "IPAddress=239.1.1.1\n"
+                                      "IPv6Address=::1\n"
+                                      "IPv6Address=10.88.0.10\n"
+                                      "IPv6Address=ff02::1\n"
+                                      "IPv6Address=fd00::1 fd00::2\n"
+                                      "[Service]\nExecStart=/x\n");
+    assert_string_equal(
+        e, "t.unit:3: IPAddress=fd00::1: an IPv6 address goes in IPv6Address=\n"
+           "t.unit:4: IPAddress=10.88.0.10/16: expected one IPv4 address like 10.88.0.10, "
+           "without a prefix length (the bridge's subnet gives it)\n"
+           "t.unit:5: IPAddress=127.0.0.2: an unspecified, loopback or multicast address "
+           "cannot be a sandbox's own\n"
+           "t.unit:6: IPAddress=0.0.0.0: an unspecified, loopback or multicast address cannot "
+           "be a sandbox's own\n"
+           "t.unit:7: IPAddress=239.1.1.1: an unspecified, loopback or multicast address "
+           "cannot be a sandbox's own\n"
+           "t.unit:8: IPv6Address=::1: an unspecified, loopback or multicast address cannot "
+           "be a sandbox's own\n"
+           "t.unit:9: IPv6Address=10.88.0.10: an IPv4 address goes in IPAddress=\n"
+           "t.unit:10: IPv6Address=ff02::1: an unspecified, loopback or multicast address "
+           "cannot be a sandbox's own\n"
+           "t.unit:11: IPv6Address=fd00::1 fd00::2: expected one IPv6 address like fd00::10, "
+           "without a prefix length (the bridge's subnet gives it)");
+}
+
+static void test_dns(void **state) {
+    UnitConfig *u = load_ok("[Sandbox]\nLayers=/l\nDNS=192.0.2.53\nDNS=\n"
+                            "DNS=1.1.1.1 2606:4700:4700:0:0:0:0:1111\nDNS=127.0.0.1\n"
+                            "[Service]\nExecStart=/x\n");
+    assert_true(u->dns_assigned);
+    assert_int_equal(strv_length(u->dns), 3);
+    assert_string_equal(u->dns[0], "1.1.1.1");
+    assert_string_equal(u->dns[1], "2606:4700:4700::1111"); /* canonical */
+    assert_string_equal(u->dns[2], "127.0.0.1"); /* the sandbox may run its own */
+    unit_config_free(u);
+    /* DNS= alone: no name servers at all, which is not the same as no DNS= */
+    u = load_ok("[Sandbox]\nLayers=/l\nDNS=192.0.2.53\nDNS=\n[Service]\nExecStart=/x\n");
+    assert_true(u->dns_assigned);
+    assert_null(u->dns);
+    unit_config_free(u);
+
+    _cleanup_free_ char *e = load_bad("[Sandbox]\nLayers=/l\n"
+                                      "DNS=resolver.example\n"
+                                      "DNS=0.0.0.0\n"
+                                      "DNS=ff02::fb\n"
+                                      "DNS=192.0.2.1:53\n"
+                                      "DNS=192.0.2.1 192.0.2.2\n"
+                                      "DNS=192.0.2.3 192.0.2.4\n"
+                                      "DNS='a\n"
+                                      "[Service]\nExecStart=/x\n");
+    assert_string_equal(
+        e, "t.unit:3: DNS=resolver.example: expected IPv4 or IPv6 addresses of name servers "
+           "(no port, no %zone)\n"
+           "t.unit:4: DNS=0.0.0.0: an unspecified or multicast address is no name server's\n"
+           "t.unit:5: DNS=ff02::fb: an unspecified or multicast address is no name server's\n"
+           "t.unit:6: DNS=192.0.2.1:53: expected IPv4 or IPv6 addresses of name servers (no "
+           "port, no %zone)\n"
+           "t.unit:8: DNS=192.0.2.3 192.0.2.4: more than 3 name servers; the C library's "
+           "resolver reads no more (MAXNS)\n"
+           "t.unit:9: DNS='a: expected IPv4 or IPv6 addresses");
+}
+
+static void test_add_host(void **state) {
+    UnitConfig *u = load_ok("[Sandbox]\nLayers=/l\nAddHost=gone:192.0.2.9\nAddHost=\n"
+                            "AddHost=db.internal:10.88.0.5\nAddHost=v6:fd00::5\n"
+                            "AddHost=bracketed:[fd00::6]\nAddHost=_srv.x-1:0.0.0.0\n"
+                            "[Service]\nExecStart=/x\n");
+    assert_int_equal(u->n_extra_hosts, 4);
+    assert_string_equal(u->extra_hosts[0].name, "db.internal");
+    assert_int_equal(u->extra_hosts[0].family, AF_INET);
+    assert_int_equal(u->extra_hosts[0].addr.bytes[3], 5);
+    assert_string_equal(u->extra_hosts[1].name, "v6");
+    assert_int_equal(u->extra_hosts[1].family, AF_INET6);
+    assert_int_equal(u->extra_hosts[2].family, AF_INET6);
+    assert_int_equal(u->extra_hosts[2].addr.bytes[15], 6);
+    assert_string_equal(u->extra_hosts[3].name, "_srv.x-1");
+    unit_config_free(u);
+
+    char long_label[80];
+    memset(long_label, 'a', 64);
+    strcpy(long_label + 64, ":10.0.0.1");
+    _cleanup_free_ char *text = NULL;
+    assert_true(asprintf(&text, "[Sandbox]\nLayers=/l\n"
+                                "AddHost=db\n"
+                                "AddHost=-db:10.0.0.1\n"
+                                "AddHost=a b:10.0.0.1\n"
+                                "AddHost=db:host-gateway\n"
+                                "AddHost=a..b:10.0.0.1\n"
+                                "AddHost=:10.0.0.1\n"
+                                "AddHost=%s\n"
+                                "[Service]\nExecStart=/x\n",
+                         long_label) > 0);
+    _cleanup_free_ char *e = load_bad(text);
+    assert_has(e, "t.unit:3: AddHost=db: expected NAME:IP, like db.internal:10.88.0.5\n");
+    assert_has(e, "t.unit:4: AddHost=-db:10.0.0.1: NAME must be a host name");
+    assert_has(e, "t.unit:5: AddHost=a b:10.0.0.1: NAME must be a host name");
+    assert_has(e, "t.unit:6: AddHost=db:host-gateway: expected NAME:IP with an IPv4 or IPv6 "
+                  "address\n");
+    assert_has(e, "t.unit:7: AddHost=a..b:10.0.0.1: NAME must be a host name");
+    assert_has(e, "t.unit:8: AddHost=:10.0.0.1: NAME must be a host name");
+    assert_has(e, "t.unit:9: AddHost=aaaa");
+}
+
+static UnitConfig *load_addresses(const char *v4, const char *v6) {
+    _cleanup_free_ char *text = NULL;
+    assert_true(asprintf(&text, "[Sandbox]\nLayers=/l\nIPAddress=%s\nIPv6Address=%s\n"
+                                "[Service]\nExecStart=/x\n",
+                         v4, v6) > 0);
+    return load_ok(text);
+}
+
+/* Checks the unit's addresses; returns the messages joined, or NULL when there are none. */
+static char *check_network(const UnitConfig *u, const char *v4, const char *v6, bool v6_unknown) {
+    UnitNetworkContext net = {.v6_unknown = v6_unknown};
+    _cleanup_strv_free_ char **errors = NULL;
+    if (v4)
+        assert_int_equal(in_addr_prefix_parse(v4, &net.v4), 0);
+    if (v6)
+        assert_int_equal(in_addr_prefix_parse(v6, &net.v6), 0);
+    int r = unit_check_network(u, &net, &errors);
+    assert_int_equal(r, errors ? -EINVAL : 0);
+    return errors ? strv_join(errors, "\n") : NULL;
+}
+
+static void test_check_network(void **state) {
+    static const struct {
+        const char *v4, *v6;  /* the unit's addresses */
+        const char *subnet4, *subnet6;
+        bool v6_unknown;
+        const char *error; /* NULL: fine */
+    } cases[] = {
+        {"10.88.0.2", "fd00::2", "10.88.0.0/16", "fd00::/64", false, NULL},
+        {"10.88.255.254", "fd00::ffff:ffff:ffff:ffff", "10.88.0.0/16", "fd00::/64", false, NULL},
+        {"10.88.0.0", "", "10.88.0.0/16", NULL, false,
+         "t.unit:3: IPAddress=10.88.0.0: the network address of the bridge's subnet "
+         "10.88.0.0/16"},
+        {"10.88.0.1", "", "10.88.0.0/16", NULL, false,
+         "t.unit:3: IPAddress=10.88.0.1: the bridge's own address (the sandboxes' gateway) in "
+         "its subnet 10.88.0.0/16"},
+        {"10.88.255.255", "", "10.88.0.0/16", NULL, false,
+         "t.unit:3: IPAddress=10.88.255.255: the broadcast address of the bridge's subnet "
+         "10.88.0.0/16"},
+        {"10.89.0.2", "", "10.88.0.0/16", NULL, false,
+         "t.unit:3: IPAddress=10.89.0.2: not inside the bridge's subnet 10.88.0.0/16"},
+        {"192.168.7.3", "", "192.168.7.0/30", NULL, false,
+         "t.unit:3: IPAddress=192.168.7.3: the broadcast address"},
+        {"192.168.7.2", "", "192.168.7.0/30", NULL, false, NULL},
+        {"", "fd00::", NULL, "fd00::/64", false,
+         "t.unit:4: IPv6Address=fd00::: the subnet-router anycast address of the bridge's "
+         "subnet fd00::/64"},
+        {"", "fd00::1", NULL, "fd00::/64", false,
+         "t.unit:4: IPv6Address=fd00::1: the bridge's own address (the sandboxes' gateway) in "
+         "its subnet fd00::/64"},
+        {"", "fd00:0:0:1::2", NULL, "fd00::/64", false,
+         "t.unit:4: IPv6Address=fd00:0:0:1::2: not inside the bridge's subnet fd00::/64"},
+        {"", "fd00::ff", NULL, "fd00::/120", false, NULL}, /* no broadcast in IPv6 */
+        {"", "fd00::2", NULL, NULL, false,
+         "t.unit:4: IPv6Address=fd00::2: IPv6 is off in sandboxd.conf (IPv6Subnet=none)"},
+        /* IPv6Subnet= not set: any ULA but the first two of its /64 */
+        {"", "fd12:3456:789a:1::2", NULL, NULL, true, NULL},
+        {"", "fd12:3456:789a:1::1", NULL, NULL, true,
+         "t.unit:4: IPv6Address=fd12:3456:789a:1::1: the bridge's own address (the sandboxes' "
+         "gateway) in its subnet fd12:3456:789a:1::/64"},
+        {"", "2001:db8::2", NULL, NULL, true,
+         "t.unit:4: IPv6Address=2001:db8::2: not a unique local address (fd00::/8), the only "
+         "kind sandboxd picks for its bridge when IPv6Subnet= is not set"},
+        /* an unknown IPv4 subnet is not checked */
+        {"192.0.2.1", "", NULL, NULL, false, NULL},
+    };
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        _cleanup_(unit_config_freep) UnitConfig *u = load_addresses(cases[i].v4, cases[i].v6);
+        free(u->path);
+        u->path = strdup("t.unit");
+        _cleanup_free_ char *e = check_network(u, cases[i].subnet4, cases[i].subnet6,
+                                               cases[i].v6_unknown);
+        if (!cases[i].error != !e ||
+            (e && strncmp(e, cases[i].error, strlen(cases[i].error)) != 0))
+            fail_msg("case %zu: got '%s', want '%s'", i, e ? e : "(none)",
+                     cases[i].error ? cases[i].error : "(none)");
+    }
+    /* both at once: each its message */
+    _cleanup_(unit_config_freep) UnitConfig *u = load_addresses("10.0.0.1", "fd00::1");
+    _cleanup_free_ char *e = check_network(u, "10.88.0.0/16", NULL, false);
+    assert_string_equal(e, "/etc/sandboxd/units/t.unit:3: IPAddress=10.0.0.1: not inside the "
+                           "bridge's subnet 10.88.0.0/16\n"
+                           "/etc/sandboxd/units/t.unit:4: IPv6Address=fd00::1: IPv6 is off "
+                           "in sandboxd.conf (IPv6Subnet=none)");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_unit),
@@ -532,6 +974,15 @@ int main(void) {
         cmocka_unit_test(test_user_group_id_range),
         cmocka_unit_test(test_seccomp_keys),
         cmocka_unit_test(test_split_command),
+        cmocka_unit_test(test_network_mode),
+        cmocka_unit_test(test_ports),
+        cmocka_unit_test(test_port_duplicates),
+        cmocka_unit_test(test_ports_are_bounded),
+        cmocka_unit_test(test_network_keys_need_bridge),
+        cmocka_unit_test(test_static_addresses),
+        cmocka_unit_test(test_dns),
+        cmocka_unit_test(test_add_host),
+        cmocka_unit_test(test_check_network),
         cmocka_unit_test(test_random_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
