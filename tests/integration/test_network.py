@@ -98,6 +98,12 @@ def bridge_sandbox(d, unit):
     assert ns_links(ns) == ["eth0", "lo"]
     assert ns_addresses(ns) == ({f"{a4}/{SUBNET4.prefixlen}"}, {f"{a6}/{SUBNET6.prefixlen}"})
     assert ns_default_routes(ns) == {4: GATEWAY4, 6: GATEWAY6}
+    # usable at once: an address still in duplicate address detection takes no traffic for
+    # a second or two after the start returned
+    eth0 = json.loads(ns.run("ip", "-j", "addr", "show", "dev", "eth0").stdout)[0]
+    busy = [a for a in eth0["addr_info"] if a.get("scope") == "global" and
+            (a.get("tentative") or a.get("dadfailed"))]
+    assert not busy, f"eth0's addresses are still in DAD (add them with IFA_F_NODAD): {busy}"
     lease = leases(d.state).get(unit)
     assert lease is not None, f"no lease file for {unit}: {leases(d.state)}"
     assert {str(ipaddress.ip_address(a)) for a in lease} == {a4, a6}, lease
