@@ -505,7 +505,6 @@ BAD = {
     "unbracketed-v6": ("Port=fd00::1:8080:80", 3),
     "bad-protocol": ("Port=8080:80/sctp", 3),
     "not-a-port": ("Port=http:80", 3),
-    "no-sandbox-port": ("Port=8080", 3),
     "bad-network": ("Network=nat", 3),
     "bad-ipaddress": ("IPAddress=10.88.0.300", 3),
     "v6-as-ipaddress": ("IPAddress=fd00:88::5", 3),
