@@ -5,6 +5,7 @@ sandboxctl, checked from outside (cgroup files, /proc/PID/ns, the layer director
 Run it through tests/run-integration, which puts the whole run in a private mount and network
 namespace: everything network-related that the daemon makes lives and dies there."""
 
+import contextlib
 import os
 import re
 import resource
@@ -47,6 +48,8 @@ def pytest_configure(config):
                             "pure cgroup v2 hierarchy (tests/vm/run)")
     config.addinivalue_line("markers", "cgroup_v1: runs only where the controllers are on "
                             "cgroup v1 hierarchies")
+    config.addinivalue_line("markers", "soak: many repetitions (a minute or two); part of the "
+                            "normal suite, `-m 'not soak'` leaves them out")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -107,10 +110,22 @@ class Daemon:
         self.logs = tmp / "log"
         self.proc = None
         self.output = tmp / "sandboxd.out"
+        self.config = None
 
-    def start(self, keep_running=False, cgroup=None, args=(), pass_fds=(), nofile=None):
+    def start(self, keep_running=False, cgroup=None, args=(), pass_fds=(), nofile=None,
+              config=None):
         """cgroup: a v2 group directory the daemon is started in, as a service manager
-        would. nofile: (soft, hard) RLIMIT_NOFILE it starts with."""
+        would. nofile: (soft, hard) RLIMIT_NOFILE it starts with. config: sandboxd.conf for
+        --config, as text (written to TMP/sandboxd.conf) or a path; later starts keep using it.
+        Without one the daemon reads its default path, as before."""
+        if config is not None:
+            if isinstance(config, Path):
+                self.config = config
+            else:
+                self.config = self.tmp / "sandboxd.conf"
+                self.config.write_text(config)
+        if self.config is not None:
+            args = ("--config", str(self.config), *args)
         if self.socket.exists():  # left by a killed daemon: wait for the new one's
             self.socket.unlink()
 
@@ -212,10 +227,12 @@ def assert_no_sanitizer_report(tmp: Path):
                 assert marker not in text, f"{f}:\n{text[max(0, text.index(marker) - 200):][:3000]}"
 
 
-@pytest.fixture
-def daemon(tmp_path):
+@contextlib.contextmanager
+def started_daemon(tmp_path, **start_args):
+    """A sandboxd on tmp_path (Daemon.start's arguments), stopped afterwards with whatever a
+    failed test left in its slice."""
     d = Daemon(tmp_path)
-    d.start()
+    d.start(**start_args)
     try:
         yield d
     finally:
@@ -224,6 +241,12 @@ def daemon(tmp_path):
         for leftover in cgroup_dirs_of_slice():
             kill_and_remove_cgroup(leftover)
     assert_no_sanitizer_report(tmp_path)
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    with started_daemon(tmp_path) as d:
+        yield d
 
 
 def cgroup_root():
