@@ -292,7 +292,26 @@ int rtnl_veth_create(Rtnl *nl, const char *host_name, const char *peer_name, int
     mnl_attr_nest_end(h, peer);
     mnl_attr_nest_end(h, data);
     mnl_attr_nest_end(h, info);
-    return rtnl_call(nl, h, NULL, NULL);
+    int r = rtnl_call(nl, h, NULL, NULL);
+    if (r < 0)
+        return r;
+    /* Hairpin mode on the bridge port: a sandbox reaching its own published port is DNAT'd
+     * back out of the port it came in by, which a bridge refuses otherwise (br_netfilter
+     * hosts). Port options only apply to an existing port, hence a second message. */
+    h = put_header(buf, RTM_NEWLINK, 0);
+    ifm = mnl_nlmsg_put_extra_header(h, sizeof *ifm);
+    ifm->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(h, IFLA_IFNAME, host_name);
+    info = mnl_attr_nest_start(h, IFLA_LINKINFO);
+    mnl_attr_put_strz(h, IFLA_INFO_SLAVE_KIND, "bridge");
+    data = mnl_attr_nest_start(h, IFLA_INFO_SLAVE_DATA);
+    mnl_attr_put_u8(h, IFLA_BRPORT_MODE, 1);
+    mnl_attr_nest_end(h, data);
+    mnl_attr_nest_end(h, info);
+    r = rtnl_call(nl, h, NULL, NULL);
+    if (r < 0)
+        (void) rtnl_link_delete(nl, host_name); /* all or nothing, as the header says */
+    return r;
 }
 
 int rtnl_link_delete(Rtnl *nl, const char *name) {
