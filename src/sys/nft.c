@@ -550,6 +550,14 @@ static int m_fib_daddr_local(struct nftnl_rule *r) {
     return e_cmp(r, NFT_CMP_EQ, &local, sizeof local);
 }
 
+/* ip6 daddr != ::1. IPv6 has no route_localnet: a connection to [::1] DNATed onto the bridge
+ * is dropped for its loopback source, with masquerade its answer for its loopback
+ * destination (tried on 6.18). Left alone it is refused at once instead of hanging. */
+static int m_not_loopback6(struct nftnl_rule *r) {
+    return e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 24, 16, NFT_REG_1)
+               ?: e_cmp(r, NFT_CMP_NEQ, &in6addr_loopback, sizeof in6addr_loopback);
+}
+
 /* dnat ip to [ip daddr .] meta l4proto . th dport map @set: the key is loaded into
  * consecutive 32-bit registers, the map's value (address . port) replaces it */
 static int s_dnat_map(struct nftnl_rule *r, int set) {
@@ -633,8 +641,10 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
         for (size_t j = 0; j < ELEMENTSOF(maps); j++) {
             if (!set_wanted(net, maps[j]))
                 continue;
+            bool v6 = set_defs[maps[j]].family == AF_INET6;
             RULE(dnat_chains[i], m_nfproto(r, set_defs[maps[j]].family) ?:
-                                     m_fib_daddr_local(r) ?: s_dnat_map(r, maps[j]));
+                                     m_fib_daddr_local(r) ?: (v6 ? m_not_loopback6(r) : 0) ?:
+                                     s_dnat_map(r, maps[j]));
         }
     }
 

@@ -14,7 +14,9 @@
  *                          127.0.0.0/8 drop (a published loopback port is not reachable from
  *                          another host: moby#45610)
  *   chain prerouting  (nat, prerouting, dstnat): fib daddr type local: dnat by ports*_addr
- *                      (daddr . l4proto . dport), then by ports*_any (l4proto . dport)
+ *                      (daddr . l4proto . dport), then by ports*_any (l4proto . dport); v6
+ *                      never for ip6 daddr ::1 (no route_localnet in IPv6: a port published
+ *                      on ::1 is unreachable, [::1] of one on every address is refused)
  *   chain output      (nat, output, dstnat): the same for connections from the host itself
  *   chain postrouting (nat, postrouting, srcnat): ip saddr @masq4 oifname != B masquerade;
  *                      ip saddr 127.0.0.0/8 oifname B masquerade; oifname B ct status dnat
