@@ -661,14 +661,11 @@ int network_release_lease(Network *n, const char *name) {
 static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
     Network *n = userdata;
     bool touched = false;
-    int r = nft_monitor_read(fd, &touched);
+    /* our own batches are not reported: touched means another tool removed part of it */
+    int r = nft_monitor_read(n->nft, fd, &touched);
     if (r < 0 && r != -EAGAIN)
         log_debug_errno(r, "reading nftables events: %m");
     if (!touched || !n->table_written)
-        return 0;
-    NftNetwork net = nft_network(n);
-    r = nft_table_is_intact(n->nft, &net);
-    if (r > 0)
         return 0;
     uint64_t now;
     (void) sd_event_now(n->manager->event, CLOCK_MONOTONIC, &now);

@@ -14,7 +14,9 @@
  *                          127.0.0.0/8 drop (a published loopback port is not reachable from
  *                          another host: moby#45610)
  *   chain prerouting  (nat, prerouting, dstnat): fib daddr type local: dnat by ports*_addr
- *                      (daddr . l4proto . dport), then by ports*_any (l4proto . dport)
+ *                      (daddr . l4proto . dport), then by ports*_any (l4proto . dport); v6
+ *                      never for ip6 daddr ::1 (no route_localnet in IPv6: a port published
+ *                      on ::1 is unreachable, [::1] of one on every address is refused)
  *   chain output      (nat, output, dstnat): the same for connections from the host itself
  *   chain postrouting (nat, postrouting, srcnat): ip saddr @masq4 oifname != B masquerade;
  *                      ip saddr 127.0.0.0/8 oifname B masquerade; oifname B ct status dnat
@@ -81,7 +83,9 @@ int nft_table_is_intact(Nft *n, const NftNetwork *net);
 /* A socket subscribed to nftables ruleset events (NFNLGRP_NFTABLES), non-blocking, for the
  * event loop. */
 int nft_monitor_open(int *ret_fd);
-/* Drains the socket; *ret_touched is set when some event deleted a table, chain, set, map or
- * rule (the caller then checks nft_table_is_intact and replaces the table if needed). A
- * buffer overrun (-ENOBUFS from the kernel) also sets it. */
-int nft_monitor_read(int fd, bool *ret_touched);
+/* Drains the socket; *ret_touched is set when some event deleted our table or a chain, set,
+ * map, rule or element of it, unless n's own socket made that change (n may be NULL: then
+ * every deletion counts, our own replace's DELTABLE included). A buffer overrun (-ENOBUFS
+ * from the kernel) also sets it. Element deletions leave the table "intact", so on touched
+ * the caller replaces the table from its own state (atomic, and not reported back to it). */
+int nft_monitor_read(Nft *n, int fd, bool *ret_touched);
