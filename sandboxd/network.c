@@ -93,13 +93,11 @@ static int lease_parse(const char *name, const char *text, Lease *ret) {
             continue;
         int family;
         union in_addr_union a;
-        char *v = strchr(line, ' ');
-        if (!v || in_addr_parse(v + 1, &family, &a) < 0)
+        if (in_addr_parse(line, &family, &a) < 0)
             return -EBADMSG;
-        *v = 0;
-        if (streq(line, "ipv4") && family == AF_INET)
+        if (family == AF_INET && !l.has4)
             l.has4 = true, l.addr4 = a;
-        else if (streq(line, "ipv6") && family == AF_INET6)
+        else if (family == AF_INET6 && !l.has6)
             l.has6 = true, l.addr6 = a;
         else
             return -EBADMSG;
@@ -112,9 +110,9 @@ static int lease_parse(const char *name, const char *text, Lease *ret) {
 
 static int lease_save(const Network *n, const Lease *l) {
     char a4[INET6_ADDRSTRLEN], a6[INET6_ADDRSTRLEN], text[128];
-    snprintf(text, sizeof text, "%s%s%s%s%s%s", l->has4 ? "ipv4 " : "",
-             l->has4 ? in_addr_to_string(AF_INET, &l->addr4, a4) : "", l->has4 ? "\n" : "",
-             l->has6 ? "ipv6 " : "", l->has6 ? in_addr_to_string(AF_INET6, &l->addr6, a6) : "",
+    /* one address per line */
+    snprintf(text, sizeof text, "%s%s%s%s", l->has4 ? in_addr_to_string(AF_INET, &l->addr4, a4) : "",
+             l->has4 ? "\n" : "", l->has6 ? in_addr_to_string(AF_INET6, &l->addr6, a6) : "",
              l->has6 ? "\n" : "");
     _cleanup_free_ char *path = path_join(n->lease_dir, l->name);
     if (!path)
