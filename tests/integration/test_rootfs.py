@@ -76,9 +76,11 @@ def test_namespaces_differ_from_host(daemon, layers):
     pid = start_sleeper(daemon, layers)
     for ns in ("pid", "mnt", "uts", "ipc", "net"):
         assert os.readlink(f"/proc/{pid}/ns/{ns}") != os.readlink(f"/proc/self/ns/{ns}"), ns
-    # the network namespace holds only a loopback device
+    # the network namespace holds the loopback and the veth end sandboxd made (Network=bridge,
+    # the default), never a link of the host's
     links = sandbox_exec(pid, "ip", "-o", "link").stdout
-    assert [l.split(":")[1].strip() for l in links.splitlines()] == ["lo"]
+    names = [l.split(":")[1].strip().split("@")[0] for l in links.splitlines()]
+    assert names == ["lo", "eth0"], links
 
 
 def test_namespaces_subset_shares_the_rest(daemon, layers):
