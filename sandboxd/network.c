@@ -327,9 +327,10 @@ static int pick_address(Network *n, Sandbox *s, int family, Lease *lease, bool *
         }
         *ret = want;
     } else {
-        bool has = family == AF_INET ? lease && lease->has4 : lease && lease->has6;
-        const union in_addr_union *old = family == AF_INET ? &lease->addr4 : &lease->addr6;
-        if (has && address_usable(p, old) && !lease_holder(n, s->name, family, old)) {
+        const union in_addr_union *old = !lease                ? NULL
+                                         : family == AF_INET   ? (lease->has4 ? &lease->addr4 : NULL)
+                                                               : (lease->has6 ? &lease->addr6 : NULL);
+        if (old && address_usable(p, old) && !lease_holder(n, s->name, family, old)) {
             *ret = *old;
             return 0;
         }
