@@ -51,6 +51,11 @@ struct Network {
     sd_event_source *monitor_source;
     bool table_written;
     RateLimit restore_limit;
+    /* conntrack entries to delete, batched: each flush walks the kernel's whole conntrack
+     * hash (~9 ms here), so it runs once the start's or stop's answer is out */
+    ConntrackMatch *ct_pending;
+    size_t n_ct_pending;
+    sd_event_source *ct_source;
 };
 
 static NftNetwork nft_network(const Network *n) {
@@ -533,6 +538,71 @@ int network_sandbox_adopt(Network *n, Sandbox *s) {
     return 0;
 }
 
+/* --- conntrack --- */
+
+static void ct_run(Network *n) {
+    if (n->n_ct_pending == 0)
+        return;
+    int r = conntrack_flush(n->ct_pending, n->n_ct_pending);
+    if (r < 0)
+        log_warning_errno(r, "flushing conntrack entries of stopped sandboxes and published UDP "
+                             "ports: %m");
+    else if (r > 0)
+        log_debug("Flushed %d conntrack entries.", r);
+    n->n_ct_pending = 0;
+}
+
+static int on_ct_flush(sd_event_source *src, void *userdata) {
+    ct_run(userdata);
+    return 0;
+}
+
+static bool ct_match_equal(const ConntrackMatch *a, const ConntrackMatch *b) {
+    if (a->family != b->family)
+        return false;
+    if (a->family)
+        return in_addr_equal(a->family, &a->addr, &b->addr);
+    return a->protocol == b->protocol && a->port == b->port;
+}
+
+static void ct_queue(Network *n, const ConntrackMatch *m) {
+    for (size_t i = 0; i < n->n_ct_pending; i++)
+        if (ct_match_equal(&n->ct_pending[i], m))
+            return;
+    ConntrackMatch *p = realloc(n->ct_pending, sizeof(ConntrackMatch) * (n->n_ct_pending + 1));
+    if (!p) {
+        log_warning("out of memory queueing a conntrack flush");
+        return;
+    }
+    n->ct_pending = p;
+    n->ct_pending[n->n_ct_pending++] = *m;
+    if (!n->ct_source) {
+        int r = sd_event_add_defer(n->manager->event, &n->ct_source, on_ct_flush, n);
+        if (r >= 0)
+            r = sd_event_source_set_priority(n->ct_source, SD_EVENT_PRIORITY_IDLE);
+        if (r < 0) {
+            log_warning_errno(r, "scheduling a conntrack flush: %m; flushing now");
+            n->ct_source = sd_event_source_disable_unref(n->ct_source);
+            ct_run(n);
+            return;
+        }
+    }
+    (void) sd_event_source_set_enabled(n->ct_source, SD_EVENT_ONESHOT);
+}
+
+/* A flush still pending for an address a start is about to use would delete the new
+ * instance's first connections: it runs first. */
+static void ct_settle_addresses(Network *n, const SandboxNet *sn) {
+    for (size_t i = 0; i < n->n_ct_pending; i++) {
+        const ConntrackMatch *m = &n->ct_pending[i];
+        if ((sn->has4 && m->family == AF_INET && in_addr_equal(AF_INET, &m->addr, &sn->addr4)) ||
+            (sn->has6 && m->family == AF_INET6 && in_addr_equal(AF_INET6, &m->addr, &sn->addr6))) {
+            ct_run(n);
+            return;
+        }
+    }
+}
+
 static int table_replace(Network *n) {
     Manager *m = n->manager;
     size_t n_addrs = 0, n_ports = 0;
@@ -590,6 +660,7 @@ int network_sandbox_attach(Network *n, Sandbox *s, int netns_fd) {
         return sandbox_set_start_error(s, "creating the veth pair on %s: %s", n->bridge,
                                        strerror(-r)), r;
     }
+    ct_settle_addresses(n, sn);
     NftAddr addrs[2] = {};
     size_t n_addrs = sandbox_addrs(sn, addrs);
     sn->published = true;
@@ -608,7 +679,7 @@ int network_sandbox_attach(Network *n, Sandbox *s, int netns_fd) {
     /* a client that kept sending to a UDP port would stay on its old (or no) entry */
     for (size_t i = 0; i < sn->n_ports; i++)
         if (sn->ports[i].protocol == IPPROTO_UDP)
-            (void) conntrack_flush_port(IPPROTO_UDP, sn->ports[i].host_port);
+            ct_queue(n, &(ConntrackMatch){.protocol = IPPROTO_UDP, .port = sn->ports[i].host_port});
     if ((r = save_runtime(s)) < 0)
         return sandbox_set_start_error(s, "recording the network of %s in %s: %s", s->name,
                                        s->runtime_dir, strerror(-r)), r;
@@ -638,11 +709,8 @@ void network_sandbox_detach(Network *n, Sandbox *s, bool failed_start) {
                 log_error_errno(r, "writing nftables table inet " NFT_TABLE_NAME ": %m");
         }
     }
-    for (size_t i = 0; i < n_addrs; i++) {
-        int r = conntrack_flush_address(addrs[i].family, &addrs[i].addr);
-        if (r < 0)
-            log_debug_errno(r, "%s: flushing conntrack entries: %m", s->name);
-    }
+    for (size_t i = 0; i < n_addrs; i++)
+        ct_queue(n, &(ConntrackMatch){.family = addrs[i].family, .addr = addrs[i].addr});
     /* a failed start's veth would linger until the kernel reaps its namespace */
     if (failed_start && sn->veth[0])
         (void) rtnl_link_delete(n->rtnl, sn->veth);
@@ -825,6 +893,9 @@ fail:
 Network *network_free(Network *n, bool sandboxes_remain) {
     if (!n)
         return NULL;
+    ct_run(n); /* what stops queued, before we go */
+    n->ct_source = sd_event_source_disable_unref(n->ct_source);
+    free(n->ct_pending);
     n->monitor_source = sd_event_source_disable_unref(n->monitor_source);
     n->monitor_fd = safe_close(n->monitor_fd);
     /* a running sandbox's ports and egress live on in the table for the next sandboxd */

@@ -39,6 +39,12 @@ typedef struct CtMatch {
     uint16_t port;
 } CtMatch;
 
+/* Several matches, any of which selects an entry. */
+typedef struct CtMatches {
+    const CtMatch *m;
+    size_t n;
+} CtMatches;
+
 /* An entry to delete: what identifies it to IPCTNL_MSG_CT_DELETE. */
 typedef struct CtEntry {
     uint8_t family;
@@ -50,7 +56,8 @@ typedef struct CtEntry {
 } CtEntry;
 
 typedef struct CtDump {
-    const CtMatch *match;
+    const CtMatch *match; /* the kernel-filtered port dump's */
+    CtMatches any;
     CtEntry *entries;
     size_t n_entries, allocated;
 } CtDump;
@@ -152,7 +159,10 @@ static int on_entry(const struct nlmsghdr *nlh, CtDump *d) {
             break;
         }
     }
-    if (!orig_attr || !entry_matches(d->match, e.family, &orig, &reply))
+    bool hit = false;
+    for (size_t i = 0; orig_attr && !hit && i < d->any.n; i++)
+        hit = entry_matches(&d->any.m[i], e.family, &orig, &reply);
+    if (!hit)
         return 0;
     if (mnl_attr_get_payload_len(orig_attr) > sizeof e.tuple)
         return -EBADMSG;
@@ -295,7 +305,7 @@ static int ct_delete_entries(struct mnl_socket *nl, uint32_t *seq, const CtDump 
 
 static int ct_flush(const CtMatch *m) {
     _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
-    CtDump d = {.match = m};
+    CtDump d = {.match = m, .any = {m, 1}};
     uint32_t seq = 1;
     int r;
 
@@ -315,6 +325,32 @@ static int ct_flush(const CtMatch *m) {
         }
     } else
         r = ct_dump(nl, seq++, (uint8_t)m->family, false, &d);
+    if (r >= 0)
+        r = ct_delete_entries(nl, &seq, &d);
+    free(d.entries);
+    return r;
+}
+
+int conntrack_flush(const ConntrackMatch *m, size_t n) {
+    _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+    _cleanup_free_ CtMatch *cm = n ? calloc(n, sizeof(CtMatch)) : NULL;
+    if (n == 0)
+        return 0;
+    if (!cm)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].family && m[i].family != AF_INET && m[i].family != AF_INET6)
+            return -EINVAL;
+        if (!m[i].family && m[i].port == 0)
+            return -EINVAL;
+        cm[i] = (CtMatch){.by_port = !m[i].family, .family = m[i].family, .addr = m[i].addr,
+                          .protocol = m[i].protocol, .port = m[i].port};
+    }
+    CtDump d = {.any = {cm, n}};
+    uint32_t seq = 1;
+    int r = ct_open(&nl);
+    if (r >= 0)
+        r = ct_dump(nl, seq++, AF_UNSPEC, false, &d); /* one walk for both families */
     if (r >= 0)
         r = ct_delete_entries(nl, &seq, &d);
     free(d.entries);

@@ -9,6 +9,19 @@
 
 #include "in-addr-util.h"
 
+/* What to delete: entries of an address (family set), or of a port (protocol set). */
+typedef struct ConntrackMatch {
+    int family; /* AF_INET/AF_INET6: by address; 0: by port */
+    union in_addr_union addr;
+    uint8_t protocol;
+    uint16_t port;
+} ConntrackMatch;
+
+/* Deletes every entry any of m matches, after a single dump of the table (of both families):
+ * the kernel walks its whole conntrack hash for each dump (~9 ms with 262144 buckets), so
+ * the daemon batches what a start or stop needs. Returns the number deleted. */
+int conntrack_flush(const ConntrackMatch *m, size_t n);
+
 /* Deletes every entry whose original source or destination, or reply source or destination,
  * is addr. Returns the number deleted. */
 int conntrack_flush_address(int family, const union in_addr_union *addr);
