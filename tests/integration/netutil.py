@@ -484,6 +484,18 @@ def conntrack_involving(addresses):
             if {canon(e[1][0]), canon(e[1][1]), canon(e[2][0]), canon(e[2][1])} & addrs}
 
 
+def conntrack_left(addresses, timeout=2.0):
+    """The entries of addresses still there once sandboxd's flush has had up to timeout
+    seconds: it runs right after a stop's answer is out (one dump of the kernel's whole hash
+    costs ~9 ms, so it is not on the stop's path)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = conntrack_involving(addresses)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.02)
+
+
 def wait_until(pred, what, timeout=10):
     """Polls pred() until true; fails with what (a string, or a function giving one) after
     timeout seconds. For state the kernel settles a moment later (a dead sandbox's veth goes

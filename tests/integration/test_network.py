@@ -21,7 +21,7 @@ import pytest
 from conftest import BUILD, SANDBOXCTL, cgroup_dir, sandbox_exec, started_daemon, unit_text
 from netutil import (BRIDGE, CHAINS, EMPTY, GATEWAY4, GATEWAY6, NET_CONF, SUBNET4, SUBNET6,
                      PeerServer, SandboxNs, Uplink, assert_no_http, bridge_ports,
-                     conntrack_entries, conntrack_involving, expected_elements, http_get,
+                     conntrack_entries, conntrack_involving, conntrack_left, expected_elements, http_get,
                      leases, links, netns_of, nft_chains, nft_elements, nft_ruleset,
                      nft_table_json, ns_addresses, ns_default_routes, ns_links,
                      nft_table_normalized, remove_leftovers, run, sandbox_wget, sysctl,
@@ -304,7 +304,7 @@ def test_udp_port_forwards_both_ways(netd, uplink, layers, udp_layer):
     netd.ctl("restart", "udp.unit")
     _, b4, b6 = bridge_sandbox(netd, "udp.unit")
     assert (b4, b6) == ("10.88.0.50", "fd00:88::50")
-    assert not conntrack_involving([a4, a6]), "the stop left conntrack entries of the old address"
+    assert not conntrack_left([a4, a6]), "the stop left conntrack entries of the old address"
     listening(2)
     for i, (host, ns, who, src) in enumerate(cases):
         msg = f"again{i}"
@@ -312,7 +312,7 @@ def test_udp_port_forwards_both_ways(netd, uplink, layers, udp_layer):
         assert reply is not None and reply.startswith(f"echo {msg} from "), \
             f"udp {host}:5353 from {who} after the restart: no answer ({reply!r})"
     netd.ctl("stop", "udp.unit")
-    assert not conntrack_involving([b4, b6]), "the stop left conntrack entries"
+    assert not conntrack_left([b4, b6]), "the stop left conntrack entries"
 
 
 # --- the ruleset, read back -----------------------------------------------------------------
@@ -336,7 +336,7 @@ def test_elements_after_start_stop_restart_clean(netd, layers):
 
     netd.ctl("stop", "web.unit")
     assert nft_elements() == EMPTY
-    assert not conntrack_involving([a4, a6]), \
+    assert not conntrack_left([a4, a6]), \
         f"conntrack entries of {a4}/{a6} outlived the stop: {conntrack_involving([a4, a6])}"
     assert CHAINS <= nft_chains()
 
@@ -351,7 +351,7 @@ def test_elements_after_start_stop_restart_clean(netd, layers):
     assert (b4, b6) == ("10.88.0.50", "fd00:88::50")
     assert nft_elements() == expect(b4, b6)
     wait_http(url("127.0.0.1", 8080), "hello from web")
-    assert not conntrack_involving([a4, a6])
+    assert not conntrack_left([a4, a6])
 
     netd.ctl("stop", "web.unit")
     assert nft_elements() == EMPTY
@@ -713,7 +713,7 @@ def test_start_stop_cycles_leave_no_trace(netd, layers):
     wait_until(lambda: bridge_ports() == [], lambda: f"veths left: {bridge_ports()}")
     before = {"links": sorted(links()), "leases": leases(netd.state), "ruleset": nft_ruleset()}
     conntrack_before = conntrack_entries()
-    assert not conntrack_involving([a4, a6])
+    assert not conntrack_left([a4, a6])
     fds = len(os.listdir(f"/proc/{netd.proc.pid}/fd"))
 
     t0 = time.monotonic()
@@ -725,7 +725,7 @@ def test_start_stop_cycles_leave_no_trace(netd, layers):
             udp_exchange("127.0.0.1", 5353, "x", timeout=0.2)  # an unanswered UDP entry
         netd.ctl("stop", "cyc.unit")
         if i % 30 == 0:
-            assert not conntrack_involving([a4, a6]), f"cycle {i}: conntrack entries outlived " \
+            assert not conntrack_left([a4, a6]), f"cycle {i}: conntrack entries outlived " \
                                                       f"the stop"
     took = time.monotonic() - t0
     print(f"{CYCLES} start/stop cycles of a Network=bridge sandbox with 2 ports: {took:.1f}s "
@@ -734,7 +734,7 @@ def test_start_stop_cycles_leave_no_trace(netd, layers):
     wait_links(before["links"])
     assert leases(netd.state) == before["leases"]
     assert nft_ruleset() == before["ruleset"]
-    assert not conntrack_involving([a4, a6])
+    assert not conntrack_left([a4, a6])
     new = conntrack_entries() - conntrack_before
     assert not new, f"conntrack entries made by the cycles remain: {sorted(new)[:5]}"
     assert len(os.listdir(f"/proc/{netd.proc.pid}/fd")) == fds, "sandboxd holds more fds"
