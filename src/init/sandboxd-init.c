@@ -397,6 +397,9 @@ int main(void) {
     /* glibc reads the time zone once, on first use: make that the host's /etc/localtime, so log
      * lines carry the daemon's local time and no file of the image is ever parsed here */
     (void) localtime_r(&(time_t){time(NULL)}, &(struct tm){0});
+    /* while /proc is still the one we were born with, writable: it shows our namespace */
+    if (plan->net_ns && (r = netdev_allow_low_ports()) < 0)
+        die("network", r, "setting net.ipv4.ip_unprivileged_port_start=0 in the sandbox");
     StepError e = {0};
     r = rootfs_setup(plan, userns_fd, &e);
     if (r >= 0)

@@ -6,6 +6,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -132,6 +133,15 @@ static int default_route_add(Netlink *nl, uint32_t ifindex, int family, const vo
     req_attr(&req, RTA_GATEWAY, gateway, family == AF_INET ? 4 : 16);
     req_attr_u32(&req, RTA_OIF, ifindex);
     return nl_call(nl, &req);
+}
+
+int netdev_allow_low_ports(void) {
+    _cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start",
+                                  O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return -errno;
+    ssize_t k = write(fd, "0", 1);
+    return k == 1 ? 0 : k < 0 ? -errno : -EIO;
 }
 
 int netdev_configure(const PlanNetwork *n, const char **step) {

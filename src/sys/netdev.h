@@ -9,3 +9,10 @@
  * rtnetlink without libraries: the init is linked statically and Debian ships libmnl shared
  * only. On failure *step names what failed ("eth0 address"). */
 int netdev_configure(const PlanNetwork *n, const char **step);
+
+/* Lets every user of the calling process's network namespace bind ports below 1024
+ * (net.ipv4.ip_unprivileged_port_start=0, per namespace), as Docker does: the namespace is
+ * the sandbox's alone, and a root payload in its own user namespace lacks
+ * CAP_NET_BIND_SERVICE over a namespace the host's user namespace owns. Through /proc/sys,
+ * which shows the opener's namespace; before /proc/sys is made read-only. */
+int netdev_allow_low_ports(void);

@@ -430,6 +430,27 @@ def test_table_restored_after_flush(netd, uplink, layers, what):
 
 # --- Network=none and Network=host ----------------------------------------------------------
 
+def test_user_namespace_sandbox_is_networked_too(netd, uplink, layers):
+    """Namespaces=user: the network namespace stays owned by the host's user namespace (only
+    the payload enters its own), so the daemon makes the veth into it and the init addresses
+    eth0 as for any other sandbox; its root cannot change the network."""
+    netd.write_unit("uweb.unit", web_unit(layers, "uweb", "Port=8080:80",
+                                          "Namespaces=pid mount uts ipc net user cgroup"))
+    pid = start(netd, "uweb.unit")
+    _, a4, _ = bridge_sandbox(netd, "uweb.unit")
+    assert Path(f"/proc/{pid}/uid_map").read_text().split()[:2] == ["0", str(
+        int(netd.show("uweb.unit")["UserNamespace"].split()[1]))]
+    wait_http(url(uplink.HOST4, 8080), "hello from uweb", ns=uplink.outside,
+              what="the outside namespace")
+    # its root holds no CAP_NET_ADMIN over the namespace: eth0 stays as sandboxd made it
+    r = subprocess.run(["nsenter", "-t", str(pid), "-U", "-m", "-n", "-p", "-r", "-w",
+                        "ip", "addr", "add", "10.88.0.250/16", "dev", "eth0"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "not permitted" in r.stderr, r
+    assert ns_addresses(SandboxNs(pid))[0] == {f"{a4}/{SUBNET4.prefixlen}"}
+    netd.ctl("stop", "uweb.unit")
+
+
 def test_network_none_has_only_loopback(netd, layers):
     before = snapshot(netd)
     netd.write_unit("none.unit", net_unit(layers, SLEEPER, "Network=none"))
