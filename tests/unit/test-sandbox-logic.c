@@ -264,7 +264,10 @@ static void test_resolv_conf_text(void **state) {
 }
 
 static void test_write_init_layer(void **state) {
-    char dir[] = "/tmp/test-init-layer-XXXXXX";
+    /* $TMPDIR: the cgroup v2 leg's guest has a read-only /tmp */
+    const char *tmp = getenv("TMPDIR");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/test-init-layer-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     assert_non_null(mkdtemp(dir));
     _cleanup_(unit_config_freep) UnitConfig *u = unit("AddHost=db:10.0.0.5\nDNS=\n");
     Sandbox s = {.config = u};
