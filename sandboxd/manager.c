@@ -253,53 +253,6 @@ static int listen_socket(Manager *m) {
     return 0;
 }
 
-int manager_startup(Manager *m) {
-    int r = cg_init(m->config.cgroup_root, &m->cg_layout);
-    if (r == -EOPNOTSUPP)
-        return log_error_errno(r, "the memory and pids cgroup controllers are needed and are "
-                                  "not available%s%s: %m",
-                               m->config.cgroup_root ? " in " : "",
-                               m->config.cgroup_root ? m->config.cgroup_root : "");
-    if (r < 0)
-        return log_error_errno(r, "reading the cgroup hierarchies: %m");
-    log_info("cgroup layout: %s; sandboxes go to /%s%s%s%s", cg_layout_to_string(m->cg_layout),
-             cg_root(), *cg_root() ? "/" : "", m->config.slice,
-             cg_root_is_delegated() ? " (delegated to us; sandboxd runs in its supervisor "
-                                      "group)" : "");
-    r = cg_create_slice(m->config.slice);
-    if (r < 0)
-        return log_error_errno(r, "creating cgroup /%s%s%s: %m", cg_root(),
-                               *cg_root() ? "/" : "", m->config.slice);
-
-    const char *dirs[] = {m->config.runtime_dir, m->config.log_dir};
-    for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
-        r = mkdir_p(dirs[i], 0755);
-        if (r < 0)
-            return log_error_errno(r, "creating %s: %m", dirs[i]);
-    }
-    r = mkdir_p(m->config.state_dir, 0700);
-    if (r < 0)
-        return log_error_errno(r, "creating %s: %m", m->config.state_dir);
-    (void) chmod(m->config.state_dir, 0700);
-
-    /* without it sandboxd still runs Network=none and host units; bridge ones say why not */
-    r = network_new(m, &m->config.daemon, &m->network);
-    if (r < 0)
-        log_error_errno(r, "Networking is not available: Network=bridge units will not start.");
-
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
-        return log_error_errno(errno, "becoming a child subreaper: %m");
-    r = sd_event_add_signal(m->event, NULL, SIGCHLD, on_sigchld, m);
-    if (r < 0)
-        return log_error_errno(r, "watching SIGCHLD: %m");
-    r = sd_event_add_signal(m->event, NULL, SIGTERM, on_shutdown_signal, m);
-    if (r >= 0)
-        r = sd_event_add_signal(m->event, NULL, SIGINT, on_shutdown_signal, m);
-    if (r < 0)
-        return log_error_errno(r, "watching signals: %m");
-    return listen_socket(m);
-}
-
 static Sandbox *manager_add(Manager *m, UnitConfig *c) {
     Sandbox **n = realloc(m->sandboxes, sizeof(Sandbox *) * (m->n_sandboxes + 1));
     if (!n)
@@ -369,11 +322,61 @@ static void adopt_all(Manager *m) {
     }
 }
 
-int manager_run(Manager *m) {
+int manager_startup(Manager *m) {
+    int r = cg_init(m->config.cgroup_root, &m->cg_layout);
+    if (r == -EOPNOTSUPP)
+        return log_error_errno(r, "the memory and pids cgroup controllers are needed and are "
+                                  "not available%s%s: %m",
+                               m->config.cgroup_root ? " in " : "",
+                               m->config.cgroup_root ? m->config.cgroup_root : "");
+    if (r < 0)
+        return log_error_errno(r, "reading the cgroup hierarchies: %m");
+    log_info("cgroup layout: %s; sandboxes go to /%s%s%s%s", cg_layout_to_string(m->cg_layout),
+             cg_root(), *cg_root() ? "/" : "", m->config.slice,
+             cg_root_is_delegated() ? " (delegated to us; sandboxd runs in its supervisor "
+                                      "group)" : "");
+    r = cg_create_slice(m->config.slice);
+    if (r < 0)
+        return log_error_errno(r, "creating cgroup /%s%s%s: %m", cg_root(),
+                               *cg_root() ? "/" : "", m->config.slice);
+
+    const char *dirs[] = {m->config.runtime_dir, m->config.log_dir};
+    for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+        r = mkdir_p(dirs[i], 0755);
+        if (r < 0)
+            return log_error_errno(r, "creating %s: %m", dirs[i]);
+    }
+    r = mkdir_p(m->config.state_dir, 0700);
+    if (r < 0)
+        return log_error_errno(r, "creating %s: %m", m->config.state_dir);
+    (void) chmod(m->config.state_dir, 0700);
+
+    /* without it sandboxd still runs Network=none and host units; bridge ones say why not */
+    r = network_new(m, &m->config.daemon, &m->network);
+    if (r < 0)
+        log_error_errno(r, "Networking is not available: Network=bridge units will not start.");
+
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+        return log_error_errno(errno, "becoming a child subreaper: %m");
+    r = sd_event_add_signal(m->event, NULL, SIGCHLD, on_sigchld, m);
+    if (r < 0)
+        return log_error_errno(r, "watching SIGCHLD: %m");
+    r = sd_event_add_signal(m->event, NULL, SIGTERM, on_shutdown_signal, m);
+    if (r >= 0)
+        r = sd_event_add_signal(m->event, NULL, SIGINT, on_shutdown_signal, m);
+    if (r < 0)
+        return log_error_errno(r, "watching signals: %m");
+    /* Before the socket listens: a client (or a test) that sees it finds the sandboxes that
+     * still run adopted and the table written from them, in one batch, so ports that
+     * answered go on answering. */
     adopt_all(m);
-    /* the table from what runs now, in one batch: ports that answered go on answering */
     if (m->network)
         (void) network_rebuild(m->network);
+    return listen_socket(m);
+}
+
+
+int manager_run(Manager *m) {
     return sd_event_loop(m->event);
 }
 
