@@ -12,7 +12,10 @@
  *   map ports6_any / ports6_addr likewise with ipv6_addr
  *   chain raw_prerouting  (filter, prerouting, priority raw): iifname != "lo" ip daddr
  *                          127.0.0.0/8 drop (a published loopback port is not reachable from
- *                          another host: moby#45610)
+ *                          another host: moby#45610); iifname B ip saddr != S4 drop;
+ *                          iifname B ip6 saddr != S6 ip6 saddr != fe80::/64 ip6 saddr != ::
+ *                          drop; iifname B ip6 saddr GW6 drop (no spoofed source from a
+ *                          sandbox leaves the bridge)
  *   chain prerouting  (nat, prerouting, dstnat): fib daddr type local: dnat by ports*_addr
  *                      (daddr . l4proto . dport), then by ports*_any (l4proto . dport); v6
  *                      never for ip6 daddr ::1 (no route_localnet in IPv6: a port published

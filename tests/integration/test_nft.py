@@ -141,7 +141,12 @@ DNAT = [
     "fib daddr type local ip6 daddr != ::1 dnat ip6 to meta l4proto . th dport map @ports6_any",
 ]
 EXPECTED_RULES = {
-    "raw_prerouting": ['iifname != "lo" ip daddr 127.0.0.0/8 drop'],
+    "raw_prerouting": [
+        'iifname != "lo" ip daddr 127.0.0.0/8 drop',
+        f'iifname "{BRIDGE}" ip saddr != 10.88.0.0/16 drop',
+        f'iifname "{BRIDGE}" ip6 saddr != fd00:88::/64 ip6 saddr != fe80::/64 ip6 saddr != :: drop',
+        f'iifname "{BRIDGE}" ip6 saddr fd00:88::1 drop',
+    ],
     "prerouting": DNAT,
     "output": DNAT,
     "postrouting": [
@@ -192,6 +197,9 @@ def test_replace_without_ipv6(ns):
                             "ports4_addr": []}
     got = rules(ns)
     assert got["prerouting"] == DNAT[:2] and got["postrouting"] == EXPECTED_RULES["postrouting"][:3]
+    # no IPv6 subnet: a sandbox's IPv6 may only be link-local
+    assert got["raw_prerouting"] == EXPECTED_RULES["raw_prerouting"][:2] + [
+        f'iifname "{BRIDGE}" ip6 saddr != fe80::/64 ip6 saddr != :: drop']
     assert probe(ns, "intact", BRIDGE, V4, "-").stdout == "1\n"
     # an IPv6 element has no map to go to: refused before anything is sent
     p = replace(ns, "port,tcp,*6,8080,fd00:88::2,80", v6=None, check=False)

@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Networking under attack: a hostile payload in a Network=bridge sandbox (root, the default
+capabilities: no CAP_NET_ADMIN, no CAP_NET_RAW; the default seccomp profile), a hostile
+neighbour on the LAN (the uplink's outside namespace), and a hostile unit author. Each test
+shows from the host's side that an attack that worked before a fix fails now, or that a
+defence holds.
+
+The payload's tools are tests/helpers/net-attack (static, in the sandbox's layer): it runs as
+the payload itself, so with exactly the payload's capabilities and seccomp filter. Everything
+lives in the private namespace of tests/run-integration."""
+
+import ipaddress
+import os
+import select
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, SANDBOXCTL
+from netutil import (GATEWAY4, GATEWAY6, NetNs, assert_no_http, conntrack_entries, http_get,
+                     nft_elements, run, url, wait_until)
+from test_network import (SLEEPER, bridge_sandbox, net_unit, netd, start,  # noqa: F401
+                          uplink, web_unit)
+
+SINK = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
+print("ready", flush=True)
+while True:
+    d, a = s.recvfrom(2048)
+    peer = a[0][7:] if a[0].startswith("::ffff:") else a[0]
+    print(peer, d.decode(errors="replace"), flush=True)
+"""
+
+
+class UdpSink:
+    """A UDP server (IPv4 and IPv6) in ns, or in the test's namespace with ns None: records
+    "PEER TEXT" for each datagram."""
+
+    def __init__(self, ns, port):
+        cmd = ["/usr/bin/python3", "-c", SINK, str(port)]
+        self.proc = (ns.popen(*cmd, stdout=subprocess.PIPE) if ns else
+                     subprocess.Popen(cmd, stdout=subprocess.PIPE))
+        self.buf, self.got = b"", []
+        self._read_until(lambda: self.got == ["ready"], 10, "the sink did not start")
+        self.got = []
+
+    def _read_until(self, pred, timeout, what):
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while not pred():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(what() if callable(what) else what)
+            if select.select([fd], [], [], left)[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    raise AssertionError(f"the sink died: {self.got}")
+                self.buf += chunk
+                *lines, self.buf = self.buf.split(b"\n")
+                self.got += [line.decode() for line in lines]
+        return self.got
+
+    def wait_for(self, text, timeout=10):
+        """Reads datagrams until one carries text; returns everything read so far."""
+        return self._read_until(
+            lambda: any(line.split(" ", 1)[1:] == [text] for line in self.got), timeout,
+            lambda: f"no datagram {text!r} within {timeout}s: {self.got}")
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def attack_layer(tmp_path_factory):
+    """A layer with /bin/net-attack and /bin/udp-echo over the busybox base."""
+    d = tmp_path_factory.mktemp("attack-layer")
+    (d / "bin").mkdir()
+    for helper in ("net-attack", "udp-echo"):
+        (d / "bin" / helper).write_bytes((BUILD / "tests" / "helpers" / helper).read_bytes())
+        os.chmod(d / "bin" / helper, 0o755)
+    return d
+
+
+def attack_unit(layers, attack_layer, script, *sandbox_lines):
+    """A unit whose payload runs script (sh) with the attack tools, then sleeps."""
+    lay = {"base": layers["base"], "top": f"{layers['top']} {attack_layer}"}
+    return net_unit(lay, f"/bin/sh -c '{script}; exec sleep 1000'", *sandbox_lines)
+
+
+def payload_says(d, unit, timeout=10, count=1):
+    """The payload's first count output lines, once there are that many."""
+    deadline = time.monotonic() + timeout
+    while len(d.payload_output(unit)) < count:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{unit} printed {d.payload_output(unit)}, expected {count} "
+                                 f"lines; log:\n{d.log(unit)}")
+        time.sleep(0.05)
+    return d.payload_output(unit)[:count]
+
+
+# --- a payload without CAP_NET_ADMIN and CAP_NET_RAW -----------------------------------------
+
+def test_default_payload_has_no_raw_socket_nor_net_admin(netd, layers, attack_layer):
+    """What holds: no packet socket (ARP and neighbour discovery spoofing, router
+    advertisements), no raw socket, and eth0's address, MTU, routes, neighbours and MAC
+    stay the daemon's."""
+    netd.write_unit("a.unit", attack_unit(layers, attack_layer,
+                                          "net-attack raw; net-attack netadmin"))
+    pid = start(netd, "a.unit")
+    out = payload_says(netd, "a.unit", count=10)
+    assert out[:3] == ["packet: Operation not permitted", "raw4: Operation not permitted",
+                       "raw6: Operation not permitted"], out
+    assert out[4:] == ["ioctl mtu: Operation not permitted",
+                       "ioctl addr: Operation not permitted",
+                       "rtnl addr: Operation not permitted",
+                       "rtnl route: Operation not permitted",
+                       "rtnl neigh: Operation not permitted",
+                       "rtnl lladdr: Operation not permitted"], out
+    _, a4, a6 = bridge_sandbox(netd, "a.unit")  # eth0 still as the daemon made it
+    netd.ctl("stop", "a.unit")
+
+
+SPOOFED6 = ["2001:db8::77",      # a LAN neighbour of the host (the uplink's subnet)
+            "2001:db8:ffff::9",  # anywhere on the internet
+            GATEWAY6]            # the host's own bridge address
+
+
+def test_payload_cannot_send_with_a_foreign_ipv6_source(netd, uplink, layers, attack_layer):
+    """IPV6_FREEBIND needs no capability, and the kernel sends what such a socket bound to
+    any address sends: a payload without CAP_NET_RAW forged IPv6 sources, which left the
+    bridge unmasqueraded (only the sandboxes' own addresses are masqueraded) onto the LAN,
+    and reached the host's own services as if from a LAN peer or from the host itself.
+    Fixed: what comes from the bridge with a source outside its subnet (or the gateway's) is
+    dropped. The payload's own datagrams, sent last, still arrive: the control."""
+    lan, host = UdpSink(uplink.outside, 9999), UdpSink(None, 9998)
+    try:
+        sends = []
+        for src in SPOOFED6:
+            sends += [f"net-attack udp-send {src} 4000 {uplink.OUT6} 9999 spoof-{src}",
+                      f"net-attack udp-send {src} 4001 {GATEWAY6} 9998 spoof-{src}",
+                      f"net-attack udp-send {src} 4002 {uplink.HOST6} 9998 spoof-{src}"]
+        sends += [f"net-attack udp-send :: 0 {uplink.OUT6} 9999 own",
+                  f"net-attack udp-send :: 0 {GATEWAY6} 9998 own"]
+        netd.write_unit("a.unit", attack_unit(layers, attack_layer, "; ".join(sends)))
+        start(netd, "a.unit")
+        _, a4, a6 = bridge_sandbox(netd, "a.unit")
+        # the payload's kernel sent every forged datagram: the host is what must stop them
+        assert payload_says(netd, "a.unit", count=len(sends)) == ["sent"] * len(sends)
+        got_lan = lan.wait_for("own")
+        got_host = host.wait_for("own")
+        assert got_lan == [f"{uplink.HOST6} own"], f"the LAN got {got_lan}"
+        assert got_host == [f"{a6} own"], f"the host's services got {got_host}"
+    finally:
+        lan.close()
+        host.close()
+    netd.ctl("stop", "a.unit")
+
+
+def test_net_raw_payload_cannot_send_with_a_foreign_ipv4_source(netd, uplink, layers,
+                                                                attack_layer):
+    """A unit that grants CAP_NET_RAW (Docker's default set has it) gave its payload forged
+    IPv4 sources onto the LAN and to the host, unmasqueraded: now dropped as for IPv6.
+    (127.0.0.1 and the gateway's own address were already dropped by the kernel as martian
+    sources, route_localnet on the bridge notwithstanding.)"""
+    lan, host = UdpSink(uplink.outside, 9999), UdpSink(None, 9998)
+    try:
+        sends = []
+        for src in ("198.51.100.77", "203.0.113.5", "127.0.0.1", GATEWAY4):
+            sends += [f"net-attack raw-udp4 {src} {uplink.OUT4} 9999 spoof-{src}",
+                      f"net-attack raw-udp4 {src} {GATEWAY4} 9998 spoof-{src}",
+                      f"net-attack raw-udp4 {src} {uplink.HOST4} 9998 spoof-{src}"]
+        sends += [f"net-attack udp-send 0.0.0.0 0 {uplink.OUT4} 9999 own",
+                  f"net-attack udp-send 0.0.0.0 0 {GATEWAY4} 9998 own"]
+        netd.write_unit("a.unit", attack_unit(layers, attack_layer, "; ".join(sends),
+                                              "CapabilityBoundingSet=CAP_NET_RAW"))
+        start(netd, "a.unit")
+        _, a4, a6 = bridge_sandbox(netd, "a.unit")
+        assert payload_says(netd, "a.unit", count=len(sends)) == ["sent"] * len(sends)
+        got_lan = lan.wait_for("own")
+        got_host = host.wait_for("own")
+        assert got_lan == [f"{uplink.HOST4} own"], f"the LAN got {got_lan}"
+        assert got_host == [f"{a4} own"], f"the host's services got {got_host}"
+    finally:
+        lan.close()
+        host.close()
+    netd.ctl("stop", "a.unit")
+
+
+def test_lan_reaches_no_unpublished_port(netd, uplink, layers):
+    """What holds: a LAN neighbour that routes the sandboxes' subnets through the host
+    reaches a published port, but neither the sandbox's own ports directly (IPv4 or IPv6)
+    nor a port published on 127.0.0.1 (through the bridge's address)."""
+    o = uplink.outside
+    o.run("ip", "route", "add", "10.88.0.0/16", "via", uplink.HOST4)
+    o.run("ip", "-6", "route", "add", "fd00:88::/64", "via", uplink.HOST6)
+    netd.write_unit("web.unit", web_unit(layers, "web", "Port=8080:80",
+                                         "Port=127.0.0.1:8081:80"))
+    start(netd, "web.unit")
+    _, a4, a6 = bridge_sandbox(netd, "web.unit")
+    code, body = http_get(url(uplink.HOST4, 8080), ns=o)
+    assert code == 200 and "hello from web" in body, (code, body)
+    for target in (url(a4, 80), url(a6, 80), url(GATEWAY4, 8081), url(uplink.HOST4, 8081)):
+        assert_no_http(target, ns=o, what="the LAN")
+    netd.ctl("stop", "web.unit")
