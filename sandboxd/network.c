@@ -604,10 +604,15 @@ int network_sandbox_attach(Network *n, Sandbox *s, int netns_fd) {
                                           "table inet " NFT_TABLE_NAME ": %s",
                                        s->name, strerror(-r)), r;
     }
-    /* a client that kept sending to a UDP port would stay on its old (or no) entry */
-    for (size_t i = 0; i < sn->n_ports; i++)
+    /* a client that kept sending to a UDP port would stay on its old (or no) entry; all the
+     * ports in one flush, since every flush walks the kernel's whole table */
+    _cleanup_free_ uint16_t *udp = calloc(sn->n_ports + 1, sizeof(uint16_t));
+    size_t n_udp = 0;
+    for (size_t i = 0; udp && i < sn->n_ports; i++)
         if (sn->ports[i].protocol == IPPROTO_UDP)
-            (void) conntrack_flush_port(IPPROTO_UDP, sn->ports[i].host_port);
+            udp[n_udp++] = sn->ports[i].host_port;
+    if (n_udp > 0)
+        (void) conntrack_flush_ports(IPPROTO_UDP, udp, n_udp);
     if ((r = save_runtime(s)) < 0)
         return sandbox_set_start_error(s, "recording the network of %s in %s: %s", s->name,
                                        s->runtime_dir, strerror(-r)), r;

@@ -36,8 +36,13 @@ typedef struct CtMatch {
     int family; /* by address */
     union in_addr_union addr;
     uint8_t protocol; /* by port */
-    uint16_t port;
+    uint16_t port;    /* the kernel's filter, when there is one port */
+    const uint8_t *ports; /* a bitmap of 65536 ports */
 } CtMatch;
+
+static bool port_in(const uint8_t *bitmap, uint16_t port) {
+    return bitmap[port / 8] & (1u << (port % 8));
+}
 
 /* An entry to delete: what identifies it to IPCTNL_MSG_CT_DELETE. */
 typedef struct CtEntry {
@@ -108,7 +113,7 @@ static void parse_tuple(const struct nlattr *nest, int family, CtTuple *t) {
 static bool entry_matches(const CtMatch *m, int family, const CtTuple *orig, const CtTuple *reply) {
     if (m->by_port)
         return orig->has_proto && orig->proto == m->protocol && orig->has_dport &&
-               orig->dport == m->port;
+               port_in(m->ports, orig->dport);
     if (family != m->family)
         return false;
     const CtTuple *ts[] = {orig, reply};
@@ -306,9 +311,10 @@ static int ct_flush(const CtMatch *m) {
         static const uint8_t families[] = {AF_INET, AF_INET6};
         for (size_t i = 0; i < ELEMENTSOF(families) && r >= 0; i++) {
             size_t before = d.n_entries;
-            r = ct_dump(nl, seq++, families[i], true, &d);
+            /* the kernel filters by one port; for more, one dump matched here */
+            r = ct_dump(nl, seq++, families[i], m->port != 0, &d);
             /* a kernel without dump filters (before 5.8) */
-            if (r == -EOPNOTSUPP || r == -EINVAL) {
+            if (m->port != 0 && (r == -EOPNOTSUPP || r == -EINVAL)) {
                 d.n_entries = before;
                 r = ct_dump(nl, seq++, families[i], false, &d);
             }
@@ -328,9 +334,25 @@ int conntrack_flush_address(int family, const union in_addr_union *addr) {
     return ct_flush(&m);
 }
 
-int conntrack_flush_port(uint8_t protocol, uint16_t port) {
-    if (port == 0)
+int conntrack_flush_ports(uint8_t protocol, const uint16_t *ports, size_t n_ports) {
+    uint8_t bitmap[65536 / 8] = {};
+    if (n_ports > 0 && !ports)
         return -EINVAL;
-    CtMatch m = {.by_port = true, .protocol = protocol, .port = port};
+    for (size_t i = 0; i < n_ports; i++) {
+        if (ports[i] == 0)
+            return -EINVAL;
+        bitmap[ports[i] / 8] |= (uint8_t) (1u << (ports[i] % 8));
+    }
+    if (n_ports == 0)
+        return 0;
+    /* Each dump walks the kernel's whole conntrack hash (every namespace's buckets, ~10 ms
+     * for 262144 of them here), filter or not: a dump per port made Port=1-65535/udp block
+     * the daemon for half an hour. Many ports: one dump per family, matched here. */
+    CtMatch m = {.by_port = true, .protocol = protocol, .port = n_ports == 1 ? ports[0] : 0,
+                 .ports = bitmap};
     return ct_flush(&m);
+}
+
+int conntrack_flush_port(uint8_t protocol, uint16_t port) {
+    return conntrack_flush_ports(protocol, &port, 1);
 }

@@ -18,8 +18,8 @@ import time
 import pytest
 
 from conftest import BUILD, SANDBOXCTL
-from netutil import (GATEWAY4, GATEWAY6, NetNs, assert_no_http, conntrack_entries, http_get,
-                     nft_elements, run, url, wait_until)
+from netutil import (GATEWAY4, GATEWAY6, assert_no_http, conntrack_entries, http_get,
+                     udp_exchange, url)
 from test_network import (SLEEPER, bridge_sandbox, net_unit, netd, start,  # noqa: F401
                           uplink, web_unit)
 
@@ -207,3 +207,36 @@ def test_lan_reaches_no_unpublished_port(netd, uplink, layers):
     for target in (url(a4, 80), url(a6, 80), url(GATEWAY4, 8081), url(uplink.HOST4, 8081)):
         assert_no_http(target, ns=o, what="the LAN")
     netd.ctl("stop", "web.unit")
+
+
+# --- a unit author's port ranges --------------------------------------------------------------
+
+def timed_start(d, unit):
+    t0 = time.monotonic()
+    d.ctl("start", unit, timeout=600)
+    return time.monotonic() - t0
+
+
+def test_udp_port_range_publishes_in_seconds(netd, uplink, layers, attack_layer):
+    """Publishing a UDP port flushes the conntrack entries to it; each flush was a dump of
+    the kernel's whole conntrack hash (every namespace's buckets, ~10 ms here), two per port
+    and family: Port=1-65535:1-65535/udp held the daemon (no other start, stop or status)
+    for half an hour. Now one dump per family for all of a start's ports. A client whose
+    datagrams to a port of the range went nowhere before the start reaches the sandbox once
+    it runs: the one flush still finds its stale entry."""
+    o = uplink.outside
+    assert udp_exchange(uplink.HOST4, 40000, "early", ns=o, src_port=41000, timeout=1) is None
+    assert any(e[0] == "udp" and e[1][3] == "40000" for e in conntrack_entries()), \
+        "no stale entry to flush: the test proves nothing"
+    netd.write_unit("udp.unit", attack_unit(layers, attack_layer, "exec udp-echo 40000",
+                                            "Port=1-65535:1-65535/udp"))
+    took = timed_start(netd, "udp.unit")
+    assert took < 30, f"starting a unit with 65535 UDP ports took {took:.0f}s"
+    assert netd.show("udp.unit")["ActiveState"] == "active"
+    _, a4, a6 = bridge_sandbox(netd, "udp.unit")
+    deadline = time.monotonic() + 10
+    while (answer := udp_exchange(uplink.HOST4, 40000, "late", ns=o, src_port=41000,
+                                  timeout=1)) is None:
+        assert time.monotonic() < deadline, "the client's stale entry was not flushed"
+    assert answer == f"echo late from {uplink.OUT4}", answer
+    netd.ctl("stop", "udp.unit")
