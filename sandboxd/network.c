@@ -272,25 +272,74 @@ static const PortMapping *port_origin(const UnitConfig *u, const NftPort *p) {
     return NULL;
 }
 
+/* A port another sandbox holds, in an array sorted by (family, protocol, host port). */
+typedef struct HeldPort {
+    const NftPort *port;
+    const Sandbox *holder;
+} HeldPort;
+
+static int port_key_compare(const NftPort *a, const NftPort *b) {
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    if (a->protocol != b->protocol)
+        return a->protocol < b->protocol ? -1 : 1;
+    return a->host_port < b->host_port ? -1 : a->host_port > b->host_port;
+}
+
+static int held_port_compare(const void *a, const void *b) {
+    return port_key_compare(((const HeldPort *) a)->port, ((const HeldPort *) b)->port);
+}
+
+/* Comparing each port with each of every other sandbox's was quadratic: two units with
+ * Port=1-65535:1-65535 and the same /udp made 1.7e10 comparisons, the daemon blocked for 15 s,
+ * and more with every such unit. The other sandboxes' ports sorted once, each of ours is a
+ * binary search; only ports with the same family, protocol and number are compared (they
+ * differ in the host address). */
 static int check_port_conflicts(Network *n, Sandbox *s, const NftPort *ports, size_t n_ports) {
     Manager *m = n->manager;
+    size_t n_held = 0;
+    if (n_ports == 0)
+        return 0;
+    for (size_t i = 0; i < m->n_sandboxes; i++)
+        if (m->sandboxes[i] != s && m->sandboxes[i]->net.attached)
+            n_held += m->sandboxes[i]->net.n_ports;
+    if (n_held == 0)
+        return 0;
+    _cleanup_free_ HeldPort *held = calloc(n_held, sizeof(HeldPort));
+    if (!held)
+        return -ENOMEM;
+    size_t k = 0;
     for (size_t i = 0; i < m->n_sandboxes; i++) {
-        Sandbox *o = m->sandboxes[i];
+        const Sandbox *o = m->sandboxes[i];
         if (o == s || !o->net.attached)
             continue;
-        for (size_t a = 0; a < n_ports; a++)
-            for (size_t b = 0; b < o->net.n_ports; b++) {
-                if (!ports_clash(&ports[a], &o->net.ports[b]))
-                    continue;
-                const PortMapping *pm = port_origin(s->config, &ports[a]);
-                char buf[80];
-                sandbox_set_start_error(
-                        s, "%s:%u: Port=%s: host port %u/%s is already published by %s",
-                        s->config->path, pm ? pm->line : 0,
-                        pm ? port_mapping_to_string(pm, buf) : "", ports[a].host_port,
-                        protocol_name(ports[a].protocol), o->name);
-                return -EADDRINUSE;
-            }
+        for (size_t b = 0; b < o->net.n_ports; b++)
+            held[k++] = (HeldPort){&o->net.ports[b], o};
+    }
+    qsort(held, n_held, sizeof(HeldPort), held_port_compare);
+
+    for (size_t a = 0; a < n_ports; a++) {
+        /* the first held port with a's key */
+        size_t lo = 0, hi = n_held;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (port_key_compare(held[mid].port, &ports[a]) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t b = lo; b < n_held && port_key_compare(held[b].port, &ports[a]) == 0; b++) {
+            if (!ports_clash(&ports[a], held[b].port))
+                continue;
+            const PortMapping *pm = port_origin(s->config, &ports[a]);
+            char buf[80];
+            sandbox_set_start_error(s, "%s:%u: Port=%s: host port %u/%s is already published by %s",
+                                    s->config->path, pm ? pm->line : 0,
+                                    pm ? port_mapping_to_string(pm, buf) : "",
+                                    ports[a].host_port, protocol_name(ports[a].protocol),
+                                    held[b].holder->name);
+            return -EADDRINUSE;
+        }
     }
     return 0;
 }

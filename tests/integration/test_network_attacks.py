@@ -240,3 +240,23 @@ def test_udp_port_range_publishes_in_seconds(netd, uplink, layers, attack_layer)
         assert time.monotonic() < deadline, "the client's stale entry was not flushed"
     assert answer == f"echo late from {uplink.OUT4}", answer
     netd.ctl("stop", "udp.unit")
+
+
+def test_whole_port_ranges_of_two_units_start_in_seconds(netd, layers):
+    """A start compared each of its ports with each port of every running sandbox: after a
+    unit with Port=1-65535:1-65535/udp, one with the same in TCP made 1.7e10 comparisons
+    (10 s of a blocked daemon for 60000-port ranges here, and more with every such unit).
+    Now the held ports are sorted once and each of the start's is a binary search. A clash
+    inside a range is still found, and names its holder."""
+    netd.write_unit("udp.unit", net_unit(layers, SLEEPER, "Port=1-65535:1-65535/udp"))
+    netd.write_unit("tcp.unit", net_unit(layers, SLEEPER, "Port=1-65535:1-65535/tcp"))
+    first = timed_start(netd, "udp.unit")
+    second = timed_start(netd, "tcp.unit")
+    # both publish as many ports; only the second has any to compare with
+    assert second < 3 * first + 3, f"the first start took {first:.1f}s, the second {second:.1f}s"
+    netd.write_unit("clash.unit", net_unit(layers, SLEEPER,
+                                           "Port=127.0.0.1:12345-12346:80-81/udp"))
+    r = netd.ctl("start", "clash.unit", check=False)
+    assert r.returncode != 0
+    assert "host port 12345/udp is already published by udp.unit" in r.stderr, r.stderr
+    netd.ctl("stop", "udp.unit", "tcp.unit")
