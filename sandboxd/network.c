@@ -481,11 +481,17 @@ static size_t sandbox_addrs(const SandboxNet *sn, NftAddr out[static 2]) {
     return k;
 }
 
+/* Room for a "port" line of the runtime record, and the most a record can need: a unit's
+ * ports in both families. A later sandboxd reads that much, or it would adopt a sandbox
+ * with many ports without them (nor its address), free for another unit to take. */
+#define RUNTIME_PORT_LINE_MAX 96
+#define RUNTIME_SIZE_MAX (256 + 2 * UNIT_PUBLISHED_PORTS_MAX * RUNTIME_PORT_LINE_MAX)
+
 /* What a later sandboxd needs to put the sandbox's elements back: RUNTIME/.../network. */
 static int save_runtime(const Sandbox *s) {
     const SandboxNet *sn = &s->net;
     _cleanup_free_ char *path = path_join(s->runtime_dir, "network");
-    size_t size = 256 + sn->n_ports * 96;
+    size_t size = 256 + sn->n_ports * RUNTIME_PORT_LINE_MAX;
     _cleanup_free_ char *text = malloc(size);
     if (!path || !text)
         return -ENOMEM;
@@ -568,7 +574,7 @@ int network_sandbox_adopt(Network *n, Sandbox *s) {
     if (!path)
         return -ENOMEM;
     sandbox_net_done(&s->net);
-    int r = read_file(path, 1024 * 1024, &text, NULL);
+    int r = read_file(path, RUNTIME_SIZE_MAX, &text, NULL);
     if (r == -ENOENT)
         return 0; /* not networked */
     if (r < 0)

@@ -17,9 +17,9 @@ import time
 
 import pytest
 
-from conftest import BUILD, SANDBOXCTL
+from conftest import BUILD, SANDBOXCTL, init_reaper  # noqa: F401
 from netutil import (GATEWAY4, GATEWAY6, assert_no_http, conntrack_entries, http_get,
-                     udp_exchange, url)
+                     nft_elements, udp_exchange, url)
 from test_network import (SLEEPER, bridge_sandbox, net_unit, netd, start,  # noqa: F401
                           uplink, web_unit)
 
@@ -260,3 +260,45 @@ def test_whole_port_ranges_of_two_units_start_in_seconds(netd, layers):
     assert r.returncode != 0
     assert "host port 12345/udp is already published by udp.unit" in r.stderr, r.stderr
     netd.ctl("stop", "udp.unit", "tcp.unit")
+
+
+def test_verify_refuses_more_ports_than_a_protocol_has(tmp_path):
+    """Port= ranges on distinct host addresses (which need not be the host's) don't overlap:
+    1024 of them asked for 67 million nftables elements, gigabytes of the daemon's and the
+    kernel's memory. A unit now publishes at most 65536 host ports in all."""
+    path = tmp_path / "many.unit"
+    lines = [f"Port=127.0.0.{i}:1-65535:1-65535" for i in (1, 2)]
+    path.write_text("[Sandbox]\nLayers=/tmp\n" + "\n".join(lines) +
+                    "\n[Service]\nExecStart=/bin/true\n")
+    r = subprocess.run([str(SANDBOXCTL), "verify", str(path)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"{path}:4: {lines[1]}: more than 65536 host ports" in r.stderr, r.stderr
+    path.write_text("[Sandbox]\nLayers=/tmp\n" + lines[0] +
+                    "\nPort=127.0.0.2:1:1/udp\n[Service]\nExecStart=/bin/true\n")
+    r = subprocess.run([str(SANDBOXCTL), "verify", str(path)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
+def test_whole_port_range_survives_a_daemon_restart(netd, layers, init_reaper):
+    """The runtime record of a sandbox's ports was read back with a 1 MiB limit: a unit with
+    Port=1-65535:1-65535/udp (3.5 MB of record) was re-adopted without its ports and without
+    its address, its ports free for another unit to publish. The limit now fits the most a
+    unit can publish."""
+    netd.stop()
+    netd.start(keep_running=True)
+    netd.write_unit("udp.unit", net_unit(layers, SLEEPER, "Port=1-65535:1-65535/udp"))
+    start(netd, "udp.unit")
+    _, a4, a6 = bridge_sandbox(netd, "udp.unit")
+    elements = nft_elements()
+    assert len(elements["ports4_any"]) == 65535 and elements["masq4"] == {a4}
+    netd.stop()
+    netd.start()
+    assert netd.show("udp.unit")["ActiveState"] == "active"
+    assert bridge_sandbox(netd, "udp.unit")[1:] == (a4, a6)
+    assert nft_elements() == elements
+    netd.write_unit("thief.unit", net_unit(layers, SLEEPER, "Port=5353:53/udp"))
+    r = netd.ctl("start", "thief.unit", check=False)
+    assert r.returncode != 0 and "udp.unit" in r.stderr, r.stdout + r.stderr
+    netd.ctl("stop", "udp.unit")
