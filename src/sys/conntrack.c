@@ -8,6 +8,7 @@
  * filter the dump (CTA_FILTER, Linux 5.8+) and falls back to a full dump. */
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +39,23 @@ typedef struct CtMatch {
     uint8_t protocol; /* by port */
     uint16_t port;    /* the kernel's filter, when there is one port */
     const uint8_t *ports; /* a bitmap of 65536 ports */
+    struct ifaddrs *local; /* by port: the host's addresses, one of which the entry is to */
 } CtMatch;
+
+static bool address_is_local(struct ifaddrs *local, int family, const union in_addr_union *a) {
+    if (in_addr_is_loopback(family, a))
+        return true; /* all of 127.0.0.0/8, not only lo's 127.0.0.1 */
+    for (struct ifaddrs *i = local; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != family)
+            continue;
+        const void *x = family == AF_INET
+                                ? (const void *) &((struct sockaddr_in *) i->ifa_addr)->sin_addr
+                                : (const void *) &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr;
+        if (memcmp(x, a->bytes, family == AF_INET ? 4 : 16) == 0)
+            return true;
+    }
+    return false;
+}
 
 static bool port_in(const uint8_t *bitmap, uint16_t port) {
     return bitmap[port / 8] & (1u << (port % 8));
@@ -113,7 +130,8 @@ static void parse_tuple(const struct nlattr *nest, int family, CtTuple *t) {
 static bool entry_matches(const CtMatch *m, int family, const CtTuple *orig, const CtTuple *reply) {
     if (m->by_port)
         return orig->has_proto && orig->proto == m->protocol && orig->has_dport &&
-               port_in(m->ports, orig->dport);
+               port_in(m->ports, orig->dport) && orig->has_dst &&
+               address_is_local(m->local, family, &orig->dst);
     if (family != m->family)
         return false;
     const CtTuple *ts[] = {orig, reply};
@@ -348,9 +366,18 @@ int conntrack_flush_ports(uint8_t protocol, const uint16_t *ports, size_t n_port
     /* Each dump walks the kernel's whole conntrack hash (every namespace's buckets, ~10 ms
      * for 262144 of them here), filter or not: a dump per port made Port=1-65535/udp block
      * the daemon for half an hour. Many ports: one dump per family, matched here. */
+    /* Only entries to this host: the stale ones of clients that sent to the port before it
+     * was published. Every entry with that destination port also took the sandboxes' and the
+     * host's own flows to remote servers on it (a unit publishing 443/udp cut every QUIC
+     * connection of every other sandbox, and 1-65535/udp all their UDP, at each start). */
+    struct ifaddrs *local = NULL;
+    if (getifaddrs(&local) < 0)
+        return -errno;
     CtMatch m = {.by_port = true, .protocol = protocol, .port = n_ports == 1 ? ports[0] : 0,
-                 .ports = bitmap};
-    return ct_flush(&m);
+                 .ports = bitmap, .local = local};
+    int r = ct_flush(&m);
+    freeifaddrs(local);
+    return r;
 }
 
 int conntrack_flush_port(uint8_t protocol, uint16_t port) {

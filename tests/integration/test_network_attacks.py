@@ -35,13 +35,20 @@ while True:
     print(peer, d.decode(errors="replace"), flush=True)
 """
 
+# SINK that answers each datagram "late TEXT", argv[2] seconds later
+LATE_ECHO = (SINK + """    time.sleep(float(sys.argv[2]))
+    s.sendto(b"late " + d, a)
+""").replace("import socket, sys", "import socket, sys, time")
+
 
 class UdpSink:
     """A UDP server (IPv4 and IPv6) in ns, or in the test's namespace with ns None: records
-    "PEER TEXT" for each datagram."""
+    "PEER TEXT" for each datagram (and with delay, answers "late TEXT" that much later)."""
 
-    def __init__(self, ns, port):
-        cmd = ["/usr/bin/python3", "-c", SINK, str(port)]
+    def __init__(self, ns, port, delay=None):
+        cmd = ["/usr/bin/python3", "-c", SINK if delay is None else LATE_ECHO, str(port)]
+        if delay is not None:
+            cmd.append(str(delay))
         self.proc = (ns.popen(*cmd, stdout=subprocess.PIPE) if ns else
                      subprocess.Popen(cmd, stdout=subprocess.PIPE))
         self.buf, self.got = b"", []
@@ -302,3 +309,25 @@ def test_whole_port_range_survives_a_daemon_restart(netd, layers, init_reaper):
     r = netd.ctl("start", "thief.unit", check=False)
     assert r.returncode != 0 and "udp.unit" in r.stderr, r.stdout + r.stderr
     netd.ctl("stop", "udp.unit")
+
+
+def test_publishing_a_udp_port_leaves_other_sandboxes_flows(netd, uplink, layers, attack_layer):
+    """The flush at a UDP port's publication took every entry with that destination port,
+    also the flows of other sandboxes (and of the host) to remote servers on that port: a
+    unit publishing 443/udp cut every QUIC connection of the others at each of its starts,
+    1-65535/udp all their UDP. Now only entries to the host's own addresses go. Here a
+    sandbox waits for a late answer from a LAN server on port 9997 while another unit
+    publishes 9997/udp: the answer still finds its way back."""
+    late = UdpSink(uplink.outside, 9997, delay=3)
+    try:
+        netd.write_unit("client.unit", attack_unit(
+            layers, attack_layer, f"net-attack udp-send 0.0.0.0 4000 {uplink.OUT4} 9997 hi 8000"))
+        start(netd, "client.unit")
+        late.wait_for("hi")
+        assert any(e[0] == "udp" and e[1][3] == "9997" for e in conntrack_entries())
+        netd.write_unit("pub.unit", net_unit(layers, SLEEPER, "Port=9997:53/udp"))
+        start(netd, "pub.unit")
+        assert payload_says(netd, "client.unit", timeout=15) == ["answer: late hi"]
+    finally:
+        late.close()
+    netd.ctl("stop", "client.unit", "pub.unit")

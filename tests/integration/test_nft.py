@@ -380,17 +380,29 @@ def ct_insert(ns, proto, src, dst, sport, dport, *extra):
            dport, "-t", "100", *extra)
 
 
+def local_addresses(ns):
+    """2.2.2.2 and fd00::2 become the namespace's own: a port flush takes entries to them."""
+    ns.run("ip", "addr", "add", "2.2.2.2/32", "dev", "lo")
+    ns.run("ip", "addr", "add", "fd00::2/128", "dev", "lo", "nodad")
+
+
 def test_conntrack_flush_port(ns):
+    local_addresses(ns)
     ct_insert(ns, "udp", "1.1.1.1", "2.2.2.2", 1000, 5353)
     ct_insert(ns, "udp", "1.1.1.2", "2.2.2.2", 1000, 5353, "--zone", 7)
     ct_insert(ns, "udp", "fd00::1", "fd00::2", 1000, 5353)
+    ct_insert(ns, "udp", "1.1.1.3", "127.0.0.5", 1000, 5353)  # all of 127/8 is local
     ct_insert(ns, "tcp", "1.1.1.1", "2.2.2.2", 1000, 5353, "--state", "ESTABLISHED")
     ct_insert(ns, "udp", "1.1.1.1", "2.2.2.2", 5353, 53)  # a source port, not ours
-    assert probe(ns, "flush-ct", "port", "udp", 5353).stdout == "3\n"
+    # to another host's 5353 (a sandbox's or the host's own flow): not ours either
+    ct_insert(ns, "udp", "2.2.2.2", "3.3.3.3", 1000, 5353)
+    ct_insert(ns, "udp", "fd00::2", "fd00::3", 1000, 5353)
+    assert probe(ns, "flush-ct", "port", "udp", 5353).stdout == "4\n"
     left = ct_list(ns)
-    assert len(left) == 2
+    assert len(left) == 4
     assert any(ln.startswith("tcp") and "dport=5353 " in ln for ln in left)
     assert any(ln.startswith("udp") and "sport=5353 dport=53 " in ln for ln in left)
+    assert any("dst=3.3.3.3 " in ln for ln in left) and any("dst=fd00::3 " in ln for ln in left)
     assert probe(ns, "flush-ct", "port", "udp", 5353).stdout == "0\n"
 
 
@@ -411,6 +423,7 @@ def test_conntrack_flush_address(ns):
 
 
 def test_conntrack_flush_many(ns):
+    local_addresses(ns)
     for i in range(300):
         ct_insert(ns, "udp", f"1.1.{i // 250}.{i % 250 + 1}", "2.2.2.2", 1000 + i, 6000)
     ct_insert(ns, "udp", "1.1.9.9", "2.2.2.2", 1000, 6001)
