@@ -397,15 +397,17 @@ int main(void) {
     /* glibc reads the time zone once, on first use: make that the host's /etc/localtime, so log
      * lines carry the daemon's local time and no file of the image is ever parsed here */
     (void) localtime_r(&(time_t){time(NULL)}, &(struct tm){0});
+    /* the network first: it writes /proc/sys/net, read-only in the root made below (the
+     * daemon made eth0 before "go") */
+    const char *net_step = NULL;
+    if (plan->net_ns && (r = netdev_configure(&plan->net, &net_step)) < 0)
+        die(net_step, r, "configuring the sandbox's network");
     StepError e = {0};
     r = rootfs_setup(plan, userns_fd, &e);
     if (r >= 0)
         r = rootfs_set_hostname(plan, &e);
     if (r < 0)
         die(e.step, r, "%s", e.detail);
-    const char *net_step = NULL;
-    if (plan->net_ns && (r = netdev_configure(&plan->net, &net_step)) < 0)
-        die(net_step, r, "configuring the sandbox's network");
     resolve_identity(plan, &id);
     char **env = payload_env(plan, &id);
     if (!env)

@@ -12,6 +12,9 @@
  *                                                 result and the first line of the answer
  *   raw-udp4 SRC DST DPORT TEXT                   one datagram with a forged IPv4 header (needs
  *                                                 CAP_NET_RAW)
+ *   ra                                            a router advertisement on eth0 (needs
+ *                                                 CAP_NET_RAW): default route and prefix
+ *                                                 2001:db8:bad::/64 to whoever believes it
  *   raw                                           AF_PACKET and SOCK_RAW sockets: errno
  *   netadmin                                      eth0's MTU and address by ioctl, a route, a
  *                                                 neighbour and an address by rtnetlink
@@ -199,6 +202,29 @@ static int cmd_raw_udp4(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_ra(void) {
+    int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6), hops = 255;
+    if (fd < 0) {
+        printf("raw6 socket: %s\n", strerror(errno));
+        return 1;
+    }
+    (void)setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+    /* type 134, router lifetime 1800 s; a prefix option: on-link, autonomous, 64 bits */
+    uint8_t ra[16 + 32] = {134, 0, 0, 0, 64, 0, 0x07, 0x08};
+    uint8_t *pi = ra + 16;
+    pi[0] = 3, pi[1] = 4, pi[2] = 64, pi[3] = 0xc0;
+    memset(pi + 4, 0xff, 8); /* valid and preferred lifetimes: forever */
+    inet_pton(AF_INET6, "2001:db8:bad::", pi + 16);
+    struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_scope_id = if_nametoindex("eth0")};
+    inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+    if (sendto(fd, ra, sizeof ra, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+        printf("sendto: %s\n", strerror(errno));
+        return 1;
+    }
+    printf("RA sent\n");
+    return 0;
+}
+
 static int cmd_raw(void) {
     int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
     printf("packet: %s\n", fd < 0 ? strerror(errno) : "opened");
@@ -325,6 +351,8 @@ int main(int argc, char **argv) {
         return cmd_tcp_connect(argc - 1, argv + 1);
     if (!strcmp(argv[1], "raw-udp4"))
         return cmd_raw_udp4(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ra"))
+        return cmd_ra();
     if (!strcmp(argv[1], "raw"))
         return cmd_raw();
     if (!strcmp(argv[1], "netadmin"))

@@ -18,8 +18,9 @@ import time
 import pytest
 
 from conftest import BUILD, SANDBOXCTL, init_reaper  # noqa: F401
-from netutil import (GATEWAY4, GATEWAY6, assert_no_http, conntrack_entries, http_get,
-                     nft_elements, udp_exchange, url)
+from netutil import (GATEWAY4, GATEWAY6, SandboxNs, assert_no_http, conntrack_entries,
+                     http_get, nft_elements, ns_addresses, ns_default_routes, run, udp_exchange,
+                     url)
 from test_network import (SLEEPER, bridge_sandbox, net_unit, netd, start,  # noqa: F401
                           uplink, web_unit)
 
@@ -198,6 +199,36 @@ def test_net_raw_payload_cannot_send_with_a_foreign_ipv4_source(netd, uplink, la
     netd.ctl("stop", "a.unit")
 
 
+def test_router_advertisement_from_a_neighbour_is_ignored(netd, layers, attack_layer):
+    """A sandbox granted CAP_NET_RAW (Docker's default set has it) sent router
+    advertisements over the bridge, and every other sandbox took them (accept_ra=1, not
+    forwarding): a default route via the attacker and an address in its prefix
+    (CVE-2020-13401). The host ignores them (forwarding is on). Now a sandbox's eth0 takes no
+    router advertisement and no ICMP redirect."""
+    netd.write_unit("victim.unit", net_unit(layers, SLEEPER))
+    vpid = start(netd, "victim.unit")
+    _, v4, v6 = bridge_sandbox(netd, "victim.unit")
+    vns = SandboxNs(vpid)
+    for path in ("ipv6/conf/eth0/accept_ra", "ipv6/conf/eth0/accept_redirects",
+                 "ipv4/conf/all/accept_redirects", "ipv4/conf/eth0/accept_redirects"):
+        assert vns.run("cat", f"/proc/sys/net/{path}").stdout.strip() == "0", path
+    # until its link-local address has passed duplicate address detection (a second or so),
+    # the attacker's advertisements go out from :: and nobody takes them: several, spaced
+    netd.write_unit("a.unit", attack_unit(layers, attack_layer,
+                                          "for i in 1 2 3 4; do sleep 1; net-attack ra; done",
+                                          "CapabilityBoundingSet=CAP_NET_RAW"))
+    start(netd, "a.unit")
+    assert payload_says(netd, "a.unit", count=4) == ["RA sent"] * 4
+    time.sleep(0.5)  # a router advertisement is taken as it arrives
+    routes = vns.run("ip", "-6", "route", "show").stdout
+    assert "2001:db8:bad" not in routes and "proto ra" not in routes, routes
+    assert ns_addresses(vns) == ({f"{v4}/16"}, {f"{v6}/64"})
+    assert ns_default_routes(vns) == {4: GATEWAY4, 6: GATEWAY6}
+    # nor the host, which forwards
+    assert "2001:db8:bad" not in run("ip", "-6", "route", "show").stdout
+    netd.ctl("stop", "a.unit", "victim.unit")
+
+
 def test_lan_reaches_no_unpublished_port(netd, uplink, layers):
     """What holds: a LAN neighbour that routes the sandboxes' subnets through the host
     reaches a published port, but neither the sandbox's own ports directly (IPv4 or IPv6)
@@ -331,3 +362,4 @@ def test_publishing_a_udp_port_leaves_other_sandboxes_flows(netd, uplink, layers
     finally:
         late.close()
     netd.ctl("stop", "client.unit", "pub.unit")
+
