@@ -718,12 +718,26 @@ int network_release_lease(Network *n, const char *name) {
 
 static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
     Network *n = userdata;
-    bool touched = false;
+    bool touched = false, overrun = false;
     /* our own batches are not reported: touched means another tool removed part of it */
-    int r = nft_monitor_read(n->nft, fd, &touched);
+    int r = nft_monitor_read(n->nft, fd, &touched, &overrun);
     if (r < 0 && r != -EAGAIN)
         log_debug_errno(r, "reading nftables events: %m");
-    if (!touched || !n->table_written)
+    if (!n->table_written)
+        return 0;
+    if (!touched && overrun) {
+        /* Lost events: our own batch of some 100000 elements (a unit's large Port= ranges)
+         * overruns the socket by itself. Taking that as "touched" rewrote the whole table,
+         * whose events overran it again: a restore loop until the rate limit, which then
+         * left a real flush unrepaired for a minute. Look at the table instead; what an
+         * overrun can still hide is another tool deleting single elements at that moment. */
+        NftNetwork net = nft_network(n);
+        r = nft_table_is_intact(n->nft, &net);
+        if (r < 0)
+            log_debug_errno(r, "checking nftables table inet " NFT_TABLE_NAME ": %m");
+        touched = r <= 0; /* unknown: as before, write it anew */
+    }
+    if (!touched)
         return 0;
     uint64_t now;
     (void) sd_event_now(n->manager->event, CLOCK_MONOTONIC, &now);

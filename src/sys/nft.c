@@ -1220,10 +1220,10 @@ static bool event_touches(const struct nlmsghdr *nlh, uint32_t own_portid) {
     return table && streq(table, NFT_TABLE_NAME);
 }
 
-int nft_monitor_read(Nft *n, int fd, bool *ret_touched) {
+int nft_monitor_read(Nft *n, int fd, bool *ret_touched, bool *ret_overrun) {
     uint32_t own_portid = n ? n->portid : 0;
     _cleanup_free_ char *buf = malloc(NFT_RECV_BUFFER_SIZE);
-    bool touched = false;
+    bool touched = false, overrun = false;
 
     if (!buf)
         return -ENOMEM;
@@ -1238,13 +1238,13 @@ int nft_monitor_read(Nft *n, int fd, bool *ret_touched) {
                 break;
             /* events were lost: whatever they said, the caller must look */
             if (errno == ENOBUFS) {
-                touched = true;
+                overrun = true;
                 continue;
             }
             return -errno;
         }
         if (mh.msg_flags & MSG_TRUNC) {
-            touched = true;
+            overrun = true;
             continue;
         }
         int len = (int)k;
@@ -1254,5 +1254,6 @@ int nft_monitor_read(Nft *n, int fd, bool *ret_touched) {
                 touched = true;
     }
     *ret_touched = touched;
+    *ret_overrun = overrun;
     return 0;
 }

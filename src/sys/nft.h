@@ -88,7 +88,9 @@ int nft_table_is_intact(Nft *n, const NftNetwork *net);
 int nft_monitor_open(int *ret_fd);
 /* Drains the socket; *ret_touched is set when some event deleted our table or a chain, set,
  * map, rule or element of it, unless n's own socket made that change (n may be NULL: then
- * every deletion counts, our own replace's DELTABLE included). A buffer overrun (-ENOBUFS
- * from the kernel) also sets it. Element deletions leave the table "intact", so on touched
- * the caller replaces the table from its own state (atomic, and not reported back to it). */
-int nft_monitor_read(Nft *n, int fd, bool *ret_touched);
+ * every deletion counts, our own replace's DELTABLE included). Element deletions leave the
+ * table "intact", so on touched the caller replaces the table from its own state (atomic,
+ * and not reported back to it). *ret_overrun is set when events were lost (-ENOBUFS from the
+ * kernel, a truncated message): whatever they said is unknown, the caller must look. Our own
+ * large batches overrun it too: every element added is an event. */
+int nft_monitor_read(Nft *n, int fd, bool *ret_touched, bool *ret_overrun);

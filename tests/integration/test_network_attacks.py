@@ -20,7 +20,7 @@ import pytest
 from conftest import BUILD, SANDBOXCTL, init_reaper  # noqa: F401
 from netutil import (GATEWAY4, GATEWAY6, SandboxNs, assert_no_http, conntrack_entries,
                      http_get, nft_elements, ns_addresses, ns_default_routes, run, udp_exchange,
-                     url)
+                     url, wait_until)
 from test_network import (SLEEPER, bridge_sandbox, net_unit, netd, start,  # noqa: F401
                           uplink, web_unit)
 
@@ -363,3 +363,25 @@ def test_publishing_a_udp_port_leaves_other_sandboxes_flows(netd, uplink, layers
         late.close()
     netd.ctl("stop", "client.unit", "pub.unit")
 
+
+def test_large_port_range_makes_no_restore_loop(netd, layers):
+    """Every element a batch adds is an event to the daemon's ruleset monitor: a unit with
+    Port=1-65535:1-65535/udp overran its socket, and a lost event counted as another tool
+    deleting the table, so the daemon rewrote the whole table, whose events overran it
+    again: ten rewrites of seconds each, logged as another tool's doing, then restoration
+    off for a minute. Now an overrun makes the daemon look at the table; a real flush is
+    still undone."""
+    restored = "was removed or changed by another tool"
+    netd.write_unit("udp.unit", net_unit(layers, SLEEPER, "Port=1-65535:1-65535/udp"))
+    start(netd, "udp.unit")
+    elements = nft_elements()
+    time.sleep(2)  # the monitor has read its events
+    out = netd.output.read_text()
+    assert restored not in out, out[-2000:]
+    assert nft_elements() == elements
+    run("nft", "flush", "ruleset")
+    wait_until(lambda: restored in netd.output.read_text(), "the flushed table was not restored")
+    wait_until(lambda: nft_elements() == elements, "the restored table lacks elements")
+    time.sleep(2)  # its own rewrite's events overrun the monitor too: no second rewrite
+    assert netd.output.read_text().count(restored) == 1, netd.output.read_text()[-2000:]
+    netd.ctl("stop", "udp.unit")
