@@ -19,10 +19,10 @@ import pytest
 
 from conftest import BUILD, SANDBOXCTL, init_reaper  # noqa: F401
 from netutil import (GATEWAY4, GATEWAY6, SandboxNs, assert_no_http, conntrack_entries,
-                     http_get, nft_elements, ns_addresses, ns_default_routes, run, udp_exchange,
-                     url, wait_until)
-from test_network import (SLEEPER, bridge_sandbox, net_unit, netd, start,  # noqa: F401
-                          uplink, web_unit)
+                     http_get, nft_elements, ns_addresses, ns_default_routes, run,
+                     sandbox_wget, udp_exchange, url, wait_until)
+from test_network import (SLEEPER, assert_nothing_left, bridge_sandbox, net_unit,  # noqa: F401
+                          netd, snapshot, start, uplink, web_unit)
 
 SINK = r"""
 import socket, sys
@@ -232,7 +232,8 @@ def test_router_advertisement_from_a_neighbour_is_ignored(netd, layers, attack_l
 def test_lan_reaches_no_unpublished_port(netd, uplink, layers):
     """What holds: a LAN neighbour that routes the sandboxes' subnets through the host
     reaches a published port, but neither the sandbox's own ports directly (IPv4 or IPv6)
-    nor a port published on 127.0.0.1 (through the bridge's address)."""
+    nor a port published on 127.0.0.1 (through the bridge's address); nor does another
+    sandbox reach that one."""
     o = uplink.outside
     o.run("ip", "route", "add", "10.88.0.0/16", "via", uplink.HOST4)
     o.run("ip", "-6", "route", "add", "fd00:88::/64", "via", uplink.HOST6)
@@ -244,7 +245,15 @@ def test_lan_reaches_no_unpublished_port(netd, uplink, layers):
     assert code == 200 and "hello from web" in body, (code, body)
     for target in (url(a4, 80), url(a6, 80), url(GATEWAY4, 8081), url(uplink.HOST4, 8081)):
         assert_no_http(target, ns=o, what="the LAN")
-    netd.ctl("stop", "web.unit")
+    # nor another sandbox the loopback port, by any of the host's addresses
+    netd.write_unit("other.unit", net_unit(layers, SLEEPER))
+    other = start(netd, "other.unit")
+    ok, body = sandbox_wget(other, url(GATEWAY4, 8080))
+    assert ok and "hello from web" in body, body  # the control: a published port is reached
+    for target in (url(GATEWAY4, 8081), url(uplink.HOST4, 8081)):
+        ok, body = sandbox_wget(other, target, timeout=3)
+        assert not ok, f"{target} answered another sandbox: {body}"
+    netd.ctl("stop", "web.unit", "other.unit")
 
 
 # --- a unit author's port ranges --------------------------------------------------------------
@@ -385,3 +394,17 @@ def test_large_port_range_makes_no_restore_loop(netd, layers):
     time.sleep(2)  # its own rewrite's events overrun the monitor too: no second rewrite
     assert netd.output.read_text().count(restored) == 1, netd.output.read_text()[-2000:]
     netd.ctl("stop", "udp.unit")
+
+
+def test_start_failing_at_the_table_leaves_nothing(netd, layers):
+    """What holds: a start that fails after its veth exists (the element it adds is there
+    already, another tool's doing) leaves no link, lease or element, and the element that
+    was there stays."""
+    run("nft", "add", "element", "inet", "sandboxd", "ports4_any",
+        "{ udp . 7777 : 10.88.9.9 . 53 }")
+    before = snapshot(netd)
+    netd.write_unit("late.unit", net_unit(layers, SLEEPER, "Port=7777:53/udp"))
+    r = netd.ctl("start", "late.unit", check=False)
+    assert r.returncode != 0 and "nftables" in r.stderr, r.stdout + r.stderr
+    assert_nothing_left(netd, before, "late.unit")
+    assert nft_elements()["ports4_any"] == {("udp", 7777): ("10.88.9.9", 53)}
