@@ -671,6 +671,22 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
                                        m_prefix(r, true, &gw6) ?: e_verdict(r, NF_DROP));
     }
 
+    /* The other way round: a sandbox's source address arriving by another link is forged
+     * (only the host itself, over lo, uses the gateway's). A LAN peer sending from a sandbox's
+     * address to another sandbox's published port had that one's answers delivered to the
+     * first sandbox's port (through the masquerade of DNATed traffic from the subnet): a way
+     * into ports nobody published; and host services that trust the subnet took its packets
+     * for the sandboxes'. */
+    RULE(CHAIN_RAW_PREROUTING, m_nfproto(r, AF_INET) ?:
+                                   m_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, br) ?:
+                                   m_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo") ?:
+                                   m_prefix(r, true, &net->v4) ?: e_verdict(r, NF_DROP));
+    if (net->v6.family == AF_INET6)
+        RULE(CHAIN_RAW_PREROUTING, m_nfproto(r, AF_INET6) ?:
+                                       m_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, br) ?:
+                                       m_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo") ?:
+                                       m_prefix(r, true, &net->v6) ?: e_verdict(r, NF_DROP));
+
     /* DNAT for traffic from outside (prerouting) and from the host itself (output); a port
      * published on one address wins over the same port published on every address. */
     static const int dnat_chains[] = {CHAIN_PREROUTING, CHAIN_OUTPUT};

@@ -15,7 +15,8 @@
  *                          another host: moby#45610); iifname B ip saddr != S4 drop;
  *                          iifname B ip6 saddr != S6 ip6 saddr != fe80::/64 ip6 saddr != ::
  *                          drop; iifname B ip6 saddr GW6 drop (no spoofed source from a
- *                          sandbox leaves the bridge)
+ *                          sandbox leaves the bridge); iifname != B iifname != "lo" ip saddr
+ *                          S4 drop, and for S6 (nor a sandbox's source comes by another link)
  *   chain prerouting  (nat, prerouting, dstnat): fib daddr type local: dnat by ports*_addr
  *                      (daddr . l4proto . dport), then by ports*_any (l4proto . dport); v6
  *                      never for ip6 daddr ::1 (no route_localnet in IPv6: a port published

@@ -408,3 +408,41 @@ def test_start_failing_at_the_table_leaves_nothing(netd, layers):
     assert r.returncode != 0 and "nftables" in r.stderr, r.stdout + r.stderr
     assert_nothing_left(netd, before, "late.unit")
     assert nft_elements()["ports4_any"] == {("udp", 7777): ("10.88.9.9", 53)}
+
+
+def test_lan_cannot_send_from_a_sandboxs_address(netd, uplink, layers, attack_layer):
+    """A LAN neighbour sending from a sandbox's address to another sandbox's published UDP
+    port had that one's answer delivered to the first sandbox's port (DNATed traffic from
+    the subnet is masqueraded, and the answer un-NATed back to the forged source): a way
+    into a port nobody published, with the LAN choosing what the answer says. Two UDP echo
+    servers (here udp-echo) then bounced it between each other through the published port
+    forever, from one forged datagram. The host's own services took such packets for the
+    sandboxes' too. Now a sandbox's source arriving by another link than the bridge is
+    dropped. The LAN's own datagrams, sent last, are the control."""
+    o, tool = uplink.outside, BUILD / "tests" / "helpers" / "net-attack"
+    netd.write_unit("victim.unit", attack_unit(layers, attack_layer, "exec udp-echo 5555"))
+    netd.write_unit("echo.unit", attack_unit(layers, attack_layer, "exec udp-echo 53",
+                                             "Port=5353:53/udp"))
+    start(netd, "victim.unit")
+    _, v4, v6 = bridge_sandbox(netd, "victim.unit")
+    start(netd, "echo.unit")
+    bridge_sandbox(netd, "echo.unit")
+    host = UdpSink(None, 9998)
+    try:
+        for dst, port in ((uplink.HOST4, 5353), (uplink.HOST4, 9998), (GATEWAY4, 9998)):
+            o.run(tool, "raw-udp4", v4, dst, port, "forged")
+        for dst, port in ((uplink.HOST6, 5353), (uplink.HOST6, 9998), (GATEWAY6, 9998)):
+            o.run(tool, "udp-send", v6, 5555, dst, port, "forged")
+        # the control, sent last: the LAN's own datagrams reach both
+        for dst, me, fam in ((uplink.HOST4, uplink.OUT4, "4"), (uplink.HOST6, uplink.OUT6, "6")):
+            assert udp_exchange(dst, 5353, f"legit{fam}", ns=o) == f"echo legit{fam} from {me}"
+            o.run(tool, "udp-send", me, 0, dst, 9998, f"legit{fam}")
+            got = host.wait_for(f"legit{fam}")
+    finally:
+        host.close()
+    assert not [g for g in got if "forged" in g], f"the host's service got {got}"
+    echo_log = "\n".join(netd.payload_output("echo.unit"))
+    assert "forged" not in echo_log, echo_log
+    victim_log = "\n".join(netd.payload_output("victim.unit"))
+    assert "forged" not in victim_log, victim_log
+    netd.ctl("stop", "victim.unit", "echo.unit")

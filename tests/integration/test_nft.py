@@ -146,6 +146,8 @@ EXPECTED_RULES = {
         f'iifname "{BRIDGE}" ip saddr != 10.88.0.0/16 drop',
         f'iifname "{BRIDGE}" ip6 saddr != fd00:88::/64 ip6 saddr != fe80::/64 ip6 saddr != :: drop',
         f'iifname "{BRIDGE}" ip6 saddr fd00:88::1 drop',
+        f'iifname != "{BRIDGE}" iifname != "lo" ip saddr 10.88.0.0/16 drop',
+        f'iifname != "{BRIDGE}" iifname != "lo" ip6 saddr fd00:88::/64 drop',
     ],
     "prerouting": DNAT,
     "output": DNAT,
@@ -199,7 +201,8 @@ def test_replace_without_ipv6(ns):
     assert got["prerouting"] == DNAT[:2] and got["postrouting"] == EXPECTED_RULES["postrouting"][:3]
     # no IPv6 subnet: a sandbox's IPv6 may only be link-local
     assert got["raw_prerouting"] == EXPECTED_RULES["raw_prerouting"][:2] + [
-        f'iifname "{BRIDGE}" ip6 saddr != fe80::/64 ip6 saddr != :: drop']
+        f'iifname "{BRIDGE}" ip6 saddr != fe80::/64 ip6 saddr != :: drop',
+        EXPECTED_RULES["raw_prerouting"][4]]
     assert probe(ns, "intact", BRIDGE, V4, "-").stdout == "1\n"
     # an IPv6 element has no map to go to: refused before anything is sent
     p = replace(ns, "port,tcp,*6,8080,fd00:88::2,80", v6=None, check=False)
