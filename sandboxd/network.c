@@ -53,8 +53,10 @@ struct Network {
     RateLimit restore_limit;
     /* conntrack entries to delete, batched: each flush walks the kernel's whole conntrack
      * hash (~9 ms here), so it runs once the start's or stop's answer is out */
-    ConntrackMatch *ct_pending;
+    ConntrackMatch *ct_pending; /* addresses */
     size_t n_ct_pending;
+    uint8_t ct_udp_ports[65536 / 8]; /* published UDP ports, a bitmap (up to 65536 a unit) */
+    bool ct_any_ports;
     sd_event_source *ct_source;
 };
 
@@ -277,25 +279,74 @@ static const PortMapping *port_origin(const UnitConfig *u, const NftPort *p) {
     return NULL;
 }
 
+/* A port another sandbox holds, in an array sorted by (family, protocol, host port). */
+typedef struct HeldPort {
+    const NftPort *port;
+    const Sandbox *holder;
+} HeldPort;
+
+static int port_key_compare(const NftPort *a, const NftPort *b) {
+    if (a->family != b->family)
+        return a->family < b->family ? -1 : 1;
+    if (a->protocol != b->protocol)
+        return a->protocol < b->protocol ? -1 : 1;
+    return a->host_port < b->host_port ? -1 : a->host_port > b->host_port;
+}
+
+static int held_port_compare(const void *a, const void *b) {
+    return port_key_compare(((const HeldPort *) a)->port, ((const HeldPort *) b)->port);
+}
+
+/* Comparing each port with each of every other sandbox's was quadratic: two units with
+ * Port=1-65535:1-65535 and the same /udp made 1.7e10 comparisons, the daemon blocked for 15 s,
+ * and more with every such unit. The other sandboxes' ports sorted once, each of ours is a
+ * binary search; only ports with the same family, protocol and number are compared (they
+ * differ in the host address). */
 static int check_port_conflicts(Network *n, Sandbox *s, const NftPort *ports, size_t n_ports) {
     Manager *m = n->manager;
+    size_t n_held = 0;
+    if (n_ports == 0)
+        return 0;
+    for (size_t i = 0; i < m->n_sandboxes; i++)
+        if (m->sandboxes[i] != s && m->sandboxes[i]->net.attached)
+            n_held += m->sandboxes[i]->net.n_ports;
+    if (n_held == 0)
+        return 0;
+    _cleanup_free_ HeldPort *held = calloc(n_held, sizeof(HeldPort));
+    if (!held)
+        return -ENOMEM;
+    size_t k = 0;
     for (size_t i = 0; i < m->n_sandboxes; i++) {
-        Sandbox *o = m->sandboxes[i];
+        const Sandbox *o = m->sandboxes[i];
         if (o == s || !o->net.attached)
             continue;
-        for (size_t a = 0; a < n_ports; a++)
-            for (size_t b = 0; b < o->net.n_ports; b++) {
-                if (!ports_clash(&ports[a], &o->net.ports[b]))
-                    continue;
-                const PortMapping *pm = port_origin(s->config, &ports[a]);
-                char buf[80];
-                sandbox_set_start_error(
-                        s, "%s:%u: Port=%s: host port %u/%s is already published by %s",
-                        s->config->path, pm ? pm->line : 0,
-                        pm ? port_mapping_to_string(pm, buf) : "", ports[a].host_port,
-                        protocol_name(ports[a].protocol), o->name);
-                return -EADDRINUSE;
-            }
+        for (size_t b = 0; b < o->net.n_ports; b++)
+            held[k++] = (HeldPort){&o->net.ports[b], o};
+    }
+    qsort(held, n_held, sizeof(HeldPort), held_port_compare);
+
+    for (size_t a = 0; a < n_ports; a++) {
+        /* the first held port with a's key */
+        size_t lo = 0, hi = n_held;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (port_key_compare(held[mid].port, &ports[a]) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t b = lo; b < n_held && port_key_compare(held[b].port, &ports[a]) == 0; b++) {
+            if (!ports_clash(&ports[a], held[b].port))
+                continue;
+            const PortMapping *pm = port_origin(s->config, &ports[a]);
+            char buf[80];
+            sandbox_set_start_error(s, "%s:%u: Port=%s: host port %u/%s is already published by %s",
+                                    s->config->path, pm ? pm->line : 0,
+                                    pm ? port_mapping_to_string(pm, buf) : "",
+                                    ports[a].host_port, protocol_name(ports[a].protocol),
+                                    held[b].holder->name);
+            return -EADDRINUSE;
+        }
     }
     return 0;
 }
@@ -438,11 +489,17 @@ static size_t sandbox_addrs(const SandboxNet *sn, NftAddr out[static 2]) {
     return k;
 }
 
+/* Room for a "port" line of the runtime record, and the most a record can need: a unit's
+ * ports in both families. A later sandboxd reads that much, or it would adopt a sandbox
+ * with many ports without them (nor its address), free for another unit to take. */
+#define RUNTIME_PORT_LINE_MAX 96
+#define RUNTIME_SIZE_MAX (256 + 2 * UNIT_PUBLISHED_PORTS_MAX * RUNTIME_PORT_LINE_MAX)
+
 /* What a later sandboxd needs to put the sandbox's elements back: RUNTIME/.../network. */
 static int save_runtime(const Sandbox *s) {
     const SandboxNet *sn = &s->net;
     _cleanup_free_ char *path = path_join(s->runtime_dir, "network");
-    size_t size = 256 + sn->n_ports * 96;
+    size_t size = 256 + sn->n_ports * RUNTIME_PORT_LINE_MAX;
     _cleanup_free_ char *text = malloc(size);
     if (!path || !text)
         return -ENOMEM;
@@ -525,7 +582,7 @@ int network_sandbox_adopt(Network *n, Sandbox *s) {
     if (!path)
         return -ENOMEM;
     sandbox_net_done(&s->net);
-    int r = read_file(path, 1024 * 1024, &text, NULL);
+    int r = read_file(path, RUNTIME_SIZE_MAX, &text, NULL);
     if (r == -ENOENT)
         return 0; /* not networked */
     if (r < 0)
@@ -541,15 +598,32 @@ int network_sandbox_adopt(Network *n, Sandbox *s) {
 /* --- conntrack --- */
 
 static void ct_run(Network *n) {
-    if (n->n_ct_pending == 0)
+    if (n->n_ct_pending == 0 && !n->ct_any_ports)
         return;
-    int r = conntrack_flush(n->ct_pending, n->n_ct_pending);
+    size_t k = n->n_ct_pending;
+    for (unsigned p = 1; n->ct_any_ports && p < 65536; p++)
+        if (n->ct_udp_ports[p / 8] & (1u << (p % 8)))
+            k++;
+    _cleanup_free_ ConntrackMatch *m = calloc(k, sizeof(ConntrackMatch));
+    if (!m) {
+        log_warning("out of memory flushing conntrack entries");
+        return;
+    }
+    if (n->n_ct_pending)
+        memcpy(m, n->ct_pending, sizeof(ConntrackMatch) * n->n_ct_pending);
+    k = n->n_ct_pending;
+    for (unsigned p = 1; n->ct_any_ports && p < 65536; p++)
+        if (n->ct_udp_ports[p / 8] & (1u << (p % 8)))
+            m[k++] = (ConntrackMatch){.protocol = IPPROTO_UDP, .port = (uint16_t) p};
+    memset(n->ct_udp_ports, 0, sizeof n->ct_udp_ports);
+    n->ct_any_ports = false;
+    n->n_ct_pending = 0;
+    int r = conntrack_flush(m, k);
     if (r < 0)
         log_warning_errno(r, "flushing conntrack entries of stopped sandboxes and published UDP "
                              "ports: %m");
     else if (r > 0)
         log_debug("Flushed %d conntrack entries.", r);
-    n->n_ct_pending = 0;
 }
 
 static int on_ct_flush(sd_event_source *src, void *userdata) {
@@ -565,17 +639,7 @@ static bool ct_match_equal(const ConntrackMatch *a, const ConntrackMatch *b) {
     return a->protocol == b->protocol && a->port == b->port;
 }
 
-static void ct_queue(Network *n, const ConntrackMatch *m) {
-    for (size_t i = 0; i < n->n_ct_pending; i++)
-        if (ct_match_equal(&n->ct_pending[i], m))
-            return;
-    ConntrackMatch *p = realloc(n->ct_pending, sizeof(ConntrackMatch) * (n->n_ct_pending + 1));
-    if (!p) {
-        log_warning("out of memory queueing a conntrack flush");
-        return;
-    }
-    n->ct_pending = p;
-    n->ct_pending[n->n_ct_pending++] = *m;
+static void ct_schedule(Network *n) {
     if (!n->ct_source) {
         int r = sd_event_add_defer(n->manager->event, &n->ct_source, on_ct_flush, n);
         if (r >= 0)
@@ -588,6 +652,27 @@ static void ct_queue(Network *n, const ConntrackMatch *m) {
         }
     }
     (void) sd_event_source_set_enabled(n->ct_source, SD_EVENT_ONESHOT);
+}
+
+static void ct_queue(Network *n, const ConntrackMatch *m) {
+    for (size_t i = 0; i < n->n_ct_pending; i++)
+        if (ct_match_equal(&n->ct_pending[i], m))
+            return;
+    ConntrackMatch *p = realloc(n->ct_pending, sizeof(ConntrackMatch) * (n->n_ct_pending + 1));
+    if (!p) {
+        log_warning("out of memory queueing a conntrack flush");
+        return;
+    }
+    n->ct_pending = p;
+    n->ct_pending[n->n_ct_pending++] = *m;
+    ct_schedule(n);
+}
+
+static void ct_queue_port(Network *n, uint8_t protocol, uint16_t port) {
+    (void) protocol; /* only UDP ports are flushed: a TCP client's next SYN is a new entry */
+    n->ct_udp_ports[port / 8] |= (uint8_t) (1u << (port % 8));
+    n->ct_any_ports = true;
+    ct_schedule(n);
 }
 
 /* A flush still pending for an address a start is about to use would delete the new
@@ -676,10 +761,11 @@ int network_sandbox_attach(Network *n, Sandbox *s, int netns_fd) {
                                           "table inet " NFT_TABLE_NAME ": %s",
                                        s->name, strerror(-r)), r;
     }
-    /* a client that kept sending to a UDP port would stay on its old (or no) entry */
+    /* a client that kept sending to a UDP port would stay on its old (or no) entry; queued,
+     * since every flush walks the kernel's whole table: one for all, after the answer */
     for (size_t i = 0; i < sn->n_ports; i++)
         if (sn->ports[i].protocol == IPPROTO_UDP)
-            ct_queue(n, &(ConntrackMatch){.protocol = IPPROTO_UDP, .port = sn->ports[i].host_port});
+            ct_queue_port(n, IPPROTO_UDP, sn->ports[i].host_port);
     if ((r = save_runtime(s)) < 0)
         return sandbox_set_start_error(s, "recording the network of %s in %s: %s", s->name,
                                        s->runtime_dir, strerror(-r)), r;
@@ -727,12 +813,26 @@ int network_release_lease(Network *n, const char *name) {
 
 static int on_monitor(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
     Network *n = userdata;
-    bool touched = false;
+    bool touched = false, overrun = false;
     /* our own batches are not reported: touched means another tool removed part of it */
-    int r = nft_monitor_read(n->nft, fd, &touched);
+    int r = nft_monitor_read(n->nft, fd, &touched, &overrun);
     if (r < 0 && r != -EAGAIN)
         log_debug_errno(r, "reading nftables events: %m");
-    if (!touched || !n->table_written)
+    if (!n->table_written)
+        return 0;
+    if (!touched && overrun) {
+        /* Lost events: our own batch of some 100000 elements (a unit's large Port= ranges)
+         * overruns the socket by itself. Taking that as "touched" rewrote the whole table,
+         * whose events overran it again: a restore loop until the rate limit, which then
+         * left a real flush unrepaired for a minute. Look at the table instead; what an
+         * overrun can still hide is another tool deleting single elements at that moment. */
+        NftNetwork net = nft_network(n);
+        r = nft_table_is_intact(n->nft, &net);
+        if (r < 0)
+            log_debug_errno(r, "checking nftables table inet " NFT_TABLE_NAME ": %m");
+        touched = r <= 0; /* unknown: as before, write it anew */
+    }
+    if (!touched)
         return 0;
     uint64_t now;
     (void) sd_event_now(n->manager->event, CLOCK_MONOTONIC, &now);

@@ -397,7 +397,11 @@ int main(void) {
     /* glibc reads the time zone once, on first use: make that the host's /etc/localtime, so log
      * lines carry the daemon's local time and no file of the image is ever parsed here */
     (void) localtime_r(&(time_t){time(NULL)}, &(struct tm){0});
-    /* while /proc is still the one we were born with, writable: it shows our namespace */
+    /* the network first: it writes /proc/sys/net, read-only in the root made below (the
+     * daemon made eth0 before "go") */
+    const char *net_step = NULL;
+    if (plan->net_ns && (r = netdev_configure(&plan->net, &net_step)) < 0)
+        die(net_step, r, "configuring the sandbox's network");
     if (plan->net_ns && (r = netdev_allow_low_ports()) < 0)
         die("network", r, "setting net.ipv4.ip_unprivileged_port_start=0 in the sandbox");
     StepError e = {0};
@@ -406,9 +410,6 @@ int main(void) {
         r = rootfs_set_hostname(plan, &e);
     if (r < 0)
         die(e.step, r, "%s", e.detail);
-    const char *net_step = NULL;
-    if (plan->net_ns && (r = netdev_configure(&plan->net, &net_step)) < 0)
-        die(net_step, r, "configuring the sandbox's network");
     resolve_identity(plan, &id);
     char **env = payload_env(plan, &id);
     if (!env)

@@ -8,6 +8,7 @@
  * filter the dump (CTA_FILTER, Linux 5.8+) and falls back to a full dump. */
 
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +37,35 @@ typedef struct CtMatch {
     int family; /* by address */
     union in_addr_union addr;
     uint8_t protocol; /* by port */
-    uint16_t port;
+    uint16_t port;    /* the kernel's filter, when there is one port */
+    const uint8_t *ports; /* a bitmap of 65536 ports */
+    struct ifaddrs *local; /* by port: the host's addresses, one of which the entry is to */
 } CtMatch;
+
+static bool address_is_local(struct ifaddrs *local, int family, const union in_addr_union *a) {
+    if (in_addr_is_loopback(family, a))
+        return true; /* all of 127.0.0.0/8, not only lo's 127.0.0.1 */
+    for (struct ifaddrs *i = local; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != family)
+            continue;
+        const void *x = family == AF_INET
+                                ? (const void *) &((struct sockaddr_in *) i->ifa_addr)->sin_addr
+                                : (const void *) &((struct sockaddr_in6 *) i->ifa_addr)->sin6_addr;
+        if (memcmp(x, a->bytes, family == AF_INET ? 4 : 16) == 0)
+            return true;
+    }
+    return false;
+}
 
 /* Several matches, any of which selects an entry. */
 typedef struct CtMatches {
     const CtMatch *m;
     size_t n;
 } CtMatches;
+
+static bool port_in(const uint8_t *bitmap, uint16_t port) {
+    return bitmap[port / 8] & (1u << (port % 8));
+}
 
 /* An entry to delete: what identifies it to IPCTNL_MSG_CT_DELETE. */
 typedef struct CtEntry {
@@ -56,8 +78,8 @@ typedef struct CtEntry {
 } CtEntry;
 
 typedef struct CtDump {
-    const CtMatch *match; /* the kernel-filtered port dump's */
-    CtMatches any;
+    const CtMatch *match; /* one match (the kernel may filter the dump by its port) */
+    CtMatches any;        /* or several: any of them selects */
     CtEntry *entries;
     size_t n_entries, allocated;
 } CtDump;
@@ -115,7 +137,8 @@ static void parse_tuple(const struct nlattr *nest, int family, CtTuple *t) {
 static bool entry_matches(const CtMatch *m, int family, const CtTuple *orig, const CtTuple *reply) {
     if (m->by_port)
         return orig->has_proto && orig->proto == m->protocol && orig->has_dport &&
-               orig->dport == m->port;
+               port_in(m->ports, orig->dport) && orig->has_dst &&
+               address_is_local(m->local, family, &orig->dst);
     if (family != m->family)
         return false;
     const CtTuple *ts[] = {orig, reply};
@@ -160,6 +183,8 @@ static int on_entry(const struct nlmsghdr *nlh, CtDump *d) {
         }
     }
     bool hit = false;
+    if (orig_attr && d->match)
+        hit = entry_matches(d->match, e.family, &orig, &reply);
     for (size_t i = 0; orig_attr && !hit && i < d->any.n; i++)
         hit = entry_matches(&d->any.m[i], e.family, &orig, &reply);
     if (!hit)
@@ -305,7 +330,7 @@ static int ct_delete_entries(struct mnl_socket *nl, uint32_t *seq, const CtDump 
 
 static int ct_flush(const CtMatch *m) {
     _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
-    CtDump d = {.match = m, .any = {m, 1}};
+    CtDump d = {.match = m};
     uint32_t seq = 1;
     int r;
 
@@ -316,41 +341,16 @@ static int ct_flush(const CtMatch *m) {
         static const uint8_t families[] = {AF_INET, AF_INET6};
         for (size_t i = 0; i < ELEMENTSOF(families) && r >= 0; i++) {
             size_t before = d.n_entries;
-            r = ct_dump(nl, seq++, families[i], true, &d);
+            /* the kernel filters by one port; for more, one dump matched here */
+            r = ct_dump(nl, seq++, families[i], m->port != 0, &d);
             /* a kernel without dump filters (before 5.8) */
-            if (r == -EOPNOTSUPP || r == -EINVAL) {
+            if (m->port != 0 && (r == -EOPNOTSUPP || r == -EINVAL)) {
                 d.n_entries = before;
                 r = ct_dump(nl, seq++, families[i], false, &d);
             }
         }
     } else
         r = ct_dump(nl, seq++, (uint8_t)m->family, false, &d);
-    if (r >= 0)
-        r = ct_delete_entries(nl, &seq, &d);
-    free(d.entries);
-    return r;
-}
-
-int conntrack_flush(const ConntrackMatch *m, size_t n) {
-    _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
-    _cleanup_free_ CtMatch *cm = n ? calloc(n, sizeof(CtMatch)) : NULL;
-    if (n == 0)
-        return 0;
-    if (!cm)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (m[i].family && m[i].family != AF_INET && m[i].family != AF_INET6)
-            return -EINVAL;
-        if (!m[i].family && m[i].port == 0)
-            return -EINVAL;
-        cm[i] = (CtMatch){.by_port = !m[i].family, .family = m[i].family, .addr = m[i].addr,
-                          .protocol = m[i].protocol, .port = m[i].port};
-    }
-    CtDump d = {.any = {cm, n}};
-    uint32_t seq = 1;
-    int r = ct_open(&nl);
-    if (r >= 0)
-        r = ct_dump(nl, seq++, AF_UNSPEC, false, &d); /* one walk for both families */
     if (r >= 0)
         r = ct_delete_entries(nl, &seq, &d);
     free(d.entries);
@@ -364,9 +364,78 @@ int conntrack_flush_address(int family, const union in_addr_union *addr) {
     return ct_flush(&m);
 }
 
-int conntrack_flush_port(uint8_t protocol, uint16_t port) {
-    if (port == 0)
+int conntrack_flush_ports(uint8_t protocol, const uint16_t *ports, size_t n_ports) {
+    uint8_t bitmap[65536 / 8] = {};
+    if (n_ports > 0 && !ports)
         return -EINVAL;
-    CtMatch m = {.by_port = true, .protocol = protocol, .port = port};
-    return ct_flush(&m);
+    for (size_t i = 0; i < n_ports; i++) {
+        if (ports[i] == 0)
+            return -EINVAL;
+        bitmap[ports[i] / 8] |= (uint8_t) (1u << (ports[i] % 8));
+    }
+    if (n_ports == 0)
+        return 0;
+    /* Each dump walks the kernel's whole conntrack hash (every namespace's buckets, ~10 ms
+     * for 262144 of them here), filter or not: a dump per port made Port=1-65535/udp block
+     * the daemon for half an hour. Many ports: one dump per family, matched here. */
+    /* Only entries to this host: the stale ones of clients that sent to the port before it
+     * was published. Every entry with that destination port also took the sandboxes' and the
+     * host's own flows to remote servers on it (a unit publishing 443/udp cut every QUIC
+     * connection of every other sandbox, and 1-65535/udp all their UDP, at each start). */
+    struct ifaddrs *local = NULL;
+    if (getifaddrs(&local) < 0)
+        return -errno;
+    CtMatch m = {.by_port = true, .protocol = protocol, .port = n_ports == 1 ? ports[0] : 0,
+                 .ports = bitmap, .local = local};
+    int r = ct_flush(&m);
+    freeifaddrs(local);
+    return r;
+}
+
+int conntrack_flush(const ConntrackMatch *m, size_t n) {
+    _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
+    /* addresses one by one; ports as one bitmap per protocol */
+    _cleanup_free_ CtMatch *cm = calloc(n + 2, sizeof(CtMatch));
+    _cleanup_free_ uint8_t *bitmaps = calloc(2, 65536 / 8);
+    static const uint8_t protocols[2] = {IPPROTO_TCP, IPPROTO_UDP};
+    bool any_port[2] = {};
+    size_t k = 0;
+    if (!cm || !bitmaps)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].family) {
+            if (m[i].family != AF_INET && m[i].family != AF_INET6)
+                return -EINVAL;
+            cm[k++] = (CtMatch){.family = m[i].family, .addr = m[i].addr};
+            continue;
+        }
+        int p = m[i].protocol == IPPROTO_TCP ? 0 : m[i].protocol == IPPROTO_UDP ? 1 : -1;
+        if (p < 0 || m[i].port == 0)
+            return -EINVAL;
+        bitmaps[p * 8192 + m[i].port / 8] |= (uint8_t) (1u << (m[i].port % 8));
+        any_port[p] = true;
+    }
+    struct ifaddrs *local = NULL;
+    if ((any_port[0] || any_port[1]) && getifaddrs(&local) < 0)
+        return -errno;
+    for (int p = 0; p < 2; p++)
+        if (any_port[p])
+            cm[k++] = (CtMatch){.by_port = true, .protocol = protocols[p],
+                                .ports = bitmaps + p * 8192, .local = local};
+    CtDump d = {.any = {cm, k}};
+    uint32_t seq = 1;
+    int r = k == 0 ? 0 : ct_open(&nl);
+    /* one walk of the kernel's hash, both families, for everything a start or stop queued */
+    if (k > 0 && r >= 0)
+        r = ct_dump(nl, seq++, AF_UNSPEC, false, &d);
+    if (k > 0 && r >= 0)
+        r = ct_delete_entries(nl, &seq, &d);
+    free(d.entries);
+    if (local)
+        freeifaddrs(local);
+    return r;
+}
+
+int conntrack_flush_port(uint8_t protocol, uint16_t port) {
+    return conntrack_flush_ports(protocol, &port, 1);
 }

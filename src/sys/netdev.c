@@ -2,13 +2,15 @@
 /* The init's side of the network: a few rtnetlink requests built by hand (no libmnl, see
  * netdev.h), each sent alone and acknowledged. */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "macro.h"
 #include "netdev.h"
@@ -135,13 +137,41 @@ static int default_route_add(Netlink *nl, uint32_t ifindex, int family, const vo
     return nl_call(nl, &req);
 }
 
-int netdev_allow_low_ports(void) {
-    _cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start",
-                                  O_WRONLY | O_CLOEXEC | O_NOCTTY);
+/* Writes "0" to a file under /proc/sys/net (of the caller's network namespace); a missing
+ * IPv6 directory (a kernel without IPv6) is no error. */
+static int sysctl_off(const char *path) {
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
+        return errno == ENOENT && strncmp(path, "/proc/sys/net/ipv6/", 19) == 0 ? 0 : -errno;
+    if (write(fd, "0\n", 2) != 2)
         return -errno;
-    ssize_t k = write(fd, "0", 1);
-    return k == 1 ? 0 : k < 0 ? -errno : -EIO;
+    return 0;
+}
+
+/* The sandbox's kernel believes no router advertisement and no ICMP redirect: a neighbour on
+ * the bridge with CAP_NET_RAW (which a unit may grant; Docker's default set has it) could
+ * otherwise give it a default route and addresses of its choosing (CVE-2020-13401) or
+ * redirect its traffic to itself. Its routes are the daemon's, static. IPv4 takes redirects
+ * when "all" or the link says so: both. Before eth0 is up, so none slips in between. */
+static int harden(const char **step) {
+    static const char *const paths[] = {
+        "/proc/sys/net/ipv6/conf/eth0/accept_ra",
+        "/proc/sys/net/ipv6/conf/eth0/accept_redirects",
+        "/proc/sys/net/ipv4/conf/all/accept_redirects",
+        "/proc/sys/net/ipv4/conf/eth0/accept_redirects",
+    };
+    for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
+        int r = sysctl_off(paths[i]);
+        if (r < 0) {
+            *step = "eth0 sysctl";
+            return r;
+        }
+    }
+    return 0;
+}
+
+int netdev_allow_low_ports(void) {
+    return sysctl_off("/proc/sys/net/ipv4/ip_unprivileged_port_start");
 }
 
 int netdev_configure(const PlanNetwork *n, const char **step) {
@@ -165,6 +195,8 @@ int netdev_configure(const PlanNetwork *n, const char **step) {
         *step = "eth0";
         return -errno;
     }
+    if ((r = harden(step)) < 0)
+        return r;
     if ((r = link_set(&nl, ifindex, NULL, n->mtu, false)) < 0) {
         *step = "eth0 mtu";
         return r;

@@ -501,8 +501,9 @@ static int m_ifname(struct nftnl_rule *r, uint32_t key, uint32_t op, const char 
     return e_meta(r, key, NFT_REG_1) ?: e_cmp(r, op, buf, sizeof buf);
 }
 
-/* ip saddr|daddr PREFIX: whole bytes compared directly, a partial byte masked (as nft does) */
-static int m_prefix(struct nftnl_rule *r, bool source, const InAddrPrefix *p) {
+/* ip saddr|daddr ==/!= PREFIX: whole bytes compared directly, a partial byte masked (as nft
+ * does) */
+static int m_prefix_op(struct nftnl_rule *r, bool source, const InAddrPrefix *p, uint32_t op) {
     uint32_t offset = p->family == AF_INET ? (source ? 12 : 16) : (source ? 8 : 24);
     uint32_t len = (p->prefixlen + 7) / 8; /* >= 1: network_validate refuses /0 */
     int k;
@@ -517,7 +518,11 @@ static int m_prefix(struct nftnl_rule *r, bool source, const InAddrPrefix *p) {
         if (k < 0)
             return k;
     }
-    return e_cmp(r, NFT_CMP_EQ, p->addr.bytes, len);
+    return e_cmp(r, op, p->addr.bytes, len);
+}
+
+static int m_prefix(struct nftnl_rule *r, bool source, const InAddrPrefix *p) {
+    return m_prefix_op(r, source, p, NFT_CMP_EQ);
 }
 
 /* ip saddr @set */
@@ -631,6 +636,56 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
     RULE(CHAIN_RAW_PREROUTING, m_nfproto(r, AF_INET) ?:
                                    m_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo") ?:
                                    m_prefix(r, false, &loopback4) ?: e_verdict(r, NF_DROP));
+
+    /* A sandbox sends with its own address only. Without CAP_NET_RAW a payload still picks
+     * any IPv6 source: IPV6_FREEBIND needs no capability, and the kernel routes what such a
+     * socket sends (IPv4 refuses a foreign source without IP_TRANSPARENT); with CAP_NET_RAW
+     * any source of either family. What comes from the bridge with a source outside its
+     * subnet (or the gateway's IPv6 address, which the kernel forwards where it drops an
+     * IPv4 packet from a local address) would otherwise go out unmasqueraded: spoofed
+     * packets onto the LAN and the internet, or to the host's services as a LAN peer. IPv6
+     * link-local sources (fe80::/64, all Linux makes) and :: (neighbour discovery, MLD, DAD)
+     * stay: they are never forwarded.
+     * At the raw priority, before conntrack: a dropped packet makes no entry. */
+    static const InAddrPrefix ll6 = {
+            .family = AF_INET6, .addr.bytes = {0xfe, 0x80}, .prefixlen = 64};
+    static const InAddrPrefix any6 = {.family = AF_INET6, .prefixlen = 128};
+    RULE(CHAIN_RAW_PREROUTING, m_nfproto(r, AF_INET) ?:
+                                   m_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, br) ?:
+                                   m_prefix_op(r, true, &net->v4, NFT_CMP_NEQ) ?:
+                                   e_verdict(r, NF_DROP));
+    RULE(CHAIN_RAW_PREROUTING, m_nfproto(r, AF_INET6) ?:
+                                   m_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, br) ?:
+                                   (net->v6.family == AF_INET6
+                                            ? m_prefix_op(r, true, &net->v6, NFT_CMP_NEQ)
+                                            : 0) ?:
+                                   m_prefix_op(r, true, &ll6, NFT_CMP_NEQ) ?:
+                                   m_prefix_op(r, true, &any6, NFT_CMP_NEQ) ?:
+                                   e_verdict(r, NF_DROP));
+    if (net->v6.family == AF_INET6) {
+        InAddrPrefix gw6 = {.family = AF_INET6, .prefixlen = 128};
+        if (in_addr_prefix_nth(&net->v6, 1, &gw6.addr) < 0)
+            return -EINVAL;
+        RULE(CHAIN_RAW_PREROUTING, m_nfproto(r, AF_INET6) ?:
+                                       m_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, br) ?:
+                                       m_prefix(r, true, &gw6) ?: e_verdict(r, NF_DROP));
+    }
+
+    /* The other way round: a sandbox's source address arriving by another link is forged
+     * (only the host itself, over lo, uses the gateway's). A LAN peer sending from a sandbox's
+     * address to another sandbox's published port had that one's answers delivered to the
+     * first sandbox's port (through the masquerade of DNATed traffic from the subnet): a way
+     * into ports nobody published; and host services that trust the subnet took its packets
+     * for the sandboxes'. */
+    RULE(CHAIN_RAW_PREROUTING, m_nfproto(r, AF_INET) ?:
+                                   m_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, br) ?:
+                                   m_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo") ?:
+                                   m_prefix(r, true, &net->v4) ?: e_verdict(r, NF_DROP));
+    if (net->v6.family == AF_INET6)
+        RULE(CHAIN_RAW_PREROUTING, m_nfproto(r, AF_INET6) ?:
+                                       m_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, br) ?:
+                                       m_ifname(r, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo") ?:
+                                       m_prefix(r, true, &net->v6) ?: e_verdict(r, NF_DROP));
 
     /* DNAT for traffic from outside (prerouting) and from the host itself (output); a port
      * published on one address wins over the same port published on every address. */
@@ -1181,10 +1236,10 @@ static bool event_touches(const struct nlmsghdr *nlh, uint32_t own_portid) {
     return table && streq(table, NFT_TABLE_NAME);
 }
 
-int nft_monitor_read(Nft *n, int fd, bool *ret_touched) {
+int nft_monitor_read(Nft *n, int fd, bool *ret_touched, bool *ret_overrun) {
     uint32_t own_portid = n ? n->portid : 0;
     _cleanup_free_ char *buf = malloc(NFT_RECV_BUFFER_SIZE);
-    bool touched = false;
+    bool touched = false, overrun = false;
 
     if (!buf)
         return -ENOMEM;
@@ -1199,13 +1254,13 @@ int nft_monitor_read(Nft *n, int fd, bool *ret_touched) {
                 break;
             /* events were lost: whatever they said, the caller must look */
             if (errno == ENOBUFS) {
-                touched = true;
+                overrun = true;
                 continue;
             }
             return -errno;
         }
         if (mh.msg_flags & MSG_TRUNC) {
-            touched = true;
+            overrun = true;
             continue;
         }
         int len = (int)k;
@@ -1215,5 +1270,6 @@ int nft_monitor_read(Nft *n, int fd, bool *ret_touched) {
                 touched = true;
     }
     *ret_touched = touched;
+    *ret_overrun = overrun;
     return 0;
 }

@@ -12,7 +12,11 @@
  *   map ports6_any / ports6_addr likewise with ipv6_addr
  *   chain raw_prerouting  (filter, prerouting, priority raw): iifname != "lo" ip daddr
  *                          127.0.0.0/8 drop (a published loopback port is not reachable from
- *                          another host: moby#45610)
+ *                          another host: moby#45610); iifname B ip saddr != S4 drop;
+ *                          iifname B ip6 saddr != S6 ip6 saddr != fe80::/64 ip6 saddr != ::
+ *                          drop; iifname B ip6 saddr GW6 drop (no spoofed source from a
+ *                          sandbox leaves the bridge); iifname != B iifname != "lo" ip saddr
+ *                          S4 drop, and for S6 (nor a sandbox's source comes by another link)
  *   chain prerouting  (nat, prerouting, dstnat): fib daddr type local: dnat by ports*_addr
  *                      (daddr . l4proto . dport), then by ports*_any (l4proto . dport); v6
  *                      never for ip6 daddr ::1 (no route_localnet in IPv6: a port published
@@ -85,7 +89,9 @@ int nft_table_is_intact(Nft *n, const NftNetwork *net);
 int nft_monitor_open(int *ret_fd);
 /* Drains the socket; *ret_touched is set when some event deleted our table or a chain, set,
  * map, rule or element of it, unless n's own socket made that change (n may be NULL: then
- * every deletion counts, our own replace's DELTABLE included). A buffer overrun (-ENOBUFS
- * from the kernel) also sets it. Element deletions leave the table "intact", so on touched
- * the caller replaces the table from its own state (atomic, and not reported back to it). */
-int nft_monitor_read(Nft *n, int fd, bool *ret_touched);
+ * every deletion counts, our own replace's DELTABLE included). Element deletions leave the
+ * table "intact", so on touched the caller replaces the table from its own state (atomic,
+ * and not reported back to it). *ret_overrun is set when events were lost (-ENOBUFS from the
+ * kernel, a truncated message): whatever they said is unknown, the caller must look. Our own
+ * large batches overrun it too: every element added is an event. */
+int nft_monitor_read(Nft *n, int fd, bool *ret_touched, bool *ret_overrun);

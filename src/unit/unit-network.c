@@ -196,6 +196,14 @@ int unit_parse_port(ConfParser *p, const char *v, void *field, uintptr_t d, cons
         *why = "more than " STRINGIFY(UNIT_PORTS_MAX) " Port= mappings; use port ranges";
         return -E2BIG;
     }
+    size_t published = m.count;
+    for (size_t i = 0; i < u->n_ports; i++)
+        published += u->ports[i].count;
+    if (published > UNIT_PUBLISHED_PORTS_MAX) {
+        *why = "more than " STRINGIFY(UNIT_PUBLISHED_PORTS_MAX) " host ports in all Port= "
+               "mappings of the unit; Network=host gives a sandbox every port of the host";
+        return -E2BIG;
+    }
     for (size_t i = 0; i < u->n_ports; i++)
         if (port_hosts_overlap(&u->ports[i], &m)) {
             const PortMapping *o = &u->ports[i];

@@ -57,6 +57,11 @@ typedef struct Volume {
 #define UNIT_NAME_MAX 200
 #define UNIT_ENVIRONMENT_MAX 4096 /* Environment= variables of a unit */
 #define UNIT_PORTS_MAX 1024 /* Port= mappings of a unit (each checked against the others) */
+/* Host ports a unit publishes, all its Port= ranges together: a whole protocol's worth. Each
+ * is an nftables element per family, kernel memory for as long as the sandbox runs; without
+ * a bound, 1024 ranges of 65535 ports on as many host addresses (which need not be the
+ * host's) asked for 67 million of them. */
+#define UNIT_PUBLISHED_PORTS_MAX 65536
 #define UNIT_DNS_MAX 3 /* DNS= servers: glibc's and musl's resolvers read no more (MAXNS) */
 
 /* Podman's default set: what ordinary services need, without SYS_ADMIN, SYS_MODULE, NET_RAW,

@@ -142,7 +142,7 @@ static int cmd_monitor(int argc, char **argv) {
     fflush(stdout);
     for (;;) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        bool touched = false;
+        bool touched = false, overrun = false;
         r = poll(&pfd, 1, timeout);
         if (r < 0 && errno == EINTR)
             continue;
@@ -152,10 +152,10 @@ static int cmd_monitor(int argc, char **argv) {
             printf("quiet\n");
             return 0;
         }
-        r = nft_monitor_read(n, fd, &touched);
+        r = nft_monitor_read(n, fd, &touched, &overrun);
         if (r < 0)
             fail("monitor read", r);
-        if (touched) {
+        if (touched || overrun) {
             printf("touched\n");
             return 0;
         }

@@ -141,7 +141,14 @@ DNAT = [
     "fib daddr type local ip6 daddr != ::1 dnat ip6 to meta l4proto . th dport map @ports6_any",
 ]
 EXPECTED_RULES = {
-    "raw_prerouting": ['iifname != "lo" ip daddr 127.0.0.0/8 drop'],
+    "raw_prerouting": [
+        'iifname != "lo" ip daddr 127.0.0.0/8 drop',
+        f'iifname "{BRIDGE}" ip saddr != 10.88.0.0/16 drop',
+        f'iifname "{BRIDGE}" ip6 saddr != fd00:88::/64 ip6 saddr != fe80::/64 ip6 saddr != :: drop',
+        f'iifname "{BRIDGE}" ip6 saddr fd00:88::1 drop',
+        f'iifname != "{BRIDGE}" iifname != "lo" ip saddr 10.88.0.0/16 drop',
+        f'iifname != "{BRIDGE}" iifname != "lo" ip6 saddr fd00:88::/64 drop',
+    ],
     "prerouting": DNAT,
     "output": DNAT,
     "postrouting": [
@@ -192,6 +199,10 @@ def test_replace_without_ipv6(ns):
                             "ports4_addr": []}
     got = rules(ns)
     assert got["prerouting"] == DNAT[:2] and got["postrouting"] == EXPECTED_RULES["postrouting"][:3]
+    # no IPv6 subnet: a sandbox's IPv6 may only be link-local
+    assert got["raw_prerouting"] == EXPECTED_RULES["raw_prerouting"][:2] + [
+        f'iifname "{BRIDGE}" ip6 saddr != fe80::/64 ip6 saddr != :: drop',
+        EXPECTED_RULES["raw_prerouting"][4]]
     assert probe(ns, "intact", BRIDGE, V4, "-").stdout == "1\n"
     # an IPv6 element has no map to go to: refused before anything is sent
     p = replace(ns, "port,tcp,*6,8080,fd00:88::2,80", v6=None, check=False)
@@ -372,17 +383,29 @@ def ct_insert(ns, proto, src, dst, sport, dport, *extra):
            dport, "-t", "100", *extra)
 
 
+def local_addresses(ns):
+    """2.2.2.2 and fd00::2 become the namespace's own: a port flush takes entries to them."""
+    ns.run("ip", "addr", "add", "2.2.2.2/32", "dev", "lo")
+    ns.run("ip", "addr", "add", "fd00::2/128", "dev", "lo", "nodad")
+
+
 def test_conntrack_flush_port(ns):
+    local_addresses(ns)
     ct_insert(ns, "udp", "1.1.1.1", "2.2.2.2", 1000, 5353)
     ct_insert(ns, "udp", "1.1.1.2", "2.2.2.2", 1000, 5353, "--zone", 7)
     ct_insert(ns, "udp", "fd00::1", "fd00::2", 1000, 5353)
+    ct_insert(ns, "udp", "1.1.1.3", "127.0.0.5", 1000, 5353)  # all of 127/8 is local
     ct_insert(ns, "tcp", "1.1.1.1", "2.2.2.2", 1000, 5353, "--state", "ESTABLISHED")
     ct_insert(ns, "udp", "1.1.1.1", "2.2.2.2", 5353, 53)  # a source port, not ours
-    assert probe(ns, "flush-ct", "port", "udp", 5353).stdout == "3\n"
+    # to another host's 5353 (a sandbox's or the host's own flow): not ours either
+    ct_insert(ns, "udp", "2.2.2.2", "3.3.3.3", 1000, 5353)
+    ct_insert(ns, "udp", "fd00::2", "fd00::3", 1000, 5353)
+    assert probe(ns, "flush-ct", "port", "udp", 5353).stdout == "4\n"
     left = ct_list(ns)
-    assert len(left) == 2
+    assert len(left) == 4
     assert any(ln.startswith("tcp") and "dport=5353 " in ln for ln in left)
     assert any(ln.startswith("udp") and "sport=5353 dport=53 " in ln for ln in left)
+    assert any("dst=3.3.3.3 " in ln for ln in left) and any("dst=fd00::3 " in ln for ln in left)
     assert probe(ns, "flush-ct", "port", "udp", 5353).stdout == "0\n"
 
 
@@ -403,6 +426,7 @@ def test_conntrack_flush_address(ns):
 
 
 def test_conntrack_flush_many(ns):
+    local_addresses(ns)
     for i in range(300):
         ct_insert(ns, "udp", f"1.1.{i // 250}.{i % 250 + 1}", "2.2.2.2", 1000 + i, 6000)
     ct_insert(ns, "udp", "1.1.9.9", "2.2.2.2", 1000, 6001)
