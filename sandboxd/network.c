@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "conntrack-worker.h"
 #include "conntrack.h"
 #include "log.h"
 #include "manager.h"
@@ -28,7 +29,9 @@
 
 #define SUBNET_FIRST 88 /* 10.88.0.0/16 .. 10.99.0.0/16, as Podman's default range starts */
 #define SUBNET_LAST 99
-#define NFT_RESTORE_BURST 10 /* restores per minute before we give up fighting another tool */
+#define NFT_RESTORE_BURST 10
+#define CT_FLUSH_DELAY (50 * USEC_PER_MSEC)
+#define CT_FLUSH_MAX_DELAY (500 * USEC_PER_MSEC) /* restores per minute before we give up fighting another tool */
 
 typedef struct Lease {
     char *name;
@@ -58,6 +61,8 @@ struct Network {
     uint8_t ct_udp_ports[65536 / 8]; /* published UDP ports, a bitmap (up to 65536 a unit) */
     bool ct_any_ports;
     sd_event_source *ct_source;
+    CtWorker *ct_worker; /* runs them off the loop; NULL: inline */
+    uint64_t ct_first_usec; /* when the oldest pending one was queued; 0: none */
 };
 
 static NftNetwork nft_network(const Network *n) {
@@ -618,6 +623,10 @@ static void ct_run(Network *n) {
     memset(n->ct_udp_ports, 0, sizeof n->ct_udp_ports);
     n->ct_any_ports = false;
     n->n_ct_pending = 0;
+    if (n->ct_worker) {
+        ct_worker_submit(n->ct_worker, TAKE_PTR(m), k);
+        return;
+    }
     int r = conntrack_flush(m, k);
     if (r < 0)
         log_warning_errno(r, "flushing conntrack entries of stopped sandboxes and published UDP "
@@ -626,8 +635,10 @@ static void ct_run(Network *n) {
         log_debug("Flushed %d conntrack entries.", r);
 }
 
-static int on_ct_flush(sd_event_source *src, void *userdata) {
-    ct_run(userdata);
+static int on_ct_flush(sd_event_source *src, uint64_t usec, void *userdata) {
+    Network *n = userdata;
+    n->ct_first_usec = 0;
+    ct_run(n);
     return 0;
 }
 
@@ -639,19 +650,31 @@ static bool ct_match_equal(const ConntrackMatch *a, const ConntrackMatch *b) {
     return a->protocol == b->protocol && a->port == b->port;
 }
 
+/* The kernel walks its hash with bottom halves off, so a walk holds a CPU for its ~9 ms:
+ * run during a start, it delayed that start by as much. So a burst of starts and stops is
+ * flushed once, CT_FLUSH_DELAY after the last of them (at most CT_FLUSH_MAX_DELAY after the
+ * first), on the worker thread. */
 static void ct_schedule(Network *n) {
-    if (!n->ct_source) {
-        int r = sd_event_add_defer(n->manager->event, &n->ct_source, on_ct_flush, n);
-        if (r >= 0)
-            r = sd_event_source_set_priority(n->ct_source, SD_EVENT_PRIORITY_IDLE);
-        if (r < 0) {
-            log_warning_errno(r, "scheduling a conntrack flush: %m; flushing now");
-            n->ct_source = sd_event_source_disable_unref(n->ct_source);
-            ct_run(n);
-            return;
-        }
+    uint64_t now;
+    int r = sd_event_now(n->manager->event, CLOCK_MONOTONIC, &now);
+    if (r >= 0 && !n->ct_first_usec)
+        n->ct_first_usec = now;
+    uint64_t when = now + CT_FLUSH_DELAY;
+    if (r >= 0 && when > n->ct_first_usec + CT_FLUSH_MAX_DELAY)
+        when = n->ct_first_usec + CT_FLUSH_MAX_DELAY;
+    if (r >= 0 && !n->ct_source)
+        r = sd_event_add_time(n->manager->event, &n->ct_source, CLOCK_MONOTONIC, when,
+                              TIMER_ACCURACY_USEC, on_ct_flush, n);
+    else if (r >= 0)
+        r = sd_event_source_set_time(n->ct_source, when);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(n->ct_source, SD_EVENT_ONESHOT);
+    if (r < 0) {
+        log_warning_errno(r, "scheduling a conntrack flush: %m; flushing now");
+        n->ct_source = sd_event_source_disable_unref(n->ct_source);
+        n->ct_first_usec = 0;
+        ct_run(n);
     }
-    (void) sd_event_source_set_enabled(n->ct_source, SD_EVENT_ONESHOT);
 }
 
 static void ct_queue(Network *n, const ConntrackMatch *m) {
@@ -675,17 +698,32 @@ static void ct_queue_port(Network *n, uint8_t protocol, uint16_t port) {
     ct_schedule(n);
 }
 
-/* A flush still pending for an address a start is about to use would delete the new
- * instance's first connections: it runs first. */
+/* A start that takes an address whose flush is still pending (a unit restarted with its own
+ * lease): the old entries lead to the same address, so they may stay, and a flush running
+ * now could take the new instance's first connections. Dropped from the queue; waited for
+ * only if the thread is at it this very moment. */
 static void ct_settle_addresses(Network *n, const SandboxNet *sn) {
-    for (size_t i = 0; i < n->n_ct_pending; i++) {
-        const ConntrackMatch *m = &n->ct_pending[i];
-        if ((sn->has4 && m->family == AF_INET && in_addr_equal(AF_INET, &m->addr, &sn->addr4)) ||
-            (sn->has6 && m->family == AF_INET6 && in_addr_equal(AF_INET6, &m->addr, &sn->addr6))) {
-            ct_run(n);
-            return;
+    const struct {
+        bool has;
+        int family;
+        const union in_addr_union *a;
+    } mine[2] = {{sn->has4, AF_INET, &sn->addr4}, {sn->has6, AF_INET6, &sn->addr6}};
+    bool busy = false;
+    for (size_t k = 0; k < 2; k++) {
+        if (!mine[k].has)
+            continue;
+        size_t j = 0;
+        for (size_t i = 0; i < n->n_ct_pending; i++) {
+            const ConntrackMatch *m = &n->ct_pending[i];
+            if (!(m->family == mine[k].family && in_addr_equal(m->family, &m->addr, mine[k].a)))
+                n->ct_pending[j++] = *m;
         }
+        n->n_ct_pending = j;
+        if (n->ct_worker)
+            busy |= ct_worker_cancel_address(n->ct_worker, mine[k].family, mine[k].a);
     }
+    if (busy)
+        ct_worker_wait(n->ct_worker);
 }
 
 static int table_replace(Network *n) {
@@ -973,6 +1011,8 @@ int network_new(Manager *m, const DaemonConfig *dc, Network **ret) {
             log_info("Enabled IPv6 forwarding (net.ipv6.conf.all.forwarding=1) for the "
                      "sandboxes' traffic.");
     }
+    if ((r = ct_worker_new(&n->ct_worker)) < 0)
+        log_warning_errno(r, "starting the conntrack flush thread: %m; flushing in the loop");
     if ((r = leases_load(n)) < 0) {
         log_error_errno(r, "reading the leases in %s: %m", n->lease_dir);
         goto fail;
@@ -994,6 +1034,7 @@ Network *network_free(Network *n, bool sandboxes_remain) {
     if (!n)
         return NULL;
     ct_run(n); /* what stops queued, before we go */
+    n->ct_worker = ct_worker_free(n->ct_worker);
     n->ct_source = sd_event_source_disable_unref(n->ct_source);
     free(n->ct_pending);
     n->monitor_source = sd_event_source_disable_unref(n->monitor_source);

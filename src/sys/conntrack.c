@@ -8,12 +8,14 @@
  * filter the dump (CTA_FILTER, Linux 5.8+) and falls back to a full dump. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -392,6 +394,22 @@ int conntrack_flush_ports(uint8_t protocol, const uint16_t *ports, size_t n_port
     return r;
 }
 
+/* The entries of our network namespace, or -1 if unknown: with none there is nothing to find,
+ * and a dump would walk the whole hash (every namespace's buckets, bottom halves off) for
+ * nothing. */
+static long ct_count(void) {
+    char buf[32];
+    _cleanup_close_ int fd = open("/proc/sys/net/netfilter/nf_conntrack_count",
+                                  O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    ssize_t k = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (k <= 0)
+        return -1;
+    buf[k] = 0;
+    char *end;
+    long v = strtol(buf, &end, 10);
+    return end != buf ? v : -1;
+}
+
 int conntrack_flush(const ConntrackMatch *m, size_t n) {
     _cleanup_(mnl_socket_closep) struct mnl_socket *nl = NULL;
     /* addresses one by one; ports as one bitmap per protocol */
@@ -422,6 +440,8 @@ int conntrack_flush(const ConntrackMatch *m, size_t n) {
         if (any_port[p])
             cm[k++] = (CtMatch){.by_port = true, .protocol = protocols[p],
                                 .ports = bitmaps + p * 8192, .local = local};
+    if (ct_count() == 0)
+        k = 0;
     CtDump d = {.any = {cm, k}};
     uint32_t seq = 1;
     int r = k == 0 ? 0 : ct_open(&nl);
