@@ -482,7 +482,7 @@ int network_sandbox_prepare(Network *n, Sandbox *s, PlanNetwork *plan_net) {
 
 static size_t sandbox_addrs(const SandboxNet *sn, NftAddr out[static 2]) {
     size_t k = 0;
-    /* the veth is bound to these sources (a record from before veths were named: none) */
+    /* its veth admits these sources only (no veth: nothing to bind) */
     const char *port = sn->veth[0] ? sn->veth : NULL;
     if (sn->has4)
         out[k++] = (NftAddr){AF_INET, sn->addr4, port};
