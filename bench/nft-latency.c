@@ -138,6 +138,35 @@ int main(int argc, char **argv) {
     report("nft_elements_add (1 port)", t, rounds, &add_us);
     report("nft_elements_delete (1 port)", td, rounds, &del_us);
 
+    /* a sandbox's start and stop: its two addresses and a port, masqueraded only, then
+     * also bound to its bridge port (table bridge sandboxd): the binding's cost */
+    for (int bound = 0; bound < 2; bound++) {
+        uint64_t *ta = calloc(rounds, sizeof *ta);
+        if (!ta)
+            die("calloc", -ENOMEM);
+        for (size_t i = 0; i < rounds; i++) {
+            const char *veth = bound ? NFT_PORT_PREFIX "0000abcd" : NULL;
+            NftAddr a[2] = {{AF_INET, {.bytes = {10, 88, 0, 9}}, veth},
+                            {AF_INET6, {.bytes = {0xfd, 0, 0, 0x88, [15] = 9}}, veth}};
+            NftPort p = port(8080);
+            uint64_t t0 = now_ns();
+            r = nft_elements_add(n, a, 2, &p, 1);
+            ta[i] = now_ns() - t0;
+            if (r < 0)
+                die("nft_elements_add", r);
+            t0 = now_ns();
+            r = nft_elements_delete(n, a, 2, &p, 1);
+            td[i] = now_ns() - t0;
+            if (r < 0)
+                die("nft_elements_delete", r);
+        }
+        report(bound ? "add (2 addrs bound to a port, 1 port)" : "add (2 addrs, 1 port)", ta,
+               rounds, NULL);
+        report(bound ? "delete (2 addrs bound, 1 port)" : "delete (2 addrs, 1 port)", td, rounds,
+               NULL);
+        free(ta);
+    }
+
     for (size_t i = 0; i < rounds; i++) {
         uint64_t t0 = now_ns();
         r = run_nft("add element inet sandboxd ports4_any { tcp . 8080 : 10.88.0.1 . 80 }");

@@ -487,10 +487,12 @@ int network_sandbox_prepare(Network *n, Sandbox *s, PlanNetwork *plan_net) {
 
 static size_t sandbox_addrs(const SandboxNet *sn, NftAddr out[static 2]) {
     size_t k = 0;
+    /* its veth admits these sources only (no veth: nothing to bind) */
+    const char *port = sn->veth[0] ? sn->veth : NULL;
     if (sn->has4)
-        out[k++] = (NftAddr){AF_INET, sn->addr4};
+        out[k++] = (NftAddr){AF_INET, sn->addr4, port};
     if (sn->has6)
-        out[k++] = (NftAddr){AF_INET6, sn->addr6};
+        out[k++] = (NftAddr){AF_INET6, sn->addr6, port};
     return k;
 }
 
@@ -773,7 +775,7 @@ int network_sandbox_attach(Network *n, Sandbox *s, int netns_fd) {
         if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != sizeof rnd)
             rnd = (uint32_t) s->init_pid * 2654435761u + (uint32_t) tries;
         /* fresh each start: the previous instance's veth may still be on its way out */
-        snprintf(sn->veth, sizeof sn->veth, "sbx%08x", rnd);
+        snprintf(sn->veth, sizeof sn->veth, NFT_PORT_PREFIX "%08x", rnd);
         r = rtnl_veth_create(n->rtnl, sn->veth, "eth0", netns_fd, n->bridge_ifindex, n->mtu);
         if (r != -EEXIST || tries == 3)
             break;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The `inet sandboxd` table through libnftnl + libmnl. The only user of libnftnl. Every change
- * is one nfnetlink batch, so the kernel applies all of it or none of it. */
+/* The `inet sandboxd` and `bridge sandboxd` tables through libnftnl + libmnl. The only user of
+ * libnftnl. Every change is one nfnetlink batch (spanning both tables), so the kernel applies
+ * all of it or none of it. */
 
 #include <errno.h>
 #include <net/if.h>
@@ -18,6 +19,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <linux/if_ether.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
@@ -39,9 +41,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set_elem *, nftnl_set_elem_free)
 #define NFT_TYPE_IPV6_ADDR 8
 #define NFT_TYPE_INET_PROTO 12
 #define NFT_TYPE_INET_SERVICE 13
+#define NFT_TYPE_IFNAME 41
 #define NFT_TYPE_BITS 6
 #define NFT_CONCAT2(a, b) ((a) << NFT_TYPE_BITS | (b))
 #define NFT_CONCAT3(a, b, c) NFT_CONCAT2(NFT_CONCAT2(a, b), c)
+
+/* NF_BR_PRE_ROUTING: <linux/netfilter_bridge.h> pulls in <linux/if.h>, which clashes with
+ * <net/if.h> */
+#define NFT_BR_PRE_ROUTING 0
 
 /* nft's named chain priorities. */
 #define NFT_PRIO_RAW (-300)
@@ -66,6 +73,9 @@ struct Nft {
     char buf[NFT_RECV_BUFFER_SIZE];
 };
 
+/* The two tables, by their nftables family. */
+static const uint16_t table_families[] = {NFPROTO_INET, NFPROTO_BRIDGE};
+
 /* The sets and maps; the IPv6 ones exist only when the network has an IPv6 prefix. */
 enum {
     SET_MASQ4,
@@ -74,6 +84,8 @@ enum {
     SET_PORTS4_ADDR,
     SET_PORTS6_ANY,
     SET_PORTS6_ADDR,
+    SET_SRC4,
+    SET_SRC6,
     _SET_MAX,
 };
 
@@ -81,6 +93,7 @@ typedef struct SetDef {
     const char *name;
     int family;
     uint32_t key_type, key_len, data_type, data_len; /* data_type 0: a set, not a map */
+    uint16_t table;                                  /* 0: inet, else NFPROTO_BRIDGE */
 } SetDef;
 
 /* Concatenated keys and data: each component takes a multiple of 4 bytes (one 32-bit
@@ -102,7 +115,15 @@ static const SetDef set_defs[_SET_MAX] = {
                          NFT_CONCAT3(NFT_TYPE_IPV6_ADDR, NFT_TYPE_INET_PROTO,
                                      NFT_TYPE_INET_SERVICE),
                          24, NFT_CONCAT2(NFT_TYPE_IPV6_ADDR, NFT_TYPE_INET_SERVICE), 20},
+    [SET_SRC4] = {"src4", AF_INET, NFT_CONCAT2(NFT_TYPE_IFNAME, NFT_TYPE_IPV4_ADDR), IFNAMSIZ + 4,
+                  0, 0, NFPROTO_BRIDGE},
+    [SET_SRC6] = {"src6", AF_INET6, NFT_CONCAT2(NFT_TYPE_IFNAME, NFT_TYPE_IPV6_ADDR),
+                  IFNAMSIZ + 16, 0, 0, NFPROTO_BRIDGE},
 };
+
+static uint16_t set_table(int set) {
+    return set_defs[set].table ?: NFPROTO_INET;
+}
 
 enum {
     CHAIN_RAW_PREROUTING,
@@ -110,6 +131,7 @@ enum {
     CHAIN_OUTPUT,
     CHAIN_POSTROUTING,
     CHAIN_FORWARD,
+    CHAIN_BR_PREROUTING,
     _CHAIN_MAX,
 };
 
@@ -118,6 +140,7 @@ typedef struct ChainDef {
     const char *type;
     uint32_t hook;
     int32_t prio;
+    uint16_t table; /* 0: inet, else NFPROTO_BRIDGE */
 } ChainDef;
 
 static const ChainDef chain_defs[_CHAIN_MAX] = {
@@ -126,7 +149,14 @@ static const ChainDef chain_defs[_CHAIN_MAX] = {
     [CHAIN_OUTPUT] = {"output", "nat", NF_INET_LOCAL_OUT, NFT_PRIO_DSTNAT},
     [CHAIN_POSTROUTING] = {"postrouting", "nat", NF_INET_POST_ROUTING, NFT_PRIO_SRCNAT},
     [CHAIN_FORWARD] = {"forward", "filter", NF_INET_FORWARD, NFT_PRIO_FILTER},
+    /* before any other bridge chain: a forged frame is dropped before anyone acts on it */
+    [CHAIN_BR_PREROUTING] = {"prerouting", "filter", NFT_BR_PRE_ROUTING, NFT_PRIO_RAW,
+                             NFPROTO_BRIDGE},
 };
+
+static uint16_t chain_table(int chain) {
+    return chain_defs[chain].table ?: NFPROTO_INET;
+}
 
 static bool set_wanted(const NftNetwork *net, int set) {
     return set_defs[set].family == AF_INET || net->v6.family == AF_INET6;
@@ -162,13 +192,29 @@ static int addr_set(const NftAddr *a) {
     return -EINVAL;
 }
 
+static int addr_src_set(const NftAddr *a) {
+    if (!a->port)
+        return -ENOENT;
+    return a->family == AF_INET ? SET_SRC4 : SET_SRC6;
+}
+
+static bool port_name_valid(const char *port) {
+    size_t l = strlen(port);
+    return l > strlen(NFT_PORT_PREFIX) && l < IFNAMSIZ &&
+           strncmp(port, NFT_PORT_PREFIX, strlen(NFT_PORT_PREFIX)) == 0;
+}
+
 static int elements_validate(const NftAddr *addrs, size_t n_addrs, const NftPort *ports,
                              size_t n_ports) {
     if ((n_addrs > 0 && !addrs) || (n_ports > 0 && !ports))
         return -EINVAL;
-    for (size_t i = 0; i < n_addrs; i++)
+    for (size_t i = 0; i < n_addrs; i++) {
         if (addr_set(&addrs[i]) < 0)
             return -EINVAL;
+        /* a port named otherwise is not filtered: its binding would be a false promise */
+        if (addrs[i].port && !port_name_valid(addrs[i].port))
+            return -EINVAL;
+    }
     for (size_t i = 0; i < n_ports; i++) {
         const NftPort *p = &ports[i];
         if (port_set(p) < 0)
@@ -240,13 +286,14 @@ static int batch_end(Nft *n, Batch *b) {
 }
 
 /* A message header of the batch, acknowledged (each one, so an error names its message). */
-static struct nlmsghdr *batch_msg(Nft *n, Batch *b, uint16_t type, uint16_t flags, size_t room) {
+static struct nlmsghdr *batch_msg(Nft *n, Batch *b, uint16_t family, uint16_t type,
+                                  uint16_t flags, size_t room) {
     void *p = batch_reserve(b, room);
     if (!p)
         return NULL;
     b->n_acks++;
     b->seq_last_ack = n->seq;
-    return nftnl_nlmsg_build_hdr(p, type, NFPROTO_INET, flags | NLM_F_ACK, n->seq++);
+    return nftnl_nlmsg_build_hdr(p, type, family, flags | NLM_F_ACK, n->seq++);
 }
 
 static int socket_grow_buffer(int fd, int opt_force, int opt, int *have, size_t want) {
@@ -349,14 +396,14 @@ static int batch_send(Nft *n, Batch *b) {
 
 /* ---- objects ---- */
 
-static int put_table(Nft *n, Batch *b, uint16_t type, uint16_t flags) {
+static int put_table(Nft *n, Batch *b, uint16_t family, uint16_t type, uint16_t flags) {
     _cleanup_(nftnl_table_freep) struct nftnl_table *t = nftnl_table_alloc();
     if (!t)
         return -ENOMEM;
-    nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+    nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, family);
     if (nftnl_table_set_str(t, NFTNL_TABLE_NAME, NFT_TABLE_NAME) < 0)
         return -ENOMEM;
-    struct nlmsghdr *nlh = batch_msg(n, b, type, flags, 512);
+    struct nlmsghdr *nlh = batch_msg(n, b, family, type, flags, 512);
     if (!nlh)
         return -ENOMEM;
     nftnl_table_nlmsg_build_payload(nlh, t);
@@ -369,7 +416,7 @@ static int put_set(Nft *n, Batch *b, int set) {
     _cleanup_(nftnl_set_freep) struct nftnl_set *s = nftnl_set_alloc();
     if (!s)
         return -ENOMEM;
-    nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+    nftnl_set_set_u32(s, NFTNL_SET_FAMILY, set_table(set));
     if (nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE_NAME) < 0 ||
         nftnl_set_set_str(s, NFTNL_SET_NAME, d->name) < 0)
         return -ENOMEM;
@@ -381,7 +428,7 @@ static int put_set(Nft *n, Batch *b, int set) {
         nftnl_set_set_u32(s, NFTNL_SET_DATA_TYPE, d->data_type);
         nftnl_set_set_u32(s, NFTNL_SET_DATA_LEN, d->data_len);
     }
-    struct nlmsghdr *nlh = batch_msg(n, b, NFT_MSG_NEWSET, NLM_F_CREATE, 1024);
+    struct nlmsghdr *nlh = batch_msg(n, b, set_table(set), NFT_MSG_NEWSET, NLM_F_CREATE, 1024);
     if (!nlh)
         return -ENOMEM;
     nftnl_set_nlmsg_build_payload(nlh, s);
@@ -394,7 +441,7 @@ static int put_chain(Nft *n, Batch *b, int chain) {
     _cleanup_(nftnl_chain_freep) struct nftnl_chain *c = nftnl_chain_alloc();
     if (!c)
         return -ENOMEM;
-    nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+    nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, chain_table(chain));
     if (nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, NFT_TABLE_NAME) < 0 ||
         nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, d->name) < 0 ||
         nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, d->type) < 0)
@@ -403,7 +450,8 @@ static int put_chain(Nft *n, Batch *b, int chain) {
     nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, d->prio);
     /* accept: our chains add NAT and a few drops, the host's own policy stays in charge */
     nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-    struct nlmsghdr *nlh = batch_msg(n, b, NFT_MSG_NEWCHAIN, NLM_F_CREATE, 1024);
+    struct nlmsghdr *nlh =
+        batch_msg(n, b, chain_table(chain), NFT_MSG_NEWCHAIN, NLM_F_CREATE, 1024);
     if (!nlh)
         return -ENOMEM;
     nftnl_chain_nlmsg_build_payload(nlh, c);
@@ -464,15 +512,21 @@ static int e_bitwise(struct nftnl_rule *r, const void *mask, uint32_t len) {
     return 0;
 }
 
-static int e_lookup(struct nftnl_rule *r, int set, uint32_t sreg, bool map) {
+static int e_lookup_flags(struct nftnl_rule *r, int set, uint32_t sreg, bool map, bool inv) {
     struct nftnl_expr *e = expr_new(r, "lookup");
     if (!e)
         return -ENOMEM;
     nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
     if (map)
         nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, sreg);
+    if (inv)
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
     /* by name: it finds the set made earlier in the same batch */
     return nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set_defs[set].name) < 0 ? -ENOMEM : 0;
+}
+
+static int e_lookup(struct nftnl_rule *r, int set, uint32_t sreg, bool map) {
+    return e_lookup_flags(r, set, sreg, map, false);
 }
 
 static int e_verdict(struct nftnl_rule *r, uint32_t verdict) {
@@ -530,6 +584,35 @@ static int m_saddr_in(struct nftnl_rule *r, int set) {
     bool v4 = set_defs[set].family == AF_INET;
     return e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, v4 ? 12 : 8, v4 ? 4 : 16, NFT_REG_1)
                ?: e_lookup(r, set, NFT_REG_1, false);
+}
+
+/* iifname "sbx*": a prefix compares only its bytes */
+static int m_sandbox_port(struct nftnl_rule *r) {
+    return e_meta(r, NFT_META_IIFNAME, NFT_REG_1) ?:
+           e_cmp(r, NFT_CMP_EQ, NFT_PORT_PREFIX, strlen(NFT_PORT_PREFIX));
+}
+
+/* ether type ==/!= type */
+static int m_ether_type(struct nftnl_rule *r, uint32_t op, uint16_t type) {
+    uint16_t be = htons(type);
+    return e_payload(r, NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1) ?: e_cmp(r, op, &be, sizeof be);
+}
+
+/* iifname . <len bytes at base+offset> != @set: the name fills NFT_REG_1 (four 32-bit
+ * registers), the address follows in NFT_REG_2 */
+static int m_port_addr_not_in(struct nftnl_rule *r, uint32_t base, uint32_t offset,
+                              uint32_t len, int set) {
+    return e_meta(r, NFT_META_IIFNAME, NFT_REG_1) ?:
+           e_payload(r, base, offset, len, NFT_REG_2) ?:
+           e_lookup_flags(r, set, NFT_REG_1, false, true);
+}
+
+/* icmpv6 type nd-neighbor-advert */
+static int m_neighbour_advert(struct nftnl_rule *r) {
+    uint8_t icmp6 = IPPROTO_ICMPV6, na = 136;
+    return e_meta(r, NFT_META_L4PROTO, NFT_REG_1) ?: e_cmp(r, NFT_CMP_EQ, &icmp6, 1) ?:
+           e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1) ?:
+           e_cmp(r, NFT_CMP_EQ, &na, 1);
 }
 
 /* ct state|status & bits != 0 */
@@ -601,7 +684,7 @@ static struct nftnl_rule *rule_new(int chain) {
     struct nftnl_rule *r = nftnl_rule_alloc();
     if (!r)
         return NULL;
-    nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+    nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, chain_table(chain));
     if (nftnl_rule_set_str(r, NFTNL_RULE_TABLE, NFT_TABLE_NAME) < 0 ||
         nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain_defs[chain].name) < 0) {
         nftnl_rule_free(r);
@@ -731,6 +814,45 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
                             m_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT) ?: e_verdict(r, NF_ACCEPT));
     RULE(CHAIN_FORWARD, m_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, br) ?: e_verdict(r, NF_ACCEPT));
     RULE(CHAIN_FORWARD, m_ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, br) ?: e_verdict(r, NF_DROP));
+
+    /* On the bridge itself a sandbox sends with its own addresses only: the inet table
+     * sees only what the host routes, not what one sandbox sends another, so a payload
+     * could take a sibling's address (a forged datagram between two UDP echo servers
+     * bounces forever) and, with CAP_NET_RAW, answer ARP or neighbour discovery for a
+     * sibling or the gateway and take over its traffic. Frames the host sends out do not
+     * pass bridge prerouting. Other ethertypes (VLAN tags included, which would hide what
+     * follows) are nothing a sandbox needs. */
+    RULE(CHAIN_BR_PREROUTING, m_sandbox_port(r) ?:
+                                  e_payload(r, NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1) ?:
+                                  e_cmp(r, NFT_CMP_NEQ, &(uint16_t){htons(ETH_P_IP)}, 2) ?:
+                                  e_cmp(r, NFT_CMP_NEQ, &(uint16_t){htons(ETH_P_ARP)}, 2) ?:
+                                  e_cmp(r, NFT_CMP_NEQ, &(uint16_t){htons(ETH_P_IPV6)}, 2) ?:
+                                  e_verdict(r, NF_DROP));
+    RULE(CHAIN_BR_PREROUTING,
+         m_sandbox_port(r) ?: m_ether_type(r, NFT_CMP_EQ, ETH_P_IP) ?:
+             m_port_addr_not_in(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, SET_SRC4) ?:
+             e_verdict(r, NF_DROP));
+    /* the sender's IPv4 address of an Ethernet ARP packet (receivers refuse other sizes) */
+    RULE(CHAIN_BR_PREROUTING,
+         m_sandbox_port(r) ?: m_ether_type(r, NFT_CMP_EQ, ETH_P_ARP) ?:
+             m_port_addr_not_in(r, NFT_PAYLOAD_NETWORK_HEADER, 14, 4, SET_SRC4) ?:
+             e_verdict(r, NF_DROP));
+    /* link-local and :: as in raw_prerouting: never forwarded, and neighbour discovery
+     * needs them */
+    bool v6 = net->v6.family == AF_INET6;
+    RULE(CHAIN_BR_PREROUTING,
+         m_sandbox_port(r) ?: m_ether_type(r, NFT_CMP_EQ, ETH_P_IPV6) ?:
+             m_prefix_op(r, true, &ll6, NFT_CMP_NEQ) ?: m_prefix_op(r, true, &any6, NFT_CMP_NEQ) ?:
+             (v6 ? m_port_addr_not_in(r, NFT_PAYLOAD_NETWORK_HEADER, 8, 16, SET_SRC6) : 0) ?:
+             e_verdict(r, NF_DROP));
+    /* An advertisement's target is the address claimed, whatever its source: a sandbox
+     * answers for its own (link-local ones aside) */
+    RULE(CHAIN_BR_PREROUTING,
+         m_sandbox_port(r) ?: m_ether_type(r, NFT_CMP_EQ, ETH_P_IPV6) ?: m_neighbour_advert(r) ?:
+             e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 8, NFT_REG_1) ?:
+             e_cmp(r, NFT_CMP_NEQ, ll6.addr.bytes, 8) ?:
+             (v6 ? m_port_addr_not_in(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 16, SET_SRC6) : 0) ?:
+             e_verdict(r, NF_DROP));
 #undef RULE
     return 0;
 }
@@ -742,8 +864,8 @@ typedef struct BatchEmit {
 
 static int emit_to_batch(void *userdata, int chain, struct nftnl_rule *r) {
     BatchEmit *be = userdata;
-    struct nlmsghdr *nlh =
-        batch_msg(be->n, be->b, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, 8192);
+    struct nlmsghdr *nlh = batch_msg(be->n, be->b, chain_table(chain), NFT_MSG_NEWRULE,
+                                     NLM_F_CREATE | NLM_F_APPEND, 8192);
     if (!nlh)
         return -ENOMEM;
     nftnl_rule_nlmsg_build_payload(nlh, r);
@@ -778,11 +900,12 @@ static uint32_t port_data(const NftPort *p, uint8_t data[static 20]) {
     return alen + 4;
 }
 
-static int flush_elems(Nft *n, Batch *b, uint16_t type, uint16_t flags, struct nftnl_set **s,
-                       size_t *count) {
+static int flush_elems(Nft *n, Batch *b, int set, uint16_t type, uint16_t flags,
+                       struct nftnl_set **s, size_t *count) {
     if (*count == 0)
         return 0;
-    struct nlmsghdr *nlh = batch_msg(n, b, type, flags, 1024 + NFT_ELEMS_PER_MSG * 256);
+    struct nlmsghdr *nlh =
+        batch_msg(n, b, set_table(set), type, flags, 1024 + NFT_ELEMS_PER_MSG * 256);
     if (!nlh)
         return -ENOMEM;
     nftnl_set_elems_nlmsg_build_payload(nlh, *s);
@@ -797,7 +920,7 @@ static struct nftnl_set *elem_set_new(int set) {
     struct nftnl_set *s = nftnl_set_alloc();
     if (!s)
         return NULL;
-    nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+    nftnl_set_set_u32(s, NFTNL_SET_FAMILY, set_table(set));
     if (nftnl_set_set_str(s, NFTNL_SET_TABLE, NFT_TABLE_NAME) < 0 ||
         nftnl_set_set_str(s, NFTNL_SET_NAME, set_defs[set].name) < 0) {
         nftnl_set_free(s);
@@ -830,15 +953,24 @@ static int put_elements(Nft *n, Batch *b, uint16_t type, uint16_t flags, const N
         int k;
 
         for (size_t i = 0; i < n_addrs + n_ports; i++) {
-            uint8_t key[24], data[20];
+            uint8_t key[IFNAMSIZ + 16], data[20];
             uint32_t key_len, data_len = 0;
 
             if (i < n_addrs) {
                 const NftAddr *a = &addrs[i];
-                if (addr_set(a) != set)
+                uint32_t alen = (uint32_t)in_addr_family_size(a->family);
+                if (addr_set(a) == set) {
+                    key_len = alen;
+                    memcpy(key, a->addr.bytes, alen);
+                } else if (addr_src_set(a) == set) {
+                    /* ifname . address: the name zero-padded to IFNAMSIZ, as meta iifname
+                     * loads it */
+                    memset(key, 0, IFNAMSIZ);
+                    memcpy(key, a->port, strlen(a->port));
+                    memcpy(key + IFNAMSIZ, a->addr.bytes, alen);
+                    key_len = IFNAMSIZ + alen;
+                } else
                     continue;
-                key_len = (uint32_t)in_addr_family_size(a->family);
-                memcpy(key, a->addr.bytes, key_len);
             } else {
                 const NftPort *p = &ports[i - n_addrs];
                 if (port_set(p) != set)
@@ -855,12 +987,12 @@ static int put_elements(Nft *n, Batch *b, uint16_t type, uint16_t flags, const N
             if (k < 0)
                 return k;
             if (++count == NFT_ELEMS_PER_MSG) {
-                k = flush_elems(n, b, type, flags, &s, &count);
+                k = flush_elems(n, b, set, type, flags, &s, &count);
                 if (k < 0)
                     return k;
             }
         }
-        k = flush_elems(n, b, type, flags, &s, &count);
+        k = flush_elems(n, b, set, type, flags, &s, &count);
         if (k < 0)
             return k;
     }
@@ -933,11 +1065,17 @@ int nft_table_replace(Nft *n, const NftNetwork *net, const NftAddr *addrs, size_
 
     /* create-if-missing then delete: the delete cannot fail with ENOENT, and the whole
      * table, whatever anyone added to it, is replaced in one transaction */
-    r = batch_begin(n, &b) ?: put_table(n, &b, NFT_MSG_NEWTABLE, NLM_F_CREATE) ?:
-        put_table(n, &b, NFT_MSG_DELTABLE, 0) ?:
-        put_table(n, &b, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
+    r = batch_begin(n, &b);
     if (r < 0)
         return r;
+    for (size_t i = 0; i < ELEMENTSOF(table_families); i++) {
+        uint16_t f = table_families[i];
+        r = put_table(n, &b, f, NFT_MSG_NEWTABLE, NLM_F_CREATE) ?:
+            put_table(n, &b, f, NFT_MSG_DELTABLE, 0) ?:
+            put_table(n, &b, f, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL);
+        if (r < 0)
+            return r;
+    }
     for (int set = 0; set < _SET_MAX; set++) {
         if (!set_wanted(net, set))
             continue;
@@ -991,11 +1129,17 @@ int nft_table_delete(Nft *n) {
     _cleanup_(batch_done) Batch b = {};
     int r;
 
-    r = batch_begin(n, &b) ?: put_table(n, &b, NFT_MSG_DELTABLE, 0);
+    /* create-if-missing then delete: either table may be gone already */
+    r = batch_begin(n, &b);
     if (r < 0)
         return r;
-    r = batch_send(n, &b);
-    return r == -ENOENT ? 0 : r;
+    for (size_t i = 0; i < ELEMENTSOF(table_families); i++) {
+        r = put_table(n, &b, table_families[i], NFT_MSG_NEWTABLE, NLM_F_CREATE) ?:
+            put_table(n, &b, table_families[i], NFT_MSG_DELTABLE, 0);
+        if (r < 0)
+            return r;
+    }
+    return batch_send(n, &b);
 }
 
 /* ---- reading the table back ---- */
@@ -1003,11 +1147,12 @@ int nft_table_delete(Nft *n) {
 typedef int (*reply_cb_t)(const struct nlmsghdr *nlh, void *userdata);
 
 /* One request (a GET or a dump), its answers handed to cb. */
-static int request(Nft *n, uint16_t type, uint16_t flags, void (*build)(struct nlmsghdr *, void *),
-                   void *build_data, reply_cb_t cb, void *userdata) {
+static int request(Nft *n, uint16_t family, uint16_t type, uint16_t flags,
+                   void (*build)(struct nlmsghdr *, void *), void *build_data, reply_cb_t cb,
+                   void *userdata) {
     char req[1024] = {};
     uint32_t seq = n->seq++;
-    struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(req, type, NFPROTO_INET, flags | NLM_F_ACK, seq);
+    struct nlmsghdr *nlh = nftnl_nlmsg_build_hdr(req, type, family, flags | NLM_F_ACK, seq);
     if (build)
         build(nlh, build_data);
 
@@ -1072,9 +1217,9 @@ static int count_expected(void *userdata, int chain, struct nftnl_rule *r) {
     return 0;
 }
 
-static int chain_index(const char *name) {
+static int chain_index(uint16_t family, const char *name) {
     for (int i = 0; name && i < _CHAIN_MAX; i++)
-        if (streq(chain_defs[i].name, name))
+        if (chain_table(i) == family && streq(chain_defs[i].name, name))
             return i;
     return -1;
 }
@@ -1089,7 +1234,8 @@ static int on_chain(const struct nlmsghdr *nlh, void *userdata) {
     const char *table = nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE);
     if (!table || !streq(table, NFT_TABLE_NAME))
         return 0; /* the chain dump is per family only: another table's */
-    int i = chain_index(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
+    int i = chain_index(nftnl_chain_get_u32(c, NFTNL_CHAIN_FAMILY),
+                        nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
     if (i < 0 || !nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM) ||
         nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM) != chain_defs[i].hook ||
         nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO) != chain_defs[i].prio)
@@ -1106,7 +1252,8 @@ static int on_rule(const struct nlmsghdr *nlh, void *userdata) {
         return -ENOMEM;
     if (nftnl_rule_nlmsg_parse(nlh, r) < 0)
         return -EBADMSG;
-    int i = chain_index(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
+    int i = chain_index(nftnl_rule_get_u32(r, NFTNL_RULE_FAMILY),
+                        nftnl_rule_get_str(r, NFTNL_RULE_CHAIN));
     if (i < 0)
         st->foreign = true;
     else
@@ -1122,9 +1269,10 @@ static int on_set(const struct nlmsghdr *nlh, void *userdata) {
     if (nftnl_set_nlmsg_parse(nlh, s) < 0)
         return -EBADMSG;
     const char *name = nftnl_set_get_str(s, NFTNL_SET_NAME);
+    uint32_t family = nftnl_set_get_u32(s, NFTNL_SET_FAMILY);
     for (int i = 0; name && i < _SET_MAX; i++) {
         const SetDef *d = &set_defs[i];
-        if (!streq(d->name, name))
+        if (set_table(i) != family || !streq(d->name, name))
             continue;
         if (set_wanted(st->net, i) && nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE) == d->key_type &&
             nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN) == d->key_len &&
@@ -1149,20 +1297,23 @@ int nft_table_is_intact(Nft *n, const NftNetwork *net) {
     if (r < 0)
         return r;
 
-    r = request(n, NFT_MSG_GETTABLE, 0, build_table_name, NULL, ignore_reply, NULL);
-    if (r == -ENOENT)
-        return 0;
-    if (r < 0)
-        return r;
-    r = request(n, NFT_MSG_GETCHAIN, NLM_F_DUMP, NULL, NULL, on_chain, &st) ?:
-        request(n, NFT_MSG_GETSET, NLM_F_DUMP, build_table_filter,
-                (void *) (uintptr_t) NFTA_SET_TABLE, on_set, &st) ?:
-        request(n, NFT_MSG_GETRULE, NLM_F_DUMP, build_table_filter,
-                (void *) (uintptr_t) NFTA_RULE_TABLE, on_rule, &st);
-    if (r == -ENOENT) /* gone between the requests */
-        return 0;
-    if (r < 0)
-        return r;
+    for (size_t i = 0; i < ELEMENTSOF(table_families); i++) {
+        uint16_t f = table_families[i];
+        r = request(n, f, NFT_MSG_GETTABLE, 0, build_table_name, NULL, ignore_reply, NULL);
+        if (r == -ENOENT)
+            return 0;
+        if (r < 0)
+            return r;
+        r = request(n, f, NFT_MSG_GETCHAIN, NLM_F_DUMP, NULL, NULL, on_chain, &st) ?:
+            request(n, f, NFT_MSG_GETSET, NLM_F_DUMP, build_table_filter,
+                    (void *) (uintptr_t) NFTA_SET_TABLE, on_set, &st) ?:
+            request(n, f, NFT_MSG_GETRULE, NLM_F_DUMP, build_table_filter,
+                    (void *) (uintptr_t) NFTA_RULE_TABLE, on_rule, &st);
+        if (r == -ENOENT) /* gone between the requests */
+            return 0;
+        if (r < 0)
+            return r;
+    }
 
     if (st.foreign)
         return 0;
@@ -1230,7 +1381,7 @@ static bool event_touches(const struct nlmsghdr *nlh, uint32_t own_portid) {
     if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
         return false;
     const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
-    if (g->nfgen_family != NFPROTO_INET)
+    if (g->nfgen_family != NFPROTO_INET && g->nfgen_family != NFPROTO_BRIDGE)
         return false;
     const char *table = event_table(nlh);
     return table && streq(table, NFT_TABLE_NAME);

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* sandboxd's nftables table `inet sandboxd` through libnftnl + libmnl, one atomic batch per
- * change. Knows nothing of units: the rules are static, and per-sandbox data is elements of
- * sets and maps (the masqueraded sources, the published ports), as systemd's nspawn NAT does.
+/* sandboxd's nftables tables `inet sandboxd` and `bridge sandboxd` through libnftnl + libmnl,
+ * one atomic batch per change (a batch spans both tables). Knows nothing of units: the rules
+ * are static, and per-sandbox data is elements of sets and maps (the masqueraded sources, the
+ * published ports, each port's bound sources), as systemd's nspawn NAT does.
+ *
+ * The API change for the bridge table is one field: NftAddr.port. An address given with its
+ * sandbox's bridge port goes into both tables, in the same batch, by the same calls.
  *
  * Layout (nft syntax; B is the bridge, S4/S6 the subnets):
  *   set masq4 { type ipv4_addr }   set masq6 { type ipv6_addr }
@@ -27,6 +31,21 @@
  *                      ip saddr S4 masquerade (hairpin, with or without br_netfilter); v6 alike
  *   chain forward     (filter, forward, filter): ct state established,related accept;
  *                      oifname B ct status dnat accept; iifname B accept; oifname B drop
+ *
+ * and, binding each sandbox's bridge port to its addresses (libvirt's clean-traffic), so that
+ * no sandbox sends with another's (or the gateway's) address, on the bridge itself too:
+ *   table bridge sandboxd
+ *   set src4 { type ifname . ipv4_addr }   set src6 { type ifname . ipv6_addr }
+ *   chain prerouting (filter, bridge prerouting, priority -300), frames entering the bridge
+ *                      by a sandbox's port (iifname "sbx*"; not those the host sends):
+ *                      ether type != ip, arp, ip6 drop (nor VLAN-tagged ones);
+ *                      ether type ip iifname . ip saddr != @src4 drop;
+ *                      ether type arp iifname . arp saddr ip != @src4 drop;
+ *                      ether type ip6 ip6 saddr != fe80::/64 ip6 saddr != ::
+ *                      iifname . ip6 saddr != @src6 drop;
+ *                      a neighbour advertisement whose target is not link-local and not
+ *                      iifname . target in @src6: drop
+ *   (without IPv6, every IPv6 source but link-local and :: is dropped, src6 not made).
  */
 
 #include <stdbool.h>
@@ -35,6 +54,10 @@
 #include "in-addr-util.h"
 
 #define NFT_TABLE_NAME "sandboxd"
+/* Every port of the bridge whose name starts so is a sandbox's, and is filtered by
+ * `bridge sandboxd` (the running kernel may lack `meta ibrname`, nft_meta_bridge): a port so
+ * named without elements sends nothing. The caller names its veths so. */
+#define NFT_PORT_PREFIX "sbx"
 
 typedef struct NftNetwork {
     const char *bridge;
@@ -53,10 +76,13 @@ typedef struct NftPort {
     uint16_t port;
 } NftPort;
 
-/* A masqueraded source: a sandbox's address. */
+/* A sandbox's address: masqueraded (masq4/masq6), and, when port is given, the one source
+ * the bridge admits from that port (src4/src6: port . addr); NULL: masquerade only. port is a
+ * bridge port's name starting with NFT_PORT_PREFIX, the host end of the sandbox's veth. */
 typedef struct NftAddr {
     int family;
     union in_addr_union addr;
+    const char *port;
 } NftAddr;
 
 typedef struct Nft Nft;
@@ -67,6 +93,8 @@ static inline void nft_closep(Nft **n) {
     if (*n)
         nft_close(*n);
 }
+
+/* "The table" below is both tables: each call changes both, in one batch. */
 
 /* Replaces the whole table with the skeleton for net and these elements, in one batch:
  * (create table; delete table; create table, sets, maps, chains, rules, elements). Either all

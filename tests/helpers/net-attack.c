@@ -15,6 +15,11 @@
  *   ra                                            a router advertisement on eth0 (needs
  *                                                 CAP_NET_RAW): default route and prefix
  *                                                 2001:db8:bad::/64 to whoever believes it
+ *   arp-reply IP [MAC]                            a broadcast ARP reply on eth0 claiming IP for
+ *                                                 MAC (default eth0's) (needs CAP_NET_RAW)
+ *   na IP6 [MAC]                                  an unsolicited neighbour advertisement to
+ *                                                 ff02::1 claiming IP6 for MAC, override set
+ *                                                 (needs CAP_NET_RAW)
  *   raw                                           AF_PACKET and SOCK_RAW sockets: errno
  *   netadmin                                      eth0's MTU and address by ioctl, a route, a
  *                                                 neighbour and an address by rtnetlink
@@ -23,6 +28,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -225,6 +231,86 @@ static int cmd_ra(void) {
     return 0;
 }
 
+static int eth0_mac(int fd, unsigned char mac[6]) {
+    struct ifreq ifr = {};
+    strcpy(ifr.ifr_name, "eth0");
+    if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+        return -1;
+    memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+    return 0;
+}
+
+static int parse_mac(const char *s, unsigned char mac[6]) {
+    unsigned m[6];
+    if (sscanf(s, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) != 6)
+        return -1;
+    for (int i = 0; i < 6; i++)
+        mac[i] = (unsigned char)m[i];
+    return 0;
+}
+
+static int cmd_arp_reply(int argc, char **argv) {
+    struct in_addr ip;
+    if (argc < 2 || inet_pton(AF_INET, argv[1], &ip) != 1)
+        return 2;
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ARP));
+    if (fd < 0) {
+        printf("packet socket: %s\n", strerror(errno));
+        return 1;
+    }
+    unsigned char own[6], sha[6];
+    if (eth0_mac(fd, own) < 0 || (argc > 2 ? parse_mac(argv[2], sha) : eth0_mac(fd, sha)) < 0)
+        return 2;
+    /* Ethernet: broadcast from eth0's own MAC; ARP reply: sender IP . MAC, target the same
+     * IP (gratuitous), so every neighbour with an entry for IP takes MAC */
+    uint8_t f[42] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    memcpy(f + 6, own, 6);
+    f[12] = 0x08, f[13] = 0x06;
+    uint8_t *a = f + 14;
+    a[1] = 1, a[2] = 0x08, a[4] = 6, a[5] = 4, a[7] = 2;
+    memcpy(a + 8, sha, 6);
+    memcpy(a + 14, &ip, 4);
+    memset(a + 18, 0xff, 6);
+    memcpy(a + 24, &ip, 4);
+    struct sockaddr_ll to = {.sll_family = AF_PACKET, .sll_ifindex = (int)if_nametoindex("eth0"),
+                             .sll_halen = 6};
+    memset(to.sll_addr, 0xff, 6);
+    if (sendto(fd, f, sizeof f, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+        printf("sendto: %s\n", strerror(errno));
+        return 1;
+    }
+    printf("sent\n");
+    return 0;
+}
+
+static int cmd_na(int argc, char **argv) {
+    struct in6_addr target;
+    if (argc < 2 || inet_pton(AF_INET6, argv[1], &target) != 1)
+        return 2;
+    int fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMPV6), hops = 255;
+    if (fd < 0) {
+        printf("raw6 socket: %s\n", strerror(errno));
+        return 1;
+    }
+    unsigned char mac[6];
+    if ((argc > 2 ? parse_mac(argv[2], mac) : eth0_mac(fd, mac)) < 0)
+        return 2;
+    (void)setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &hops, sizeof hops);
+    /* type 136, flags override; the target; option 2: target link-layer address */
+    uint8_t na[24 + 8] = {136, 0, 0, 0, 0x20};
+    memcpy(na + 8, &target, 16);
+    na[24] = 2, na[25] = 1;
+    memcpy(na + 26, mac, 6);
+    struct sockaddr_in6 to = {.sin6_family = AF_INET6, .sin6_scope_id = if_nametoindex("eth0")};
+    inet_pton(AF_INET6, "ff02::1", &to.sin6_addr);
+    if (sendto(fd, na, sizeof na, 0, (struct sockaddr *)&to, sizeof to) < 0) {
+        printf("sendto: %s\n", strerror(errno));
+        return 1;
+    }
+    printf("sent\n");
+    return 0;
+}
+
 static int cmd_raw(void) {
     int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
     printf("packet: %s\n", fd < 0 ? strerror(errno) : "opened");
@@ -353,6 +439,10 @@ int main(int argc, char **argv) {
         return cmd_raw_udp4(argc - 1, argv + 1);
     if (!strcmp(argv[1], "ra"))
         return cmd_ra();
+    if (!strcmp(argv[1], "arp-reply"))
+        return cmd_arp_reply(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "na"))
+        return cmd_na(argc - 1, argv + 1);
     if (!strcmp(argv[1], "raw"))
         return cmd_raw();
     if (!strcmp(argv[1], "netadmin"))

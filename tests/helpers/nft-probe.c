@@ -14,7 +14,7 @@
  *   nft-probe flush-ct addr ADDRESS   nft-probe flush-ct port tcp|udp PORT
  *                                     prints the number of entries deleted
  *
- * ELEMENT: addr,ADDRESS (a masqueraded source) or
+ * ELEMENT: addr,ADDRESS[,PORT] (a masqueraded source; with PORT, the bridge port bound to it) or
  *          port,tcp|udp,HOSTADDR,HOSTPORT,ADDRESS,PORT (a published port; HOSTADDR `*4` or
  *          `*6`: every host address of that family)
  * On failure: "nft-probe: STEP: ERRNONAME" on stderr, exit 1; bad usage exits 2. */
@@ -75,10 +75,14 @@ static void parse_element(const char *arg, Elements *el) {
     for (char *s = copy, *tok; n < ELEMENTSOF(f) && (tok = strsep(&s, ","));)
         f[n++] = tok;
 
-    if (n == 2 && streq(f[0], "addr")) {
+    if ((n == 2 || n == 3) && streq(f[0], "addr")) {
         NftAddr *a = &el->addrs[el->n_addrs];
         if (el->n_addrs == ELEMENTSOF(el->addrs) || in_addr_parse(f[1], &a->family, &a->addr) < 0)
             usage("bad addr element");
+        /* addr,ADDR,PORT: bound to that bridge port too */
+        a->port = n == 3 ? strdup(f[2]) : NULL;
+        if (n == 3 && !a->port)
+            usage("out of memory");
         el->n_addrs++;
         return;
     }

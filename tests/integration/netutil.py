@@ -376,6 +376,13 @@ def nft_elements(family=TABLE[0], name=TABLE[1]):
     return out
 
 
+def port_bindings():
+    """{(bridge port, address)}: the sources table bridge sandboxd admits from each sandbox's
+    port (sets src4, src6); None when there is no such table."""
+    e = nft_elements("bridge", TABLE[1])
+    return None if e is None else e.get("src4", set()) | e.get("src6", set())
+
+
 def nft_chains(family=TABLE[0], name=TABLE[1]):
     objs = nft_table_json(family, name) or []
     return {o["chain"]["name"] for o in objs if "chain" in o}

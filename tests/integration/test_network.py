@@ -24,8 +24,8 @@ from netutil import (BRIDGE, CHAINS, EMPTY, GATEWAY4, GATEWAY6, NET_CONF, SUBNET
                      conntrack_entries, conntrack_involving, conntrack_left, expected_elements, http_get,
                      leases, links, netns_of, nft_chains, nft_elements, nft_ruleset,
                      nft_table_json, ns_addresses, ns_default_routes, ns_links,
-                     nft_table_normalized, remove_leftovers, run, sandbox_wget, sysctl,
-                     udp_exchange, url, wait_http, wait_nft_elements, wait_sandbox_wget,
+                     nft_table_normalized, port_bindings, remove_leftovers, run, sandbox_wget,
+                     sysctl, udp_exchange, url, wait_http, wait_nft_elements, wait_sandbox_wget,
                      wait_until)
 
 SLEEPER = "/bin/sh -c 'exec sleep 1000'"
@@ -107,6 +107,10 @@ def bridge_sandbox(d, unit):
     lease = leases(d.state).get(unit)
     assert lease is not None, f"no lease file for {unit}: {leases(d.state)}"
     assert {str(ipaddress.ip_address(a)) for a in lease} == {a4, a6}, lease
+    # its bridge port admits its addresses as sources, and no other port does
+    bound = {port for port, a in port_bindings() if a in (a4, a6)}
+    assert len(bound) == 1 and bound <= set(bridge_ports()), (bound, port_bindings())
+    assert {(p, a) for p, a in port_bindings() if p in bound} == {(*bound, a4), (*bound, a6)}
     return pid, a4, a6
 
 
@@ -125,10 +129,12 @@ def assert_nothing_left(d, before, unit, timeout=10):
     assert unit not in leases(d.state), f"{unit} left a lease: {leases(d.state)}"
     assert leases(d.state) == before["leases"]
     assert nft_elements() == before["nft"], "a failed start changed the table's elements"
+    assert port_bindings() == before["bindings"], "a failed start changed the port bindings"
 
 
 def snapshot(d):
-    return {"links": sorted(links()), "leases": leases(d.state), "nft": nft_elements()}
+    return {"links": sorted(links()), "leases": leases(d.state), "nft": nft_elements(),
+            "bindings": port_bindings()}
 
 
 # --- the daemon's side of the namespace -----------------------------------------------------
@@ -142,6 +148,8 @@ def test_daemon_start_makes_bridge_table_and_forwarding(netd):
     assert "UP" in info["flags"], info["flags"]
     assert nft_elements() == EMPTY
     assert CHAINS <= nft_chains(), f"chains of inet sandboxd: {nft_chains()}"
+    assert port_bindings() == set()
+    assert nft_chains("bridge", "sandboxd") == {"prerouting"}
     assert sysctl("net/ipv4/ip_forward") == "1"
     assert sysctl("net/ipv6/conf/all/forwarding") == "1"
     # DNAT of 127.0.0.1 onto the bridge only, never on all (CVE-2020-8558)
@@ -409,23 +417,30 @@ def test_readoption_keeps_ports_and_elements(netd, uplink, layers, init_reaper, 
     assert nft_elements() == EMPTY
 
 
-@pytest.mark.parametrize("what", ["flush ruleset", "delete table inet sandboxd"])
+@pytest.mark.parametrize("what", ["flush ruleset", "delete table inet sandboxd",
+                                  "delete table bridge sandboxd"])
 def test_table_restored_after_flush(netd, uplink, layers, what):
     netd.write_unit("web.unit", web_unit(layers, "web", "Port=8080:80"))
     start(netd, "web.unit")
     bridge_sandbox(netd, "web.unit")
     wait_http(url(uplink.HOST4, 8080), "hello from web", ns=uplink.outside)
     elements, table = nft_elements(), nft_table_normalized()
+    btable = nft_table_normalized("bridge", "sandboxd")
+    assert port_bindings()
 
     run("nft", *what.split())
-    took = wait_nft_elements(elements, timeout=5)
-    print(f"table restored {took:.3f}s after `nft {what}`")
+    t0 = time.monotonic()
+    wait_until(lambda: nft_table_normalized("bridge", "sandboxd") == btable,
+               "table bridge sandboxd not restored", timeout=5)
+    took = max(wait_nft_elements(elements, timeout=5), time.monotonic() - t0)
+    print(f"tables restored {took:.3f}s after `nft {what}`")
     assert nft_table_normalized() == table, "the restored table differs"
     wait_http(url(uplink.HOST4, 8080), "hello from web", ns=uplink.outside, timeout=5)
     wait_http(url("127.0.0.1", 8080), "hello from web", timeout=5)
     assert netd.proc.poll() is None
     netd.ctl("stop", "web.unit")
     assert nft_elements() == EMPTY
+    assert port_bindings() == set()
 
 
 # --- Network=none and Network=host ----------------------------------------------------------

@@ -10,6 +10,7 @@ the payload itself, so with exactly the payload's capabilities and seccomp filte
 lives in the private namespace of tests/run-integration."""
 
 import ipaddress
+import json
 import os
 import select
 import subprocess
@@ -446,3 +447,138 @@ def test_lan_cannot_send_from_a_sandboxs_address(netd, uplink, layers, attack_la
     victim_log = "\n".join(netd.payload_output("victim.unit"))
     assert "forged" not in victim_log, victim_log
     netd.ctl("stop", "victim.unit", "echo.unit")
+
+
+# --- one sandbox against another on the bridge ---------------------------------------------
+
+def log_size(d, unit):
+    p = d.logs / f"{unit}.log"
+    return p.stat().st_size if p.exists() else 0
+
+
+def two_echo_sandboxes(d, layers, attack_layer):
+    """victim (udp-echo 5555) and echo (udp-echo 53), running: their (addr4, addr6) each."""
+    d.write_unit("victim.unit", attack_unit(layers, attack_layer, "exec udp-echo 5555"))
+    d.write_unit("echo.unit", attack_unit(layers, attack_layer, "exec udp-echo 53"))
+    start(d, "victim.unit")
+    _, v4, v6 = bridge_sandbox(d, "victim.unit")
+    start(d, "echo.unit")
+    _, e4, e6 = bridge_sandbox(d, "echo.unit")
+    return (v4, v6), (e4, e6)
+
+
+def test_payload_cannot_use_a_siblings_ipv6_address(netd, uplink, layers, attack_layer):
+    """The bridge is shared: a payload without any capability sent with a sibling's IPv6
+    address (IPV6_FREEBIND) to anything. One datagram from the victim's echo port to the
+    other echo server set the two bouncing it forever (both logs 287 MB in 15 s); the host's
+    services and the LAN (masqueraded: the victim's address is in masq6) took it for the
+    victim's. Fixed: the bridge admits from a sandbox's port only that sandbox's addresses
+    (table bridge sandboxd). The payload's own datagrams, sent last, are the control."""
+    (v4, v6), (e4, e6) = two_echo_sandboxes(netd, layers, attack_layer)
+    lan, host = UdpSink(uplink.outside, 9999), UdpSink(None, 9998)
+    try:
+        sends = [f"net-attack udp-send {v6} 5555 {e6} 53 forged",
+                 f"net-attack udp-send {v6} 5556 {GATEWAY6} 9998 forged",
+                 f"net-attack udp-send {v6} 5557 {uplink.OUT6} 9999 forged",
+                 f"net-attack udp-send {GATEWAY6} 5558 {e6} 53 forged",
+                 f"net-attack udp-send :: 0 {e6} 53 own",
+                 f"net-attack udp-send :: 0 {GATEWAY6} 9998 own",
+                 f"net-attack udp-send :: 0 {uplink.OUT6} 9999 own"]
+        netd.write_unit("a.unit", attack_unit(layers, attack_layer, "; ".join(sends)))
+        start(netd, "a.unit")
+        _, a4, a6 = bridge_sandbox(netd, "a.unit")
+        assert payload_says(netd, "a.unit", count=len(sends)) == ["sent"] * len(sends)
+        assert lan.wait_for("own") == [f"{uplink.HOST6} own"], lan.got
+        assert host.wait_for("own") == [f"{a6} own"], host.got
+        wait_until(lambda: any(f"got own from {a6}" in ln
+                               for ln in netd.payload_output("echo.unit")), "echo got own")
+    finally:
+        lan.close()
+        host.close()
+    sizes = (log_size(netd, "victim.unit"), log_size(netd, "echo.unit"))
+    time.sleep(1)  # a bounce would have grown both logs by megabytes by now
+    for unit in ("victim.unit", "echo.unit"):
+        log = "\n".join(netd.payload_output(unit))
+        assert "forged" not in log, log[:2000]
+    assert (log_size(netd, "victim.unit"), log_size(netd, "echo.unit")) == sizes, \
+        (netd.log("victim.unit"), netd.log("echo.unit"))
+    assert max(sizes) < 4096, sizes
+    netd.ctl("stop", "a.unit", "victim.unit", "echo.unit")
+
+
+def test_net_raw_payload_cannot_use_a_siblings_ipv4_address(netd, uplink, layers,
+                                                           attack_layer):
+    """With CAP_NET_RAW (which a unit may grant) a payload forged IPv4 headers with a
+    sibling's source: to the sibling's neighbour (the echo loop again), the host and the
+    LAN. Now dropped at the attacker's bridge port."""
+    (v4, v6), (e4, e6) = two_echo_sandboxes(netd, layers, attack_layer)
+    lan, host = UdpSink(uplink.outside, 9999), UdpSink(None, 9998)
+    try:
+        sends = [f"net-attack raw-udp4 {v4} {e4} 53 forged",
+                 f"net-attack raw-udp4 {v4} {GATEWAY4} 9998 forged",
+                 f"net-attack raw-udp4 {v4} {uplink.OUT4} 9999 forged",
+                 f"net-attack udp-send 0.0.0.0 0 {e4} 53 own",
+                 f"net-attack udp-send 0.0.0.0 0 {GATEWAY4} 9998 own",
+                 f"net-attack udp-send 0.0.0.0 0 {uplink.OUT4} 9999 own"]
+        netd.write_unit("a.unit", attack_unit(layers, attack_layer, "; ".join(sends),
+                                              "CapabilityBoundingSet=CAP_NET_RAW"))
+        start(netd, "a.unit")
+        _, a4, a6 = bridge_sandbox(netd, "a.unit")
+        assert payload_says(netd, "a.unit", count=len(sends)) == ["sent"] * len(sends)
+        assert lan.wait_for("own") == [f"{uplink.HOST4} own"], lan.got
+        assert host.wait_for("own") == [f"{a4} own"], host.got
+        wait_until(lambda: any(f"got own from {a4}" in ln
+                               for ln in netd.payload_output("echo.unit")), "echo got own")
+    finally:
+        lan.close()
+        host.close()
+    sizes = (log_size(netd, "victim.unit"), log_size(netd, "echo.unit"))
+    time.sleep(1)
+    for unit in ("victim.unit", "echo.unit"):
+        log = "\n".join(netd.payload_output(unit))
+        assert "forged" not in log, log[:2000]
+    assert (log_size(netd, "victim.unit"), log_size(netd, "echo.unit")) == sizes, \
+        (netd.log("victim.unit"), netd.log("echo.unit"))
+    netd.ctl("stop", "a.unit", "victim.unit", "echo.unit")
+
+
+def neigh_lladdr(ns, addr):
+    """The link-layer address a neighbour table (ns None: the host's) holds for addr."""
+    cmd = ("ip", "-j", "neigh", "show", "to", addr)
+    out = (ns.run(*cmd) if ns else run(*cmd)).stdout
+    entries = [e for e in json.loads(out or "[]") if "lladdr" in e]
+    return entries[0]["lladdr"] if entries else None
+
+
+def test_net_raw_payload_cannot_forge_arp_or_nd(netd, layers, attack_layer):
+    """With CAP_NET_RAW a payload answered ARP and neighbour discovery for a sibling (the
+    host then sent it the sibling's traffic) or for the gateway (the siblings sent it
+    everything leaving the host). Now its ARP carries its own address only, and its
+    advertisements its own (or a link-local) target. The control, sent last: the same
+    forgery for its own address does change the host's entry."""
+    (v4, v6), _ = two_echo_sandboxes(netd, layers, attack_layer)
+    victim = SandboxNs(netd.show("victim.unit")["MainPID"])
+    a4, fake = "10.88.0.200", "02:de:ad:be:ef:01"
+    sends = [f"net-attack arp-reply {v4} {fake}", f"net-attack arp-reply {GATEWAY4} {fake}",
+             f"net-attack na {v6} {fake}", f"net-attack na {GATEWAY6} {fake}",
+             f"net-attack arp-reply {a4} {fake}"]
+    # sent well after ARP's locktime (1 s) since the entries below were confirmed
+    netd.write_unit("a.unit", attack_unit(layers, attack_layer, "sleep 4; " + "; ".join(sends),
+                                          "CapabilityBoundingSet=CAP_NET_RAW",
+                                          f"IPAddress={a4}"))
+    start(netd, "a.unit")
+    udp_exchange(a4, 9, "resolve", timeout=1)  # the host's entry for the attacker
+    # the entries an attacker would overwrite (the kernel updates existing ones only): the
+    # host's for the victim, the victim's for the gateway (its answers go there)
+    for a, gw in ((v4, GATEWAY4), (v6, GATEWAY6)):
+        assert udp_exchange(a, 5555, "hello") == f"echo hello from {gw}"
+    before = {"host": {a: neigh_lladdr(None, a) for a in (v4, v6)},
+              "victim": {a: neigh_lladdr(victim, a) for a in (GATEWAY4, GATEWAY6)}}
+    assert all(before["host"].values()) and all(before["victim"].values()), before
+    assert neigh_lladdr(None, a4) not in (None, fake)
+    assert payload_says(netd, "a.unit", count=len(sends)) == ["sent"] * len(sends)
+    wait_until(lambda: neigh_lladdr(None, a4) == fake, "the control forgery took", timeout=5)
+    after = {"host": {a: neigh_lladdr(None, a) for a in (v4, v6)},
+             "victim": {a: neigh_lladdr(victim, a) for a in (GATEWAY4, GATEWAY6)}}
+    assert after == before
+    netd.ctl("stop", "a.unit", "victim.unit", "echo.unit")

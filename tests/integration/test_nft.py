@@ -81,20 +81,25 @@ def replace(ns, *elements, v6=V6, check=True):
     return probe(ns, "replace", BRIDGE, V4, v6 or "-", *elements, check=check)
 
 
-def table_json(ns):
-    out = ns.run("nft", "-j", "list", "table", "inet", "sandboxd").stdout
+def table_json(ns, family="inet"):
+    out = ns.run("nft", "-j", "list", "table", family, "sandboxd").stdout
     return [o for o in json.loads(out)["nftables"] if "metainfo" not in o]
 
 
-def table_text(ns):
-    return ns.run("nft", "list", "table", "inet", "sandboxd").stdout
+def table_text(ns, family="inet"):
+    return ns.run("nft", "list", "table", family, "sandboxd").stdout
 
 
-def elements(ns):
+def tables_text(ns):
+    """Both tables: every change is to both."""
+    return table_text(ns) + table_text(ns, "bridge")
+
+
+def elements(ns, family="inet"):
     """{set name: sorted elements}, each element as nft -j prints it (a value, or a pair of
     concatenations for a map)."""
     got = {}
-    for o in table_json(ns):
+    for o in table_json(ns, family):
         for kind in ("set", "map"):
             if kind in o:
                 got[o[kind]["name"]] = sorted(json.dumps(e) for e in o[kind].get("elem", []))
@@ -105,10 +110,10 @@ def map_elem(key, data):
     return [{"concat": key}, {"concat": data}]
 
 
-def rules(ns):
+def rules(ns, family="inet"):
     """{chain: [rule text]} from nft's listing."""
     got, chain = {}, None
-    for line in table_text(ns).splitlines():
+    for line in table_text(ns, family).splitlines():
         line = line.strip()
         if line.startswith("chain "):
             chain = line.split()[1]
@@ -118,13 +123,15 @@ def rules(ns):
     return got
 
 
-ELEMENTS = ["addr,10.88.0.2", "addr,10.88.0.3", "addr,fd00:88::2",
+# sandboxes' addresses bound to their bridge ports (sbxa, sbxb), and one only masqueraded
+ELEMENTS = ["addr,10.88.0.2,sbxa", "addr,10.88.0.3,sbxb", "addr,fd00:88::2,sbxa",
+            "addr,10.88.0.4",
             "port,tcp,*4,8080,10.88.0.2,80", "port,udp,*4,5353,10.88.0.3,53",
             "port,tcp,127.0.0.1,8081,10.88.0.2,80", "port,tcp,*6,8080,fd00:88::2,80",
             "port,udp,fd00:1::1,53,fd00:88::3,5353"]
 
 EXPECTED_ELEMENTS = {
-    "masq4": ["10.88.0.2", "10.88.0.3"],
+    "masq4": ["10.88.0.2", "10.88.0.3", "10.88.0.4"],
     "masq6": ["fd00:88::2"],
     "ports4_any": sorted([map_elem(["tcp", 8080], ["10.88.0.2", 80]),
                           map_elem(["udp", 5353], ["10.88.0.3", 53])], key=json.dumps),
@@ -166,6 +173,20 @@ EXPECTED_RULES = {
     ],
 }
 
+EXPECTED_BRIDGE_ELEMENTS = {
+    "src4": [{"concat": ["sbxa", "10.88.0.2"]}, {"concat": ["sbxb", "10.88.0.3"]}],
+    "src6": [{"concat": ["sbxa", "fd00:88::2"]}],
+}
+BRIDGE_RULES = [
+    'iifname "sbx*" ether type != ip ether type != arp ether type != ip6 drop',
+    'iifname "sbx*" iifname . ip saddr != @src4 drop',
+    'iifname "sbx*" iifname . arp saddr ip != @src4 drop',
+    'iifname "sbx*" ip6 saddr != fe80::/64 ip6 saddr != :: iifname . ip6 saddr != @src6 drop',
+    # nft 1.0.6 has no name for a neighbour advertisement's target
+    'iifname "sbx*" icmpv6 type nd-neighbor-advert @th,64,64 != 0xfe80000000000000 '
+    'iifname . @th,64,128 != @src6 drop',
+]
+
 
 def test_replace_reads_back_exactly(ns):
     replace(ns, *ELEMENTS)
@@ -189,6 +210,14 @@ def test_replace_reads_back_exactly(ns):
     }
     assert elements(ns) == EXPECTED_ELEMENTS
     assert rules(ns) == EXPECTED_RULES
+    objs = table_json(ns, "bridge")
+    assert {o["set"]["name"]: o["set"]["type"] for o in objs if "set" in o} == {
+        "src4": ["ifname", "ipv4_addr"], "src6": ["ifname", "ipv6_addr"]}
+    assert [(c["name"], c["type"], c["hook"], c["prio"], c["policy"])
+            for o in objs if "chain" in o for c in [o["chain"]]] == [
+        ("prerouting", "filter", "prerouting", -300, "accept")]
+    assert elements(ns, "bridge") == EXPECTED_BRIDGE_ELEMENTS
+    assert rules(ns, "bridge") == {"prerouting": BRIDGE_RULES}
     assert probe(ns, "intact", BRIDGE, V4, V6).stdout == "1\n"
 
 
@@ -203,6 +232,11 @@ def test_replace_without_ipv6(ns):
     assert got["raw_prerouting"] == EXPECTED_RULES["raw_prerouting"][:2] + [
         f'iifname "{BRIDGE}" ip6 saddr != fe80::/64 ip6 saddr != :: drop',
         EXPECTED_RULES["raw_prerouting"][4]]
+    # nor on the bridge, and no src6
+    assert rules(ns, "bridge")["prerouting"] == BRIDGE_RULES[:3] + [
+        'iifname "sbx*" ip6 saddr != fe80::/64 ip6 saddr != :: drop',
+        'iifname "sbx*" icmpv6 type nd-neighbor-advert @th,64,64 != 0xfe80000000000000 drop']
+    assert elements(ns, "bridge") == {"src4": []}
     assert probe(ns, "intact", BRIDGE, V4, "-").stdout == "1\n"
     # an IPv6 element has no map to go to: refused before anything is sent
     p = replace(ns, "port,tcp,*6,8080,fd00:88::2,80", v6=None, check=False)
@@ -212,32 +246,36 @@ def test_replace_without_ipv6(ns):
 
 def test_replace_is_idempotent_and_drops_what_was_there(ns):
     replace(ns, *ELEMENTS)
-    first = table_text(ns)
+    first = tables_text(ns)
     replace(ns, *ELEMENTS)
-    assert table_text(ns) == first
+    assert tables_text(ns) == first
     # whatever someone added to our table goes with the next replace
     ns.run("nft", "add", "chain", "inet", "sandboxd", "extra")
     ns.run("nft", "add", "rule", "inet", "sandboxd", "forward", "drop")
     ns.run("nft", "add", "element", "inet", "sandboxd", "masq4", "{ 10.88.9.9 }")
+    ns.run("nft", "add", "element", "bridge", "sandboxd", "src4", '{ "sbxz" . 10.88.9.9 }')
     assert probe(ns, "intact", BRIDGE, V4, V6).stdout == "0\n"
     replace(ns, *ELEMENTS)
-    assert table_text(ns) == first
+    assert tables_text(ns) == first
     # and a replace with fewer elements leaves only those
     replace(ns, "addr,10.88.0.7")
     assert elements(ns) == {"masq4": ["10.88.0.7"], "masq6": [], "ports4_any": [],
                             "ports4_addr": [], "ports6_any": [], "ports6_addr": []}
+    assert elements(ns, "bridge") == {"src4": [], "src6": []}
 
 
 def test_elements_add_and_delete(ns):
     replace(ns)
-    probe(ns, "add", "addr,10.88.0.5", "port,tcp,*4,8080,10.88.0.5,80",
+    probe(ns, "add", "addr,10.88.0.5,sbx5", "port,tcp,*4,8080,10.88.0.5,80",
           "port,udp,10.0.0.1,53,10.88.0.5,5353", "port,tcp,*6,443,fd00:88::5,8443")
+    assert elements(ns, "bridge") == {"src4": [{"concat": ["sbx5", "10.88.0.5"]}], "src6": []}
     assert elements(ns) == {
         "masq4": ["10.88.0.5"], "masq6": [],
         "ports4_any": [map_elem(["tcp", 8080], ["10.88.0.5", 80])],
         "ports4_addr": [map_elem(["10.0.0.1", "udp", 53], ["10.88.0.5", 5353])],
         "ports6_any": [map_elem(["tcp", 443], ["fd00:88::5", 8443])], "ports6_addr": []}
-    probe(ns, "delete", "port,tcp,*4,8080,10.88.0.5,80", "addr,10.88.0.5")
+    probe(ns, "delete", "port,tcp,*4,8080,10.88.0.5,80", "addr,10.88.0.5,sbx5")
+    assert elements(ns, "bridge") == {"src4": [], "src6": []}
     got = elements(ns)
     assert got["masq4"] == [] and got["ports4_any"] == []
     assert got["ports4_addr"] and got["ports6_any"]
@@ -245,25 +283,29 @@ def test_elements_add_and_delete(ns):
 
 def test_a_failing_batch_changes_nothing(ns):
     replace(ns, *ELEMENTS)
-    before = table_text(ns)
+    before = tables_text(ns)
     # one element twice in a batch: the second add fails, the first is undone with it
     p = probe(ns, "add", "addr,10.88.0.9", "port,tcp,*4,9000,10.88.0.9,80",
               "port,tcp,*4,9000,10.88.0.9,80", check=False)
     assert p.returncode == 1 and "EEXIST" in p.stderr
-    assert table_text(ns) == before
+    assert tables_text(ns) == before
     # an element that is there already, and the same port to another sandbox
     for el in ("port,tcp,*4,8080,10.88.0.2,80", "port,tcp,*4,8080,10.88.0.9,80"):
         p = probe(ns, "add", "addr,10.88.0.9", el, check=False)
         assert p.returncode == 1 and "EEXIST" in p.stderr, p.stderr
-        assert table_text(ns) == before
+        assert tables_text(ns) == before
+    # a port bound twice to one address: the inet half of the batch goes with it
+    p = probe(ns, "add", "addr,10.88.0.9,sbxc", "addr,fd00:88::2,sbxa", check=False)
+    assert p.returncode == 1 and "EEXIST" in p.stderr
+    assert tables_text(ns) == before
     # deleting a missing element fails the deletion of the present one too
     p = probe(ns, "delete", "addr,10.88.0.2", "addr,10.88.0.99", check=False)
     assert p.returncode == 1 and "ENOENT" in p.stderr
-    assert table_text(ns) == before
+    assert tables_text(ns) == before
     # a replace whose elements clash leaves the previous table whole
     p = replace(ns, "addr,10.88.0.1", "addr,10.88.0.1", check=False)
     assert p.returncode == 1 and "EEXIST" in p.stderr
-    assert table_text(ns) == before
+    assert tables_text(ns) == before
 
 
 def test_without_the_table(ns):
@@ -280,7 +322,9 @@ def test_bad_input_is_refused_before_the_kernel(ns):
     replace(ns)
     before = table_text(ns)
     for el in ("port,tcp,10.0.0.1,80,fd00:88::2,80",  # host and sandbox of two families
-               "port,tcp,*4,0,10.88.0.2,80", "port,tcp,*4,80,10.88.0.2,0"):
+               "port,tcp,*4,0,10.88.0.2,80", "port,tcp,*4,80,10.88.0.2,0",
+               # a port the bridge table does not filter; a name too long for a link
+               "addr,10.88.0.2,eth0", "addr,10.88.0.2,sbx", "addr,10.88.0.2,sbx0123456789abc"):
         p = probe(ns, "add", el, check=False)
         assert p.returncode == 1 and "EINVAL" in p.stderr, (el, p.stderr)
     p = probe(ns, "replace", "a-bridge-name-too-long", V4, "-", check=False)
@@ -304,6 +348,9 @@ DAMAGE = [
     "delete chain inet sandboxd raw_prerouting",
     "add chain inet sandboxd prerouting2",
     "delete table inet sandboxd",
+    "delete chain bridge sandboxd prerouting",
+    "delete table bridge sandboxd",
+    "add chain bridge sandboxd extra",
 ]
 
 
@@ -336,8 +383,9 @@ def monitor_result(m):
     return out
 
 
-@pytest.mark.parametrize("change", DAMAGE[:4] + [
+@pytest.mark.parametrize("change", DAMAGE[:4] + DAMAGE[6:8] + [
     "delete element inet sandboxd masq4 { 10.88.0.2 }",
+    'delete element bridge sandboxd src4 { "sbxa" . 10.88.0.2 }',
     "flush ruleset",
 ])
 def test_monitor_reports_deletions(ns, change):
@@ -356,8 +404,11 @@ def test_monitor_is_quiet_about_other_tables_and_additions(ns):
     ns.run("nft", "add", "element", "inet", "sandboxd", "masq4", "{ 10.88.0.77 }")
     ns.run("nft", "delete", "chain", "inet", "other", "c")
     ns.run("nft", "delete", "table", "inet", "other")
+    ns.run("nft", "add", "element", "bridge", "sandboxd", "src4", '{ "sbxz" . 10.88.0.77 }')
     ns.run("nft", "add", "table", "ip", "sandboxd")  # our name, another family
     ns.run("nft", "delete", "table", "ip", "sandboxd")
+    ns.run("nft", "add", "table", "bridge", "other")
+    ns.run("nft", "delete", "table", "bridge", "other")
     assert monitor_result(m) == "quiet"
 
 
