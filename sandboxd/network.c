@@ -566,10 +566,14 @@ static int parse_runtime(const char *text, SandboxNet *sn) {
             port.protocol = streq(w[2], "udp") ? IPPROTO_UDP : IPPROTO_TCP;
             port.host_port = (uint16_t) hp;
             port.port = (uint16_t) cp;
-            NftPort *np = realloc(sn->ports, sizeof(NftPort) * (sn->n_ports + 1));
-            if (!np)
-                return -ENOMEM;
-            sn->ports = np;
+            /* doubling: a record may hold 2 x 65535 ports */
+            if ((sn->n_ports & (sn->n_ports - 1)) == 0) {
+                size_t cap = sn->n_ports ? 2 * sn->n_ports : 1;
+                NftPort *np = realloc(sn->ports, sizeof(NftPort) * cap);
+                if (!np)
+                    return -ENOMEM;
+                sn->ports = np;
+            }
             sn->ports[sn->n_ports++] = port;
         } else if (*line)
             return -EBADMSG;
@@ -746,7 +750,8 @@ static int table_replace(Network *n) {
         if (!sn->published)
             continue;
         ka += sandbox_addrs(sn, addrs + ka);
-        memcpy(ports + kp, sn->ports, sizeof(NftPort) * sn->n_ports);
+        if (sn->n_ports) /* ports is NULL without Port= */
+            memcpy(ports + kp, sn->ports, sizeof(NftPort) * sn->n_ports);
         kp += sn->n_ports;
     }
     NftNetwork net = nft_network(n);

@@ -27,7 +27,8 @@ void conf_parser_init(ConfParser *p, const char *path, const ConfSyntax *syntax,
 }
 
 /* "PATH:LINE: ..." or, for line 0, "PATH: ..."; NULL on OOM. */
-static char *format_error(const char *path, unsigned line, const char *fmt, va_list ap) {
+_printf_(3, 0) static char *format_error(const char *path, unsigned line, const char *fmt,
+                                        va_list ap) {
     _cleanup_free_ char *msg = NULL;
     char *full = NULL;
     if (vasprintf(&msg, fmt, ap) < 0 || (line ? asprintf(&full, "%s:%u: %s", path, line, msg)
