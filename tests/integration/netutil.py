@@ -347,7 +347,9 @@ def _types(t):
 
 def nft_table_json(family=TABLE[0], name=TABLE[1]):
     """The table's objects as `nft -j` lists them, or None when there is no such table."""
-    r = run("nft", "-j", "list", "table", family, name, check=False)
+    # the nft tool reads a whole table into its cache: 2 x 65535 elements take it over 15 s in
+    # the v2 leg's software-emulated guest (sandboxd's own batches take well under a second)
+    r = run("nft", "-j", "list", "table", family, name, check=False, timeout=180)
     if r.returncode != 0:
         if "No such file or directory" in r.stderr:
             return None
@@ -409,7 +411,7 @@ def _normalized(objs):
 
 def nft_ruleset():
     """The whole ruleset of the namespace, normalized (see _normalized)."""
-    r = run("nft", "-j", "list", "ruleset")
+    r = run("nft", "-j", "list", "ruleset", timeout=180)
     return _normalized([o for o in json.loads(r.stdout)["nftables"] if "metainfo" not in o])
 
 
