@@ -49,6 +49,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set_elem *, nftnl_set_elem_free)
 /* NF_BR_PRE_ROUTING: <linux/netfilter_bridge.h> pulls in <linux/if.h>, which clashes with
  * <net/if.h> */
 #define NFT_BR_PRE_ROUTING 0
+#define NFT_BR_FORWARD 2
+#define NFT_BR_LOCAL_OUT 3
+/* nft's "filter" priority in the bridge family */
+#define NFT_BR_PRIO_FILTER (-200)
 
 /* nft's named chain priorities. */
 #define NFT_PRIO_RAW (-300)
@@ -132,6 +136,8 @@ enum {
     CHAIN_POSTROUTING,
     CHAIN_FORWARD,
     CHAIN_BR_PREROUTING,
+    CHAIN_BR_FORWARD,
+    CHAIN_BR_OUTPUT,
     _CHAIN_MAX,
 };
 
@@ -152,6 +158,12 @@ static const ChainDef chain_defs[_CHAIN_MAX] = {
     /* before any other bridge chain: a forged frame is dropped before anyone acts on it */
     [CHAIN_BR_PREROUTING] = {"prerouting", "filter", NFT_BR_PRE_ROUTING, NFT_PRIO_RAW,
                              NFPROTO_BRIDGE},
+    /* before br_netfilter's hooks (priority 0), which would pass the frame through the inet
+     * chains once per port */
+    [CHAIN_BR_FORWARD] = {"forward", "filter", NFT_BR_FORWARD, NFT_BR_PRIO_FILTER,
+                          NFPROTO_BRIDGE},
+    [CHAIN_BR_OUTPUT] = {"output", "filter", NFT_BR_LOCAL_OUT, NFT_BR_PRIO_FILTER,
+                         NFPROTO_BRIDGE},
 };
 
 static uint16_t chain_table(int chain) {
@@ -608,11 +620,21 @@ static int m_port_addr_not_in(struct nftnl_rule *r, uint32_t base, uint32_t offs
 }
 
 /* icmpv6 type nd-neighbor-advert */
-static int m_neighbour_advert(struct nftnl_rule *r) {
-    uint8_t icmp6 = IPPROTO_ICMPV6, na = 136;
+static int m_icmpv6_type(struct nftnl_rule *r, uint8_t type) {
+    uint8_t icmp6 = IPPROTO_ICMPV6;
     return e_meta(r, NFT_META_L4PROTO, NFT_REG_1) ?: e_cmp(r, NFT_CMP_EQ, &icmp6, 1) ?:
            e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1) ?:
-           e_cmp(r, NFT_CMP_EQ, &na, 1);
+           e_cmp(r, NFT_CMP_EQ, &type, 1);
+}
+
+static int m_neighbour_advert(struct nftnl_rule *r) {
+    return m_icmpv6_type(r, 136);
+}
+
+/* oifname "sbx*": a frame leaving the bridge by a sandbox's port */
+static int m_to_sandbox_port(struct nftnl_rule *r) {
+    return e_meta(r, NFT_META_OIFNAME, NFT_REG_1) ?:
+           e_cmp(r, NFT_CMP_EQ, NFT_PORT_PREFIX, strlen(NFT_PORT_PREFIX));
 }
 
 /* ct state|status & bits != 0 */
@@ -788,19 +810,29 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
 
     /* Sandboxes reaching out; connections from 127.0.0.1 DNATed onto the bridge (they need
      * route_localnet there, and a source the sandbox can answer); hairpin: a sandbox
-     * reaching a published port of its own bridge, with or without br_netfilter. */
+     * reaching a published port of its own bridge, with or without br_netfilter. The host's
+     * own connections from the gateway's address need no masquerade: the sandbox answers
+     * the gateway already (and the kernel drops a forwarded packet with a local source). */
+    InAddrPrefix gw4 = {.family = AF_INET, .prefixlen = 32};
+    if (in_addr_prefix_nth(&net->v4, 1, &gw4.addr) < 0)
+        return -EINVAL;
     RULE(CHAIN_POSTROUTING, m_nfproto(r, AF_INET) ?: m_saddr_in(r, SET_MASQ4) ?:
                                 m_ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, br) ?: e_masq(r));
     RULE(CHAIN_POSTROUTING, m_nfproto(r, AF_INET) ?: m_prefix(r, true, &loopback4) ?:
                                 m_ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, br) ?: e_masq(r));
     RULE(CHAIN_POSTROUTING, m_nfproto(r, AF_INET) ?: m_prefix(r, true, &net->v4) ?:
+                                m_prefix_op(r, true, &gw4, NFT_CMP_NEQ) ?:
                                 m_ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, br) ?:
                                 m_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT) ?: e_masq(r));
     if (net->v6.family == AF_INET6) {
+        InAddrPrefix gw6 = {.family = AF_INET6, .prefixlen = 128};
+        if (in_addr_prefix_nth(&net->v6, 1, &gw6.addr) < 0)
+            return -EINVAL;
         RULE(CHAIN_POSTROUTING, m_nfproto(r, AF_INET6) ?: m_saddr_in(r, SET_MASQ6) ?:
                                     m_ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, br) ?:
                                     e_masq(r));
         RULE(CHAIN_POSTROUTING, m_nfproto(r, AF_INET6) ?: m_prefix(r, true, &net->v6) ?:
+                                    m_prefix_op(r, true, &gw6, NFT_CMP_NEQ) ?:
                                     m_ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, br) ?:
                                     m_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT) ?: e_masq(r));
     }
@@ -853,6 +885,20 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
              e_cmp(r, NFT_CMP_NEQ, ll6.addr.bytes, 8) ?:
              (v6 ? m_port_addr_not_in(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 16, SET_SRC6) : 0) ?:
              e_verdict(r, NF_DROP));
+
+    /* Multicast listener reports (and dones) are for multicast routers and snooping
+     * switches: no sandbox needs another's, nor the host's. The bridge has no querier, so
+     * it floods each to every port, and each sandbox's kernel parses it: a start's five
+     * (the new sandbox's and the bridge's own) cost ~5 ms of CPU with 300 sandboxes
+     * running. The bridge's snooping still sees them as they come in. */
+    static const uint8_t mld_types[] = {131 /* v1 report */, 132 /* done */,
+                                        143 /* v2 report */};
+    static const int out_chains[] = {CHAIN_BR_FORWARD, CHAIN_BR_OUTPUT};
+    for (size_t i = 0; i < ELEMENTSOF(out_chains); i++)
+        for (size_t j = 0; j < ELEMENTSOF(mld_types); j++)
+            RULE(out_chains[i], m_to_sandbox_port(r) ?:
+                                    m_ether_type(r, NFT_CMP_EQ, ETH_P_IPV6) ?:
+                                    m_icmpv6_type(r, mld_types[j]) ?: e_verdict(r, NF_DROP));
 #undef RULE
     return 0;
 }

@@ -28,7 +28,9 @@
  *   chain output      (nat, output, dstnat): the same for connections from the host itself
  *   chain postrouting (nat, postrouting, srcnat): ip saddr @masq4 oifname != B masquerade;
  *                      ip saddr 127.0.0.0/8 oifname B masquerade; oifname B ct status dnat
- *                      ip saddr S4 masquerade (hairpin, with or without br_netfilter); v6 alike
+ *                      ip saddr S4 ip saddr != GW4 masquerade (hairpin, with or without
+ *                      br_netfilter; the host's own connections from the gateway need none);
+ *                      v6 alike
  *   chain forward     (filter, forward, filter): ct state established,related accept;
  *                      oifname B ct status dnat accept; iifname B accept; oifname B drop
  *

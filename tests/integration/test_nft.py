@@ -161,9 +161,11 @@ EXPECTED_RULES = {
     "postrouting": [
         f'ip saddr @masq4 oifname != "{BRIDGE}" masquerade',
         f'ip saddr 127.0.0.0/8 oifname "{BRIDGE}" masquerade',
-        f'ip saddr 10.88.0.0/16 oifname "{BRIDGE}" ct status dnat masquerade',
+        f'ip saddr 10.88.0.0/16 ip saddr != 10.88.0.1 oifname "{BRIDGE}" ct status dnat '
+        'masquerade',
         f'ip6 saddr @masq6 oifname != "{BRIDGE}" masquerade',
-        f'ip6 saddr fd00:88::/64 oifname "{BRIDGE}" ct status dnat masquerade',
+        f'ip6 saddr fd00:88::/64 ip6 saddr != fd00:88::1 oifname "{BRIDGE}" ct status dnat '
+        'masquerade',
     ],
     "forward": [
         "ct state established,related accept",
@@ -186,6 +188,9 @@ BRIDGE_RULES = [
     'iifname "sbx*" icmpv6 type nd-neighbor-advert @th,64,64 != 0xfe80000000000000 '
     'iifname . @th,64,128 != @src6 drop',
 ]
+# no listener reports into a sandbox, from its siblings (forward) or the host (output)
+BRIDGE_MLD_RULES = [f'oifname "sbx*" icmpv6 type {t} drop'
+                    for t in ("mld-listener-report", "mld-listener-done", "mld2-listener-report")]
 
 
 def test_replace_reads_back_exactly(ns):
@@ -215,9 +220,12 @@ def test_replace_reads_back_exactly(ns):
         "src4": ["ifname", "ipv4_addr"], "src6": ["ifname", "ipv6_addr"]}
     assert [(c["name"], c["type"], c["hook"], c["prio"], c["policy"])
             for o in objs if "chain" in o for c in [o["chain"]]] == [
-        ("prerouting", "filter", "prerouting", -300, "accept")]
+        ("prerouting", "filter", "prerouting", -300, "accept"),
+        ("forward", "filter", "forward", -200, "accept"),
+        ("output", "filter", "output", -200, "accept")]
     assert elements(ns, "bridge") == EXPECTED_BRIDGE_ELEMENTS
-    assert rules(ns, "bridge") == {"prerouting": BRIDGE_RULES}
+    assert rules(ns, "bridge") == {"prerouting": BRIDGE_RULES, "forward": BRIDGE_MLD_RULES,
+                                   "output": BRIDGE_MLD_RULES}
     assert probe(ns, "intact", BRIDGE, V4, V6).stdout == "1\n"
 
 
