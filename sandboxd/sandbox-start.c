@@ -10,6 +10,7 @@
  * killed if it exists, the cgroup and the runtime directory are removed. */
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -52,6 +53,7 @@ typedef struct StartContext {
     int cg_fds[MAX_CGROUP_FDS];
     size_t n_cg_fds;
     int cg_dir_fd;
+    int cg_dir_index; /* cg_fds' entry of cg_dir_fd's hierarchy */
     int fds[_INIT_FD_MAX]; /* what the init gets, by number (init-protocol.h) */
     int sync_fd;           /* our end of the sync socket */
     PlanNetwork net;       /* eth0 for the init to address */
@@ -191,7 +193,8 @@ static int step_cgroup(StartContext *c) {
     if (r < 0)
         return start_fail(s, r, "opening cgroup.procs of %s", cg_display_path(s->cgroup));
     c->n_cg_fds = (size_t) r;
-    c->cg_dir_fd = cg_open_dir(s->cgroup); /* -EOPNOTSUPP on v1: the child joins by writing */
+    /* -EOPNOTSUPP on pure v1: the child joins by writing */
+    c->cg_dir_fd = cg_open_dir(s->cgroup, &c->cg_dir_index);
     return 0;
 }
 
@@ -247,6 +250,7 @@ static int step_spawn(StartContext *c) {
         .cgroup_dir_fd = c->cg_dir_fd,
         .cgroup_fds = c->cg_fds,
         .n_cgroup_fds = c->n_cg_fds,
+        .cgroup_dir_index = c->cg_dir_fd >= 0 ? c->cg_dir_index : -1,
         .nofile_soft = SANDBOX_NOFILE_SOFT,
         .init_path = s->manager->config.init_path,
     };
@@ -256,7 +260,8 @@ static int step_spawn(StartContext *c) {
     if (r < 0)
         return start_fail(s, r, "spawning the sandbox (step %s)", se.step);
     log_debug("%s: init %d %s %s", s->name, (int) s->init_pid,
-              r > 0 ? "born in its cgroup by clone3(CLONE_INTO_CGROUP):" : "joined its cgroup",
+              r > 0 ? "born in its cgroup2 group by clone3(CLONE_INTO_CGROUP), joined the rest:"
+                    : "joined its cgroup",
               cg_display_path(s->cgroup));
     /* the init has its copies; ours of its end must go, or we never see it hang up */
     c->fds[INIT_FD_SYNC] = safe_close(c->fds[INIT_FD_SYNC]);
@@ -316,17 +321,45 @@ int sandbox_start_process(Sandbox *s) {
     _cleanup_(start_context_done) StartContext c = {
         .s = s,
         .cg_dir_fd = -EBADF,
+        .cg_dir_index = -1,
         .sync_fd = -EBADF,
     };
     for (int i = 0; i < _INIT_FD_MAX; i++)
         c.fds[i] = -EBADF;
     int r;
 
-    if ((r = step_prepare_runtime(&c)) < 0 || (r = step_cgroup(&c)) < 0 ||
-        (r = step_plan(&c)) < 0 || (r = step_handover_fds(&c)) < 0 ||
-        (r = step_spawn(&c)) < 0 || (r = step_network_link(&c)) < 0 ||
-        (r = step_record(&c)) < 0 || (r = step_watch(&c)) < 0 ||
-        (r = step_release(&c)) < 0) {
+    static const struct {
+        const char *name;
+        int (*run)(StartContext *c);
+    } steps[] = {
+        {"prepare_runtime", step_prepare_runtime},
+        {"cgroup", step_cgroup},
+        {"plan", step_plan},
+        {"handover_fds", step_handover_fds},
+        {"spawn", step_spawn},
+        {"network_link", step_network_link},
+        {"record", step_record},
+        {"watch", step_watch},
+        {"release", step_release},
+    };
+    /* what each step took, for --debug: where a start's time goes (bench/ finds how much) */
+    char timing[256];
+    size_t used = 0;
+    uint64_t t = now_monotonic_usec();
+
+    r = 0;
+    for (size_t i = 0; i < ELEMENTSOF(steps) && r >= 0; i++) {
+        r = steps[i].run(&c);
+        uint64_t t2 = now_monotonic_usec();
+        int k = snprintf(timing + used, sizeof timing - used, " %s %" PRIu64, steps[i].name,
+                         t2 - t);
+        if (k > 0 && (size_t) k < sizeof timing - used)
+            used += (size_t) k;
+        t = t2;
+    }
+    s->released_usec = t;
+    log_debug("%s: start steps (µs):%s", s->name, timing);
+    if (r < 0) {
         if (s->init_pidfd >= 0) {
             /* the init still waits for "go": it holds nothing but its namespaces */
             (void) syscall(SYS_pidfd_send_signal, s->init_pidfd, SIGKILL, NULL, 0);

@@ -387,6 +387,8 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
     case SYNC_READY:
         s->got_ready = true;
         s->main_pid = cred_pid > 0 ? cred_pid : s->init_pid;
+        log_debug("%s: payload ready %" PRIu64 " µs after go", s->name,
+                  now_monotonic_usec() - s->released_usec);
         sandbox_log_event(s, "Started, main PID %d.", (int) s->main_pid);
         int r = sandbox_save(s);
         if (r < 0) /* only a later sandboxd needs it: not a reason to fail the start */

@@ -81,6 +81,7 @@ struct Sandbox {
     Cgroup *cgroup;
     char *runtime_dir; /* /run/sandboxd/sandboxes/NAME */
     bool got_ready, got_exit;
+    uint64_t released_usec;     /* CLOCK_MONOTONIC: the init got "go" (for --debug) */
     int exit_code, exit_status; /* of the payload: CLD_*, status */
     char *start_error;          /* why the last start failed, for callers and status */
     SeccompFilter *seccomp;     /* the last start's filter (a cache reference); NULL: none */

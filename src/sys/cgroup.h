@@ -84,15 +84,16 @@ Cgroup *cg_free(Cgroup *cg);
  * running sandbox). -ENOENT when it exists nowhere. */
 int cg_open(const char *slice, const char *name, Cgroup **ret);
 
-/* An O_PATH fd of the group's directory, for clone3(CLONE_INTO_CGROUP): v2 only, with no v1
- * hierarchy mounted beside, else -EOPNOTSUPP. */
-int cg_open_dir(const Cgroup *cg);
+/* An O_PATH fd of the group's directory in its cgroup2 hierarchy (the only one on v2, the
+ * unified one of a hybrid host), for clone3(CLONE_INTO_CGROUP); *ret_index (may be NULL): that
+ * hierarchy's place in cg_open_procs_fds()'s array. -EOPNOTSUPP without a cgroup2 hierarchy. */
+int cg_open_dir(const Cgroup *cg, int *ret_index);
 
 /* "/sandbox.slice/web.unit" */
 const char *cg_display_path(const Cgroup *cg);
 
-/* Opens cgroup.procs of each hierarchy, O_WRONLY|O_CLOEXEC, for a child that joins by writing
- * "0" before it execs. Returns the number of fds, -ERANGE when more than max (give it
+/* Opens cgroup.procs of each hierarchy (tasks on v1), O_WRONLY|O_CLOEXEC, for a child that
+ * joins by writing "0" before it execs; the child must be single-threaded. Returns the number of fds, -ERANGE when more than max (give it
  * CG_HIERARCHIES_MAX). */
 int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max);
 

@@ -15,6 +15,7 @@
 #include "spawn.h"
 
 #define CHILD_STACK_SIZE (256 * 1024)
+#define CG_FDS_MAX 32 /* the most cgroup_fds (cgroup.h's CG_HIERARCHIES_MAX) */
 
 typedef struct ChildState {
     const SpawnParams *p;
@@ -114,8 +115,14 @@ static pid_t spawn_into_cgroup(const SpawnParams *p, ChildState *shared, int *re
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* already in the cgroup2 hierarchy's group; still to join: the v1 ones beside */
+        int rest[CG_FDS_MAX];
         SpawnParams joined = *p;
-        joined.n_cgroup_fds = 0; /* already in */
+        joined.n_cgroup_fds = 0;
+        for (size_t i = 0; i < p->n_cgroup_fds && joined.n_cgroup_fds < CG_FDS_MAX; i++)
+            if ((int) i != p->cgroup_dir_index)
+                rest[joined.n_cgroup_fds++] = p->cgroup_fds[i];
+        joined.cgroup_fds = rest;
         shared->p = &joined;
         (void) child(shared);
         _exit(127);
@@ -130,6 +137,8 @@ int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
     bool born_inside = false;
 
     e->step = "clone";
+    if (p->n_cgroup_fds > CG_FDS_MAX)
+        return -E2BIG;
     /* the child's report: shared, since the clone3 child has its own copy of our memory */
     ChildState *s = mmap(NULL, sizeof(ChildState), PROT_READ | PROT_WRITE,
                          MAP_SHARED | MAP_ANONYMOUS, -1, 0);

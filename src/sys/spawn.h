@@ -9,21 +9,25 @@
 
 /* Starts the sandbox's init in new namespaces, inside its cgroup.
  *
- * On cgroup v2 the child is made with clone3(CLONE_INTO_CGROUP|CLONE_VFORK), born inside the
- * sandbox's group. Elsewhere (v1, or kernels before 5.7) it is cloned with
+ * With a cgroup2 hierarchy the child is made with clone3(CLONE_INTO_CGROUP|CLONE_VFORK), born
+ * inside the sandbox's group there, and on a hybrid host joins the v1 hierarchies by writing
+ * "0" to their tasks files. Elsewhere (pure v1, or kernels before 5.7) it is cloned with
  * CLONE_VM|CLONE_VFORK, copying no page tables however large the daemon grows (a fork from a
- * 1 GiB process costs ~22 ms here, this ~2 ms), and joins the group by writing "0" to each
- * hierarchy's cgroup.procs. Either way the daemon is suspended until the child has exec'd the
- * init; between clone and exec the child only makes system calls, and reports a failure
- * through a shared page. */
+ * 1 GiB process costs ~22 ms here, this ~2 ms), and joins every hierarchy by writing. A
+ * cgroup.procs write waits out an RCU grace period (~12 ms) after a quiet spell; being born
+ * in the group or writing tasks does not. Either way the daemon is suspended until the child
+ * has exec'd the init; between clone and exec the child only makes system calls, and reports
+ * a failure through a shared page. */
 
 typedef struct SpawnParams {
     unsigned long clone_flags; /* CLONE_NEW* other than CLONE_NEWCGROUP */
     bool cgroup_ns;            /* unshare the cgroup namespace after joining the cgroup */
-    int cgroup_dir_fd;         /* v2: the group's directory, for clone3(CLONE_INTO_CGROUP) */
-    const int *cgroup_fds;     /* cgroup.procs of each hierarchy, written "0" to join when
-                                * clone3 cannot be used */
+    int cgroup_dir_fd;         /* the group's directory in its cgroup2 hierarchy, for
+                                * clone3(CLONE_INTO_CGROUP); -EBADF: none */
+    const int *cgroup_fds;     /* cg_open_procs_fds(): of each hierarchy, written "0" to join */
     size_t n_cgroup_fds;
+    int cgroup_dir_index; /* the entry of cgroup_fds that a birth in cgroup_dir_fd makes
+                           * needless; -1: none */
     /* what the init gets, by InitFd number; -EBADF: not handed over (only INIT_FD_USERNS
      * may be absent). Every other descriptor is closed before the init is exec'd. */
     int fds[_INIT_FD_MAX];
@@ -35,6 +39,6 @@ typedef struct SpawnError {
     const char *step; /* "clone3", "clone", "cgroup", "cgroupns", "fds", "exec-init" */
 } SpawnError;
 
-/* On success returns the init's pid and a pidfd for it, and 1 when it was born in its cgroup
- * (clone3), 0 when it joined by writing cgroup.procs. */
+/* On success returns the init's pid and a pidfd for it, and 1 when it was born in its cgroup2
+ * group (clone3), 0 when it joined every hierarchy by writing. */
 int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e);
