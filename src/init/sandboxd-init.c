@@ -402,8 +402,6 @@ int main(void) {
     const char *net_step = NULL;
     if (plan->net_ns && (r = netdev_configure(&plan->net, &net_step)) < 0)
         die(net_step, r, "configuring the sandbox's network");
-    if (plan->net_ns && (r = netdev_allow_low_ports()) < 0)
-        die("network", r, "setting net.ipv4.ip_unprivileged_port_start=0 in the sandbox");
     StepError e = {0};
     r = rootfs_setup(plan, userns_fd, &e);
     if (r >= 0)

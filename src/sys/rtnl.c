@@ -267,13 +267,11 @@ int rtnl_veth_create(Rtnl *nl, const char *host_name, const char *peer_name, int
     struct nlmsghdr *h = put_header(buf, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
     struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(h, sizeof *ifm);
     ifm->ifi_family = AF_UNSPEC;
-    ifm->ifi_flags = IFF_UP;
-    ifm->ifi_change = IFF_UP;
     mnl_attr_put_strz(h, IFLA_IFNAME, host_name);
     if (mtu > 0)
         mnl_attr_put_u32(h, IFLA_MTU, mtu);
-    /* the kernel enslaves after creating and bringing up the pair, all under one RTNL lock:
-     * no moment exists where the host end is up outside the bridge */
+    /* enslaved as it is made, and down until its port is configured: it is never up outside
+     * the bridge, nor before it has its port settings */
     mnl_attr_put_u32(h, IFLA_MASTER, master_ifindex);
     struct nlattr *info = mnl_attr_nest_start(h, IFLA_LINKINFO);
     mnl_attr_put_strz(h, IFLA_INFO_KIND, "veth");
@@ -295,20 +293,45 @@ int rtnl_veth_create(Rtnl *nl, const char *host_name, const char *peer_name, int
     int r = rtnl_call(nl, h, NULL, NULL);
     if (r < 0)
         return r;
-    /* Hairpin mode on the bridge port: a sandbox reaching its own published port is DNAT'd
-     * back out of the port it came in by, which a bridge refuses otherwise (br_netfilter
-     * hosts). Port options only apply to an existing port, hence a second message. */
-    h = put_header(buf, RTM_NEWLINK, 0);
-    ifm = mnl_nlmsg_put_extra_header(h, sizeof *ifm);
-    ifm->ifi_family = AF_UNSPEC;
-    mnl_attr_put_strz(h, IFLA_IFNAME, host_name);
-    info = mnl_attr_nest_start(h, IFLA_LINKINFO);
-    mnl_attr_put_strz(h, IFLA_INFO_SLAVE_KIND, "bridge");
-    data = mnl_attr_nest_start(h, IFLA_INFO_SLAVE_DATA);
-    mnl_attr_put_u8(h, IFLA_BRPORT_MODE, 1);
-    mnl_attr_nest_end(h, data);
-    mnl_attr_nest_end(h, info);
-    r = rtnl_call(nl, h, NULL, NULL);
+    /* The port's settings, which apply to an existing port only (and the kernel refuses
+     * IFLA_AF_SPEC on a new link):
+     * - hairpin mode: a sandbox reaching its own published port is DNAT'd back out of the
+     *   port it came in by, which a bridge refuses otherwise (br_netfilter hosts);
+     * - no IPv6 address generation: a bridge port needs no link-local address, and each
+     *   would add routes every device event walks, and DAD and MLD traffic, per sandbox.
+     * A kernel without IPv6 answers EAFNOSUPPORT to the second: then without it. */
+    for (int with_af_spec = 1; with_af_spec >= 0; with_af_spec--) {
+        h = put_header(buf, RTM_NEWLINK, 0);
+        ifm = mnl_nlmsg_put_extra_header(h, sizeof *ifm);
+        ifm->ifi_family = AF_UNSPEC;
+        mnl_attr_put_strz(h, IFLA_IFNAME, host_name);
+        info = mnl_attr_nest_start(h, IFLA_LINKINFO);
+        mnl_attr_put_strz(h, IFLA_INFO_SLAVE_KIND, "bridge");
+        data = mnl_attr_nest_start(h, IFLA_INFO_SLAVE_DATA);
+        mnl_attr_put_u8(h, IFLA_BRPORT_MODE, 1);
+        mnl_attr_nest_end(h, data);
+        mnl_attr_nest_end(h, info);
+        if (with_af_spec) {
+            struct nlattr *af = mnl_attr_nest_start(h, IFLA_AF_SPEC);
+            struct nlattr *in6 = mnl_attr_nest_start(h, AF_INET6);
+            mnl_attr_put_u8(h, IFLA_INET6_ADDR_GEN_MODE, IN6_ADDR_GEN_MODE_NONE);
+            mnl_attr_nest_end(h, in6);
+            mnl_attr_nest_end(h, af);
+        }
+        r = rtnl_call(nl, h, NULL, NULL);
+        if (r != -EAFNOSUPPORT)
+            break;
+    }
+    if (r >= 0) {
+        /* up once configured (the kernel raises a link before it applies IFLA_AF_SPEC) */
+        h = put_header(buf, RTM_NEWLINK, 0);
+        ifm = mnl_nlmsg_put_extra_header(h, sizeof *ifm);
+        ifm->ifi_family = AF_UNSPEC;
+        ifm->ifi_flags = IFF_UP;
+        ifm->ifi_change = IFF_UP;
+        mnl_attr_put_strz(h, IFLA_IFNAME, host_name);
+        r = rtnl_call(nl, h, NULL, NULL);
+    }
     if (r < 0)
         (void) rtnl_link_delete(nl, host_name); /* all or nothing, as the header says */
     return r;

@@ -29,11 +29,12 @@ static inline void rtnl_closep(Rtnl **nl) {
 int rtnl_bridge_ensure(Rtnl *nl, const char *name, const InAddrPrefix *addrs, size_t n_addrs,
                        uint32_t *ret_ifindex, uint32_t *ret_mtu);
 
-/* One RTM_NEWLINK: a veth pair, host end `host_name` enslaved to master_ifindex, with mtu
- * (0: the kernel's default), and up; its peer `peer_name` made directly in the network
- * namespace peer_netns_fd (never in ours), with the same MTU and down (its namespace's owner
- * configures it). -EEXIST if host_name exists (or peer_name in that namespace). All or
- * nothing: when a part fails (e.g. master is no bridge: -EOPNOTSUPP) no link is left. */
+/* A veth pair: host end `host_name` enslaved to master_ifindex as it is made, with mtu (0: the
+ * kernel's default), in hairpin mode, without IPv6 addresses, then up (three RTM_NEWLINK); its
+ * peer `peer_name` made directly in the network namespace peer_netns_fd (never in ours), with
+ * the same MTU and down (its namespace's owner configures it). -EEXIST if host_name exists
+ * (or peer_name in that namespace). All or nothing: when a part fails (e.g. master is no
+ * bridge: -EOPNOTSUPP) no link is left. */
 int rtnl_veth_create(Rtnl *nl, const char *host_name, const char *peer_name, int peer_netns_fd,
                      uint32_t master_ifindex, uint32_t mtu);
 

@@ -440,10 +440,11 @@ static int cmd_e2e(const char *pin) {
     if (netns < 0)
         return 1;
     r = rtnl_veth_create(nl, VETH, "eth0", netns, ifindex, mtu);
-    check(r == 0, "veth created in one message (r=%d)", r);
+    check(r == 0, "veth created (r=%d)", r);
     r = rtnl_veth_create(nl, VETH, "eth1", netns, ifindex, mtu);
     check(r == -EEXIST, "veth with an existing host name: -EEXIST (r=%d)", r);
-    /* one message, one transaction: when enslaving fails, no half of the pair remains */
+    /* the pair and its enslaving are one message, one transaction: when enslaving fails, no
+     * half of the pair remains */
     r = rtnl_veth_create(nl, VETH_BAD, "eth1", netns, 1 /* lo: no master */, mtu);
     q = state_read(-1, host);
     int q2 = state_read(netns, ns);

@@ -62,7 +62,7 @@ def test_bridge_veth_and_init_side(netns_pin):
     assert lines[-1] == "OK: 0 failed"
     passed = [l for l in lines if l.startswith("PASS ")]
     assert len(passed) >= 45
-    for what in ("veth created in one message", "host end: veth, master sbxprobe0, up",
+    for what in ("veth created (r=0)", "host end: veth, master sbxprobe0, up",
                  "netdev_configure inside (r=0", "configure twice: -EEXIST at step",
                  "bridge taken down has its addresses again", "link delete again: -ENODEV",
                  "veth onto a non-bridge master fails and leaves no link"):
@@ -78,6 +78,11 @@ def test_bridge_veth_and_init_side(netns_pin):
     vh = ip("-d", "link", "show", VETH)[0]
     assert vh["master"] == BRIDGE and "UP" in vh["flags"] and vh["mtu"] == 1500
     assert vh["linkinfo"]["info_kind"] == "veth"
+    # a bridge port needs no IPv6 address: none made, so no routes or DAD/MLD per sandbox
+    assert vh.get("inet6_addr_gen_mode") == "none", vh
+    assert not [a for a in ip("addr", "show", "dev", VETH)[0].get("addr_info", [])
+                if a["family"] == "inet6"]
+    assert vh["linkinfo"]["info_slave_data"]["hairpin"] is True
     assert not link_exists("eth0")
     assert Path(f"/proc/sys/net/ipv4/conf/{BRIDGE}/route_localnet").read_text() == "1\n"
     assert Path("/proc/sys/net/ipv4/conf/all/route_localnet").read_text() == "0\n"
