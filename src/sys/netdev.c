@@ -137,51 +137,20 @@ static int default_route_add(Netlink *nl, uint32_t ifindex, int family, const vo
     return nl_call(nl, &req);
 }
 
-/* Writes "0" to dirfd/path. */
-static int sysctl_off(int dirfd, const char *path) {
-    _cleanup_close_ int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+/* Lets every user of the calling process's network namespace bind ports below 1024
+ * (net.ipv4.ip_unprivileged_port_start=0), as Docker does. One path: each /proc/sys/net lookup
+ * compares against every network namespace on the host (all are cached under the same names),
+ * ~70 us a component with 300 sandboxes running. Router advertisements and redirects, which
+ * sysctls here used to refuse, never reach a sandbox's port: table bridge sandboxd drops
+ * them (nft.h). */
+static int allow_low_ports(void) {
+    _cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start",
+                                  O_WRONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -errno;
     if (write(fd, "0\n", 2) != 2)
         return -errno;
     return 0;
-}
-
-/* /proc/sys/net of the caller's network namespace, as directory fds: every namespace has its
- * own entries there, all cached under the same names, so each path component looked up
- * compares against every network namespace on the host (~150 ns each: five full paths cost
- * 0.6 ms of each start with 300 sandboxes running). Each directory is walked once. */
-typedef struct SysctlNet {
-    int ipv4, conf4, conf6_eth0; /* conf6_eth0: -ENOENT without IPv6 */
-} SysctlNet;
-
-static void sysctl_net_close(SysctlNet *d) {
-    safe_close(d->ipv4);
-    safe_close(d->conf4);
-    safe_close(d->conf6_eth0);
-}
-
-static int open_dir(int dirfd, const char *path) {
-    int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return fd < 0 ? -errno : fd;
-}
-
-/* The sandbox's kernel believes no router advertisement and no ICMP redirect: a neighbour on
- * the bridge with CAP_NET_RAW (which a unit may grant; Docker's default set has it) could
- * otherwise give it a default route and addresses of its choosing (CVE-2020-13401) or
- * redirect its traffic to itself. Its routes are the daemon's, static. IPv4 takes redirects
- * when "all" or the link says so: both. Before eth0 is up, so none slips in between. A
- * kernel without IPv6 has no ipv6 directory: no error. */
-static int harden(const SysctlNet *d, const char **step) {
-    int r = sysctl_off(d->conf4, "all/accept_redirects");
-    r = r ?: sysctl_off(d->conf4, "eth0/accept_redirects");
-    if (r == 0 && d->conf6_eth0 >= 0) {
-        r = sysctl_off(d->conf6_eth0, "accept_ra");
-        r = r ?: sysctl_off(d->conf6_eth0, "accept_redirects");
-    }
-    if (r < 0)
-        *step = "eth0 sysctl";
-    return r;
 }
 
 int netdev_configure(const PlanNetwork *n, const char **step) {
@@ -197,14 +166,7 @@ int netdev_configure(const PlanNetwork *n, const char **step) {
         return r;
     }
     /* /proc/sys shows the opener's namespace: this one */
-    _cleanup_(sysctl_net_close) SysctlNet d = {-EBADF, -EBADF, -EBADF};
-    _cleanup_close_ int netfd = open_dir(AT_FDCWD, "/proc/sys/net");
-    r = netfd;
-    if (r >= 0)
-        r = d.ipv4 = open_dir(netfd, "ipv4");
-    if (r >= 0)
-        r = sysctl_off(d.ipv4, "ip_unprivileged_port_start");
-    if (r < 0) {
+    if ((r = allow_low_ports()) < 0) {
         *step = "network sysctl";
         return r;
     }
@@ -217,18 +179,6 @@ int netdev_configure(const PlanNetwork *n, const char **step) {
         *step = "eth0";
         return -errno;
     }
-    r = d.conf4 = open_dir(d.ipv4, "conf");
-    if (r >= 0) {
-        d.conf6_eth0 = open_dir(netfd, "ipv6/conf/eth0");
-        if (d.conf6_eth0 < 0 && d.conf6_eth0 != -ENOENT)
-            r = d.conf6_eth0;
-    }
-    if (r < 0) {
-        *step = "eth0 sysctl";
-        return r;
-    }
-    if ((r = harden(&d, step)) < 0)
-        return r;
     if ((r = link_set(&nl, ifindex, NULL, n->mtu, false)) < 0) {
         *step = "eth0 mtu";
         return r;

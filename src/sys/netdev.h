@@ -9,9 +9,9 @@
  * namespace lacks CAP_NET_BIND_SERVICE over a namespace the host's user namespace owns; and,
  * when n->eth0, gives the link the daemon made ("eth0") its MTU, addresses (IPv6 without
  * duplicate address detection, so it is usable at once) and default routes via the gateways,
- * and brings it up; it takes no router advertisements nor ICMP redirects. The sysctls are
- * written through /proc/sys/net, so this is called while that is writable: before the root,
- * whose /proc/sys is read-only, is set up. Plain rtnetlink without libraries: the init is
- * linked statically and Debian ships libmnl shared only. On failure *step names what failed
- * ("eth0 address"). */
+ * and brings it up. The sysctl is written through /proc/sys/net, so this is called while that
+ * is writable: before the root, whose /proc/sys is read-only, is set up. (No router
+ * advertisement or redirect reaches eth0: the bridge drops them.) Plain rtnetlink without
+ * libraries: the init is linked statically and Debian ships libmnl shared only. On failure
+ * *step names what failed ("eth0 address"). */
 int netdev_configure(const PlanNetwork *n, const char **step);

@@ -620,15 +620,15 @@ static int m_port_addr_not_in(struct nftnl_rule *r, uint32_t base, uint32_t offs
 }
 
 /* icmpv6 type nd-neighbor-advert */
-static int m_icmpv6_type(struct nftnl_rule *r, uint8_t type) {
-    uint8_t icmp6 = IPPROTO_ICMPV6;
-    return e_meta(r, NFT_META_L4PROTO, NFT_REG_1) ?: e_cmp(r, NFT_CMP_EQ, &icmp6, 1) ?:
+/* meta l4proto icmp|ipv6-icmp icmp[v6] type == type */
+static int m_icmp_type(struct nftnl_rule *r, uint8_t l4proto, uint8_t type) {
+    return e_meta(r, NFT_META_L4PROTO, NFT_REG_1) ?: e_cmp(r, NFT_CMP_EQ, &l4proto, 1) ?:
            e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, NFT_REG_1) ?:
            e_cmp(r, NFT_CMP_EQ, &type, 1);
 }
 
 static int m_neighbour_advert(struct nftnl_rule *r) {
-    return m_icmpv6_type(r, 136);
+    return m_icmp_type(r, IPPROTO_ICMPV6, 136);
 }
 
 /* oifname "sbx*": a frame leaving the bridge by a sandbox's port */
@@ -886,19 +886,37 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
              (v6 ? m_port_addr_not_in(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 16, SET_SRC6) : 0) ?:
              e_verdict(r, NF_DROP));
 
-    /* Multicast listener reports (and dones) are for multicast routers and snooping
-     * switches: no sandbox needs another's, nor the host's. The bridge has no querier, so
-     * it floods each to every port, and each sandbox's kernel parses it: a start's five
-     * (the new sandbox's and the bridge's own) cost ~5 ms of CPU with 300 sandboxes
-     * running. The bridge's snooping still sees them as they come in. */
-    static const uint8_t mld_types[] = {131 /* v1 report */, 132 /* done */,
-                                        143 /* v2 report */};
+    /* Into a sandbox's port, from a sibling (forward) or the host (output):
+     * - no router advertisement nor redirect (ICMPv6 or ICMP): a sibling with CAP_NET_RAW
+     *   (which a unit may grant; Docker's default set has it) could otherwise give it a
+     *   default route and addresses of its choosing (CVE-2020-13401) or redirect its
+     *   traffic; the sandboxes' routes are the daemon's, static, and the host sends
+     *   redirects when it hairpins a published port. Here once for all rather than by
+     *   sysctls in each sandbox (each /proc/sys/net lookup compares against every network
+     *   namespace on the host: ~1 ms of a start with 300 sandboxes running).
+     * - no multicast listener report or done: they are for multicast routers and snooping
+     *   switches. The bridge has no querier, so it floods each to every port and each
+     *   sandbox's kernel parses it: a start's six (the new sandbox's and the bridge's own)
+     *   cost ~5 ms of CPU with 300 sandboxes running. The bridge's snooping still sees
+     *   them on the way in. */
+    static const struct {
+        uint16_t ether_type;
+        uint8_t l4proto, type;
+    } unwanted[] = {
+        {ETH_P_IPV6, IPPROTO_ICMPV6, 134 /* router advertisement */},
+        {ETH_P_IPV6, IPPROTO_ICMPV6, 137 /* redirect */},
+        {ETH_P_IP, IPPROTO_ICMP, 5 /* redirect */},
+        {ETH_P_IPV6, IPPROTO_ICMPV6, 131 /* listener report (v1) */},
+        {ETH_P_IPV6, IPPROTO_ICMPV6, 132 /* listener done */},
+        {ETH_P_IPV6, IPPROTO_ICMPV6, 143 /* listener report (v2) */},
+    };
     static const int out_chains[] = {CHAIN_BR_FORWARD, CHAIN_BR_OUTPUT};
     for (size_t i = 0; i < ELEMENTSOF(out_chains); i++)
-        for (size_t j = 0; j < ELEMENTSOF(mld_types); j++)
+        for (size_t j = 0; j < ELEMENTSOF(unwanted); j++)
             RULE(out_chains[i], m_to_sandbox_port(r) ?:
-                                    m_ether_type(r, NFT_CMP_EQ, ETH_P_IPV6) ?:
-                                    m_icmpv6_type(r, mld_types[j]) ?: e_verdict(r, NF_DROP));
+                                    m_ether_type(r, NFT_CMP_EQ, unwanted[j].ether_type) ?:
+                                    m_icmp_type(r, unwanted[j].l4proto, unwanted[j].type) ?:
+                                    e_verdict(r, NF_DROP));
 #undef RULE
     return 0;
 }

@@ -47,7 +47,11 @@
  *                      iifname . ip6 saddr != @src6 drop;
  *                      a neighbour advertisement whose target is not link-local and not
  *                      iifname . target in @src6: drop
- *   (without IPv6, every IPv6 source but link-local and :: is dropped, src6 not made).
+ *   (without IPv6, every IPv6 source but link-local and :: is dropped, src6 not made);
+ *   chain forward, chain output (filter, bridge forward/output, priority -200: before
+ *                      br_netfilter), frames leaving by a sandbox's port (oifname "sbx*"),
+ *                      from a sibling or from the host: router advertisements, ICMPv6 and
+ *                      ICMP redirects, multicast listener reports and dones: drop.
  */
 
 #include <stdbool.h>

@@ -188,9 +188,12 @@ BRIDGE_RULES = [
     'iifname "sbx*" icmpv6 type nd-neighbor-advert @th,64,64 != 0xfe80000000000000 '
     'iifname . @th,64,128 != @src6 drop',
 ]
-# no listener reports into a sandbox, from its siblings (forward) or the host (output)
-BRIDGE_MLD_RULES = [f'oifname "sbx*" icmpv6 type {t} drop'
-                    for t in ("mld-listener-report", "mld-listener-done", "mld2-listener-report")]
+# no router advertisement, redirect or listener report into a sandbox, from its siblings
+# (forward) or the host (output)
+BRIDGE_OUT_RULES = [f'oifname "sbx*" {t} drop' for t in (
+    "icmpv6 type nd-router-advert", "icmpv6 type nd-redirect", "icmp type redirect",
+    "icmpv6 type mld-listener-report", "icmpv6 type mld-listener-done",
+    "icmpv6 type mld2-listener-report")]
 
 
 def test_replace_reads_back_exactly(ns):
@@ -224,8 +227,8 @@ def test_replace_reads_back_exactly(ns):
         ("forward", "filter", "forward", -200, "accept"),
         ("output", "filter", "output", -200, "accept")]
     assert elements(ns, "bridge") == EXPECTED_BRIDGE_ELEMENTS
-    assert rules(ns, "bridge") == {"prerouting": BRIDGE_RULES, "forward": BRIDGE_MLD_RULES,
-                                   "output": BRIDGE_MLD_RULES}
+    assert rules(ns, "bridge") == {"prerouting": BRIDGE_RULES, "forward": BRIDGE_OUT_RULES,
+                                   "output": BRIDGE_OUT_RULES}
     assert probe(ns, "intact", BRIDGE, V4, V6).stdout == "1\n"
 
 
