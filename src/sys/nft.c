@@ -894,8 +894,9 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
      *   redirects when it hairpins a published port. Here once for all rather than by
      *   sysctls in each sandbox (each /proc/sys/net lookup compares against every network
      *   namespace on the host: ~1 ms of a start with 300 sandboxes running).
-     * - no multicast listener report or done: they are for multicast routers and snooping
-     *   switches. The bridge has no querier, so it floods each to every port and each
+     * - no router solicitation (each sandbox sends them, backing off to one an hour, as
+     *   its kernel takes advertisements) and no multicast listener report or done: they
+     *   are for routers and snooping switches. The bridge has no querier, so it floods each to every port and each
      *   sandbox's kernel parses it: a start's six (the new sandbox's and the bridge's own)
      *   cost ~5 ms of CPU with 300 sandboxes running. The bridge's snooping still sees
      *   them on the way in. */
@@ -903,6 +904,7 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
         uint16_t ether_type;
         uint8_t l4proto, type;
     } unwanted[] = {
+        {ETH_P_IPV6, IPPROTO_ICMPV6, 133 /* router solicitation */},
         {ETH_P_IPV6, IPPROTO_ICMPV6, 134 /* router advertisement */},
         {ETH_P_IPV6, IPPROTO_ICMPV6, 137 /* redirect */},
         {ETH_P_IP, IPPROTO_ICMP, 5 /* redirect */},

@@ -50,8 +50,9 @@
  *   (without IPv6, every IPv6 source but link-local and :: is dropped, src6 not made);
  *   chain forward, chain output (filter, bridge forward/output, priority -200: before
  *                      br_netfilter), frames leaving by a sandbox's port (oifname "sbx*"),
- *                      from a sibling or from the host: router advertisements, ICMPv6 and
- *                      ICMP redirects, multicast listener reports and dones: drop.
+ *                      from a sibling or from the host: router solicitations and
+ *                      advertisements, ICMPv6 and ICMP redirects, multicast listener reports
+ *                      and dones: drop.
  */
 
 #include <stdbool.h>

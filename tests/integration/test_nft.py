@@ -188,10 +188,11 @@ BRIDGE_RULES = [
     'iifname "sbx*" icmpv6 type nd-neighbor-advert @th,64,64 != 0xfe80000000000000 '
     'iifname . @th,64,128 != @src6 drop',
 ]
-# no router advertisement, redirect or listener report into a sandbox, from its siblings
+# no router solicitation or advertisement, redirect or listener report into a sandbox, from its siblings
 # (forward) or the host (output)
 BRIDGE_OUT_RULES = [f'oifname "sbx*" {t} drop' for t in (
-    "icmpv6 type nd-router-advert", "icmpv6 type nd-redirect", "icmp type redirect",
+    "icmpv6 type nd-router-solicit", "icmpv6 type nd-router-advert", "icmpv6 type nd-redirect",
+    "icmp type redirect",
     "icmpv6 type mld-listener-report", "icmpv6 type mld-listener-done",
     "icmpv6 type mld2-listener-report")]
 
