@@ -49,7 +49,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_set_elem *, nftnl_set_elem_free)
 /* NF_BR_PRE_ROUTING: <linux/netfilter_bridge.h> pulls in <linux/if.h>, which clashes with
  * <net/if.h> */
 #define NFT_BR_PRE_ROUTING 0
-#define NFT_BR_FORWARD 2
 #define NFT_BR_LOCAL_OUT 3
 /* nft's "filter" priority in the bridge family */
 #define NFT_BR_PRIO_FILTER (-200)
@@ -136,7 +135,6 @@ enum {
     CHAIN_POSTROUTING,
     CHAIN_FORWARD,
     CHAIN_BR_PREROUTING,
-    CHAIN_BR_FORWARD,
     CHAIN_BR_OUTPUT,
     _CHAIN_MAX,
 };
@@ -160,8 +158,6 @@ static const ChainDef chain_defs[_CHAIN_MAX] = {
                              NFPROTO_BRIDGE},
     /* before br_netfilter's hooks (priority 0), which would pass the frame through the inet
      * chains once per port */
-    [CHAIN_BR_FORWARD] = {"forward", "filter", NFT_BR_FORWARD, NFT_BR_PRIO_FILTER,
-                          NFPROTO_BRIDGE},
     [CHAIN_BR_OUTPUT] = {"output", "filter", NFT_BR_LOCAL_OUT, NFT_BR_PRIO_FILTER,
                          NFPROTO_BRIDGE},
 };
@@ -886,20 +882,21 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
              (v6 ? m_port_addr_not_in(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 16, SET_SRC6) : 0) ?:
              e_verdict(r, NF_DROP));
 
-    /* Into a sandbox's port, from a sibling (forward) or the host (output):
-     * - no router advertisement nor redirect (ICMPv6 or ICMP): a sibling with CAP_NET_RAW
-     *   (which a unit may grant; Docker's default set has it) could otherwise give it a
-     *   default route and addresses of its choosing (CVE-2020-13401) or redirect its
-     *   traffic; the sandboxes' routes are the daemon's, static, and the host sends
+    /* Neither from a sandbox (prerouting, before the bridge floods it to every port) nor
+     * from the host into one (output):
+     * - router advertisements and ICMPv6 and ICMP redirects: a sibling with CAP_NET_RAW
+     *   (which a unit may grant; Docker's default set has it) could otherwise give a
+     *   sandbox a default route and addresses of its choosing (CVE-2020-13401) or redirect
+     *   its traffic; the sandboxes' routes are the daemon's, static, and the host sends
      *   redirects when it hairpins a published port. Here once for all rather than by
      *   sysctls in each sandbox (each /proc/sys/net lookup compares against every network
      *   namespace on the host: ~1 ms of a start with 300 sandboxes running).
-     * - no router solicitation (each sandbox sends them, backing off to one an hour, as
-     *   its kernel takes advertisements) and no multicast listener report or done: they
-     *   are for routers and snooping switches. The bridge has no querier, so it floods each to every port and each
-     *   sandbox's kernel parses it: a start's six (the new sandbox's and the bridge's own)
-     *   cost ~5 ms of CPU with 300 sandboxes running. The bridge's snooping still sees
-     *   them on the way in. */
+     * - router solicitations (each sandbox's kernel sends them, backing off to one an hour)
+     *   and multicast listener reports and dones: they are for routers and snooping
+     *   switches, and the bridge, which has no querier, flooded each to every port, where
+     *   every sandbox's kernel parsed it: a start's six cost ~5 ms of CPU with 300 sandboxes
+     *   running.
+     * Type first, port last: the chain sees every frame, and the name compare costs most. */
     static const struct {
         uint16_t ether_type;
         uint8_t l4proto, type;
@@ -912,13 +909,12 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
         {ETH_P_IPV6, IPPROTO_ICMPV6, 132 /* listener done */},
         {ETH_P_IPV6, IPPROTO_ICMPV6, 143 /* listener report (v2) */},
     };
-    static const int out_chains[] = {CHAIN_BR_FORWARD, CHAIN_BR_OUTPUT};
-    for (size_t i = 0; i < ELEMENTSOF(out_chains); i++)
+    for (int out = 0; out <= 1; out++)
         for (size_t j = 0; j < ELEMENTSOF(unwanted); j++)
-            RULE(out_chains[i], m_to_sandbox_port(r) ?:
-                                    m_ether_type(r, NFT_CMP_EQ, unwanted[j].ether_type) ?:
-                                    m_icmp_type(r, unwanted[j].l4proto, unwanted[j].type) ?:
-                                    e_verdict(r, NF_DROP));
+            RULE(out ? CHAIN_BR_OUTPUT : CHAIN_BR_PREROUTING,
+                 m_ether_type(r, NFT_CMP_EQ, unwanted[j].ether_type) ?:
+                     m_icmp_type(r, unwanted[j].l4proto, unwanted[j].type) ?:
+                     (out ? m_to_sandbox_port(r) : m_sandbox_port(r)) ?: e_verdict(r, NF_DROP));
 #undef RULE
     return 0;
 }

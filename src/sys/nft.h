@@ -48,11 +48,10 @@
  *                      a neighbour advertisement whose target is not link-local and not
  *                      iifname . target in @src6: drop
  *   (without IPv6, every IPv6 source but link-local and :: is dropped, src6 not made);
- *   chain forward, chain output (filter, bridge forward/output, priority -200: before
- *                      br_netfilter), frames leaving by a sandbox's port (oifname "sbx*"),
- *                      from a sibling or from the host: router solicitations and
- *                      advertisements, ICMPv6 and ICMP redirects, multicast listener reports
- *                      and dones: drop.
+ *   and in prerouting (from a sandbox) and in chain output (filter, bridge output, priority
+ *   -200: before br_netfilter; frames the host sends out by a sandbox's port, oifname
+ *   "sbx*"): router solicitations and advertisements, ICMPv6 and ICMP redirects, multicast
+ *   listener reports and dones: drop.
  */
 
 #include <stdbool.h>

@@ -149,7 +149,7 @@ def test_daemon_start_makes_bridge_table_and_forwarding(netd):
     assert nft_elements() == EMPTY
     assert CHAINS <= nft_chains(), f"chains of inet sandboxd: {nft_chains()}"
     assert port_bindings() == set()
-    assert nft_chains("bridge", "sandboxd") == {"prerouting", "forward", "output"}
+    assert nft_chains("bridge", "sandboxd") == {"prerouting", "output"}
     assert sysctl("net/ipv4/ip_forward") == "1"
     assert sysctl("net/ipv6/conf/all/forwarding") == "1"
     # DNAT of 127.0.0.1 onto the bridge only, never on all (CVE-2020-8558)
