@@ -259,10 +259,10 @@ static int step_spawn(StartContext *c) {
     int r = spawn_init(&sp, &s->init_pid, &s->init_pidfd, &se);
     if (r < 0)
         return start_fail(s, r, "spawning the sandbox (step %s)", se.step);
-    log_debug("%s: init %d %s %s", s->name, (int) s->init_pid,
-              r > 0 ? "born in its cgroup2 group by clone3(CLONE_INTO_CGROUP), joined the rest:"
-                    : "joined its cgroup",
-              cg_display_path(s->cgroup));
+    log_debug("%s: init %d %s %s%s", s->name, (int) s->init_pid,
+              r > 0 ? "born in its cgroup by clone3(CLONE_INTO_CGROUP):" : "joined its cgroup",
+              cg_display_path(s->cgroup),
+              r > 0 && c->n_cg_fds > 1 ? " (the unified hierarchy; joined the v1 ones)" : "");
     /* the init has its copies; ours of its end must go, or we never see it hang up */
     c->fds[INIT_FD_SYNC] = safe_close(c->fds[INIT_FD_SYNC]);
     s->sync_fd = TAKE_FD(c->sync_fd);

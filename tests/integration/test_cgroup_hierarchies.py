@@ -126,6 +126,30 @@ def test_sandbox_has_its_own_group_in_every_hierarchy(daemon, layers):
 
 
 @pytest.mark.cgroup_v1
+def test_init_is_born_in_its_unified_group_on_a_hybrid_host(tmp_path, layers):
+    """A hybrid host's unified hierarchy has no tasks file, and a write to cgroup.procs waits
+    out an RCU grace period after a quiet spell (~12 ms here): the init is born in its
+    unified group by clone3(CLONE_INTO_CGROUP) and joins the v1 hierarchies by writing
+    tasks, ending up in its own group in every one."""
+    d = Daemon(tmp_path)
+    d.start(args=["--debug"])
+    try:
+        d.write_unit("hy.unit", unit_text(layers, SLEEPER))
+        d.ctl("start", "hy.unit")
+        out = d.output.read_text()
+        assert (f"born in its cgroup by clone3(CLONE_INTO_CGROUP): /{SLICE}/hy.unit "
+                "(the unified hierarchy; joined the v1 ones)") in out, out[-2000:]
+        pid = int(d.show("hy.unit")["MainPID"])
+        for p in (pid, init_of(pid)):
+            lines = proc_cgroup(p)
+            assert len(lines) == len(hierarchies()), (lines, hierarchies())
+            assert all(l.endswith(f":/{SLICE}/hy.unit") for l in lines), lines
+        d.ctl("stop", "hy.unit")
+    finally:
+        d.stop()
+
+
+@pytest.mark.cgroup_v1
 def test_unified_group_is_removed_after_a_failed_start(daemon, layers):
     """A start that fails once the groups exist (the init cannot exec the payload) removes
     them all, the unified one included."""
