@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-#include <time.h>
-
 #include "cgroup.h"
 
 /* Shared by sandbox.c, sandbox-prepare.c and sandbox-adopt.c only. */
@@ -16,12 +14,6 @@ int sandbox_set_start_error(Sandbox *s, const char *fmt, ...) __attribute__((for
 /* Accuracy of the unit's timers: sd-event's default (0) lets a timer fire up to 250 ms late,
  * which would stretch RestartSec=100ms and the start and stop timeouts. */
 #define TIMER_ACCURACY_USEC USEC_PER_MSEC
-
-static inline uint64_t now_monotonic_usec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
 
 /* The only writer of s->state (see sandbox.c). */
 void sandbox_set_state(Sandbox *s, SandboxState state);

@@ -35,6 +35,7 @@
 #include "sandbox.h"
 #include "spawn.h"
 #include "strv.h"
+#include "time-util.h"
 #include "userns.h"
 
 #define MAX_CGROUP_FDS CG_HIERARCHIES_MAX
@@ -345,12 +346,12 @@ int sandbox_start_process(Sandbox *s) {
     /* what each step took, for --debug: where a start's time goes (bench/ finds how much) */
     char timing[256];
     size_t used = 0;
-    uint64_t t = now_monotonic_usec();
+    uint64_t t = now_usec(CLOCK_MONOTONIC);
 
     r = 0;
     for (size_t i = 0; i < ELEMENTSOF(steps) && r >= 0; i++) {
         r = steps[i].run(&c);
-        uint64_t t2 = now_monotonic_usec();
+        uint64_t t2 = now_usec(CLOCK_MONOTONIC);
         int k = snprintf(timing + used, sizeof timing - used, " %s %" PRIu64, steps[i].name,
                          t2 - t);
         if (k > 0 && (size_t) k < sizeof timing - used)

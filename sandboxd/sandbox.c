@@ -31,6 +31,7 @@
 #include "sandbox.h"
 #include "seccomp-cache.h"
 #include "strv.h"
+#include "time-util.h"
 
 #define CLEANUP_RETRY_USEC (20 * USEC_PER_MSEC)
 #define CLEANUP_MAX_TRIES 250 /* 5 s */
@@ -108,12 +109,6 @@ bool sandbox_should_restart(RestartPolicy policy, SandboxResult result, int exit
     default:
         return false;
     }
-}
-
-static uint64_t now_usec(clockid_t clock) {
-    struct timespec ts;
-    clock_gettime(clock, &ts);
-    return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
 char *sandbox_log_path(const Sandbox *s) {
@@ -388,7 +383,7 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
         s->got_ready = true;
         s->main_pid = cred_pid > 0 ? cred_pid : s->init_pid;
         log_debug("%s: payload ready %" PRIu64 " µs after go", s->name,
-                  now_monotonic_usec() - s->released_usec);
+                  now_usec(CLOCK_MONOTONIC) - s->released_usec);
         sandbox_log_event(s, "Started, main PID %d.", (int) s->main_pid);
         int r = sandbox_save(s);
         if (r < 0) /* only a later sandboxd needs it: not a reason to fail the start */

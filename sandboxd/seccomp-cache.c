@@ -6,6 +6,7 @@
 #include "log.h"
 #include "seccomp-cache.h"
 #include "seccomp.h"
+#include "time-util.h"
 
 /* Different (profile, capabilities) pairs in use at once are few; a bound keeps a loop of
  * edited profile files from growing the daemon. */
@@ -85,12 +86,6 @@ static Entry *slot(SeccompCache *c) {
     return oldest;
 }
 
-static uint64_t now_usec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 int seccomp_cache_get(SeccompCache **cp, const char *profile, uint64_t caps, SeccompFilter **ret,
                       SeccompError *e) {
     if (profile && streq(profile, "unconfined")) {
@@ -121,7 +116,7 @@ int seccomp_cache_get(SeccompCache **cp, const char *profile, uint64_t caps, Sec
     if (!f)
         return -ENOMEM;
     f->n_ref = 1;
-    uint64_t start = now_usec();
+    uint64_t start = now_usec(CLOCK_MONOTONIC);
     r = seccomp_compile(p, caps, &f->bpf, &f->size, e);
     if (r < 0) {
         seccomp_filter_unref(f);
@@ -130,7 +125,7 @@ int seccomp_cache_get(SeccompCache **cp, const char *profile, uint64_t caps, Sec
     uint64_t mask = seccomp_profile_caps_mask(p);
     log_debug("seccomp: compiled %s for capabilities %#llx in %llu us: %zu instructions",
               profile ? profile : "the default profile", (unsigned long long) (caps & mask),
-              (unsigned long long) (now_usec() - start), f->size / 8);
+              (unsigned long long) (now_usec(CLOCK_MONOTONIC) - start), f->size / 8);
     char *path_copy = profile ? strdup(profile) : NULL;
     if (profile && !path_copy) {
         seccomp_filter_unref(f);

@@ -20,6 +20,7 @@
 #include "parse-util.h"
 #include "sandbox-bus.h"
 #include "strv.h"
+#include "time-util.h"
 #include "unit.h"
 
 /* Queries answer at once, or sandboxd is hung: systemctl's default method timeout. Start,
@@ -119,12 +120,6 @@ static int print_log(const void *text, size_t len, bool add_newline) {
     return 0;
 }
 
-static uint64_t now_usec(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
-}
-
 static bool is_job(const char *method) {
     return streq(method, "StartUnit") || streq(method, "StopUnit") ||
            streq(method, "RestartUnit");
@@ -154,7 +149,7 @@ static bool report_transport_error(int r, uint64_t timeout) {
 /* sd-bus's own wait for authentication is 90 s, whatever the call's timeout: a hung daemon
  * must not hold a query that long. */
 static int wait_ready(sd_bus *bus, uint64_t timeout) {
-    uint64_t deadline = now_usec() + timeout;
+    uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout;
     for (;;) {
         int r = sd_bus_is_ready(bus);
         if (r != 0)
@@ -164,7 +159,7 @@ static int wait_ready(sd_bus *bus, uint64_t timeout) {
             return r;
         if (r > 0)
             continue;
-        uint64_t n = now_usec();
+        uint64_t n = now_usec(CLOCK_MONOTONIC);
         if (n >= deadline)
             return -ETIMEDOUT;
         r = sd_bus_wait(bus, deadline - n);

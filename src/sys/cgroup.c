@@ -933,7 +933,8 @@ int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max) {
          * here) whenever no move happened in the last one: most starts. The child that writes
          * is a single thread, so both files move the same. v2 has no such file (and clone3
          * puts the child straight into its group there). */
-        _cleanup_free_ char *p = hier_path(h[i].mount, cg->path, h[i].v2 ? "cgroup.procs" : "tasks");
+        const char *file = h[i].v2 ? "cgroup.procs" : "tasks";
+        _cleanup_free_ char *p = hier_path(h[i].mount, cg->path, file);
         fds[i] = p ? open(p, O_WRONLY | O_CLOEXEC) : -ENOMEM;
         if (fds[i] < 0) {
             int r = p ? -errno : -ENOMEM;

@@ -93,8 +93,8 @@ int cg_open_dir(const Cgroup *cg, int *ret_index);
 const char *cg_display_path(const Cgroup *cg);
 
 /* Opens cgroup.procs of each hierarchy (tasks on v1), O_WRONLY|O_CLOEXEC, for a child that
- * joins by writing "0" before it execs; the child must be single-threaded. Returns the number of fds, -ERANGE when more than max (give it
- * CG_HIERARCHIES_MAX). */
+ * joins by writing "0" before it execs; the child must be single-threaded. Returns the number
+ * of fds, -ERANGE when more than max (give it CG_HIERARCHIES_MAX). */
 int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max);
 
 /* Sends sig to every process in the cgroup and the groups below it (for SIGKILL, cgroup.kill of
