@@ -78,7 +78,9 @@ int main(int argc, char **argv) {
     NftNetwork net = {
         .bridge = "sbx0",
         .v4 = {.family = AF_INET, .addr.bytes = {10, 88}, .prefixlen = 16},
-        .v6 = {.family = AF_INET6, .addr.bytes = {0xfd, 0, 0, 0x88}, .prefixlen = 64}};
+        .v6 = {.family = AF_INET6, .addr.bytes = {0xfd, 0, 0, 0x88}, .prefixlen = 64},
+        .gateway4.bytes = {10, 88, 0, 1},
+        .gateway6.bytes = {0xfd, 0, 0, 0x88, [15] = 1}};
     _cleanup_(nft_closep) Nft *n = NULL;
     _cleanup_free_ uint64_t *t = calloc(rounds, sizeof *t);
     _cleanup_free_ NftPort *ports = calloc(n_el + 1, sizeof *ports);

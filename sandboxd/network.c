@@ -66,7 +66,11 @@ struct Network {
 };
 
 static NftNetwork nft_network(const Network *n) {
-    return (NftNetwork){.bridge = n->bridge, .v4 = n->ctx.v4, .v6 = n->ctx.v6};
+    return (NftNetwork){.bridge = n->bridge,
+                        .v4 = n->ctx.v4,
+                        .v6 = n->ctx.v6,
+                        .gateway4 = n->gateway4,
+                        .gateway6 = n->gateway6};
 }
 
 const UnitNetworkContext *network_context(const Network *n) {

@@ -181,6 +181,9 @@ static int network_validate(const NftNetwork *net) {
     if (net->v6.family != 0 &&
         (net->v6.family != AF_INET6 || net->v6.prefixlen == 0 || net->v6.prefixlen > 128))
         return -EINVAL;
+    if (!in_addr_prefix_contains(&net->v4, AF_INET, &net->gateway4) ||
+        (net->v6.family && !in_addr_prefix_contains(&net->v6, AF_INET6, &net->gateway6)))
+        return -EINVAL;
     return 0;
 }
 
@@ -764,9 +767,7 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
                                    m_prefix_op(r, true, &any6, NFT_CMP_NEQ) ?:
                                    e_verdict(r, NF_DROP));
     if (net->v6.family == AF_INET6) {
-        InAddrPrefix gw6 = {.family = AF_INET6, .prefixlen = 128};
-        if (in_addr_prefix_nth(&net->v6, 1, &gw6.addr) < 0)
-            return -EINVAL;
+        InAddrPrefix gw6 = {.family = AF_INET6, .addr = net->gateway6, .prefixlen = 128};
         RULE(CHAIN_RAW_PREROUTING, m_nfproto(r, AF_INET6) ?:
                                        m_ifname(r, NFT_META_IIFNAME, NFT_CMP_EQ, br) ?:
                                        m_prefix(r, true, &gw6) ?: e_verdict(r, NF_DROP));
@@ -809,9 +810,7 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
      * reaching a published port of its own bridge, with or without br_netfilter. The host's
      * own connections from the gateway's address need no masquerade: the sandbox answers
      * the gateway already (and the kernel drops a forwarded packet with a local source). */
-    InAddrPrefix gw4 = {.family = AF_INET, .prefixlen = 32};
-    if (in_addr_prefix_nth(&net->v4, 1, &gw4.addr) < 0)
-        return -EINVAL;
+    InAddrPrefix gw4 = {.family = AF_INET, .addr = net->gateway4, .prefixlen = 32};
     RULE(CHAIN_POSTROUTING, m_nfproto(r, AF_INET) ?: m_saddr_in(r, SET_MASQ4) ?:
                                 m_ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, br) ?: e_masq(r));
     RULE(CHAIN_POSTROUTING, m_nfproto(r, AF_INET) ?: m_prefix(r, true, &loopback4) ?:
@@ -821,9 +820,7 @@ static int table_rules(const NftNetwork *net, rule_emit_t emit, void *userdata) 
                                 m_ifname(r, NFT_META_OIFNAME, NFT_CMP_EQ, br) ?:
                                 m_ct_bits(r, NFT_CT_STATUS, IPS_DST_NAT) ?: e_masq(r));
     if (net->v6.family == AF_INET6) {
-        InAddrPrefix gw6 = {.family = AF_INET6, .prefixlen = 128};
-        if (in_addr_prefix_nth(&net->v6, 1, &gw6.addr) < 0)
-            return -EINVAL;
+        InAddrPrefix gw6 = {.family = AF_INET6, .addr = net->gateway6, .prefixlen = 128};
         RULE(CHAIN_POSTROUTING, m_nfproto(r, AF_INET6) ?: m_saddr_in(r, SET_MASQ6) ?:
                                     m_ifname(r, NFT_META_OIFNAME, NFT_CMP_NEQ, br) ?:
                                     e_masq(r));

@@ -69,6 +69,8 @@ typedef struct NftNetwork {
     const char *bridge;
     InAddrPrefix v4;
     InAddrPrefix v6; /* family 0: no IPv6 rules, sets or maps */
+    /* the bridge's own addresses, the sandboxes' gateways (GW4, GW6): inside v4 and v6 */
+    union in_addr_union gateway4, gateway6;
 } NftNetwork;
 
 /* One published port: a DNAT entry. */

@@ -70,6 +70,10 @@ static void parse_network(char **argv, NftNetwork *net) {
     if (!streq(argv[2], "-") &&
         (in_addr_prefix_parse(argv[2], &net->v6) < 0 || net->v6.family != AF_INET6))
         usage("bad IPv6 prefix");
+    /* the daemon's choice: each subnet's first address */
+    (void) in_addr_prefix_nth(&net->v4, 1, &net->gateway4);
+    if (net->v6.family)
+        (void) in_addr_prefix_nth(&net->v6, 1, &net->gateway6);
 }
 
 typedef struct Elements {
