@@ -114,6 +114,80 @@ class Sandboxd:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
+class Floor:
+    """bench/start-floor (build/bench/start-floor): the kernel's part of a networked sandbox
+    start with nothing around it, on sandboxd's bridge, in groups beside sandboxd's under the
+    bench slice with the units' limits (MemoryMax=64M, TasksMax=64). start() returns its wall
+    time in ms; stop() kills the payload (pid 1 of its namespaces), reaps it (this process is
+    made a child subreaper) and removes its groups and directories, untimed."""
+    BIN = BUILD / "bench" / "start-floor"
+    PR_SET_CHILD_SUBREAPER = 36
+
+    def __init__(self, sandboxd):
+        if not self.BIN.exists():
+            sys.exit(f"bench: {self.BIN} is missing (ninja -C build)")
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(self.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        self.layer = sandboxd.layer
+        self.work = Path(tempfile.mkdtemp(prefix="sandboxd-floor."))
+        self.serial = 0
+        self.pid = None
+        unified = Path("/sys/fs/cgroup/cgroup.controllers").exists()
+        if unified:
+            self.slices = [Path("/sys/fs/cgroup") / SLICE]
+        else:
+            self.slices = [p for p in Path("/sys/fs/cgroup").glob(f"*/{SLICE}") if p.is_dir()]
+        if not self.slices:
+            sys.exit(f"bench: no {SLICE} to put the floor's groups in (start a unit first)")
+        self.limits = {"memory.max": "67108864", "memory.limit_in_bytes": "67108864",
+                       "pids.max": "64"}
+
+    def start(self):
+        self.serial += 1
+        name = f"floor-{self.serial}"
+        run = self.work / name
+        run.mkdir()
+        groups = [s / name for s in self.slices]
+        args = [str(self.BIN), "--layer", str(self.layer), "--run", str(run)]
+        for g in groups:
+            args += ["--cgroup", str(g)]
+        for s in self.slices:
+            for f, v in self.limits.items():
+                if (s / f).exists():
+                    args += ["--set", f"{s / name / f}={v}"]
+        args += ["--veth", f"flr{self.serial}", "--bridge", "sandbox0",
+                 "--addr", "10.88.250.1/16", "--gateway", GATEWAY4, "--", "/bin/sleep", "1000"]
+        t0 = time.perf_counter_ns()
+        r = subprocess.run(args, capture_output=True, text=True)
+        ms = (time.perf_counter_ns() - t0) / 1e6
+        if r.returncode != 0:
+            sys.exit(f"bench: start-floor failed: {r.stderr.strip()}")
+        self.pid, self.groups, self.run = int(r.stdout), groups, run
+        return ms
+
+    def stop(self):
+        if self.pid is None:
+            return
+        os.kill(self.pid, 9)
+        os.waitpid(self.pid, 0)
+        for g in self.groups:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    g.rmdir()
+                    break
+                except OSError:  # busy until the kernel has moved the dead task out
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.001)
+        shutil.rmtree(self.run, ignore_errors=True)
+        self.pid = None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.work, ignore_errors=True)
+
+
 class Outside:
     """A namespace playing a client on the LAN: a veth from the bench namespace (198.51.100.1)
     to it (198.51.100.2), default route through us. Its holder (a sleep) dies with close()."""
