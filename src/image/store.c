@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "path-util.h"
+#include "rm-rf.h"
+
+#define RECORD_MAX (16U * 1024U * 1024U)
+
+struct ImageStore {
+    char *path;
+    int dirfd, layers_fd, images_fd, locks_fd, tmp_fd;
+};
+
+const char *image_store_path(const ImageStore *s) {
+    return s->path;
+}
+
+ImageStore *image_store_close(ImageStore *s) {
+    if (s) {
+        safe_close(s->dirfd);
+        safe_close(s->layers_fd);
+        safe_close(s->images_fd);
+        safe_close(s->locks_fd);
+        safe_close(s->tmp_fd);
+        free(s->path);
+        free(s);
+    }
+    return NULL;
+}
+
+static int open_subdir(int dirfd, const char *name) {
+    if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* Importers hold tmp.lock shared while they have work in tmp/; the cleanup takes it exclusive
+ * without waiting, so it only ever removes what nobody is writing. */
+static int lock_tmp(ImageStore *s, int how) {
+    int fd = openat(s->dirfd, "tmp.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, how) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+static int clean_tmp(ImageStore *s) {
+    _cleanup_close_ int lock = lock_tmp(s, LOCK_EX | LOCK_NB);
+    if (lock == -EWOULDBLOCK)
+        return 0; /* an import runs: its leftovers are its own to remove */
+    if (lock < 0)
+        return lock;
+    int fd = dup(s->tmp_fd);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    int r = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+            continue;
+        _cleanup_free_ char *p = NULL;
+        if (asprintf(&p, "%s/tmp/%s", s->path, de->d_name) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+        int k = rm_rf(p);
+        if (k < 0 && r == 0)
+            r = k;
+    }
+    closedir(d);
+    return r;
+}
+
+int image_store_open(const char *path, ImageStore **ret) {
+    _cleanup_(image_store_closep) ImageStore *s = calloc(1, sizeof *s);
+    int r;
+    if (!s)
+        return -ENOMEM;
+    s->dirfd = s->layers_fd = s->images_fd = s->locks_fd = s->tmp_fd = -1;
+    if (!(s->path = strdup(path)))
+        return -ENOMEM;
+    if ((r = mkdir_p(path, 0700)) < 0)
+        return r;
+    s->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (s->dirfd < 0)
+        return -errno;
+    if ((s->layers_fd = open_subdir(s->dirfd, "layers")) < 0)
+        return s->layers_fd;
+    if ((s->images_fd = open_subdir(s->dirfd, "images")) < 0)
+        return s->images_fd;
+    if ((s->locks_fd = open_subdir(s->dirfd, "locks")) < 0)
+        return s->locks_fd;
+    if ((s->tmp_fd = open_subdir(s->dirfd, "tmp")) < 0)
+        return s->tmp_fd;
+    if ((r = clean_tmp(s)) < 0)
+        return r;
+    *ret = TAKE_PTR(s);
+    return 0;
+}
+
+static const char *digest_hex(const char *digest) {
+    return digest + strlen("sha256:");
+}
+
+bool image_store_has_layer(ImageStore *s, const char *diff_id) {
+    if (!digest_is_valid(diff_id))
+        return false;
+    struct stat st;
+    return fstatat(s->layers_fd, digest_hex(diff_id), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+           S_ISDIR(st.st_mode);
+}
+
+char *image_store_layer_path(ImageStore *s, const char *diff_id) {
+    char *p;
+    if (!digest_is_valid(diff_id) ||
+        asprintf(&p, "%s/layers/%s/diff", s->path, digest_hex(diff_id)) < 0)
+        return NULL;
+    return p;
+}
+
+static int lock_layer(ImageStore *s, const char *diff_id) {
+    int fd = openat(s->locks_fd, digest_hex(diff_id), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                    0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX) < 0) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+/* A fresh name in tmp/: PREFIX-<16 hex digits>. */
+static int tmp_name(const char *prefix, char buf[static 64]) {
+    uint64_t x;
+    if (getrandom(&x, sizeof x, 0) != sizeof x)
+        return -errno;
+    snprintf(buf, 64, "%s-%016llx", prefix, (unsigned long long) x);
+    return 0;
+}
+
+static int remove_tmp(ImageStore *s, const char *name) {
+    _cleanup_free_ char *p = NULL;
+    if (asprintf(&p, "%s/tmp/%s", s->path, name) < 0)
+        return -ENOMEM;
+    return rm_rf(p);
+}
+
+static int write_all(int fd, const char *data, size_t size) {
+    while (size > 0) {
+        ssize_t n = write(fd, data, size);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        data += n;
+        size -= (size_t) n;
+    }
+    return 0;
+}
+
+int image_store_add_layer(ImageStore *s, int blob_fd, const char *expect_blob,
+                          const char *expect_diff_id, const LayerUnpackOptions *o,
+                          LayerUnpackResult *ret, bool *ret_present, char **ret_why) {
+    _cleanup_close_ int tmp_lock = -1, layer_lock = -1, work_fd = -1, diff_fd = -1, size_fd = -1;
+    char name[64];
+    int r;
+
+    *ret = (LayerUnpackResult){};
+    *ret_present = false;
+    if ((expect_blob && !digest_is_valid(expect_blob)) ||
+        (expect_diff_id && !digest_is_valid(expect_diff_id)))
+        return -EINVAL;
+    if ((tmp_lock = lock_tmp(s, LOCK_SH)) < 0)
+        return tmp_lock;
+    if (expect_diff_id) {
+        if ((layer_lock = lock_layer(s, expect_diff_id)) < 0)
+            return layer_lock;
+        if (image_store_has_layer(s, expect_diff_id)) {
+            snprintf(ret->diff_id, sizeof ret->diff_id, "%s", expect_diff_id);
+            *ret_present = true;
+            return 0;
+        }
+    }
+
+    if ((r = tmp_name("layer", name)) < 0)
+        return r;
+    if (mkdirat(s->tmp_fd, name, 0700) < 0)
+        return -errno;
+    work_fd = openat(s->tmp_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (work_fd < 0 || mkdirat(work_fd, "diff", 0755) < 0 ||
+        (diff_fd = openat(work_fd, "diff", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+            0) {
+        r = -errno;
+        goto fail;
+    }
+    r = layer_unpack(blob_fd, diff_fd, o, ret, ret_why);
+    if (r < 0)
+        goto fail;
+    if (expect_blob && !streq(expect_blob, ret->blob_digest)) {
+        if (ret_why && asprintf(ret_why, "blob %s: its content has digest %s", expect_blob,
+                                ret->blob_digest) < 0)
+            *ret_why = NULL;
+        r = -EBADMSG;
+        goto fail;
+    }
+    if (expect_diff_id && !streq(expect_diff_id, ret->diff_id)) {
+        if (ret_why && asprintf(ret_why, "layer %s: its uncompressed content has digest %s",
+                                expect_diff_id, ret->diff_id) < 0)
+            *ret_why = NULL;
+        r = -EBADMSG;
+        goto fail;
+    }
+    if (!expect_diff_id) {
+        if ((layer_lock = lock_layer(s, ret->diff_id)) < 0) {
+            r = layer_lock;
+            goto fail;
+        }
+        if (image_store_has_layer(s, ret->diff_id)) {
+            *ret_present = true;
+            (void) remove_tmp(s, name);
+            return 0;
+        }
+    }
+    char size[32];
+    int n = snprintf(size, sizeof size, "%llu\n", (unsigned long long) ret->tar_size);
+    size_fd = openat(work_fd, "size", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (size_fd < 0 || (r = write_all(size_fd, size, (size_t) n)) < 0) {
+        r = size_fd < 0 ? -errno : r;
+        goto fail;
+    }
+    /* Everything the layer wrote reaches the disk before its name does. */
+    if (syncfs(work_fd) < 0 || renameat(s->tmp_fd, name, s->layers_fd,
+                                        digest_hex(ret->diff_id)) < 0 ||
+        fsync(s->layers_fd) < 0) {
+        r = -errno;
+        goto fail;
+    }
+    return 0;
+fail:
+    (void) remove_tmp(s, name);
+    layer_unpack_result_done(ret);
+    return r;
+}
+
+static bool is_lower_alnum(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* One path component of Docker's grammar: [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)* */
+static bool name_component_is_valid(const char *p, size_t n) {
+    size_t i = 0;
+    for (;;) {
+        size_t start = i;
+        while (i < n && is_lower_alnum(p[i]))
+            i++;
+        if (i == start)
+            return false;
+        if (i == n)
+            return true;
+        if (p[i] == '.')
+            i++;
+        else if (p[i] == '_')
+            i += i + 1 < n && p[i + 1] == '_' ? 2 : 1;
+        else if (p[i] == '-')
+            while (i < n && p[i] == '-')
+                i++;
+        else
+            return false;
+    }
+}
+
+bool image_name_is_valid(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > 255)
+        return false;
+    for (const char *p = name;;) {
+        const char *end = strchrnul(p, '/');
+        if (!name_component_is_valid(p, (size_t) (end - p)))
+            return false;
+        if (!*end)
+            return true;
+        p = end + 1;
+    }
+}
+
+bool image_tag_is_valid(const char *tag) {
+    size_t n = strlen(tag);
+    if (n == 0 || n > 128)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = tag[i];
+        bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_';
+        if (!word && (i == 0 || (c != '.' && c != '-')))
+            return false;
+    }
+    return true;
+}
+
+static char *record_name(const char *name, const char *tag) {
+    if (!image_name_is_valid(name) || !image_tag_is_valid(tag))
+        return NULL;
+    char *f;
+    if (asprintf(&f, "%s:%s", name, tag) < 0)
+        return NULL;
+    for (char *p = f; *p; p++)
+        if (*p == '/')
+            *p = '+';
+    return f;
+}
+
+int image_store_write_record(ImageStore *s, const char *name, const char *tag, const char *data,
+                             size_t size) {
+    _cleanup_free_ char *file = record_name(name, tag);
+    _cleanup_close_ int tmp_lock = -1, fd = -1;
+    char tmp[64];
+    int r;
+    if (!file)
+        return -EINVAL;
+    if ((tmp_lock = lock_tmp(s, LOCK_SH)) < 0)
+        return tmp_lock;
+    if ((r = tmp_name("record", tmp)) < 0)
+        return r;
+    fd = openat(s->tmp_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return -errno;
+    r = write_all(fd, data, size);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    /* the record's name appears only once its content is on disk */
+    if (r == 0 && renameat(s->tmp_fd, tmp, s->images_fd, file) < 0)
+        r = -errno;
+    if (r < 0) {
+        (void) unlinkat(s->tmp_fd, tmp, 0);
+        return r;
+    }
+    return fsync(s->images_fd) < 0 ? -errno : 0;
+}
+
+int image_store_read_record(ImageStore *s, const char *name, const char *tag, char **ret) {
+    _cleanup_free_ char *file = record_name(name, tag);
+    if (!file)
+        return -EINVAL;
+    _cleanup_close_ int fd = openat(s->images_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    int r = fd_verify_regular(fd);
+    if (r < 0)
+        return r;
+    return read_fd(fd, RECORD_MAX, ret, NULL);
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* The image store on disk, crash-safe and shared by concurrent importers:
+ *
+ *   ROOT/layers/<hex>/diff    a layer in overlayfs form (the lowerdir), <hex> its diff_id's
+ *   ROOT/layers/<hex>/size    its unpacked size in bytes (decimal)
+ *   ROOT/images/<NAME>:<TAG>  an image record (JSON, written by the caller), '/' in NAME as '+'
+ *   ROOT/locks/<hex>          flock()ed while a layer of that diff_id is being added
+ *   ROOT/tmp/                 work in progress: each entry flock()ed by its writer
+ *
+ * A layer or record exists only by a rename of a complete, fsync'ed temporary into place, so
+ * an importer killed at any point leaves at most an unlocked entry in tmp/, which the next
+ * image_store_open() removes. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "layer.h"
+
+typedef struct ImageStore ImageStore;
+
+/* Opens (making it if missing, mode 0700) the store at path and removes what crashed
+ * importers left in tmp/ (entries nobody holds a lock on). */
+int image_store_open(const char *path, ImageStore **ret);
+ImageStore *image_store_close(ImageStore *s);
+static inline void image_store_closep(ImageStore **s) {
+    if (*s)
+        image_store_close(*s);
+}
+const char *image_store_path(const ImageStore *s);
+
+/* Whether the layer diff_id is complete in the store. */
+bool image_store_has_layer(ImageStore *s, const char *diff_id);
+/* ROOT/layers/<hex>/diff, for a lowerdir (free() it). */
+char *image_store_layer_path(ImageStore *s, const char *diff_id);
+
+/* Adds the layer read from blob_fd: unpacked under tmp/, checked against expect_blob and
+ * expect_diff_id (each may be NULL), synced, renamed into place. When expect_diff_id is
+ * given, importers of the same layer take turns on its lock and the later ones find it
+ * present and read nothing (*ret_present true; ret->diff_id set, the rest 0). Without it the
+ * diff_id is known once unpacked; a layer already present then is kept and the new copy
+ * dropped. On a digest mismatch, -EBADMSG and *ret_why says which. Nothing is left behind on
+ * failure. */
+int image_store_add_layer(ImageStore *s, int blob_fd, const char *expect_blob,
+                          const char *expect_diff_id, const LayerUnpackOptions *o,
+                          LayerUnpackResult *ret, bool *ret_present, char **ret_why);
+
+/* Image names: lowercase letters, digits, and '.', '_', '-', '/' between them (Docker's
+ * repository grammar), at most 255 bytes; tags: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
+bool image_name_is_valid(const char *name);
+bool image_tag_is_valid(const char *tag);
+
+/* Writes the record of NAME:TAG (data: its JSON) crash-safely, replacing an earlier one. */
+int image_store_write_record(ImageStore *s, const char *name, const char *tag, const char *data,
+                             size_t size);
+/* Reads it (-ENOENT if there is none; free() *ret). */
+int image_store_read_record(ImageStore *s, const char *name, const char *tag, char **ret);
