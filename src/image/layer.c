@@ -140,8 +140,33 @@ static char *clean_path(const char *in) {
     return out;
 }
 
+static int remember_dir_times_ts(Unpack *u, const char *path, const struct timespec ts[2]);
+
+/* A directory made for an entry whose directory the layer does not list: like the topmost
+ * lower layer's directory of that path (a whiteout there, or no directory, ends the search:
+ * then 0755, root's, now). */
+static int like_lower_dir(Unpack *u, int parent, const char *name, const char *path) {
+    for (size_t i = 0; i < u->o->n_lowers; i++) {
+        _cleanup_close_ int fd = openat2_in_root(u->o->lower_fds[i], path, O_PATH | O_NOFOLLOW);
+        struct stat st;
+        if (fd == -ENOENT)
+            continue;
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+            return 0;
+        _cleanup_close_ int d = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                                         O_CLOEXEC);
+        if (d < 0)
+            return -errno;
+        if ((u->o->keep_owner && fchown(d, st.st_uid, st.st_gid) < 0) ||
+            fchmod(d, st.st_mode & 07777) < 0)
+            return -errno;
+        return remember_dir_times_ts(u, path, (struct timespec[2]){st.st_atim, st.st_mtim});
+    }
+    return 0;
+}
+
 /* Opens the directory `dir` (clean, relative, "" = root) inside the layer, making missing
- * components 0755 root-owned, as tar does for entries whose directory came later or never.
+ * components as tar does for entries whose directory came later or never (like_lower_dir()).
  * Symlinks on the way resolve inside the layer's root. */
 static int open_dir(Unpack *u, const char *dir) {
     int fd = openat2_in_root(u->rootfd, dir, O_PATH | O_DIRECTORY);
@@ -169,8 +194,14 @@ static int open_dir(Unpack *u, const char *dir) {
             }
             if (parent < 0)
                 return parent;
-            if (mkdirat(parent, base, 0755) < 0 && errno != EEXIST)
-                return -errno;
+            if (mkdirat(parent, base, 0755) < 0) {
+                if (errno != EEXIST)
+                    return -errno;
+            } else {
+                int r = like_lower_dir(u, parent, base, prefix);
+                if (r < 0)
+                    return r;
+            }
             fd = openat2_in_root(u->rootfd, prefix, O_PATH | O_DIRECTORY);
         }
         *slash = saved;
@@ -266,7 +297,7 @@ static int write_data(Unpack *u, int fd, struct archive_entry *e) {
     return 0;
 }
 
-static int remember_dir_times(Unpack *u, const char *path, struct archive_entry *e) {
+static int remember_dir_times_ts(Unpack *u, const char *path, const struct timespec ts[2]) {
     if (u->n_dirs == u->n_dirs_alloc) {
         size_t n = u->n_dirs_alloc ? u->n_dirs_alloc * 2 : 64;
         DirTimes *d = reallocarray(u->dirs, n, sizeof *d);
@@ -278,12 +309,13 @@ static int remember_dir_times(Unpack *u, const char *path, struct archive_entry 
     char *p = strdup(path);
     if (!p)
         return -ENOMEM;
-    u->dirs[u->n_dirs++] = (DirTimes){
-        .path = p,
-        .ts = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
-               {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}},
-    };
+    u->dirs[u->n_dirs++] = (DirTimes){.path = p, .ts = {ts[0], ts[1]}};
     return 0;
+}
+
+static int remember_dir_times(Unpack *u, const char *path, struct archive_entry *e) {
+    struct timespec ts = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
+    return remember_dir_times_ts(u, path, (struct timespec[2]){ts, ts});
 }
 
 static int unpack_whiteout(Unpack *u, const char *path, int parent, const char *base) {

@@ -18,6 +18,12 @@ typedef struct LayerUnpackOptions {
     uint64_t max_entries; /* 0: none */
     bool keep_owner;    /* chown to the entries' ids (root only) */
     bool allow_devices; /* make device nodes (a plain rootfs tar into a root-owned store) */
+    /* The layers below, topmost first (directory fds of their roots; may be none): a
+     * directory this layer writes into without listing it (umoci and others list only what
+     * changed) takes its owner, mode and times from the topmost of them that has it, so the
+     * merged view keeps them; else 0755, root's. */
+    const int *lower_fds;
+    size_t n_lowers;
 } LayerUnpackOptions;
 
 typedef struct LayerUnpackResult {

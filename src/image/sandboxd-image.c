@@ -6,6 +6,10 @@
  *   sandboxd-image --store DIR import-tar FILE|- NAME[:TAG]
  *       a plain rootfs tarball (gzip, zstd, xz, bzip2 or none): a single-layer image with an
  *       empty config; device nodes are kept (root's store only)
+ *   sandboxd-image --store DIR import-oci DIR[:REF] NAME[:TAG]
+ *       an OCI image layout (REF: the manifest's org.opencontainers.image.ref.name; without
+ *       it the only one), an index resolved to linux/<our arch>; every blob checked against
+ *       its digest, every layer against its diff_id; device nodes are not made
  *
  * Prints "layer DIFF_ID new|present BYTES" per layer and "image NAME:TAG" at the end; errors
  * go to stderr as one line naming what failed, exit status 1. */
@@ -17,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "macro.h"
+#include "oci.h"
 #include "store.h"
 
 /* The uncompressed bytes one layer may hold (a gzip bomb stops there). */
@@ -60,8 +66,43 @@ static char *now_iso8601(void) {
     return strdup(buf);
 }
 
+/* The image's record: its layers (diff_ids, lowest first), its OCI config, where it came from. */
+static int write_record(ImageStore *store, const char *name, const char *tag, char **diff_ids,
+                        size_t n, json_object *config, const char *source,
+                        const char *source_digest) {
+    _cleanup_free_ char *now = now_iso8601();
+    json_object *rec = json_object_new_object(), *layers = json_object_new_array(), *v;
+    if (!rec || !layers || !now) {
+        json_object_put(rec);
+        json_object_put(layers);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        json_object_array_add(layers, json_object_new_string(diff_ids[i]));
+    const char *created = config && json_object_object_get_ex(config, "created", &v) &&
+                                  json_object_is_type(v, json_type_string)
+                              ? json_object_get_string(v)
+                              : now;
+    json_object_object_add(rec, "name", json_object_new_string(name));
+    json_object_object_add(rec, "tag", json_object_new_string(tag));
+    json_object_object_add(rec, "layers", layers);
+    json_object_object_add(rec, "config", config ? json_object_get(config) : json_object_new_object());
+    json_object_object_add(rec, "created", json_object_new_string(created));
+    json_object_object_add(rec, "imported", json_object_new_string(now));
+    json_object_object_add(rec, "source", json_object_new_string(source));
+    json_object_object_add(rec, "source_digest", json_object_new_string(source_digest));
+    size_t len;
+    const char *text = json_object_to_json_string_length(rec, JSON_C_TO_STRING_PRETTY, &len);
+    int r = text ? image_store_write_record(store, name, tag, text, len) : -ENOMEM;
+    json_object_put(rec);
+    if (r < 0)
+        fprintf(stderr, "sandboxd-image: writing the record of %s:%s: %s\n", name, tag,
+                strerror(-r));
+    return r;
+}
+
 static int import_tar(ImageStore *store, const char *file, const char *ref) {
-    _cleanup_free_ char *name = NULL, *tag = NULL, *why = NULL, *created = NULL;
+    _cleanup_free_ char *name = NULL, *tag = NULL, *why = NULL;
     _cleanup_close_ int fd = -1;
     int r;
 
@@ -77,7 +118,7 @@ static int import_tar(ImageStore *store, const char *file, const char *ref) {
         .max_bytes = LAYER_MAX_BYTES, .keep_owner = geteuid() == 0, .allow_devices = geteuid() == 0};
     LayerUnpackResult res;
     bool present;
-    r = image_store_add_layer(store, fd, NULL, NULL, &o, &res, &present, &why);
+    r = image_store_add_layer(store, fd, NULL, NULL, NULL, 0, &o, &res, &present, &why);
     if (r < 0) {
         fprintf(stderr, "sandboxd-image: %s: %s\n", file, why ?: strerror(-r));
         return r;
@@ -86,27 +127,9 @@ static int import_tar(ImageStore *store, const char *file, const char *ref) {
            (unsigned long long) res.tar_size);
     fflush(stdout);
 
-    created = now_iso8601();
-    json_object *rec = json_object_new_object(), *layers = json_object_new_array();
-    if (!rec || !layers || !created) {
-        layer_unpack_result_done(&res);
-        return -ENOMEM;
-    }
-    json_object_array_add(layers, json_object_new_string(res.diff_id));
-    json_object_object_add(rec, "name", json_object_new_string(name));
-    json_object_object_add(rec, "tag", json_object_new_string(tag));
-    json_object_object_add(rec, "layers", layers);
-    json_object_object_add(rec, "config", json_object_new_object());
-    json_object_object_add(rec, "created", json_object_new_string(created));
-    json_object_object_add(rec, "source", json_object_new_string("rootfs-tar"));
-    json_object_object_add(rec, "source_digest", json_object_new_string(res.blob_digest));
-    size_t len;
-    const char *text = json_object_to_json_string_length(rec, JSON_C_TO_STRING_PRETTY, &len);
-    r = image_store_write_record(store, name, tag, text, len);
-    json_object_put(rec);
+    char *ids[] = {res.diff_id};
+    r = write_record(store, name, tag, ids, 1, NULL, "rootfs-tar", res.blob_digest);
     if (r < 0) {
-        fprintf(stderr, "sandboxd-image: writing the record of %s:%s: %s\n", name, tag,
-                strerror(-r));
         layer_unpack_result_done(&res);
         return r;
     }
@@ -115,6 +138,75 @@ static int import_tar(ImageStore *store, const char *file, const char *ref) {
                 (unsigned long long) res.n_devices_skipped, res.first_device_skipped);
     printf("image %s:%s\n", name, tag);
     layer_unpack_result_done(&res);
+    return 0;
+}
+
+/* SOURCE is DIR or DIR:REF; a DIR that exists as given wins (its name may hold a ':'). */
+static int import_oci(ImageStore *store, const char *source, const char *ref) {
+    _cleanup_free_ char *name = NULL, *tag = NULL, *why = NULL, *dir = NULL;
+    _cleanup_(oci_image_freep) OciImage *img = NULL;
+    _cleanup_close_ int layout_fd = -1;
+    const char *manifest_ref = NULL;
+    struct stat st;
+    int r;
+
+    if ((r = split_ref(ref, &name, &tag)) < 0)
+        return r;
+    if (!(dir = strdup(source)))
+        return -ENOMEM;
+    char *colon = strrchr(dir, ':');
+    if (stat(dir, &st) < 0 && colon) {
+        *colon = 0;
+        manifest_ref = colon + 1;
+    }
+    layout_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (layout_fd < 0) {
+        r = -errno;
+        fprintf(stderr, "sandboxd-image: %s: %s\n", dir, strerror(-r));
+        return r;
+    }
+    if ((r = oci_layout_read_image(layout_fd, manifest_ref, &img, &why)) < 0) {
+        fprintf(stderr, "sandboxd-image: %s: %s\n", dir, why ?: strerror(-r));
+        return r;
+    }
+    char *ids[OCI_LAYERS_MAX];
+    LayerUnpackOptions o = {.max_bytes = LAYER_MAX_BYTES, .keep_owner = geteuid() == 0};
+    for (size_t i = 0; i < img->n_layers; i++) {
+        OciLayer *l = &img->layers[i];
+        LayerUnpackResult res;
+        bool present;
+        _cleanup_close_ int fd = oci_layout_open_blob(layout_fd, l->digest);
+        if (fd < 0) {
+            fprintf(stderr, "sandboxd-image: %s: blob %s: %s\n", dir, l->digest, strerror(-fd));
+            return fd;
+        }
+        why = mfree(why);
+        /* the layers below, topmost first */
+        char *lowers[OCI_LAYERS_MAX];
+        for (size_t k = 0; k < i; k++)
+            lowers[k] = img->layers[i - 1 - k].diff_id;
+        r = image_store_add_layer(store, fd, l->digest, l->diff_id, lowers, i, &o, &res,
+                                  &present, &why);
+        if (r < 0) {
+            fprintf(stderr, "sandboxd-image: %s: layer %zu/%zu (blob %s): %s\n", dir, i + 1,
+                    img->n_layers, l->digest, why ?: strerror(-r));
+            return r;
+        }
+        printf("layer %s %s %llu (%zu/%zu)\n", l->diff_id, present ? "present" : "new",
+               (unsigned long long) res.tar_size, i + 1, img->n_layers);
+        fflush(stdout);
+        if (res.n_devices_skipped)
+            fprintf(stderr, "sandboxd-image: layer %s: %llu device nodes not made (first: %s)\n",
+                    l->diff_id, (unsigned long long) res.n_devices_skipped,
+                    res.first_device_skipped);
+        layer_unpack_result_done(&res);
+        ids[i] = l->diff_id;
+    }
+    r = write_record(store, name, tag, ids, img->n_layers, img->config, "oci-layout",
+                     img->manifest_digest);
+    if (r < 0)
+        return r;
+    printf("image %s:%s\n", name, tag);
     return 0;
 }
 
@@ -128,8 +220,10 @@ int main(int argc, char **argv) {
             return 2;
         store_path = optarg;
     }
-    if (argc - optind != 3 || !streq(argv[optind], "import-tar")) {
-        fprintf(stderr, "usage: sandboxd-image [--store DIR] import-tar FILE|- NAME[:TAG]\n");
+    if (argc - optind != 3 ||
+        (!streq(argv[optind], "import-tar") && !streq(argv[optind], "import-oci"))) {
+        fprintf(stderr, "usage: sandboxd-image [--store DIR] import-tar FILE|- NAME[:TAG]\n"
+                        "       sandboxd-image [--store DIR] import-oci DIR[:REF] NAME[:TAG]\n");
         return 2;
     }
     _cleanup_(image_store_closep) ImageStore *store = NULL;
@@ -138,5 +232,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sandboxd-image: opening the store %s: %s\n", store_path, strerror(-r));
         return 1;
     }
+    if (streq(argv[optind], "import-oci"))
+        return import_oci(store, argv[optind + 1], argv[optind + 2]) < 0 ? 1 : 0;
     return import_tar(store, argv[optind + 1], argv[optind + 2]) < 0 ? 1 : 0;
 }

@@ -183,8 +183,15 @@ static int write_all(int fd, const char *data, size_t size) {
     return 0;
 }
 
+static void close_all(int *fds, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        safe_close(fds[i]);
+    free(fds);
+}
+
 int image_store_add_layer(ImageStore *s, int blob_fd, const char *expect_blob,
-                          const char *expect_diff_id, const LayerUnpackOptions *o,
+                          const char *expect_diff_id, char *const *lower_diff_ids,
+                          size_t n_lowers, const LayerUnpackOptions *o,
                           LayerUnpackResult *ret, bool *ret_present, char **ret_why) {
     _cleanup_close_ int tmp_lock = -1, layer_lock = -1, work_fd = -1, diff_fd = -1, size_fd = -1;
     char name[64];
@@ -218,7 +225,26 @@ int image_store_add_layer(ImageStore *s, int blob_fd, const char *expect_blob,
         r = -errno;
         goto fail;
     }
-    r = layer_unpack(blob_fd, diff_fd, o, ret, ret_why);
+    int *lowers = calloc(n_lowers ?: 1, sizeof *lowers);
+    if (!lowers) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < n_lowers; i++)
+        lowers[i] = -1;
+    for (size_t i = 0; i < n_lowers; i++) {
+        _cleanup_free_ char *p = image_store_layer_path(s, lower_diff_ids[i]);
+        if (!p || (lowers[i] = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+            r = p ? -errno : -EINVAL;
+            close_all(lowers, n_lowers);
+            goto fail;
+        }
+    }
+    LayerUnpackOptions on_lowers = *o;
+    on_lowers.lower_fds = lowers;
+    on_lowers.n_lowers = n_lowers;
+    r = layer_unpack(blob_fd, diff_fd, &on_lowers, ret, ret_why);
+    close_all(lowers, n_lowers);
     if (r < 0)
         goto fail;
     if (expect_blob && !streq(expect_blob, ret->blob_digest)) {

@@ -35,7 +35,9 @@ bool image_store_has_layer(ImageStore *s, const char *diff_id);
 /* ROOT/layers/<hex>/diff, for a lowerdir (free() it). */
 char *image_store_layer_path(ImageStore *s, const char *diff_id);
 
-/* Adds the layer read from blob_fd: unpacked under tmp/, checked against expect_blob and
+/* Adds the layer read from blob_fd: unpacked under tmp/ (on the layers lower_diff_ids,
+ * topmost first, which must be in the store: see LayerUnpackOptions.lower_fds), checked
+ * against expect_blob and
  * expect_diff_id (each may be NULL), synced, renamed into place. When expect_diff_id is
  * given, importers of the same layer take turns on its lock and the later ones find it
  * present and read nothing (*ret_present true; ret->diff_id set, the rest 0). Without it the
@@ -43,7 +45,8 @@ char *image_store_layer_path(ImageStore *s, const char *diff_id);
  * dropped. On a digest mismatch, -EBADMSG and *ret_why says which. Nothing is left behind on
  * failure. */
 int image_store_add_layer(ImageStore *s, int blob_fd, const char *expect_blob,
-                          const char *expect_diff_id, const LayerUnpackOptions *o,
+                          const char *expect_diff_id, char *const *lower_diff_ids,
+                          size_t n_lowers, const LayerUnpackOptions *o,
                           LayerUnpackResult *ret, bool *ret_present, char **ret_why);
 
 /* Image names: lowercase letters, digits, and '.', '_', '-', '/' between them (Docker's
