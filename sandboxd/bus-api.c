@@ -369,6 +369,7 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
                 r = r ?: append_kv(reply, io_limit_key((IoLimitType) t), "%s %" PRIu64,
                                    c->io_limits[i].path, c->io_limits[i].max[t]);
     r = r ?: append_kv(reply, "AllowedCPUs", "%s", cpus);
+    r = r ?: append_kv(reply, "Image", "%s", c->image ? c->image : "");
     r = r ?: append_kv(reply, "Layers", "%s", layers);
     r = r ?: append_kv(reply, "RootDirectory", "%s",
                        c->root_directory ? c->root_directory : "");

@@ -152,6 +152,8 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         .unit_path = strv_copy(c->unit_path),
         .slice = strdup(c->slice),
         .init_path = strdup(c->init_path),
+        .image_store = strdup(c->image_store),
+        .image_worker = strdup(c->image_worker),
         .cgroup_root = c->cgroup_root ? strdup(c->cgroup_root) : NULL,
         .keep_running = c->keep_running,
         .daemon = c->daemon,
@@ -159,6 +161,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
     m->config.daemon.bridge = strdup(c->daemon.bridge ? c->daemon.bridge : NETWORK_BRIDGE_DEFAULT);
     if (!m->config.socket_path || !m->config.state_dir || !m->config.runtime_dir ||
         !m->config.log_dir || !m->config.unit_path || !m->config.slice || !m->config.init_path ||
+        !m->config.image_store || !m->config.image_worker ||
         !m->config.daemon.bridge ||
         (c->cgroup_root && !m->config.cgroup_root)) {
         manager_free(m);
@@ -206,6 +209,8 @@ Manager *manager_free(Manager *m) {
     free(m->config.slice);
     free(m->config.cgroup_root);
     free(m->config.init_path);
+    free(m->config.image_store);
+    free(m->config.image_worker);
     daemon_config_done(&m->config.daemon);
     free(m);
     return NULL;

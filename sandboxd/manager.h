@@ -18,6 +18,8 @@ typedef struct ManagerConfig {
     char *slice;       /* sandbox.slice */
     char *cgroup_root; /* NULL: our delegated v2 group, else the hierarchy's root */
     char *init_path;   /* sandboxd-init */
+    char *image_store; /* the image store (default STATE_DIR/images) */
+    char *image_worker; /* sandboxd-image, which imports into it */
     bool keep_running; /* on SIGTERM leave sandboxes running for the next sandboxd */
     DaemonConfig daemon; /* sandboxd.conf, with the command line's overrides */
 } ManagerConfig;

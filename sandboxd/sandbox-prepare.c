@@ -253,9 +253,26 @@ int sandbox_preflight(Sandbox *s) {
     const UnitConfig *c = s->config;
     _cleanup_free_ char *what = NULL;
     struct stat st;
-    STRV_FOREACH(l, c->layers) {
+    /* Image=: the image's layers and config, read anew at every start (a new import of the
+     * same NAME:TAG takes effect at the next one) */
+    s->image = resolved_image_free(s->image);
+    if (c->image) {
+        _cleanup_free_ char *why = NULL;
+        int r = image_resolve(s->manager->config.image_store, c->image, &s->image, &why);
+        if (r < 0) {
+            sandbox_set_start_error(s, "Image=%s", why ?: strerror(-r));
+            return r;
+        }
+        if (!c->exec_start && !s->image->argv) {
+            sandbox_set_start_error(s, "Image=%s: its config names no Entrypoint or Cmd; set "
+                                       "ExecStart=", c->image);
+            return -ENOEXEC;
+        }
+    }
+    STRV_FOREACH(l, s->image ? s->image->lowers : c->layers) {
         free(what);
-        if (asprintf(&what, "Layers=%s", *l) < 0)
+        if (asprintf(&what, "%s=%s", s->image ? "Image" : "Layers", s->image ? c->image : *l) <
+            0)
             return -ENOMEM;
         if (stat(*l, &st) < 0)
             return preflight_fail(s, -errno, what, NULL);
@@ -298,17 +315,24 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
         return -ENOMEM;
     p->root_mount = strdup(root);
     p->init_layer = strdup(init_dir);
-    p->lowers = strv_copy(c->layers);
+    const ResolvedImage *img = c->image ? s->image : NULL;
+    char *const *lowers = img ? img->lowers : c->layers;
+    p->lowers = strv_copy(lowers);
     p->root_directory = c->root_directory ? strdup(c->root_directory) : NULL;
     p->upper = upper ? strdup(upper) : NULL;
     p->work = work ? strdup(work) : NULL;
     p->read_only = c->read_only;
     p->hostname = (c->namespaces & NS_UTS) ? strdup(hostname) : NULL;
-    p->argv = strv_copy(c->exec_start);
-    p->env = strv_copy(c->environment);
-    p->working_directory = c->working_directory ? strdup(c->working_directory) : NULL;
-    p->user = c->user ? strdup(c->user) : NULL;
-    p->group = c->group ? strdup(c->group) : NULL;
+    /* the unit's keys win over the image's config; Environment= per name */
+    p->argv = strv_copy(c->exec_start ?: img ? img->argv : NULL);
+    int env_r = img ? env_merge(img->env, c->environment, &p->env)
+                    : ((p->env = strv_copy(c->environment)) || !c->environment ? 0 : -ENOMEM);
+    const char *wd = c->working_directory ?: img ? img->working_directory : NULL;
+    const char *user = c->user ?: img ? img->user : NULL;
+    const char *group = c->group ?: !c->user && img ? img->group : NULL;
+    p->working_directory = wd ? strdup(wd) : NULL;
+    p->user = user ? strdup(user) : NULL;
+    p->group = group ? strdup(group) : NULL;
     p->pid_ns = c->namespaces & NS_PID;
     p->net_ns = c->namespaces & NS_NET;
     p->capability_bounding_set = c->capability_bounding_set;
@@ -338,8 +362,9 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
             return -ENOMEM;
         }
     p->volumes = calloc(c->n_volumes + 1, sizeof(PlanVolume));
-    bool oom = !p->root_mount || !p->init_layer || (c->layers && !p->lowers) || !p->argv ||
-               (c->environment && !p->env) || !p->volumes ||
+    bool oom = !p->root_mount || !p->init_layer || (lowers && !p->lowers) || !p->argv ||
+               env_r < 0 || (wd && !p->working_directory) || (user && !p->user) ||
+               (group && !p->group) || !p->volumes ||
                ((c->namespaces & NS_UTS) && !p->hostname);
     for (size_t i = 0; !oom && i < c->n_volumes; i++) {
         p->volumes[i] = (PlanVolume){strdup(c->volumes[i].source), strdup(c->volumes[i].target),

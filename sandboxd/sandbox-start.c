@@ -125,7 +125,7 @@ static int step_prepare_runtime(StartContext *c) {
     if (no_resolvers && u->network != NETWORK_NONE)
         sandbox_log_event(s, "No name server for /etc/resolv.conf: the host has only loopback "
                              "resolvers and no /run/systemd/resolve/resolv.conf; set DNS=.");
-    if (u->layers && !u->read_only) {
+    if ((u->layers || u->image) && !u->read_only) {
         /* the rw layer survives restarts; the state root stays private (CVE-2021-41091) */
         c->upper = path_join(c->state, "upper");
         c->work = path_join(c->state, "work");

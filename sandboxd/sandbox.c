@@ -204,6 +204,7 @@ Sandbox *sandbox_free(Sandbox *s) {
     unit_config_free(s->config);
     free(s->start_error);
     seccomp_filter_unref(s->seccomp);
+    resolved_image_free(s->image);
     sandbox_net_done(&s->net);
     free(s->runtime_dir);
     free(s->name);

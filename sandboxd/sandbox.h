@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "cgroup.h"
+#include "image.h"
 #include "network.h"
 #include "ratelimit.h"
 #include "unit.h"
@@ -85,6 +86,7 @@ struct Sandbox {
     int exit_code, exit_status; /* of the payload: CLD_*, status */
     char *start_error;          /* why the last start failed, for callers and status */
     SeccompFilter *seccomp;     /* the last start's filter (a cache reference); NULL: none */
+    ResolvedImage *image;       /* Image=: the last start's layers and config defaults */
     unsigned cleanup_tries;
     bool finish_after_cleanup; /* the cleanup ends an exit (else a failed start) */
     bool start_timed_out;      /* TimeoutStartSec= expired */

@@ -13,6 +13,7 @@
 #include "daemon-config.h"
 #include "log.h"
 #include "manager.h"
+#include "path-util.h"
 #include "sandbox-bus.h"
 #include "strv.h"
 
@@ -52,6 +53,8 @@ static void help(void) {
            "                      v2 our own group if it was delegated to us, as systemd's\n"
            "                      Delegate=yes does, else the root)\n"
            "  --init PATH         the sandbox init binary (default " SANDBOXD_INIT_PATH ")\n"
+           "  --image-store DIR   the image store (default STATE-DIR/images)\n"
+           "  --image-worker PATH the importer (default " SANDBOXD_IMAGE_WORKER_PATH ")\n"
            "  --config PATH       settings file (default " DAEMON_CONFIG_PATH_DEFAULT ")\n"
            "  --bridge NAME       the sandboxes' bridge (sandboxd.conf [Network] Bridge=)\n"
            "  --subnet PREFIX     their IPv4 subnet (Subnet=, default 10.88.0.0/16 or the\n"
@@ -67,7 +70,7 @@ static void help(void) {
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_STATE, ARG_RUNTIME, ARG_LOG, ARG_UNIT_PATH, ARG_SLICE,
            ARG_CGROUP_ROOT, ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING, ARG_CONFIG,
-           ARG_BRIDGE, ARG_SUBNET, ARG_IPV6_SUBNET };
+           ARG_BRIDGE, ARG_SUBNET, ARG_IPV6_SUBNET, ARG_IMAGE_STORE, ARG_IMAGE_WORKER };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},
         {"socket", required_argument, NULL, ARG_SOCKET},
@@ -78,6 +81,8 @@ int main(int argc, char *argv[]) {
         {"slice", required_argument, NULL, ARG_SLICE},
         {"cgroup-root", required_argument, NULL, ARG_CGROUP_ROOT},
         {"init", required_argument, NULL, ARG_INIT},
+        {"image-store", required_argument, NULL, ARG_IMAGE_STORE},
+        {"image-worker", required_argument, NULL, ARG_IMAGE_WORKER},
         {"debug", no_argument, NULL, ARG_DEBUG},
         {"keep-running", no_argument, NULL, ARG_KEEP_RUNNING},
         {"config", required_argument, NULL, ARG_CONFIG},
@@ -95,6 +100,7 @@ int main(int argc, char *argv[]) {
         .log_dir = (char *) "/var/log/sandboxd",
         .slice = (char *) "sandbox.slice",
         .init_path = (char *) SANDBOXD_INIT_PATH,
+        .image_worker = (char *) SANDBOXD_IMAGE_WORKER_PATH,
     };
     const char *config_path = NULL, *bridge = NULL, *subnet = NULL, *ipv6_subnet = NULL;
     int opt;
@@ -114,6 +120,8 @@ int main(int argc, char *argv[]) {
         case ARG_SLICE: c.slice = optarg; break;
         case ARG_CGROUP_ROOT: c.cgroup_root = optarg; break;
         case ARG_INIT: c.init_path = optarg; break;
+        case ARG_IMAGE_STORE: c.image_store = optarg; break;
+        case ARG_IMAGE_WORKER: c.image_worker = optarg; break;
         case ARG_DEBUG: log_set_max_level(LOG_DEBUG); break;
         case ARG_KEEP_RUNNING: c.keep_running = true; break;
         case ARG_CONFIG: config_path = optarg; break;
@@ -130,7 +138,11 @@ int main(int argc, char *argv[]) {
         log_error("unexpected argument '%s'", argv[optind]);
         return EXIT_FAILURE;
     }
-    const char *dirs[] = {c.socket_path, c.state_dir, c.runtime_dir, c.log_dir, c.init_path};
+    _cleanup_free_ char *default_store = NULL;
+    if (!c.image_store && !(c.image_store = default_store = path_join(c.state_dir, "images")))
+        return EXIT_FAILURE;
+    const char *dirs[] = {c.socket_path, c.state_dir, c.runtime_dir, c.log_dir, c.init_path,
+                          c.image_store, c.image_worker};
     for (size_t i = 0; i < ELEMENTSOF(dirs); i++)
         if (dirs[i][0] != '/') {
             log_error("'%s' must be an absolute path", dirs[i]);

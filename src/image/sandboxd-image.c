@@ -33,27 +33,11 @@
 #define LAYER_MAX_BYTES (64ULL << 30)
 
 static int split_ref(const char *ref, char **ret_name, char **ret_tag) {
-    const char *colon = strrchr(ref, ':');
-    /* a ':' before the last '/' belongs to a registry's port, not a tag */
-    if (colon && strchr(colon, '/'))
-        colon = NULL;
-    _cleanup_free_ char *name = colon ? strndup(ref, (size_t) (colon - ref)) : strdup(ref);
-    _cleanup_free_ char *tag = strdup(colon ? colon + 1 : "latest");
-    if (!name || !tag)
-        return -ENOMEM;
-    if (!image_name_is_valid(name)) {
-        fprintf(stderr, "sandboxd-image: '%s': not a valid image name (lowercase letters, "
-                        "digits, and '.', '_', '-', '/' between them)\n", name);
-        return -EINVAL;
-    }
-    if (!image_tag_is_valid(tag)) {
-        fprintf(stderr, "sandboxd-image: '%s': not a valid tag ([A-Za-z0-9_][A-Za-z0-9_.-]*, "
-                        "at most 128)\n", tag);
-        return -EINVAL;
-    }
-    *ret_name = TAKE_PTR(name);
-    *ret_tag = TAKE_PTR(tag);
-    return 0;
+    const char *why = NULL;
+    int r = image_ref_split(ref, ret_name, ret_tag, &why);
+    if (r == -EINVAL)
+        fprintf(stderr, "sandboxd-image: '%s': %s\n", ref, why);
+    return r;
 }
 
 static char *now_iso8601(void) {

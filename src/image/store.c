@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "macro.h"
+#include "image-ref.h"
 #include "path-util.h"
 #include "rm-rf.h"
 
@@ -293,76 +294,9 @@ fail:
     return r;
 }
 
-static bool is_lower_alnum(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
-
-/* One path component of Docker's grammar: [a-z0-9]+ ((\.|_|__|-+)[a-z0-9]+)* */
-static bool name_component_is_valid(const char *p, size_t n) {
-    size_t i = 0;
-    for (;;) {
-        size_t start = i;
-        while (i < n && is_lower_alnum(p[i]))
-            i++;
-        if (i == start)
-            return false;
-        if (i == n)
-            return true;
-        if (p[i] == '.')
-            i++;
-        else if (p[i] == '_')
-            i += i + 1 < n && p[i + 1] == '_' ? 2 : 1;
-        else if (p[i] == '-')
-            while (i < n && p[i] == '-')
-                i++;
-        else
-            return false;
-    }
-}
-
-bool image_name_is_valid(const char *name) {
-    size_t n = strlen(name);
-    if (n == 0 || n > 255)
-        return false;
-    for (const char *p = name;;) {
-        const char *end = strchrnul(p, '/');
-        if (!name_component_is_valid(p, (size_t) (end - p)))
-            return false;
-        if (!*end)
-            return true;
-        p = end + 1;
-    }
-}
-
-bool image_tag_is_valid(const char *tag) {
-    size_t n = strlen(tag);
-    if (n == 0 || n > 128)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = tag[i];
-        bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '_';
-        if (!word && (i == 0 || (c != '.' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
-static char *record_name(const char *name, const char *tag) {
-    if (!image_name_is_valid(name) || !image_tag_is_valid(tag))
-        return NULL;
-    char *f;
-    if (asprintf(&f, "%s:%s", name, tag) < 0)
-        return NULL;
-    for (char *p = f; *p; p++)
-        if (*p == '/')
-            *p = '+';
-    return f;
-}
-
 int image_store_write_record(ImageStore *s, const char *name, const char *tag, const char *data,
                              size_t size) {
-    _cleanup_free_ char *file = record_name(name, tag);
+    _cleanup_free_ char *file = image_record_file_name(name, tag);
     _cleanup_close_ int tmp_lock = -1, fd = -1;
     char tmp[64];
     int r;
@@ -389,7 +323,7 @@ int image_store_write_record(ImageStore *s, const char *name, const char *tag, c
 }
 
 int image_store_read_record(ImageStore *s, const char *name, const char *tag, char **ret) {
-    _cleanup_free_ char *file = record_name(name, tag);
+    _cleanup_free_ char *file = image_record_file_name(name, tag);
     if (!file)
         return -EINVAL;
     _cleanup_close_ int fd = openat(s->images_fd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

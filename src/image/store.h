@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "image-ref.h"
 #include "layer.h"
 
 typedef struct ImageStore ImageStore;
@@ -48,11 +49,6 @@ int image_store_add_layer(ImageStore *s, int blob_fd, const char *expect_blob,
                           const char *expect_diff_id, char *const *lower_diff_ids,
                           size_t n_lowers, const LayerUnpackOptions *o,
                           LayerUnpackResult *ret, bool *ret_present, char **ret_why);
-
-/* Image names: lowercase letters, digits, and '.', '_', '-', '/' between them (Docker's
- * repository grammar), at most 255 bytes; tags: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}. */
-bool image_name_is_valid(const char *name);
-bool image_tag_is_valid(const char *tag);
 
 /* Writes the record of NAME:TAG (data: its JSON) crash-safely, replacing an earlier one. */
 int image_store_write_record(ImageStore *s, const char *name, const char *tag, const char *data,

@@ -452,7 +452,9 @@ static int verb_status(sd_bus *bus, char **args) {
         if (sscanf(prop(&ps, "UserNamespace"), "0 %u %u", &base, &size) == 2)
             printf("   User IDs: 0-%u inside are %u-%u on the host\n", size - 1, base,
                    base + size - 1);
-        if (*prop(&ps, "Layers"))
+        if (*prop(&ps, "Image"))
+            printf("      Image: %s\n", prop_shown(&ps, "Image"));
+        else if (*prop(&ps, "Layers"))
             printf("     Layers: %s\n", prop_shown(&ps, "Layers"));
         else
             printf("       Root: %s\n", prop_shown(&ps, "RootDirectory"));

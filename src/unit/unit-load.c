@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "conf-parser.h"
+#include "image-ref.h"
 #include "strv.h"
 #include "unit-internal.h"
 
@@ -49,6 +50,22 @@ static int parse_layers(ConfParser *p, const char *v, void *field, uintptr_t d, 
                 return -EINVAL;
             }
     return parse_words(p, v, field, d, why);
+}
+
+static int parse_image(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) p, (void) d;
+    _cleanup_free_ char *name = NULL, *tag = NULL;
+    char *ref = NULL;
+    if (*v) {
+        int r = image_ref_split(v, &name, &tag, why);
+        if (r < 0)
+            return r;
+        if (asprintf(&ref, "%s:%s", name, tag) < 0)
+            return -ENOMEM;
+    }
+    free(*FIELD(char *));
+    *FIELD(char *) = ref;
+    return 0;
 }
 
 static int parse_path(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
@@ -375,6 +392,7 @@ static const ConfKey key_table[] = {
     {"Unit", "StartLimitIntervalSec", parse_timespan_field, OFF(start_limit_interval_usec),
      DEFAULT_START_LIMIT_INTERVAL_USEC},
     {"Unit", "StartLimitBurst", parse_burst, OFF(start_limit_burst), DEFAULT_START_LIMIT_BURST},
+    {"Sandbox", "Image", parse_image, OFF(image), 0},
     {"Sandbox", "Layers", parse_layers, OFF(layers), 0},
     {"Sandbox", "RootDirectory", parse_path, OFF(root_directory), 0},
     {"Sandbox", "Hostname", parse_hostname, OFF(hostname), 0},
@@ -438,12 +456,21 @@ static void validate(ConfParser *p) {
     unsigned sandbox_line = p->section_line[1] ? p->section_line[1] : 1;
     unsigned service_line = p->section_line[3] ? p->section_line[3] : 1;
 
-    if (!u->exec_start)
+    /* an image's config may say what to run (Entrypoint, Cmd) */
+    if (!u->exec_start && !u->image)
         conf_add_error(p, service_line, "ExecStart=: missing; [Service] must say what to run");
-    if (!u->layers && !u->root_directory)
+    if (!u->layers && !u->root_directory && !u->image)
         conf_add_error(p, sandbox_line,
-                       "Layers=: missing; [Sandbox] needs Layers= or RootDirectory= for the "
-                       "root file system");
+                       "Layers=: missing; [Sandbox] needs Image=, Layers= or RootDirectory= for "
+                       "the root file system");
+    if (u->image && u->layers)
+        conf_add_error(p, conf_line_of(p, "Layers"),
+                       "Layers=: cannot be combined with Image= (line %u); use one of them",
+                       conf_line_of(p, "Image"));
+    if (u->image && u->root_directory)
+        conf_add_error(p, conf_line_of(p, "RootDirectory"),
+                       "RootDirectory=: cannot be combined with Image= (line %u); use one of "
+                       "them", conf_line_of(p, "Image"));
     if (u->layers && u->root_directory)
         conf_add_error(p, conf_line_of(p, "RootDirectory"),
                        "RootDirectory=: cannot be combined with Layers=; use one of them");
@@ -504,6 +531,7 @@ UnitConfig *unit_config_free(UnitConfig *u) {
     free(u->name);
     free(u->description);
     strv_free(u->documentation);
+    free(u->image);
     strv_free(u->layers);
     free(u->root_directory);
     free(u->hostname);

@@ -135,6 +135,7 @@ typedef struct UnitConfig {
     unsigned start_limit_burst;
 
     /* [Sandbox] */
+    char *image;   /* Image=: "NAME:TAG" (the tag filled in), from the image store */
     char **layers; /* lowest first */
     char *root_directory;
     char *hostname;

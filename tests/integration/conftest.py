@@ -24,6 +24,7 @@ BUILD = Path(os.environ.get("SANDBOXD_BUILD", ROOT / "build")).resolve()
 SANDBOXD = BUILD / "sandboxd" / "sandboxd"
 SANDBOXCTL = BUILD / "src" / "sandboxctl" / "sandboxctl"
 INIT = BUILD / "src" / "init" / "sandboxd-init"
+IMAGE_WORKER = BUILD / "src" / "image" / "sandboxd-image"
 BUSYBOX = Path("/bin/busybox")
 # A run may pick its own slice (SANDBOXD_TEST_SLICE), so two suites can share a host; the
 # cleanup below only ever touches this slice.
@@ -138,6 +139,7 @@ class Daemon:
             [str(SANDBOXD), "--socket", str(self.socket), "--state-dir", str(self.state),
              "--runtime-dir", str(self.runtime), "--log-dir", str(self.logs),
              "--unit-path", str(self.units), "--init", str(INIT), "--slice", SLICE,
+             "--image-worker", str(IMAGE_WORKER),
              *args] +
             (["--keep-running"] if keep_running else []),
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,

@@ -1,0 +1,147 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""Image= units: the image's layers under the init and rw layers, its config's Entrypoint, Cmd,
+Env, WorkingDir and User as defaults a unit may override, and the errors a user meets."""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from conftest import IMAGE_WORKER, make_busybox_layer
+
+
+def umoci(*args):
+    subprocess.run(["umoci", *map(str, args)], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def app_layout(tmp_path_factory):
+    """An OCI layout "app": busybox, whose config runs a script that prints what it sees."""
+    d = tmp_path_factory.mktemp("applayout")
+    lay, b = d / "L", d / "bundle"
+    umoci("init", "--layout", lay)
+    umoci("new", "--image", f"{lay}:app")
+    umoci("unpack", "--image", f"{lay}:app", b)
+    make_busybox_layer(b / "rootfs")
+    (b / "rootfs/srv").mkdir()
+    (b / "rootfs/srv/hello").write_text("from the image\n")
+    (b / "rootfs/etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n"
+                                         "app:x:1234:1234:app:/srv:/bin/sh\n")
+    (b / "rootfs/etc/group").write_text("root:x:0:\napp:x:1234:\n")
+    umoci("repack", "--image", f"{lay}:app", b)
+    umoci("config", "--image", f"{lay}:app", "--config.entrypoint", "/bin/sh",
+          "--config.entrypoint", "-c", "--config.cmd",
+          'echo "FOO=$FOO BAR=$BAR pwd=$(pwd) id=$(id -u)"; cat hello; exec sleep 1000',
+          "--config.env", "FOO=image", "--config.env", "BAR=image",
+          "--config.workingdir", "/srv", "--config.user", "app")
+    return lay
+
+
+def import_into(daemon, *args):
+    r = subprocess.run([str(IMAGE_WORKER), "--store", str(daemon.state / "images"), *args],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def wait_output(daemon, unit, n=2):
+    deadline = time.monotonic() + 10
+    while len(daemon.payload_output(unit)) < n:
+        assert time.monotonic() < deadline, daemon.log(unit)
+        time.sleep(0.05)
+    return daemon.payload_output(unit)
+
+
+def test_an_image_unit_runs_the_images_config(daemon, app_layout):
+    import_into(daemon, "import-oci", f"{app_layout}:app", "app")
+    daemon.write_unit("app.unit", "[Sandbox]\nImage=app\n")
+    daemon.ctl("start", "app.unit")
+    out = wait_output(daemon, "app.unit")
+    assert out[0] == "FOO=image BAR=image pwd=/srv id=1234"
+    assert out[1] == "from the image"
+    show = daemon.show("app.unit")
+    assert show["Image"] == "app:latest" and show["ActiveState"] == "active"
+    daemon.ctl("stop", "app.unit")
+
+
+def test_the_units_keys_win_over_the_images_config(daemon, app_layout):
+    import_into(daemon, "import-oci", f"{app_layout}:app", "app:v1")
+    daemon.write_unit("app.unit", "[Sandbox]\nImage=app:v1\nEnvironment=FOO=unit\n"
+                      "WorkingDirectory=/\nUser=root\n[Service]\nExecStart=/bin/sh -c "
+                      "'echo FOO=$FOO BAR=$BAR pwd=$(pwd) id=$(id -u); echo two; "
+                      "exec sleep 1000'\n")
+    daemon.ctl("start", "app.unit")
+    out = wait_output(daemon, "app.unit")
+    assert out[0] == "FOO=unit BAR=image pwd=/ id=0"
+    daemon.ctl("stop", "app.unit")
+
+
+def test_writes_go_to_the_rw_layer_and_never_into_the_store(daemon, app_layout):
+    import_into(daemon, "import-oci", f"{app_layout}:app", "app")
+    store = daemon.state / "images"
+    before = subprocess.run(["find", str(store / "layers"), "-printf", "%p %s %m\\n"],
+                            capture_output=True, text=True, check=True).stdout
+    daemon.write_unit("w.unit", "[Sandbox]\nImage=app\nUser=root\n[Service]\nExecStart=/bin/sh -c "
+                      "'echo changed > /srv/hello; rm /bin/ls; touch /new; echo done; "
+                      "exec sleep 1000'\n")
+    daemon.ctl("start", "w.unit")
+    wait_output(daemon, "w.unit", 1)
+    daemon.ctl("stop", "w.unit")
+    after = subprocess.run(["find", str(store / "layers"), "-printf", "%p %s %m\\n"],
+                           capture_output=True, text=True, check=True).stdout
+    assert before == after
+    upper = daemon.state / "sandboxes" / "w.unit" / "upper"
+    assert (upper / "srv/hello").read_text() == "changed\n"
+    assert (upper / "new").exists()
+    st = os.lstat(upper / "bin/ls")
+    assert os.major(st.st_rdev) == 0 and os.minor(st.st_rdev) == 0  # an overlayfs whiteout
+
+
+def test_a_missing_image_is_a_clear_start_error(daemon):
+    daemon.write_unit("none.unit", "[Sandbox]\nImage=nosuch:1\n[Service]\nExecStart=/bin/true\n")
+    r = daemon.ctl("start", "none.unit", check=False)
+    assert r.returncode != 0
+    assert "Image=nosuch:1: not in the image store" in r.stderr
+    assert "sandboxctl image import" in r.stderr
+
+
+def test_an_image_without_a_command_needs_execstart(daemon, tmp_path):
+    root = tmp_path / "root"
+    make_busybox_layer(root)
+    tar = tmp_path / "root.tar"
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tar), "."], check=True)
+    import_into(daemon, "import-tar", tar, "plain")
+    daemon.write_unit("plain.unit", "[Sandbox]\nImage=plain\n")
+    r = daemon.ctl("start", "plain.unit", check=False)
+    assert r.returncode != 0
+    assert "Image=plain:latest: its config names no Entrypoint or Cmd; set ExecStart=" in r.stderr
+    daemon.write_unit("plain.unit", "[Sandbox]\nImage=plain\n[Service]\n"
+                      "ExecStart=/bin/sh -c 'echo ran; exec sleep 1000'\n")
+    daemon.ctl("start", "plain.unit")
+    assert wait_output(daemon, "plain.unit", 1) == ["ran"]
+    daemon.ctl("stop", "plain.unit")
+
+
+def test_a_layer_removed_from_the_store_is_named(daemon, app_layout):
+    import_into(daemon, "import-oci", f"{app_layout}:app", "app")
+    rec = json.loads((daemon.state / "images/images/app:latest").read_text())
+    layer = daemon.state / "images/layers" / rec["layers"][0].split(":")[1]
+    subprocess.run(["rm", "-rf", str(layer)], check=True)
+    daemon.write_unit("app.unit", "[Sandbox]\nImage=app\n")
+    r = daemon.ctl("start", "app.unit", check=False)
+    assert r.returncode != 0
+    assert f"layer {rec['layers'][0]} is missing from the store" in r.stderr
+
+
+@pytest.mark.parametrize("text,why", [
+    ("[Sandbox]\nImage=app\nLayers=/x\n", ":3: Layers=: cannot be combined with Image= (line 2)"),
+    ("[Sandbox]\nImage=app\nRootDirectory=/\n",
+     ":3: RootDirectory=: cannot be combined with Image= (line 2)"),
+    ("[Sandbox]\nImage=App\n", ":2: Image=App: not a valid image name"),
+    ("[Sandbox]\nImage=app:-x\n", ":2: Image=app:-x: not a valid tag"),
+])
+def test_bad_image_lines_are_verify_errors(daemon, text, why):
+    path = daemon.write_unit("bad.unit", text)
+    r = daemon.ctl("verify", str(path), check=False)
+    assert r.returncode != 0 and why in r.stderr, r.stderr
