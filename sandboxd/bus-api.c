@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "cgroup-util.h"
+#include "escape-util.h"
+#include "image-ref.h"
+#include "image.h"
 #include "log.h"
 #include "plan.h"
 #include "manager.h"
@@ -238,6 +241,79 @@ static int method_clean(sd_bus_message *msg, void *userdata, sd_bus_error *error
         return sd_bus_error_set_errnof(error, -r, "cleaning %s: %s", s->name, strerror(-r));
     sandbox_log_event(s, "Cleaned: rw layer and runtime state removed.");
     return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* The worker's output, for a bus string: valid UTF-8, no terminal controls. */
+static void on_import_done(void *userdata, int r, const char *text) {
+    sd_bus_message *msg = userdata;
+    size_t n = strlen(text);
+    while (r < 0 && n > 0 && text[n - 1] == '\n') /* the caller ends the message its way */
+        n--;
+    _cleanup_free_ char *shown = escape_terminal(text, n, ESCAPE_KEEP_NEWLINE);
+    if (r < 0)
+        (void) sd_bus_reply_method_errorf(msg, SANDBOXD_ERROR_IMPORT_FAILED, "%s",
+                                          shown ?: "the import failed");
+    else
+        (void) sd_bus_reply_method_return(msg, "s", shown ?: "");
+    sd_bus_message_unref(msg);
+}
+
+/* ImportImage(source, ref): answered when the worker has finished (sandboxd/image-import.c). */
+static int method_import(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *source, *ref, *why = NULL;
+    _cleanup_free_ char *name = NULL, *tag = NULL;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    if ((r = sd_bus_message_read(msg, "ss", &source, &ref)) < 0)
+        return r;
+    if (source[0] != '/')
+        return error_set_text(error, SD_BUS_ERROR_INVALID_ARGS, "%s: not an absolute path",
+                              source);
+    if ((r = image_ref_split(ref, &name, &tag, &why)) < 0)
+        return r == -EINVAL ? error_set_text(error, SD_BUS_ERROR_INVALID_ARGS, "%s: %s", ref, why)
+                            : r;
+    r = image_import_start(m, source, ref, on_import_done, sd_bus_message_ref(msg));
+    if (r < 0) {
+        sd_bus_message_unref(msg);
+        if (r == -EISDIR)
+            return error_set_text(error, SANDBOXD_ERROR_IMPORT_FAILED,
+                                  "%s: a directory without an oci-layout file: importing a "
+                                  "plain directory is not supported yet (tar it)", source);
+        return error_set_text(error, SANDBOXD_ERROR_IMPORT_FAILED, "%s: %s", source,
+                              strerror(-r));
+    }
+    return 1;
+}
+
+static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    ImageInfo *l = NULL;
+    size_t n = 0;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    if ((r = image_list(m->config.image_store, &l, &n)) < 0)
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "reading %s: %s", m->config.image_store,
+                              strerror(-r));
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(ssssut)");
+    for (size_t i = 0; r >= 0 && i < n; i++) {
+        /* names and tags are checked on the way in; a created stamp is the image's text */
+        _cleanup_free_ char *created = escape_terminal(l[i].created, strlen(l[i].created), 0);
+        r = created ? sd_bus_message_append(reply, "(ssssut)", l[i].name, l[i].tag, l[i].id,
+                                            created, l[i].n_layers, l[i].size)
+                    : -ENOMEM;
+    }
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    image_info_free_many(l, n);
+    if (r < 0)
+        return r;
+    return sd_bus_send(NULL, reply, NULL);
 }
 
 static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -486,6 +562,10 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_RESULT("a(ss)", properties), method_properties, 0),
     SD_BUS_METHOD_WITH_ARGS("GetUnitLog", SD_BUS_ARGS("s", id, "u", lines),
                             SD_BUS_RESULT("ay", text), method_log, 0),
+    SD_BUS_METHOD_WITH_ARGS("ImportImage", SD_BUS_ARGS("s", source, "s", ref),
+                            SD_BUS_RESULT("s", output), method_import, 0),
+    SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssut)", images),
+                            method_list_images, 0),
     SD_BUS_VTABLE_END,
 };
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "image.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -120,9 +121,13 @@ int image_resolve(const char *store_path, const char *ref, ResolvedImage **ret, 
         if (r == -EBADMSG)
             why(ret_why, r, path, "a config whose Entrypoint, Cmd or Env is no list of strings");
         json_object *wd = member(cfg, "WorkingDir"), *user = member(cfg, "User");
-        if (r >= 0 && wd && json_object_is_type(wd, json_type_string) &&
-            *json_object_get_string(wd) && !(img->working_directory =
-                                                  strdup(json_object_get_string(wd))))
+        const char *wds = wd && json_object_is_type(wd, json_type_string)
+                              ? json_object_get_string(wd)
+                              : NULL;
+        if (r >= 0 && wds && *wds && !path_is_normalized_absolute(wds))
+            r = why(ret_why, -EBADMSG, path, "the config's WorkingDir is no absolute path "
+                                             "without . or ..");
+        if (r >= 0 && wds && *wds && !(img->working_directory = strdup(wds)))
             r = -ENOMEM;
         if (r >= 0 && user && json_object_is_type(user, json_type_string) &&
             *json_object_get_string(user)) {
@@ -162,5 +167,97 @@ int env_merge(char *const *env, char *const *overrides, char ***ret) {
             return r;
     }
     *ret = TAKE_PTR(out);
+    return 0;
+}
+
+void image_info_free_many(ImageInfo *l, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        free(l[i].name);
+        free(l[i].tag);
+        free(l[i].created);
+        free(l[i].id);
+    }
+    free(l);
+}
+
+static const char *string_member(json_object *o, const char *key) {
+    json_object *v = member(o, key);
+    return v && json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+static uint64_t layer_size(const char *store_path, const char *diff_id) {
+    _cleanup_free_ char *path = NULL, *text = NULL;
+    if (!diff_id || strlen(diff_id) != 71 || strspn(diff_id + 7, "0123456789abcdef") != 64 ||
+        asprintf(&path, "%s/layers/%s/size", store_path, diff_id + 7) < 0 ||
+        read_file(path, 64, &text, NULL) < 0)
+        return 0;
+    return strtoull(text, NULL, 10);
+}
+
+int image_list(const char *store_path, ImageInfo **ret, size_t *ret_n) {
+    _cleanup_free_ char *dir = NULL;
+    ImageInfo *l = NULL;
+    size_t n = 0;
+    if (asprintf(&dir, "%s/images", store_path) < 0)
+        return -ENOMEM;
+    DIR *d = opendir(dir);
+    if (!d) {
+        *ret = NULL;
+        *ret_n = 0;
+        return errno == ENOENT ? 0 : -errno;
+    }
+    int r = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        if (de->d_name[0] == '.' || !strchr(de->d_name, ':'))
+            continue;
+        if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+            r = -ENOMEM;
+            break;
+        }
+        if (read_file(path, RECORD_MAX, &text, NULL) < 0)
+            continue; /* removed meanwhile, or not a file: not an image */
+        json_object *rec = json_tokener_parse(text);
+        const char *name = string_member(rec, "name"), *tag = string_member(rec, "tag");
+        json_object *layers = member(rec, "layers");
+        if (!name || !tag || !layers || !json_object_is_type(layers, json_type_array)) {
+            json_object_put(rec);
+            continue;
+        }
+        ImageInfo *nl = reallocarray(l, n + 1, sizeof *l);
+        if (!nl) {
+            json_object_put(rec);
+            r = -ENOMEM;
+            break;
+        }
+        l = nl;
+        const char *created = string_member(rec, "created") ?: "";
+        const char *digest = string_member(rec, "source_digest") ?: "";
+        l[n] = (ImageInfo){
+            .name = strdup(name),
+            .tag = strdup(tag),
+            .created = strdup(created),
+            .id = strndup(strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest, 12),
+            .n_layers = (unsigned) json_object_array_length(layers),
+        };
+        for (size_t i = 0; i < l[n].n_layers; i++)
+            l[n].size += layer_size(store_path,
+                                    json_object_get_string(json_object_array_get_idx(layers, i)));
+        json_object_put(rec);
+        if (!l[n].name || !l[n].tag || !l[n].created || !l[n].id) {
+            n++;
+            r = -ENOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (r < 0) {
+        image_info_free_many(l, n);
+        return r;
+    }
+    *ret = l;
+    *ret_n = n;
     return 0;
 }

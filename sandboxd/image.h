@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
 
 /* The daemon's reading of the image store (src/image/store.h has the layout): what an
  * Image= unit runs on and the defaults its OCI config supplies. Reads only; imports run in
@@ -30,3 +33,27 @@ int image_resolve(const char *store_path, const char *ref, ResolvedImage **ret, 
 /* *ret: env with each of overrides' NAME=value replacing the same NAME's (the unit's
  * Environment= wins over the image's Env), new names appended (NULL when both are empty). */
 int env_merge(char *const *env, char *const *overrides, char ***ret);
+
+/* Imports, run by the worker (ManagerConfig.image_worker) as a child of the daemon: its output
+ * (stdout and stderr, at most 64 KiB kept) is collected from a pipe, and done(userdata, r,
+ * text) is called once it has exited: r = 0 with its output, or a negative errno with its
+ * error lines ("sandboxd-image: " stripped). source: an absolute path of a rootfs tarball, an
+ * OCI layout directory, or DIR:REF. */
+typedef struct Manager Manager;
+typedef void (*ImageImportDone)(void *userdata, int r, const char *text);
+int image_import_start(Manager *m, const char *source, const char *ref, ImageImportDone done,
+                       void *userdata);
+/* From the daemon's reaper: true if pid was an import worker (then it is finished). */
+bool image_import_on_exit(Manager *m, const siginfo_t *si);
+/* At exit: answers every waiting caller with -ECANCELED (the workers run on). */
+void image_import_cancel_all(Manager *m);
+
+/* One line per image of the store at store_path: name, tag, layers, bytes (the layers'
+ * uncompressed tars), created; *ret is an array of n entries. */
+typedef struct ImageInfo {
+    char *name, *tag, *created, *id;
+    unsigned n_layers;
+    uint64_t size;
+} ImageInfo;
+int image_list(const char *store_path, ImageInfo **ret, size_t *ret_n);
+void image_info_free_many(ImageInfo *l, size_t n);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "image.h"
 #include "manager.h"
 #include "network.h"
 #include "path-util.h"
@@ -70,6 +71,8 @@ static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, 
         siginfo_t si = {0};
         if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
             break;
+        if (image_import_on_exit(m, &si))
+            continue;
         for (size_t i = 0; i < m->n_sandboxes; i++)
             if (m->sandboxes[i]->init_pid == si.si_pid) {
                 sandbox_on_init_exit(m->sandboxes[i], &si);
@@ -183,6 +186,7 @@ Manager *manager_free(Manager *m) {
         m->restart_jobs = restart_job_free(m->restart_jobs, SANDBOXD_ERROR_SHUTTING_DOWN,
                                            "sandboxd is shutting down");
     sd_event_source_disable_unref(m->restart_source);
+    image_import_cancel_all(m); /* answered before the connections go too */
     manager_bus_free_all(m);
     bool remain = false;
     for (size_t i = 0; i < m->n_sandboxes; i++)

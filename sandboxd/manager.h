@@ -27,6 +27,7 @@ typedef struct ManagerConfig {
 typedef struct Connection Connection;
 typedef struct SeccompCache SeccompCache;
 typedef struct RestartJob RestartJob;
+typedef struct ImageImport ImageImport;
 
 typedef struct Manager {
     ManagerConfig config;
@@ -42,6 +43,7 @@ typedef struct Manager {
     RestartJob *restart_jobs;         /* restarts waiting for their sandbox to stop */
     sd_event_source *restart_source;  /* runs them once a sandbox came to rest */
     Network *network;                 /* NULL: Network=bridge units cannot start (logged) */
+    ImageImport *imports;             /* running import workers (sandboxd/image-import.c) */
 } Manager;
 
 int manager_new(const ManagerConfig *c, Manager **ret);

@@ -13,3 +13,4 @@
 #define SANDBOXD_ERROR_START_LIMIT_HIT "org.sandboxd1.Error.StartLimitHit"
 #define SANDBOXD_ERROR_UNIT_BUSY "org.sandboxd1.Error.UnitBusy"
 #define SANDBOXD_ERROR_SHUTTING_DOWN "org.sandboxd1.Error.ShuttingDown"
+#define SANDBOXD_ERROR_IMPORT_FAILED "org.sandboxd1.Error.ImportFailed"

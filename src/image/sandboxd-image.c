@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,6 +211,9 @@ int main(int argc, char **argv) {
                         "       sandboxd-image [--store DIR] import-oci DIR[:REF] NAME[:TAG]\n");
         return 2;
     }
+    /* The daemon that reads our output may be gone (killed, restarted): a write then fails
+     * instead of killing us halfway between a layer and its image's record. */
+    signal(SIGPIPE, SIG_IGN);
     _cleanup_(image_store_closep) ImageStore *store = NULL;
     int r = image_store_open(store_path, &store);
     if (r < 0) {

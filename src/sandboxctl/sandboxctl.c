@@ -341,6 +341,71 @@ static int verb_list(sd_bus *bus, char **args) {
     return r < 0 ? EXIT_FAILURE : 0;
 }
 
+/* image import SOURCE NAME[:TAG] | image list */
+static int verb_image(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    size_t n = strv_length(args);
+    int r;
+    if (streq(args[0], "import") && n == 3) {
+        /* the daemon takes absolute paths; DIR:REF keeps its ":REF" */
+        _cleanup_free_ char *path = realpath(args[1], NULL), *source = NULL;
+        const char *ref_part = NULL;
+        if (!path) {
+            char *colon = strrchr(args[1], ':');
+            _cleanup_free_ char *dir = colon ? strndup(args[1], (size_t) (colon - args[1])) : NULL;
+            if (dir && (path = realpath(dir, NULL)))
+                ref_part = colon;
+        }
+        if (!path) {
+            fprintf(stderr, "sandboxctl: %s: %s\n", args[1], strerror(errno));
+            return EXIT_FAILURE;
+        }
+        if (asprintf(&source, "%s%s", path, ref_part ?: "") < 0)
+            return EXIT_FAILURE;
+        /* an import takes as long as it takes: no default timeout */
+        uint64_t saved = arg_timeout;
+        arg_timeout = arg_timeout ?: USEC_INFINITY;
+        r = call(bus, "ImportImage", &reply, "ss", source, args[2]);
+        arg_timeout = saved;
+        if (r)
+            return r;
+        const char *out;
+        if (sd_bus_message_read(reply, "s", &out) < 0)
+            return EXIT_FAILURE;
+        fputs(out, stdout);
+        return 0;
+    }
+    if (streq(args[0], "list") && n == 1) {
+        r = call(bus, "ListImages", &reply, NULL);
+        if (r)
+            return r;
+        if (sd_bus_message_enter_container(reply, 'a', "(ssssut)") < 0)
+            return EXIT_FAILURE;
+        printf("%-32s %-12s %-12s %6s %10s  %s\n", "IMAGE", "TAG", "ID", "LAYERS", "SIZE",
+               "CREATED");
+        unsigned count = 0;
+        for (;;) {
+            const char *name, *tag, *id, *created;
+            uint32_t layers;
+            uint64_t size;
+            r = sd_bus_message_read(reply, "(ssssut)", &name, &tag, &id, &created, &layers,
+                                    &size);
+            if (r <= 0)
+                break;
+            char sz[64];
+            _cleanup_free_ char *created_s = line_shown(created);
+            printf("%-32s %-12s %-12s %6u %10s  %s\n", name, tag, id, layers,
+                   format_bytes(sz, size), created_s ?: "?");
+            count++;
+        }
+        printf("\n%u image%s listed.\n", count, count == 1 ? "" : "s");
+        return r < 0 ? EXIT_FAILURE : 0;
+    }
+    fprintf(stderr, "sandboxctl image: expected 'import SOURCE NAME[:TAG]' or 'list' (see "
+                    "--help)\n");
+    return EXIT_FAILURE;
+}
+
 static int verb_show(sd_bus *bus, char **args) {
     bool escape = !arg_raw && isatty(STDOUT_FILENO);
     int ret = 0;
@@ -580,7 +645,11 @@ static void help(void) {
            "  verify FILE...        check unit files offline, printing every error; static\n"
            "                        addresses against the subnets of sandboxd.conf\n"
            "  clean UNIT...         remove a stopped unit's rw layer and runtime state\n"
-           "  reset-failed UNIT...  clear the failed state and the start limit\n\n"
+           "  reset-failed UNIT...  clear the failed state and the start limit\n"
+           "  image import SOURCE NAME[:TAG]\n"
+           "                        import an image: an OCI layout directory (DIR or\n"
+           "                        DIR:REF) or a rootfs tarball (gzip, zstd, xz or none)\n"
+           "  image list            list the images in the store\n\n"
            "Options:\n"
            "  -p, --property=KEY    with show: only these properties (repeatable, or a,b)\n"
            "      --value           with show: print values only\n"
@@ -670,7 +739,7 @@ int main(int argc, char *argv[]) {
         {"start", 1, SIZE_MAX},   {"stop", 1, SIZE_MAX},  {"restart", 1, SIZE_MAX},
         {"status", 1, SIZE_MAX},  {"show", 1, SIZE_MAX},  {"list", 0, 0},
         {"logs", 1, 1},           {"verify", 1, SIZE_MAX}, {"clean", 1, SIZE_MAX},
-        {"reset-failed", 1, SIZE_MAX},
+        {"reset-failed", 1, SIZE_MAX}, {"image", 1, 3},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -706,5 +775,7 @@ int main(int argc, char *argv[]) {
         return verb_logs(bus, args);
     if (streq(verb, "clean"))
         return verb_simple(bus, args, "CleanUnit");
+    if (streq(verb, "image"))
+        return verb_image(bus, args);
     return verb_simple(bus, args, "ResetFailedUnit");
 }

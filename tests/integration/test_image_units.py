@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import IMAGE_WORKER, make_busybox_layer
+from conftest import IMAGE_WORKER, SANDBOXCTL, make_busybox_layer
 
 
 def umoci(*args):
@@ -145,3 +145,84 @@ def test_bad_image_lines_are_verify_errors(daemon, text, why):
     path = daemon.write_unit("bad.unit", text)
     r = daemon.ctl("verify", str(path), check=False)
     assert r.returncode != 0 and why in r.stderr, r.stderr
+
+
+# sandboxctl image import / list: the daemon runs the worker and answers when it is done.
+
+def test_sandboxctl_imports_and_lists(daemon, app_layout, tmp_path):
+    r = daemon.ctl("image", "import", f"{app_layout}:app", "web:1")
+    assert r.stdout.splitlines()[-1] == "image web:1"
+    root = tmp_path / "root"
+    make_busybox_layer(root)
+    tgz = tmp_path / "root.tar.gz"
+    subprocess.run(["tar", "-C", str(root), "-czf", str(tgz), "."], check=True)
+    # a relative path is resolved by the CLI
+    r = subprocess.run([str(SANDBOXCTL), "image", "import", "root.tar.gz", "library/bb"],
+                       cwd=tmp_path, env=dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket)),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = daemon.ctl("image", "list").stdout.splitlines()
+    assert out[0].split() == ["IMAGE", "TAG", "ID", "LAYERS", "SIZE", "CREATED"]
+    rows = {tuple(line.split()[:2]): line.split() for line in out[1:] if line and
+            not line.endswith("listed.")}
+    assert rows[("web", "1")][3] == "1" and rows[("library/bb", "latest")][3] == "1"
+    assert out[-1] == "2 images listed."
+    daemon.write_unit("web.unit", "[Sandbox]\nImage=web:1\n")
+    daemon.ctl("start", "web.unit")
+    assert wait_output(daemon, "web.unit")[1] == "from the image"
+    daemon.ctl("stop", "web.unit")
+
+
+@pytest.mark.parametrize("source,ref,why", [
+    ("/nonexistent/x.tar", "x", "/nonexistent/x.tar: No such file or directory"),
+    ("{tmp}", "x", "a directory without an oci-layout file"),
+    ("{tmp}/t.tar", "Bad", "Bad: not a valid image name"),
+    ("{tmp}/t.tar", "x", "t.tar: not a tar: Unrecognized archive format"),
+])
+def test_import_errors_are_clear_and_leave_nothing(daemon, tmp_path, source, ref, why):
+    (tmp_path / "t.tar").write_text("not a tar at all\n" * 10)
+    r = daemon.ctl("image", "import", source.format(tmp=tmp_path), ref, check=False)
+    assert r.returncode != 0 and why in r.stderr, r.stderr
+    store = daemon.state / "images"
+    for sub in ("images", "layers", "tmp"):
+        assert not (store / sub).exists() or os.listdir(store / sub) == []
+
+
+def test_a_daemon_killed_during_an_import_leaves_a_consistent_store(daemon, tmp_path):
+    """sandboxd is SIGKILLed while its worker is in the middle of a layer (fed from a FIFO we
+    stop writing); the worker then sees its input end early and fails. A new sandboxd finds
+    no partial layer or record, and the same import succeeds."""
+    root = tmp_path / "root"
+    make_busybox_layer(root)
+    tar = subprocess.run(["tar", "-C", str(root), "-cf", "-", "."], capture_output=True,
+                         check=True).stdout
+    fifo = tmp_path / "feed.tar"
+    os.mkfifo(fifo)
+    env = dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket))
+    ctl = subprocess.Popen([str(SANDBOXCTL), "image", "import", str(fifo), "fed"], env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open(fifo, "wb") as w:  # opens once the worker has opened its end
+        w.write(tar[:len(tar) // 2])
+        w.flush()
+        store_tmp = daemon.state / "images" / "tmp"
+        deadline = time.monotonic() + 10
+        while not store_tmp.exists() or not os.listdir(store_tmp):
+            assert time.monotonic() < deadline, "the worker never began the layer"
+            time.sleep(0.01)
+        daemon.proc.kill()
+        daemon.proc.wait()
+    out, err = ctl.communicate(timeout=30)
+    assert ctl.returncode != 0
+    # the orphaned worker fails on its truncated input and removes its work
+    deadline = time.monotonic() + 10
+    while os.listdir(store_tmp):
+        assert time.monotonic() < deadline, os.listdir(store_tmp)
+        time.sleep(0.05)
+    store = daemon.state / "images"
+    assert os.listdir(store / "layers") == [] and os.listdir(store / "images") == []
+    daemon.start()
+    plain = tmp_path / "plain.tar"
+    plain.write_bytes(tar)
+    r = daemon.ctl("image", "import", plain, "fed")
+    assert r.stdout.splitlines()[-1] == "image fed:latest"
+    assert len(os.listdir(store / "layers")) == 1

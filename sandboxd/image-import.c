@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Imports run in the worker, sandboxd-image, a child of the daemon: a hostile or huge archive
+ * costs that process, never the event loop, and a crash of either leaves the store consistent
+ * (src/image/store.h). The daemon only collects the worker's output and reports it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "image.h"
+#include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+#define OUTPUT_MAX (64U * 1024U)
+
+struct ImageImport {
+    Manager *manager;
+    pid_t pid;
+    int fd; /* read end of the worker's stdout and stderr */
+    sd_event_source *source;
+    char *out;
+    size_t n_out;
+    ImageImportDone done;
+    void *userdata;
+    ImageImport *next;
+};
+
+extern char **environ;
+
+static void drain(ImageImport *j) {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(j->fd, buf, sizeof buf);
+        if (n <= 0)
+            return;
+        size_t keep = (size_t) n;
+        if (j->n_out + keep > OUTPUT_MAX)
+            keep = OUTPUT_MAX - j->n_out; /* the rest is dropped, the pipe kept empty */
+        if (keep) {
+            memcpy(j->out + j->n_out, buf, keep);
+            j->n_out += keep;
+            j->out[j->n_out] = 0;
+        }
+    }
+}
+
+static int on_output(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+    ImageImport *j = userdata;
+    drain(j);
+    if (revents & (EPOLLHUP | EPOLLERR))
+        j->source = sd_event_source_disable_unref(j->source);
+    return 0;
+}
+
+static void import_free(ImageImport *j) {
+    sd_event_source_disable_unref(j->source);
+    safe_close(j->fd);
+    free(j->out);
+    free(j);
+}
+
+int image_import_start(Manager *m, const char *source, const char *ref, ImageImportDone done,
+                       void *userdata) {
+    _cleanup_free_ char *dir = strdup(source);
+    struct stat st;
+    const char *verb = "import-tar";
+    if (!dir)
+        return -ENOMEM;
+    /* DIR:REF names a layout's manifest when DIR (not the whole) exists */
+    if (stat(dir, &st) < 0) {
+        char *colon = strrchr(dir, ':');
+        if (colon)
+            *colon = 0;
+        if (!colon || stat(dir, &st) < 0)
+            return -ENOENT;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        _cleanup_free_ char *marker = NULL;
+        if (asprintf(&marker, "%s/oci-layout", dir) < 0)
+            return -ENOMEM;
+        if (access(marker, F_OK) < 0)
+            return -EISDIR; /* a plain directory: not yet */
+        verb = "import-oci";
+    }
+
+    ImageImport *j = calloc(1, sizeof *j);
+    if (!j)
+        return -ENOMEM;
+    j->manager = m;
+    j->fd = -EBADF;
+    j->done = done;
+    j->userdata = userdata;
+    int pipefd[2] = {-EBADF, -EBADF}, r;
+    if (!(j->out = malloc(OUTPUT_MAX + 1)) || pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0) {
+        r = j->out ? -errno : -ENOMEM;
+        import_free(j);
+        return r;
+    }
+    j->out[0] = 0;
+    j->fd = pipefd[0];
+    /* the worker writes blocking: its end is made blocking again */
+    (void) fcntl(pipefd[1], F_SETFL, 0);
+
+    char *argv[] = {(char *) "sandboxd-image", (char *) "--store", m->config.image_store,
+                    (char *) verb, (char *) source, (char *) ref, NULL};
+    int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    /* (src/sys/spawn.h shadows <spawn.h> here, so no posix_spawn: a fork that only makes
+     * async-signal-safe calls before the exec is as safe in our threaded process) */
+    j->pid = null_fd < 0 ? -1 : fork();
+    if (j->pid == 0) {
+        /* signals come back to their defaults with the exec; the mask does not: clear it */
+        sigset_t none;
+        sigemptyset(&none);
+        if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(pipefd[1], STDOUT_FILENO) < 0 ||
+            dup2(pipefd[1], STDERR_FILENO) < 0 || sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+            _exit(127);
+        execve(m->config.image_worker, argv, environ);
+        _exit(127);
+    }
+    r = j->pid < 0 ? -errno : 0;
+    safe_close(null_fd);
+    safe_close(pipefd[1]);
+    if (r == 0)
+        r = sd_event_add_io(m->event, &j->source, j->fd, EPOLLIN, on_output, j);
+    if (r < 0) {
+        if (j->pid > 0) /* the worker runs: leave it to the reaper, which knows no job */
+            log_warning("import worker %d runs unwatched: %s", (int) j->pid, strerror(-r));
+        import_free(j);
+        return r;
+    }
+    j->next = m->imports;
+    m->imports = j;
+    log_info("importing %s as %s (worker %d)", source, ref, (int) j->pid);
+    return 0;
+}
+
+bool image_import_on_exit(Manager *m, const siginfo_t *si) {
+    for (ImageImport **p = &m->imports; *p; p = &(*p)->next) {
+        ImageImport *j = *p;
+        if (j->pid != si->si_pid)
+            continue;
+        *p = j->next;
+        drain(j);
+        bool ok = si->si_code == CLD_EXITED && si->si_status == 0;
+        if (!ok) {
+            /* its error lines, without the worker's name */
+            char *w = j->out;
+            for (char *line = j->out; *line;) {
+                char *end = strchrnul(line, '\n');
+                const char *text = line;
+                if (strncmp(text, "sandboxd-image: ", 16) == 0)
+                    text += 16;
+                size_t len = (size_t) (end - text);
+                memmove(w, text, len);
+                w += len;
+                if (*end)
+                    *w++ = '\n';
+                line = *end ? end + 1 : end;
+            }
+            *w = 0;
+            if (!*j->out && si->si_code == CLD_EXITED)
+                snprintf(j->out, OUTPUT_MAX, "the importer %s exited with status %d",
+                         j->manager->config.image_worker, si->si_status);
+            else if (!*j->out)
+                snprintf(j->out, OUTPUT_MAX, "the importer %s was killed by signal %d",
+                         j->manager->config.image_worker, si->si_status);
+            log_warning("import by worker %d failed: %s", (int) j->pid, j->out);
+        } else
+            log_info("import by worker %d done", (int) j->pid);
+        j->done(j->userdata, ok ? 0 : -EIO, j->out);
+        import_free(j);
+        return true;
+    }
+    return false;
+}
+
+void image_import_cancel_all(Manager *m) {
+    while (m->imports) {
+        ImageImport *j = m->imports;
+        m->imports = j->next;
+        /* the worker goes on and finishes (or fails) on its own; the store stays consistent */
+        j->done(j->userdata, -ECANCELED, "sandboxd stopped before the import ended");
+        import_free(j);
+    }
+}
