@@ -68,15 +68,20 @@ int image_import_start(Manager *m, const char *source, const char *ref, ImageImp
                        void *userdata) {
     _cleanup_free_ char *dir = strdup(source);
     struct stat st;
-    const char *verb = "import-tar";
+    const char *verb = "import-file";
     if (!dir)
         return -ENOMEM;
-    /* DIR:REF names a layout's manifest when DIR (not the whole) exists */
+    /* PATH:REF names an image in a layout or archive when PATH (not the whole) exists; the
+     * shortest such PATH, as a REF may hold ':' ("app:2") */
     if (stat(dir, &st) < 0) {
-        char *colon = strrchr(dir, ':');
-        if (colon)
+        bool found = false;
+        for (char *colon = strchr(dir, ':'); colon && !found; colon = strchr(colon + 1, ':')) {
             *colon = 0;
-        if (!colon || stat(dir, &st) < 0)
+            found = stat(dir, &st) == 0;
+            if (!found)
+                *colon = ':';
+        }
+        if (!found)
             return -ENOENT;
     }
     if (S_ISDIR(st.st_mode)) {

@@ -57,12 +57,10 @@ int oci_layout_open_blob(int layout_fd, const char *digest) {
     return fd;
 }
 
-/* Reads a JSON blob or file whole (at most OCI_JSON_MAX), checks digest (and size, if >= 0)
- * when digest is not NULL, parses it. */
-static int read_json(int dirfd, const char *file, const char *digest, int64_t size,
-                     json_object **ret, char **ret_why) {
+static int read_json_typed(int dirfd, const char *file, const char *digest, int64_t size,
+                           json_type type, json_object **ret, char **ret_why) {
     _cleanup_close_ int fd = -1;
-    if (digest)
+    if (!file)
         fd = oci_layout_open_blob(dirfd, digest);
     else {
         struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK,
@@ -71,7 +69,7 @@ static int read_json(int dirfd, const char *file, const char *digest, int64_t si
         if (fd < 0)
             fd = -errno;
     }
-    const char *what = digest ?: file;
+    const char *what = file ?: digest;
     if (fd < 0)
         return why(ret_why, fd, "%s: %s", what, strerror(-fd));
     _cleanup_free_ char *buf = malloc(OCI_JSON_MAX + 1);
@@ -115,12 +113,22 @@ static int read_json(int dirfd, const char *file, const char *digest, int64_t si
         json_object_put(o);
         return why(ret_why, -EBADMSG, "%s: not JSON: %s", what, json_tokener_error_desc(err));
     }
-    if (!json_object_is_type(o, json_type_object)) {
+    if (!json_object_is_type(o, type)) {
         json_object_put(o);
-        return why(ret_why, -EBADMSG, "%s: not a JSON object", what);
+        return why(ret_why, -EBADMSG, "%s: not a JSON %s", what,
+                   type == json_type_array ? "array" : "object");
     }
     *ret = o;
     return 0;
+}
+
+int oci_read_json(int dirfd, const char *file, const char *digest, int64_t size,
+                  json_object **ret, char **ret_why) {
+    return read_json_typed(dirfd, file, digest, size, json_type_object, ret, ret_why);
+}
+
+int oci_read_json_array(int dirfd, const char *file, json_object **ret, char **ret_why) {
+    return read_json_typed(dirfd, file, NULL, -1, json_type_array, ret, ret_why);
 }
 
 static const char *get_string(json_object *o, const char *key) {
@@ -257,7 +265,7 @@ int oci_layout_read_image(int layout_fd, const char *ref, OciImage **ret, char *
     if (!img)
         return -ENOMEM;
     json_object *layout = NULL;
-    r = read_json(layout_fd, "oci-layout", NULL, -1, &layout, ret_why);
+    r = oci_read_json(layout_fd, "oci-layout", NULL, -1, &layout, ret_why);
     if (r < 0)
         return r;
     const char *version = get_string(layout, "imageLayoutVersion");
@@ -268,14 +276,14 @@ int oci_layout_read_image(int layout_fd, const char *ref, OciImage **ret, char *
     }
     json_object_put(layout);
 
-    if ((r = read_json(layout_fd, "index.json", NULL, -1, &index, ret_why)) < 0)
+    if ((r = oci_read_json(layout_fd, "index.json", NULL, -1, &index, ret_why)) < 0)
         goto out;
     if ((r = pick_ref(index, ref, &desc, ret_why)) < 0 ||
         (r = descriptor(desc, &digest, &size, ret_why)) < 0)
         goto out;
     const char *mt = get_string(desc, "mediaType");
     if (mt && (streq(mt, MT_OCI_INDEX) || streq(mt, MT_DOCKER_LIST))) {
-        if ((r = read_json(layout_fd, NULL, digest, size, &nested, ret_why)) < 0 ||
+        if ((r = oci_read_json(layout_fd, NULL, digest, size, &nested, ret_why)) < 0 ||
             (r = pick_platform(nested, &desc, ret_why)) < 0 ||
             (r = descriptor(desc, &digest, &size, ret_why)) < 0)
             goto out;
@@ -286,7 +294,7 @@ int oci_layout_read_image(int layout_fd, const char *ref, OciImage **ret, char *
         goto out;
     }
     snprintf(img->manifest_digest, sizeof img->manifest_digest, "%s", digest);
-    if ((r = read_json(layout_fd, NULL, digest, size, &manifest, ret_why)) < 0)
+    if ((r = oci_read_json(layout_fd, NULL, digest, size, &manifest, ret_why)) < 0)
         goto out;
 
     json_object *cfg_desc, *layers = get_array(manifest, "layers");
@@ -301,7 +309,7 @@ int oci_layout_read_image(int layout_fd, const char *ref, OciImage **ret, char *
         goto out;
     }
     if ((r = descriptor(cfg_desc, &digest, &size, ret_why)) < 0 ||
-        (r = read_json(layout_fd, NULL, digest, size, &img->config, ret_why)) < 0)
+        (r = oci_read_json(layout_fd, NULL, digest, size, &img->config, ret_why)) < 0)
         goto out;
     json_object *rootfs, *diff_ids = NULL;
     if (json_object_object_get_ex(img->config, "rootfs", &rootfs))

@@ -19,7 +19,8 @@
 #define OCI_JSON_MAX (4U * 1024U * 1024U)
 
 typedef struct OciLayer {
-    char digest[DIGEST_STRING_MAX];  /* of the blob as stored (compressed) */
+    char digest[DIGEST_STRING_MAX];  /* of the blob as stored (compressed); "" if unknown */
+    char path[256];                  /* docker-archive: the layer's file; "" in a layout */
     char diff_id[DIGEST_STRING_MAX]; /* of its uncompressed tar, from the config */
     int64_t size;
 } OciLayer;
@@ -43,3 +44,11 @@ static inline void oci_image_freep(OciImage **img) {
 
 /* Opens blobs/sha256/<hex> of the layout for reading (no symlink followed, nothing outside). */
 int oci_layout_open_blob(int layout_fd, const char *digest);
+
+/* Reads JSON (at most OCI_JSON_MAX) from file below dir_fd (no symlink followed), or, with
+ * file NULL, from the blob of digest; checks the content's digest (when digest is not NULL)
+ * and size (when size >= 0). *ret is a JSON object. */
+int oci_read_json(int dir_fd, const char *file, const char *digest, int64_t size,
+                  json_object **ret, char **ret_why);
+/* The same for a file holding a JSON array (docker-archive's manifest.json). */
+int oci_read_json_array(int dir_fd, const char *file, json_object **ret, char **ret_why);

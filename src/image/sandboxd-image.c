@@ -6,6 +6,10 @@
  *   sandboxd-image --store DIR import-tar FILE|- NAME[:TAG]
  *       a plain rootfs tarball (gzip, zstd, xz, bzip2 or none): a single-layer image with an
  *       empty config; device nodes are kept (root's store only)
+ *   sandboxd-image --store DIR import-file FILE[:REF] NAME[:TAG]
+ *       a file, told by its top-level names: an OCI archive (a layout as a tar; REF as
+ *       below), a docker-archive (`docker save`, skopeo; REF: one of its RepoTags), else a
+ *       rootfs tarball as import-tar
  *   sandboxd-image --store DIR import-oci DIR[:REF] NAME[:TAG]
  *       an OCI image layout (REF: the manifest's org.opencontainers.image.ref.name; without
  *       it the only one), an index resolved to linux/<our arch>; every blob checked against
@@ -17,17 +21,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <linux/openat2.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "image-archive.h"
 #include "macro.h"
 #include "oci.h"
+#include "rm-rf.h"
 #include "store.h"
 
 /* The uncompressed bytes one layer may hold (a gzip bomb stops there). */
@@ -86,14 +94,16 @@ static int write_record(ImageStore *store, const char *name, const char *tag, ch
     return r;
 }
 
-static int import_tar(ImageStore *store, const char *file, const char *ref) {
+/* fd: the open file (taken), or -1 to open file ("-": standard input). */
+static int import_tar(ImageStore *store, const char *file, int fd_arg, const char *ref) {
     _cleanup_free_ char *name = NULL, *tag = NULL, *why = NULL;
-    _cleanup_close_ int fd = -1;
+    _cleanup_close_ int fd = fd_arg;
     int r;
 
     if ((r = split_ref(ref, &name, &tag)) < 0)
         return r;
-    fd = streq(file, "-") ? dup(STDIN_FILENO) : open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        fd = streq(file, "-") ? dup(STDIN_FILENO) : open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         r = -errno;
         fprintf(stderr, "sandboxd-image: %s: %s\n", file, strerror(-r));
@@ -126,43 +136,33 @@ static int import_tar(ImageStore *store, const char *file, const char *ref) {
     return 0;
 }
 
-/* SOURCE is DIR or DIR:REF; a DIR that exists as given wins (its name may hold a ':'). */
-static int import_oci(ImageStore *store, const char *source, const char *ref) {
-    _cleanup_free_ char *name = NULL, *tag = NULL, *why = NULL, *dir = NULL;
-    _cleanup_(oci_image_freep) OciImage *img = NULL;
-    _cleanup_close_ int layout_fd = -1;
-    const char *manifest_ref = NULL;
-    struct stat st;
-    int r;
+/* Opens a docker-archive layer by its path in the unpacked archive: symlinks (the legacy
+ * format shares layers through them) are followed, but only beneath it. */
+static int open_beneath(int dir_fd, const char *path) {
+    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+    int fd = (int) syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+    return fd < 0 ? -errno : fd;
+}
 
-    if ((r = split_ref(ref, &name, &tag)) < 0)
-        return r;
-    if (!(dir = strdup(source)))
-        return -ENOMEM;
-    char *colon = strrchr(dir, ':');
-    if (stat(dir, &st) < 0 && colon) {
-        *colon = 0;
-        manifest_ref = colon + 1;
-    }
-    layout_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (layout_fd < 0) {
-        r = -errno;
-        fprintf(stderr, "sandboxd-image: %s: %s\n", dir, strerror(-r));
-        return r;
-    }
-    if ((r = oci_layout_read_image(layout_fd, manifest_ref, &img, &why)) < 0) {
-        fprintf(stderr, "sandboxd-image: %s: %s\n", dir, why ?: strerror(-r));
-        return r;
-    }
+/* Adds img's layers (each checked against its blob digest, when known, and its diff_id) and
+ * writes the record of NAME:TAG. what names the source in messages. */
+static int import_layers(ImageStore *store, const char *what, int dir_fd, OciImage *img,
+                         const char *name, const char *tag, const char *source_kind,
+                         const char *source_digest) {
+    _cleanup_free_ char *why = NULL;
     char *ids[OCI_LAYERS_MAX];
     LayerUnpackOptions o = {.max_bytes = LAYER_MAX_BYTES, .keep_owner = geteuid() == 0};
+    int r;
     for (size_t i = 0; i < img->n_layers; i++) {
         OciLayer *l = &img->layers[i];
+        const char *blob = *l->digest ? l->digest : l->path;
         LayerUnpackResult res;
         bool present;
-        _cleanup_close_ int fd = oci_layout_open_blob(layout_fd, l->digest);
+        _cleanup_close_ int fd = *l->digest ? oci_layout_open_blob(dir_fd, l->digest)
+                                            : open_beneath(dir_fd, l->path);
         if (fd < 0) {
-            fprintf(stderr, "sandboxd-image: %s: blob %s: %s\n", dir, l->digest, strerror(-fd));
+            fprintf(stderr, "sandboxd-image: %s: blob %s: %s\n", what, blob, strerror(-fd));
             return fd;
         }
         why = mfree(why);
@@ -170,11 +170,11 @@ static int import_oci(ImageStore *store, const char *source, const char *ref) {
         char *lowers[OCI_LAYERS_MAX];
         for (size_t k = 0; k < i; k++)
             lowers[k] = img->layers[i - 1 - k].diff_id;
-        r = image_store_add_layer(store, fd, l->digest, l->diff_id, lowers, i, &o, &res,
-                                  &present, &why);
+        r = image_store_add_layer(store, fd, *l->digest ? l->digest : NULL, l->diff_id, lowers,
+                                  i, &o, &res, &present, &why);
         if (r < 0) {
-            fprintf(stderr, "sandboxd-image: %s: layer %zu/%zu (blob %s): %s\n", dir, i + 1,
-                    img->n_layers, l->digest, why ?: strerror(-r));
+            fprintf(stderr, "sandboxd-image: %s: layer %zu/%zu (blob %s): %s\n", what, i + 1,
+                    img->n_layers, blob, why ?: strerror(-r));
             return r;
         }
         printf("layer %s %s %llu (%zu/%zu)\n", l->diff_id, present ? "present" : "new",
@@ -187,12 +187,106 @@ static int import_oci(ImageStore *store, const char *source, const char *ref) {
         layer_unpack_result_done(&res);
         ids[i] = l->diff_id;
     }
-    r = write_record(store, name, tag, ids, img->n_layers, img->config, "oci-layout",
-                     img->manifest_digest);
+    r = write_record(store, name, tag, ids, img->n_layers, img->config, source_kind,
+                     source_digest);
     if (r < 0)
         return r;
     printf("image %s:%s\n", name, tag);
     return 0;
+}
+
+/* PATH or PATH:REF: the whole when it exists, else the shortest prefix before a ':' that does
+ * (a REF may hold ':' itself, as docker's "app:2" does). */
+static int split_source(const char *source, char **ret_path, const char **ret_ref) {
+    struct stat st;
+    char *path = strdup(source);
+    if (!path)
+        return -ENOMEM;
+    *ret_ref = NULL;
+    if (stat(path, &st) < 0)
+        for (char *colon = strchr(path, ':'); colon; colon = strchr(colon + 1, ':')) {
+            *colon = 0;
+            if (stat(path, &st) == 0) {
+                *ret_ref = colon + 1;
+                break;
+            }
+            *colon = ':';
+        }
+    *ret_path = path;
+    return 0;
+}
+
+static int import_oci(ImageStore *store, const char *source, const char *ref) {
+    _cleanup_free_ char *name = NULL, *tag = NULL, *why = NULL, *dir = NULL;
+    _cleanup_(oci_image_freep) OciImage *img = NULL;
+    _cleanup_close_ int layout_fd = -1;
+    const char *manifest_ref;
+    int r;
+
+    if ((r = split_ref(ref, &name, &tag)) < 0 || (r = split_source(source, &dir, &manifest_ref)) < 0)
+        return r;
+    layout_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (layout_fd < 0) {
+        r = -errno;
+        fprintf(stderr, "sandboxd-image: %s: %s\n", dir, strerror(-r));
+        return r;
+    }
+    if ((r = oci_layout_read_image(layout_fd, manifest_ref, &img, &why)) < 0) {
+        fprintf(stderr, "sandboxd-image: %s: %s\n", dir, why ?: strerror(-r));
+        return r;
+    }
+    return import_layers(store, dir, layout_fd, img, name, tag, "oci-layout",
+                         img->manifest_digest);
+}
+
+/* A file: a rootfs tarball, an OCI archive or a docker-archive, told by its names. */
+static int import_file(ImageStore *store, const char *source, const char *ref) {
+    _cleanup_free_ char *name = NULL, *tag = NULL, *why = NULL, *file = NULL, *tmp = NULL;
+    _cleanup_(oci_image_freep) OciImage *img = NULL;
+    _cleanup_close_ int fd = -1, dir_fd = -1, lock = -1;
+    const char *image_ref;
+    ArchiveKind kind;
+    int r;
+
+    if ((r = split_ref(ref, &name, &tag)) < 0 || (r = split_source(source, &file, &image_ref)) < 0)
+        return r;
+    fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd >= 0 && fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a pipe cannot be read twice: only a rootfs tarball streams */
+        return import_tar(store, file, TAKE_FD(fd), ref);
+    }
+    if (fd < 0 || (r = archive_detect(fd, &kind)) < 0) {
+        r = fd < 0 ? -errno : r;
+        fprintf(stderr, "sandboxd-image: %s: %s\n", file, strerror(-r));
+        return r;
+    }
+    if (kind == ARCHIVE_ROOTFS) {
+        if (image_ref) {
+            fprintf(stderr, "sandboxd-image: %s: a root file system tarball, not an image "
+                            "archive: it has no '%s' to pick\n", file, image_ref);
+            return -EINVAL;
+        }
+        return import_tar(store, file, TAKE_FD(fd), ref);
+    }
+    /* unpacked whole under tmp/ (the blobs are read in the manifest's order, not the tar's),
+     * then removed */
+    if ((r = image_store_tmp_dir(store, "archive", &tmp, &dir_fd, &lock)) < 0) {
+        fprintf(stderr, "sandboxd-image: making a work directory: %s\n", strerror(-r));
+        return r;
+    }
+    char digest[DIGEST_STRING_MAX];
+    if ((r = archive_unpack_image(fd, dir_fd, LAYER_MAX_BYTES, digest, &why)) < 0)
+        fprintf(stderr, "sandboxd-image: %s: %s\n", file, why ?: strerror(-r));
+    else if ((r = kind == ARCHIVE_OCI ? oci_layout_read_image(dir_fd, image_ref, &img, &why)
+                                      : docker_archive_read_image(dir_fd, image_ref, &img, &why)) <
+             0)
+        fprintf(stderr, "sandboxd-image: %s: %s\n", file, why ?: strerror(-r));
+    else
+        r = import_layers(store, file, dir_fd, img, name, tag,
+                          kind == ARCHIVE_OCI ? "oci-archive" : "docker-archive", digest);
+    (void) rm_rf(tmp);
+    return r;
 }
 
 int main(int argc, char **argv) {
@@ -206,9 +300,11 @@ int main(int argc, char **argv) {
         store_path = optarg;
     }
     if (argc - optind != 3 ||
-        (!streq(argv[optind], "import-tar") && !streq(argv[optind], "import-oci"))) {
+        (!streq(argv[optind], "import-tar") && !streq(argv[optind], "import-oci") &&
+         !streq(argv[optind], "import-file"))) {
         fprintf(stderr, "usage: sandboxd-image [--store DIR] import-tar FILE|- NAME[:TAG]\n"
-                        "       sandboxd-image [--store DIR] import-oci DIR[:REF] NAME[:TAG]\n");
+                        "       sandboxd-image [--store DIR] import-oci DIR[:REF] NAME[:TAG]\n"
+                        "       sandboxd-image [--store DIR] import-file FILE[:REF] NAME[:TAG]\n");
         return 2;
     }
     /* The daemon that reads our output may be gone (killed, restarted): a write then fails
@@ -222,5 +318,7 @@ int main(int argc, char **argv) {
     }
     if (streq(argv[optind], "import-oci"))
         return import_oci(store, argv[optind + 1], argv[optind + 2]) < 0 ? 1 : 0;
-    return import_tar(store, argv[optind + 1], argv[optind + 2]) < 0 ? 1 : 0;
+    if (streq(argv[optind], "import-file"))
+        return import_file(store, argv[optind + 1], argv[optind + 2]) < 0 ? 1 : 0;
+    return import_tar(store, argv[optind + 1], -1, argv[optind + 2]) < 0 ? 1 : 0;
 }

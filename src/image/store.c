@@ -294,6 +294,29 @@ fail:
     return r;
 }
 
+int image_store_tmp_dir(ImageStore *s, const char *prefix, char **ret_path, int *ret_fd,
+                        int *ret_lock) {
+    _cleanup_close_ int lock = lock_tmp(s, LOCK_SH);
+    char name[64];
+    int r;
+    if (lock < 0)
+        return lock;
+    if ((r = tmp_name(prefix, name)) < 0)
+        return r;
+    if (mkdirat(s->tmp_fd, name, 0700) < 0)
+        return -errno;
+    int fd = openat(s->tmp_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 || asprintf(ret_path, "%s/tmp/%s", s->path, name) < 0) {
+        r = fd < 0 ? -errno : -ENOMEM;
+        safe_close(fd);
+        (void) unlinkat(s->tmp_fd, name, AT_REMOVEDIR);
+        return r;
+    }
+    *ret_fd = fd;
+    *ret_lock = TAKE_FD(lock);
+    return 0;
+}
+
 int image_store_write_record(ImageStore *s, const char *name, const char *tag, const char *data,
                              size_t size) {
     _cleanup_free_ char *file = image_record_file_name(name, tag);

@@ -50,6 +50,11 @@ int image_store_add_layer(ImageStore *s, int blob_fd, const char *expect_blob,
                           size_t n_lowers, const LayerUnpackOptions *o,
                           LayerUnpackResult *ret, bool *ret_present, char **ret_why);
 
+/* A fresh work directory tmp/PREFIX-<random> (*ret_path, *ret_fd) and *ret_lock, which keeps
+ * image_store_open() from removing it until closed; the caller removes the directory. */
+int image_store_tmp_dir(ImageStore *s, const char *prefix, char **ret_path, int *ret_fd,
+                        int *ret_lock);
+
 /* Writes the record of NAME:TAG (data: its JSON) crash-safely, replacing an earlier one. */
 int image_store_write_record(ImageStore *s, const char *name, const char *tag, const char *data,
                              size_t size);

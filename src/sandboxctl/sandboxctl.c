@@ -350,9 +350,10 @@ static int verb_image(sd_bus *bus, char **args) {
         /* the daemon takes absolute paths; DIR:REF keeps its ":REF" */
         _cleanup_free_ char *path = realpath(args[1], NULL), *source = NULL;
         const char *ref_part = NULL;
-        if (!path) {
-            char *colon = strrchr(args[1], ':');
-            _cleanup_free_ char *dir = colon ? strndup(args[1], (size_t) (colon - args[1])) : NULL;
+        /* else PATH:REF, the shortest existing PATH (a REF may hold ':', as "app:2" does) */
+        for (const char *colon = strchr(args[1], ':'); !path && colon;
+             colon = strchr(colon + 1, ':')) {
+            _cleanup_free_ char *dir = strndup(args[1], (size_t) (colon - args[1]));
             if (dir && (path = realpath(dir, NULL)))
                 ref_part = colon;
         }
@@ -648,7 +649,8 @@ static void help(void) {
            "  reset-failed UNIT...  clear the failed state and the start limit\n"
            "  image import SOURCE NAME[:TAG]\n"
            "                        import an image: an OCI layout directory (DIR or\n"
-           "                        DIR:REF) or a rootfs tarball (gzip, zstd, xz or none)\n"
+           "                        DIR:REF), an OCI or docker archive (FILE or FILE:REF)\n"
+           "                        or a rootfs tarball (gzip, zstd, xz or none)\n"
            "  image list            list the images in the store\n\n"
            "Options:\n"
            "  -p, --property=KEY    with show: only these properties (repeatable, or a,b)\n"

@@ -5,10 +5,12 @@ over."""
 
 import gzip
 import hashlib
+import io
 import json
 import os
 import signal
 import subprocess
+import tarfile
 import time
 
 import pytest
@@ -390,3 +392,95 @@ def test_concurrent_imports_sharing_a_layer_unpack_it_once(tmp_path, layout):
               if line.startswith(f"layer {base} ")]
     assert sorted(states) == ["new", "present", "present", "present"]
     assert len(layer_dirs(store)) == 2
+
+
+# Image archives: skopeo's docker-archive and oci-archive, a legacy docker save, hostile ones.
+
+def test_a_docker_archive_imports_to_the_same_tree(tmp_path, layout):
+    da = tmp_path / "da.tar"
+    subprocess.run(["skopeo", "copy", f"oci:{layout}:t2", f"docker-archive:{da}:app:2"],
+                   check=True, capture_output=True)
+    store = tmp_path / "store"
+    run(store, "import-file", f"{da}:app:2", "dapp")  # the tag holds ':' itself
+    run(store, "import-oci", f"{layout}:t2", "oapp")
+    d = json.loads((store / "images/dapp:latest").read_text())
+    o = json.loads((store / "images/oapp:latest").read_text())
+    assert d["source"] == "docker-archive" and d["layers"] == o["layers"]
+    assert d["source_digest"] == "sha256:" + hashlib.sha256(da.read_bytes()).hexdigest()
+    assert d["config"]["config"]["Entrypoint"] == ["/bin/sh"]
+    assert os.listdir(store / "tmp") == []  # the unpacked archive is gone
+    r = run(store, "import-file", f"{da}:other", "x", check=False)
+    assert r.returncode == 1 and "0 images tagged other" in r.stderr
+
+
+def test_an_oci_archive_imports_by_ref(tmp_path, layout):
+    oa = tmp_path / "oa.tar"
+    subprocess.run(["skopeo", "copy", f"oci:{layout}:t2", f"oci-archive:{oa}:v2"],
+                   check=True, capture_output=True)
+    store = tmp_path / "store"
+    run(store, "import-file", f"{oa}:v2", "oa")
+    rec = json.loads((store / "images/oa:latest").read_text())
+    assert rec["source"] == "oci-archive" and len(rec["layers"]) == 2
+    want = tree_of(["sh", "-c", f"cd {tmp_path} && umoci unpack --image {layout}:t2 ref "
+                    f">/dev/null && cd ref/rootfs && {LISTER}"])
+    assert merged_listing(tmp_path, store, rec["layers"]) == want
+
+
+def legacy_docker_save(tmp_path, layer_target, extra=()):
+    """A `docker save` of the legacy form: <id>/layer.tar a symlink to the shared layer."""
+    root = tmp_path / "root"
+    make_busybox_layer(root)
+    layer = subprocess.run(["tar", "-C", str(root), "-cf", "-", "."], capture_output=True,
+                           check=True).stdout
+    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "config": {"Cmd": ["/bin/sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    cfg_name = hashlib.sha256(config).hexdigest() + ".json"
+    lid = "a" * 64
+    manifest = json.dumps([{"Config": cfg_name, "RepoTags": ["legacy:1"],
+                            "Layers": [f"{lid}/layer.tar"]}]).encode()
+    out = tmp_path / "legacy.tar"
+    with tarfile.open(out, "w") as t:
+        def add(name, data=None, link=None):
+            ti = tarfile.TarInfo(name)
+            if link is not None:
+                ti.type, ti.linkname = tarfile.SYMTYPE, link
+                t.addfile(ti)
+            else:
+                ti.size = len(data)
+                t.addfile(ti, io.BytesIO(data))
+        add(f"{lid}/VERSION", b"1.0")
+        add(f"{'b' * 64}.tar", layer)
+        add(f"{lid}/layer.tar", link=layer_target)
+        add(cfg_name, config)
+        add("manifest.json", manifest)
+        for name, data in extra:
+            add(name, data)
+    return out
+
+
+def test_a_legacy_docker_save_with_shared_layer_symlinks_imports(tmp_path):
+    da = legacy_docker_save(tmp_path, layer_target=f"../{'b' * 64}.tar")
+    store = tmp_path / "store"
+    r = run(store, "import-file", da, "legacy")
+    assert r.stdout.splitlines()[-1] == "image legacy:latest"
+    rec = json.loads((store / "images/legacy:latest").read_text())
+    assert rec["config"]["config"]["Cmd"] == ["/bin/sh"]
+
+
+def test_an_archive_cannot_reach_outside_through_its_names_or_links(tmp_path):
+    """A layer path that is a symlink out of the archive, and entries named ../ or absolute:
+    the symlink is not followed out (the import fails naming the blob), the entries are never
+    written, and the work directory is removed."""
+    victim = tmp_path / "victim.tar"
+    victim.write_bytes(b"not for you")
+    da = legacy_docker_save(tmp_path, layer_target=str(victim),
+                            extra=[("../escaped", b"x"), (f"{tmp_path}/abs-escaped", b"x")])
+    store = tmp_path / "store"
+    r = run(store, "import-file", da, "evil", check=False)
+    assert r.returncode == 1 and f"{'a' * 64}/layer.tar" in r.stderr
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "abs-escaped").exists()
+    assert not (store / "escaped").exists()
+    assert os.listdir(store / "tmp") == [] and os.listdir(store / "images") == []
+    assert victim.read_bytes() == b"not for you"

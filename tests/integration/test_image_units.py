@@ -226,3 +226,14 @@ def test_a_daemon_killed_during_an_import_leaves_a_consistent_store(daemon, tmp_
     r = daemon.ctl("image", "import", plain, "fed")
     assert r.stdout.splitlines()[-1] == "image fed:latest"
     assert len(os.listdir(store / "layers")) == 1
+
+
+def test_sandboxctl_imports_a_docker_archive_and_runs_it(daemon, app_layout, tmp_path):
+    da = tmp_path / "app.tar"
+    subprocess.run(["skopeo", "copy", f"oci:{app_layout}:app", f"docker-archive:{da}:web:3"],
+                   check=True, capture_output=True)
+    daemon.ctl("image", "import", f"{da}:web:3", "web:3")
+    daemon.write_unit("web.unit", "[Sandbox]\nImage=web:3\n")
+    daemon.ctl("start", "web.unit")
+    assert wait_output(daemon, "web.unit")[0] == "FOO=image BAR=image pwd=/srv id=1234"
+    daemon.ctl("stop", "web.unit")
