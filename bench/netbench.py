@@ -60,7 +60,8 @@ class Sandboxd:
              "--config", str(self.work / "sandboxd.conf"), "--socket", str(self.sock),
              "--state-dir", str(self.work / "state"), "--runtime-dir", str(self.work / "run"),
              "--log-dir", str(self.work / "log"), "--unit-path", str(self.units),
-             "--slice", SLICE, "--init", str(BUILD / "src" / "init" / "sandboxd-init")],
+             "--slice", SLICE, "--init", str(BUILD / "src" / "init" / "sandboxd-init"),
+             "--image-worker", str(BUILD / "src" / "image" / "sandboxd-image")],
             stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while not self._accepts():

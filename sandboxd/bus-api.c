@@ -3,6 +3,7 @@
  * is needed). Each handler reads and checks its arguments, asks the manager, and turns negative
  * errnos into named errors a person can act on. */
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -258,6 +259,18 @@ static void on_import_done(void *userdata, int r, const char *text) {
     sd_bus_message_unref(msg);
 }
 
+/* Runs the worker with args; msg is answered with its output when it exits. */
+static int run_worker(Manager *m, sd_bus_message *msg, const char *const *args,
+                      sd_bus_error *error) {
+    int r = image_worker_start(m, args, on_import_done, sd_bus_message_ref(msg));
+    if (r < 0) {
+        sd_bus_message_unref(msg);
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "running %s: %s",
+                              m->config.image_worker, strerror(-r));
+    }
+    return 1;
+}
+
 /* ImportImage(source, ref): answered when the worker has finished (sandboxd/image-import.c). */
 static int method_import(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
@@ -285,6 +298,114 @@ static int method_import(sd_bus_message *msg, void *userdata, sd_bus_error *erro
                               strerror(-r));
     }
     return 1;
+}
+
+/* "NAME:TAG" of ref, or a bus error. */
+static int normalized_ref(const char *ref, char **ret, sd_bus_error *error) {
+    _cleanup_free_ char *name = NULL, *tag = NULL;
+    const char *why = NULL;
+    int r = image_ref_split(ref, &name, &tag, &why);
+    if (r == -EINVAL)
+        return error_set_text(error, SD_BUS_ERROR_INVALID_ARGS, "%s: %s", ref, why);
+    if (r < 0 || asprintf(ret, "%s:%s", name, tag) < 0)
+        return -ENOMEM;
+    return 0;
+}
+
+/* The unit files of the unit path whose Image= is ref, joined with ", " (NULL: none). */
+static char *unit_files_using(Manager *m, const char *ref) {
+    _cleanup_free_ char *list = NULL;
+    STRV_FOREACH(dir, m->config.unit_path) {
+        DIR *d = opendir(*dir);
+        if (!d)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t n = strlen(de->d_name);
+            if (n < 6 || !streq(de->d_name + n - 5, ".unit"))
+                continue;
+            _cleanup_free_ char *path = path_join(*dir, de->d_name);
+            _cleanup_(unit_config_freep) UnitConfig *c = NULL;
+            if (!path || unit_load(path, &c, NULL) < 0 || !c->image || !streq(c->image, ref))
+                continue;
+            char *next;
+            if (asprintf(&next, "%s%s%s", list ?: "", list ? ", " : "", path) >= 0) {
+                free(list);
+                list = next;
+            }
+        }
+        closedir(d);
+    }
+    return TAKE_PTR(list);
+}
+
+/* RemoveImage(ref, force): refused while a running sandbox uses the image, and while a unit
+ * file of the unit path names it unless force; the record goes, its layers at the next
+ * prune. */
+static int method_remove_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *ref;
+    int force;
+    _cleanup_free_ char *norm = NULL, *files = NULL;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read(msg, "sb", &ref, &force)) < 0 ||
+        (r = normalized_ref(ref, &norm, error)) < 0)
+        return r;
+    for (size_t i = 0; i < m->n_sandboxes; i++) {
+        Sandbox *s = m->sandboxes[i];
+        if (sandbox_is_running(s) && s->config->image && streq(s->config->image, norm))
+            return error_set_text(error, SANDBOXD_ERROR_UNIT_BUSY,
+                                  "%s is used by %s, which is running; stop it first", norm,
+                                  s->name);
+    }
+    if (!force && (files = unit_files_using(m, norm)))
+        return error_set_text(error, SANDBOXD_ERROR_UNIT_BUSY,
+                              "%s is named by Image= in %s (--force removes it anyway)", norm,
+                              files);
+    const char *args[] = {"remove", norm, NULL};
+    return run_worker(m, msg, args, error);
+}
+
+static int method_tag_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    const char *src, *dst;
+    _cleanup_free_ char *nsrc = NULL, *ndst = NULL;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read(msg, "ss", &src, &dst)) < 0 ||
+        (r = normalized_ref(src, &nsrc, error)) < 0 || (r = normalized_ref(dst, &ndst, error)) < 0)
+        return r;
+    const char *args[] = {"tag", nsrc, ndst, NULL};
+    return run_worker(userdata, msg, args, error);
+}
+
+static int method_inspect_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    const char *ref;
+    _cleanup_free_ char *norm = NULL;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read(msg, "s", &ref)) < 0 ||
+        (r = normalized_ref(ref, &norm, error)) < 0)
+        return r;
+    const char *args[] = {"inspect", norm, NULL};
+    return run_worker(userdata, msg, args, error);
+}
+
+/* PruneImages(): the layers of running sandboxes stay even if no record lists them now. */
+static int method_prune_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_strv_free_ char **args = NULL;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < m->n_sandboxes; i++) {
+        Sandbox *s = m->sandboxes[i];
+        if (!sandbox_is_running(s) || !s->image)
+            continue;
+        STRV_FOREACH(id, s->image->diff_ids)
+            if (strv_extend(&args, "--keep") < 0 || strv_extend(&args, *id) < 0)
+                return -ENOMEM;
+    }
+    if (strv_extend(&args, "prune") < 0)
+        return -ENOMEM;
+    return run_worker(m, msg, (const char *const *) args, error);
 }
 
 static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -566,6 +687,14 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_RESULT("s", output), method_import, 0),
     SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssut)", images),
                             method_list_images, 0),
+    SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", ref, "b", force),
+                            SD_BUS_RESULT("s", output), method_remove_image, 0),
+    SD_BUS_METHOD_WITH_ARGS("TagImage", SD_BUS_ARGS("s", source, "s", target),
+                            SD_BUS_RESULT("s", output), method_tag_image, 0),
+    SD_BUS_METHOD_WITH_ARGS("InspectImage", SD_BUS_ARGS("s", ref), SD_BUS_RESULT("s", json),
+                            method_inspect_image, 0),
+    SD_BUS_METHOD_WITH_ARGS("PruneImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", output),
+                            method_prune_images, 0),
     SD_BUS_VTABLE_END,
 };
 

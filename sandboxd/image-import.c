@@ -92,7 +92,12 @@ int image_import_start(Manager *m, const char *source, const char *ref, ImageImp
             return -EISDIR; /* a plain directory: not yet */
         verb = "import-oci";
     }
+    const char *args[] = {verb, source, ref, NULL};
+    return image_worker_start(m, args, done, userdata);
+}
 
+int image_worker_start(Manager *m, const char *const *args, ImageImportDone done,
+                       void *userdata) {
     ImageImport *j = calloc(1, sizeof *j);
     if (!j)
         return -ENOMEM;
@@ -111,8 +116,21 @@ int image_import_start(Manager *m, const char *source, const char *ref, ImageImp
     /* the worker writes blocking: its end is made blocking again */
     (void) fcntl(pipefd[1], F_SETFL, 0);
 
-    char *argv[] = {(char *) "sandboxd-image", (char *) "--store", m->config.image_store,
-                    (char *) verb, (char *) source, (char *) ref, NULL};
+    /* sandboxd-image --store STORE ARGS... (built before the fork: no malloc after it) */
+    size_t n = 0;
+    while (args[n])
+        n++;
+    _cleanup_free_ char **argv = calloc(n + 4, sizeof *argv);
+    if (!argv) {
+        safe_close(pipefd[1]);
+        import_free(j);
+        return -ENOMEM;
+    }
+    argv[0] = (char *) "sandboxd-image";
+    argv[1] = (char *) "--store";
+    argv[2] = m->config.image_store;
+    for (size_t i = 0; i < n; i++)
+        argv[3 + i] = (char *) args[i];
     int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     /* (src/sys/spawn.h shadows <spawn.h> here, so no posix_spawn: a fork that only makes
      * async-signal-safe calls before the exec is as safe in our threaded process) */
@@ -140,7 +158,7 @@ int image_import_start(Manager *m, const char *source, const char *ref, ImageImp
     }
     j->next = m->imports;
     m->imports = j;
-    log_info("importing %s as %s (worker %d)", source, ref, (int) j->pid);
+    log_info("image worker %d: %s %s", (int) j->pid, args[0], args[1] ?: "");
     return 0;
 }
 
@@ -174,9 +192,9 @@ bool image_import_on_exit(Manager *m, const siginfo_t *si) {
             else if (!*j->out)
                 snprintf(j->out, OUTPUT_MAX, "the importer %s was killed by signal %d",
                          j->manager->config.image_worker, si->si_status);
-            log_warning("import by worker %d failed: %s", (int) j->pid, j->out);
+            log_warning("image worker %d failed: %s", (int) j->pid, j->out);
         } else
-            log_info("import by worker %d done", (int) j->pid);
+            log_info("image worker %d done", (int) j->pid);
         j->done(j->userdata, ok ? 0 : -EIO, j->out);
         import_free(j);
         return true;

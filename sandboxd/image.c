@@ -19,6 +19,7 @@
 ResolvedImage *resolved_image_free(ResolvedImage *img) {
     if (img) {
         strv_free(img->lowers);
+        strv_free(img->diff_ids);
         strv_free(img->argv);
         strv_free(img->env);
         free(img->working_directory);
@@ -113,6 +114,8 @@ int image_resolve(const char *store_path, const char *ref, ResolvedImage **ret, 
             break;
         }
         r = strv_extend(&img->lowers, dir);
+        if (r >= 0)
+            r = strv_extend(&img->diff_ids, id);
     }
     if (r == 0 && cfg) {
         if ((r = append_strings(&img->argv, member(cfg, "Entrypoint"))) >= 0 &&

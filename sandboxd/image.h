@@ -12,6 +12,7 @@
 
 typedef struct ResolvedImage {
     char **lowers;           /* the layers' directories, lowest first */
+    char **diff_ids;         /* theirs, in the same order */
     char **argv;             /* Entrypoint + Cmd; NULL: the config names neither */
     char **env;              /* Env, "NAME=value" */
     char *working_directory; /* WorkingDir; NULL: none */
@@ -42,6 +43,9 @@ int env_merge(char *const *env, char *const *overrides, char ***ret);
 typedef struct Manager Manager;
 typedef void (*ImageImportDone)(void *userdata, int r, const char *text);
 int image_import_start(Manager *m, const char *source, const char *ref, ImageImportDone done,
+                       void *userdata);
+/* Runs sandboxd-image --store STORE ARGS... the same way (args: NULL-terminated). */
+int image_worker_start(Manager *m, const char *const *args, ImageImportDone done,
                        void *userdata);
 /* From the daemon's reaper: true if pid was an import worker (then it is finished). */
 bool image_import_on_exit(Manager *m, const siginfo_t *si);

@@ -35,7 +35,9 @@
 #include "image-archive.h"
 #include "macro.h"
 #include "oci.h"
+#include "path-util.h"
 #include "rm-rf.h"
+#include "strv.h"
 #include "store.h"
 
 /* The uncompressed bytes one layer may hold (a gzip bomb stops there). */
@@ -289,22 +291,179 @@ static int import_file(ImageStore *store, const char *source, const char *ref) {
     return r;
 }
 
+static int ref_record(ImageStore *store, const char *ref, char **ret_name, char **ret_tag,
+                      json_object **ret) {
+    _cleanup_free_ char *name = NULL, *tag = NULL, *text = NULL;
+    int r;
+    if ((r = split_ref(ref, &name, &tag)) < 0)
+        return r;
+    r = image_store_read_record(store, name, tag, &text);
+    if (r < 0) {
+        fprintf(stderr, "sandboxd-image: %s:%s: %s\n", name, tag,
+                r == -ENOENT ? "no such image" : strerror(-r));
+        return r;
+    }
+    json_object *rec = json_tokener_parse(text);
+    if (!rec || !json_object_is_type(rec, json_type_object)) {
+        json_object_put(rec);
+        fprintf(stderr, "sandboxd-image: %s:%s: a damaged record\n", name, tag);
+        return -EBADMSG;
+    }
+    *ret = rec;
+    if (ret_name)
+        *ret_name = TAKE_PTR(name);
+    if (ret_tag)
+        *ret_tag = TAKE_PTR(tag);
+    return 0;
+}
+
+static int do_remove(ImageStore *store, const char *ref) {
+    _cleanup_free_ char *name = NULL, *tag = NULL;
+    json_object *rec = NULL;
+    int r = ref_record(store, ref, &name, &tag, &rec);
+    json_object_put(rec);
+    if (r < 0)
+        return r;
+    if ((r = image_store_remove_record(store, name, tag)) < 0) {
+        fprintf(stderr, "sandboxd-image: removing %s:%s: %s\n", name, tag, strerror(-r));
+        return r;
+    }
+    printf("removed %s:%s\n", name, tag);
+    return 0;
+}
+
+/* DST gets SRC's record (layers, config, provenance) under its own name. */
+static int do_tag(ImageStore *store, const char *src, const char *dst) {
+    _cleanup_free_ char *name = NULL, *tag = NULL;
+    json_object *rec = NULL;
+    int r = ref_record(store, src, NULL, NULL, &rec);
+    if (r < 0 || (r = split_ref(dst, &name, &tag)) < 0) {
+        json_object_put(rec);
+        return r;
+    }
+    json_object_object_add(rec, "name", json_object_new_string(name));
+    json_object_object_add(rec, "tag", json_object_new_string(tag));
+    size_t len;
+    const char *text = json_object_to_json_string_length(rec, JSON_C_TO_STRING_PRETTY, &len);
+    r = text ? image_store_write_record(store, name, tag, text, len) : -ENOMEM;
+    json_object_put(rec);
+    if (r < 0) {
+        fprintf(stderr, "sandboxd-image: writing %s:%s: %s\n", name, tag, strerror(-r));
+        return r;
+    }
+    printf("tagged %s:%s\n", name, tag);
+    return 0;
+}
+
+static int do_inspect(ImageStore *store, const char *ref) {
+    json_object *rec = NULL, *layers;
+    int r = ref_record(store, ref, NULL, NULL, &rec);
+    if (r < 0)
+        return r;
+    /* the layers with their sizes, for people */
+    if (json_object_object_get_ex(rec, "layers", &layers) &&
+        json_object_is_type(layers, json_type_array)) {
+        json_object *detail = json_object_new_array();
+        for (size_t i = 0; detail && i < json_object_array_length(layers); i++) {
+            const char *id = json_object_get_string(json_object_array_get_idx(layers, i));
+            json_object *l = json_object_new_object();
+            _cleanup_free_ char *path = NULL, *size = NULL;
+            json_object_object_add(l, "diff_id", json_object_new_string(id ?: ""));
+            if (id && digest_is_valid(id) &&
+                asprintf(&path, "%s/layers/%s/size", image_store_path(store), id + 7) >= 0 &&
+                read_file(path, 64, &size, NULL) >= 0)
+                json_object_object_add(l, "size",
+                                       json_object_new_int64((int64_t) strtoull(size, NULL, 10)));
+            json_object_object_add(l, "present", json_object_new_boolean(
+                                                     id && image_store_has_layer(store, id)));
+            json_object_array_add(detail, l);
+        }
+        json_object_object_add(rec, "layer_details", detail);
+    }
+    puts(json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PRETTY |
+                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(rec);
+    return 0;
+}
+
+typedef struct Keep {
+    char **ids;
+} Keep;
+
+static int collect_layers(const char *text, void *userdata) {
+    Keep *k = userdata;
+    json_object *rec = json_tokener_parse(text), *layers;
+    if (rec && json_object_object_get_ex(rec, "layers", &layers) &&
+        json_object_is_type(layers, json_type_array))
+        for (size_t i = 0; i < json_object_array_length(layers); i++) {
+            const char *id = json_object_get_string(json_object_array_get_idx(layers, i));
+            if (id && strv_extend(&k->ids, id) < 0) {
+                json_object_put(rec);
+                return -ENOMEM;
+            }
+        }
+    json_object_put(rec);
+    return 0;
+}
+
+static void print_removed(const char *diff_id, uint64_t size, void *userdata) {
+    uint64_t *total = userdata;
+    *total += size;
+    printf("removed layer %s %llu\n", diff_id, (unsigned long long) size);
+}
+
+/* Layers no record lists and no running sandbox uses (keep: the daemon's list) go. */
+static int do_prune(ImageStore *store, char **keep) {
+    Keep k = {};
+    uint64_t total = 0;
+    int r = strv_extend_strv(&k.ids, keep);
+    if (r >= 0)
+        r = image_store_foreach_record(store, collect_layers, &k);
+    if (r >= 0)
+        r = image_store_prune(store, k.ids, strv_length(k.ids), print_removed, &total);
+    strv_free(k.ids);
+    if (r == -EBUSY)
+        fprintf(stderr, "sandboxd-image: an import is running; prune again once it is done\n");
+    else if (r < 0)
+        fprintf(stderr, "sandboxd-image: pruning: %s\n", strerror(-r));
+    else
+        printf("freed %llu\n", (unsigned long long) total);
+    return r;
+}
+
 int main(int argc, char **argv) {
-    static const struct option opts[] = {{"store", required_argument, NULL, 's'}, {}};
+    static const struct option opts[] = {{"store", required_argument, NULL, 's'},
+                                         {"keep", required_argument, NULL, 'k'},
+                                         {}};
     const char *store_path = "/var/lib/sandboxd/images";
+    _cleanup_strv_free_ char **keep = NULL;
     int c;
     /* "+": options end at the verb, so a NAME like "-a" is refused as a name, not an option */
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0) {
-        if (c != 's')
+        if (c == 's')
+            store_path = optarg;
+        else if (c == 'k' && digest_is_valid(optarg) && strv_extend(&keep, optarg) >= 0)
+            continue;
+        else
             return 2;
-        store_path = optarg;
     }
-    if (argc - optind != 3 ||
-        (!streq(argv[optind], "import-tar") && !streq(argv[optind], "import-oci") &&
-         !streq(argv[optind], "import-file"))) {
+    static const struct {
+        const char *verb;
+        int args;
+    } verbs[] = {{"import-tar", 2}, {"import-oci", 2}, {"import-file", 2}, {"remove", 1},
+                 {"tag", 2},        {"inspect", 1},    {"prune", 0}};
+    const char *verb = optind < argc ? argv[optind] : "";
+    size_t i;
+    for (i = 0; i < ELEMENTSOF(verbs); i++)
+        if (streq(verb, verbs[i].verb) && argc - optind - 1 == verbs[i].args)
+            break;
+    if (i == ELEMENTSOF(verbs)) {
         fprintf(stderr, "usage: sandboxd-image [--store DIR] import-tar FILE|- NAME[:TAG]\n"
                         "       sandboxd-image [--store DIR] import-oci DIR[:REF] NAME[:TAG]\n"
-                        "       sandboxd-image [--store DIR] import-file FILE[:REF] NAME[:TAG]\n");
+                        "       sandboxd-image [--store DIR] import-file FILE[:REF] NAME[:TAG]\n"
+                        "       sandboxd-image [--store DIR] remove|inspect NAME[:TAG]\n"
+                        "       sandboxd-image [--store DIR] tag SRC[:TAG] DST[:TAG]\n"
+                        "       sandboxd-image [--store DIR] [--keep DIFF_ID]... prune\n");
         return 2;
     }
     /* The daemon that reads our output may be gone (killed, restarted): a write then fails
@@ -316,9 +475,20 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sandboxd-image: opening the store %s: %s\n", store_path, strerror(-r));
         return 1;
     }
-    if (streq(argv[optind], "import-oci"))
-        return import_oci(store, argv[optind + 1], argv[optind + 2]) < 0 ? 1 : 0;
-    if (streq(argv[optind], "import-file"))
-        return import_file(store, argv[optind + 1], argv[optind + 2]) < 0 ? 1 : 0;
-    return import_tar(store, argv[optind + 1], -1, argv[optind + 2]) < 0 ? 1 : 0;
+    char **a = argv + optind + 1;
+    if (streq(verb, "import-oci"))
+        r = import_oci(store, a[0], a[1]);
+    else if (streq(verb, "import-file"))
+        r = import_file(store, a[0], a[1]);
+    else if (streq(verb, "import-tar"))
+        r = import_tar(store, a[0], -1, a[1]);
+    else if (streq(verb, "remove"))
+        r = do_remove(store, a[0]);
+    else if (streq(verb, "tag"))
+        r = do_tag(store, a[0], a[1]);
+    else if (streq(verb, "inspect"))
+        r = do_inspect(store, a[0]);
+    else
+        r = do_prune(store, keep);
+    return r < 0 ? 1 : 0;
 }

@@ -357,3 +357,98 @@ int image_store_read_record(ImageStore *s, const char *name, const char *tag, ch
         return r;
     return read_fd(fd, RECORD_MAX, ret, NULL);
 }
+
+int image_store_remove_record(ImageStore *s, const char *name, const char *tag) {
+    _cleanup_free_ char *file = image_record_file_name(name, tag);
+    if (!file)
+        return -EINVAL;
+    if (unlinkat(s->images_fd, file, 0) < 0)
+        return -errno;
+    return fsync(s->images_fd) < 0 ? -errno : 0;
+}
+
+int image_store_foreach_record(ImageStore *s, int (*f)(const char *text, void *userdata),
+                               void *userdata) {
+    int fd = dup(s->images_fd);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    rewinddir(d);
+    int r = 0;
+    struct dirent *de;
+    while (r >= 0 && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        _cleanup_close_ int rfd = openat(s->images_fd, de->d_name,
+                                         O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        _cleanup_free_ char *text = NULL;
+        if (rfd < 0 || fd_verify_regular(rfd) < 0 || read_fd(rfd, RECORD_MAX, &text, NULL) < 0)
+            continue; /* gone meanwhile, or not a record */
+        r = f(text, userdata);
+    }
+    closedir(d);
+    return r;
+}
+
+static uint64_t layer_size_at(int layers_fd, const char *hex) {
+    char path[128], buf[32] = {0};
+    snprintf(path, sizeof path, "%.64s/size", hex);
+    _cleanup_close_ int fd = openat(layers_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0)
+        return 0;
+    return strtoull(buf, NULL, 10);
+}
+
+int image_store_prune(ImageStore *s, char *const *keep, size_t n_keep,
+                      void (*removed)(const char *diff_id, uint64_t size, void *userdata),
+                      void *userdata) {
+    _cleanup_close_ int lock = lock_tmp(s, LOCK_EX | LOCK_NB);
+    if (lock == -EWOULDBLOCK)
+        return -EBUSY;
+    if (lock < 0)
+        return lock;
+    int fd = dup(s->layers_fd);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        close(fd);
+        return -errno;
+    }
+    rewinddir(d);
+    int r = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char id[DIGEST_STRING_MAX], tmp[96];
+        if (de->d_name[0] == '.')
+            continue;
+        if (strlen(de->d_name) != 64)
+            continue; /* not ours: left alone */
+        snprintf(id, sizeof id, "sha256:%.64s", de->d_name);
+        bool kept = !digest_is_valid(id);
+        for (size_t i = 0; !kept && i < n_keep; i++)
+            kept = streq(keep[i], id);
+        if (kept)
+            continue;
+        uint64_t size = layer_size_at(s->layers_fd, de->d_name);
+        snprintf(tmp, sizeof tmp, "gc-%.64s", de->d_name);
+        if (renameat(s->layers_fd, de->d_name, s->tmp_fd, tmp) < 0) {
+            if (r == 0)
+                r = -errno;
+            continue;
+        }
+        int k = remove_tmp(s, tmp);
+        if (k < 0 && r == 0)
+            r = k;
+        (void) unlinkat(s->locks_fd, de->d_name, 0);
+        if (removed)
+            removed(id, size, userdata);
+    }
+    closedir(d);
+    (void) fsync(s->layers_fd);
+    return r;
+}

@@ -60,3 +60,18 @@ int image_store_write_record(ImageStore *s, const char *name, const char *tag, c
                              size_t size);
 /* Reads it (-ENOENT if there is none; free() *ret). */
 int image_store_read_record(ImageStore *s, const char *name, const char *tag, char **ret);
+
+/* Removes the record of NAME:TAG (-ENOENT if there is none); its layers stay until a prune. */
+int image_store_remove_record(ImageStore *s, const char *name, const char *tag);
+
+/* Calls f for each record file's content; stops at the first negative return. */
+int image_store_foreach_record(ImageStore *s, int (*f)(const char *text, void *userdata),
+                               void *userdata);
+
+/* Removes every layer whose diff_id is not in keep (n_keep entries): the caller lists what the
+ * records and running sandboxes use. Refused with -EBUSY while an import runs (it may hold a
+ * layer whose record is not written yet). For each removed layer calls removed(diff_id, size).
+ * A layer goes by a rename into tmp/ first, so it vanishes at once, whole. */
+int image_store_prune(ImageStore *s, char *const *keep, size_t n_keep,
+                      void (*removed)(const char *diff_id, uint64_t size, void *userdata),
+                      void *userdata);

@@ -38,6 +38,7 @@ static bool arg_value = false;
 static unsigned arg_lines = 10;
 static uint64_t arg_timeout = 0; /* 0: the defaults above */
 static bool arg_raw = false;
+static bool arg_force = false;
 static const char *arg_config = NULL; /* sandboxd.conf, for verify */
 static const char *socket_path;
 
@@ -402,9 +403,27 @@ static int verb_image(sd_bus *bus, char **args) {
         printf("\n%u image%s listed.\n", count, count == 1 ? "" : "s");
         return r < 0 ? EXIT_FAILURE : 0;
     }
-    fprintf(stderr, "sandboxctl image: expected 'import SOURCE NAME[:TAG]' or 'list' (see "
-                    "--help)\n");
-    return EXIT_FAILURE;
+    const char *method = NULL;
+    if (streq(args[0], "remove") && n == 2)
+        r = call(bus, method = "RemoveImage", &reply, "sb", args[1], (int) arg_force);
+    else if (streq(args[0], "tag") && n == 3)
+        r = call(bus, method = "TagImage", &reply, "ss", args[1], args[2]);
+    else if (streq(args[0], "inspect") && n == 2)
+        r = call(bus, method = "InspectImage", &reply, "s", args[1]);
+    else if (streq(args[0], "prune") && n == 1)
+        r = call(bus, method = "PruneImages", &reply, NULL);
+    if (!method) {
+        fprintf(stderr, "sandboxctl image: expected import, list, inspect, tag, remove or "
+                        "prune (see --help)\n");
+        return EXIT_FAILURE;
+    }
+    if (r)
+        return r;
+    const char *out;
+    if (sd_bus_message_read(reply, "s", &out) < 0)
+        return EXIT_FAILURE;
+    fputs(out, stdout);
+    return 0;
 }
 
 static int verb_show(sd_bus *bus, char **args) {
@@ -651,11 +670,17 @@ static void help(void) {
            "                        import an image: an OCI layout directory (DIR or\n"
            "                        DIR:REF), an OCI or docker archive (FILE or FILE:REF)\n"
            "                        or a rootfs tarball (gzip, zstd, xz or none)\n"
-           "  image list            list the images in the store\n\n"
+           "  image list            list the images in the store\n"
+           "  image inspect NAME[:TAG]  the image's record and config as JSON\n"
+           "  image tag SRC DST     give an image another name\n"
+           "  image remove NAME[:TAG]  remove an image (not while a running unit or, without\n"
+           "                        --force, a unit file uses it); its layers go at prune\n"
+           "  image prune           remove the layers no image and no running unit uses\n\n"
            "Options:\n"
            "  -p, --property=KEY    with show: only these properties (repeatable, or a,b)\n"
            "      --value           with show: print values only\n"
            "  -n, --lines=N         with status and logs: how many log lines (0: all)\n"
+           "      --force           with image remove: even if unit files name the image\n"
            "      --raw             print logs and unit text as they are; by default control\n"
            "                        characters (ESC, CR...) and invalid UTF-8 are escaped\n"
            "                        (\\x1b, \\r, \\xff), in show's values only on a terminal\n"
@@ -670,13 +695,15 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-    enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG };
+    enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG,
+           ARG_FORCE };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
         {"socket", required_argument, NULL, ARG_SOCKET},
         {"timeout", required_argument, NULL, ARG_TIMEOUT},
         {"raw", no_argument, NULL, ARG_RAW},
+        {"force", no_argument, NULL, ARG_FORCE},
         {"config", required_argument, NULL, ARG_CONFIG},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
@@ -706,6 +733,9 @@ int main(int argc, char *argv[]) {
             break;
         case ARG_SOCKET:
             arg_socket = optarg;
+            break;
+        case ARG_FORCE:
+            arg_force = true;
             break;
         case ARG_RAW:
             arg_raw = true;

@@ -20,6 +20,14 @@ from conftest import BUILD, make_busybox_layer
 IMAGE = BUILD / "src" / "image" / "sandboxd-image"
 
 
+def skopeo(tmp, *args):
+    """skopeo with its temporary files in the test's directory (a VM's /var/tmp may be
+    read-only), failing with what it said."""
+    r = subprocess.run(["skopeo", *map(str, args)], capture_output=True, text=True,
+                       env=dict(os.environ, TMPDIR=str(tmp)), timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 def run(store, *args, input=None, check=True):
     r = subprocess.run([str(IMAGE), "--store", str(store), *map(str, args)], input=input,
                        capture_output=True, text=True, timeout=120)
@@ -264,8 +272,7 @@ def test_an_oci_layout_imports_and_its_layers_merge_to_umocis_tree(tmp_path, lay
 
 def test_zstd_layers_from_skopeo_import(tmp_path, layout):
     z = tmp_path / "Z"
-    subprocess.run(["skopeo", "copy", "--dest-compress-format", "zstd", f"oci:{layout}:t2",
-                    f"oci:{z}:t2"], check=True, capture_output=True)
+    skopeo(tmp_path, "copy", "--dest-compress-format", "zstd", f"oci:{layout}:t2", f"oci:{z}:t2")
     index = json.loads((z / "index.json").read_text())
     manifest = json.loads((z / "blobs/sha256" /
                            index["manifests"][0]["digest"].split(":")[1]).read_text())
@@ -398,8 +405,7 @@ def test_concurrent_imports_sharing_a_layer_unpack_it_once(tmp_path, layout):
 
 def test_a_docker_archive_imports_to_the_same_tree(tmp_path, layout):
     da = tmp_path / "da.tar"
-    subprocess.run(["skopeo", "copy", f"oci:{layout}:t2", f"docker-archive:{da}:app:2"],
-                   check=True, capture_output=True)
+    skopeo(tmp_path, "copy", f"oci:{layout}:t2", f"docker-archive:{da}:app:2")
     store = tmp_path / "store"
     run(store, "import-file", f"{da}:app:2", "dapp")  # the tag holds ':' itself
     run(store, "import-oci", f"{layout}:t2", "oapp")
@@ -415,8 +421,7 @@ def test_a_docker_archive_imports_to_the_same_tree(tmp_path, layout):
 
 def test_an_oci_archive_imports_by_ref(tmp_path, layout):
     oa = tmp_path / "oa.tar"
-    subprocess.run(["skopeo", "copy", f"oci:{layout}:t2", f"oci-archive:{oa}:v2"],
-                   check=True, capture_output=True)
+    skopeo(tmp_path, "copy", f"oci:{layout}:t2", f"oci-archive:{oa}:v2")
     store = tmp_path / "store"
     run(store, "import-file", f"{oa}:v2", "oa")
     rec = json.loads((store / "images/oa:latest").read_text())

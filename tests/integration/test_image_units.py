@@ -12,6 +12,14 @@ import pytest
 from conftest import IMAGE_WORKER, SANDBOXCTL, make_busybox_layer
 
 
+def skopeo(tmp, *args):
+    """skopeo with its temporary files in the test's directory (a VM's /var/tmp may be
+    read-only), failing with what it said."""
+    r = subprocess.run(["skopeo", *map(str, args)], capture_output=True, text=True,
+                       env=dict(os.environ, TMPDIR=str(tmp)), timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
 def umoci(*args):
     subprocess.run(["umoci", *map(str, args)], check=True, capture_output=True)
 
@@ -230,10 +238,86 @@ def test_a_daemon_killed_during_an_import_leaves_a_consistent_store(daemon, tmp_
 
 def test_sandboxctl_imports_a_docker_archive_and_runs_it(daemon, app_layout, tmp_path):
     da = tmp_path / "app.tar"
-    subprocess.run(["skopeo", "copy", f"oci:{app_layout}:app", f"docker-archive:{da}:web:3"],
-                   check=True, capture_output=True)
+    skopeo(tmp_path, "copy", f"oci:{app_layout}:app", f"docker-archive:{da}:web:3")
     daemon.ctl("image", "import", f"{da}:web:3", "web:3")
     daemon.write_unit("web.unit", "[Sandbox]\nImage=web:3\n")
     daemon.ctl("start", "web.unit")
     assert wait_output(daemon, "web.unit")[0] == "FOO=image BAR=image pwd=/srv id=1234"
     daemon.ctl("stop", "web.unit")
+
+
+# inspect, tag, remove, prune
+
+def rootfs_tar(tmp_path, name, marker):
+    root = tmp_path / name
+    make_busybox_layer(root)
+    (root / "marker").write_text(marker + "\n")
+    tar = tmp_path / f"{name}.tar"
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tar), "."], check=True)
+    return tar
+
+
+def layer_ids(daemon):
+    return sorted(os.listdir(daemon.state / "images" / "layers"))
+
+
+def test_inspect_and_tag(daemon, app_layout):
+    daemon.ctl("image", "import", f"{app_layout}:app", "app:1")
+    info = json.loads(daemon.ctl("image", "inspect", "app:1").stdout)
+    assert info["name"] == "app" and info["tag"] == "1"
+    assert [d["present"] for d in info["layer_details"]] == [True]
+    assert info["config"]["config"]["User"] == "app"
+    assert daemon.ctl("image", "tag", "app:1", "library/app").stdout == "tagged library/app:latest\n"
+    listed = daemon.ctl("image", "list").stdout
+    assert "library/app" in listed and listed.strip().endswith("2 images listed.")
+    r = daemon.ctl("image", "inspect", "nosuch", check=False)
+    assert r.returncode != 0 and "nosuch:latest: no such image" in r.stderr
+
+
+def test_remove_is_refused_while_a_unit_uses_the_image(daemon, app_layout):
+    daemon.ctl("image", "import", f"{app_layout}:app", "app")
+    unit = daemon.write_unit("app.unit", "[Sandbox]\nImage=app\n")
+    daemon.ctl("start", "app.unit")
+    r = daemon.ctl("image", "remove", "app", check=False)
+    assert r.returncode != 0 and "app:latest is used by app.unit, which is running" in r.stderr
+    daemon.ctl("stop", "app.unit")
+    r = daemon.ctl("image", "remove", "app", check=False)
+    assert r.returncode != 0 and f"named by Image= in {unit}" in r.stderr
+    assert "--force" in r.stderr
+    assert daemon.ctl("--force", "image", "remove", "app").stdout == "removed app:latest\n"
+    assert "0 images listed." in daemon.ctl("image", "list").stdout
+    assert len(layer_ids(daemon)) == 1  # the layers wait for prune
+
+
+def test_prune_frees_exactly_the_unreferenced_layers(daemon, app_layout, tmp_path):
+    daemon.ctl("image", "import", f"{app_layout}:app", "app")
+    one = daemon.ctl("image", "import", rootfs_tar(tmp_path, "one", "1"), "one").stdout
+    two = daemon.ctl("image", "import", rootfs_tar(tmp_path, "two", "2"), "two").stdout
+    one_id, two_id = one.split()[1], two.split()[1]
+    assert len(layer_ids(daemon)) == 3
+    daemon.ctl("image", "remove", "one")
+    out = daemon.ctl("image", "prune").stdout.splitlines()
+    assert out[0].startswith(f"removed layer {one_id} ") and out[-1].startswith("freed ")
+    assert len(out) == 2
+    assert two_id.split(":")[1] in layer_ids(daemon) and len(layer_ids(daemon)) == 2
+    assert daemon.ctl("image", "prune").stdout == "freed 0\n"
+
+
+def test_prune_keeps_the_layers_of_a_running_sandbox(daemon, tmp_path):
+    """The running sandbox's image is re-imported with other content: its old layer is in no
+    record, but its overlay still stands on it."""
+    daemon.ctl("image", "import", rootfs_tar(tmp_path, "v1", "v1"), "svc")
+    old = layer_ids(daemon)
+    daemon.write_unit("svc.unit", "[Sandbox]\nImage=svc\n[Service]\n"
+                      "ExecStart=/bin/sh -c 'cat /marker; exec sleep 1000'\n")
+    daemon.ctl("start", "svc.unit")
+    daemon.ctl("image", "import", rootfs_tar(tmp_path, "v2", "v2"), "svc")
+    assert daemon.ctl("image", "prune").stdout == "freed 0\n"
+    assert set(old) <= set(layer_ids(daemon))
+    assert wait_output(daemon, "svc.unit", 1) == ["v1"]
+    daemon.ctl("stop", "svc.unit")
+    out = daemon.ctl("image", "prune").stdout
+    assert f"removed layer sha256:{old[0]} " in out
+    daemon.ctl("start", "svc.unit")  # the new record's layer
+    assert wait_output(daemon, "svc.unit", 2)[-1] == "v2"
+    daemon.ctl("stop", "svc.unit")
