@@ -13,10 +13,10 @@ from conftest import IMAGE_WORKER, SANDBOXCTL, make_busybox_layer
 
 
 def skopeo(tmp, *args):
-    """skopeo with its temporary files in the test's directory (a VM's /var/tmp may be
-    read-only), failing with what it said."""
-    r = subprocess.run(["skopeo", *map(str, args)], capture_output=True, text=True,
-                       env=dict(os.environ, TMPDIR=str(tmp)), timeout=120)
+    """skopeo with its temporary files in the test's directory (it uses /var/tmp otherwise,
+    which a VM's read-only root has read-only), failing with what it said."""
+    r = subprocess.run(["skopeo", "--tmpdir", str(tmp), *map(str, args)], capture_output=True,
+                       text=True, timeout=120)
     assert r.returncode == 0, r.stderr
 
 
