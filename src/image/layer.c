@@ -89,8 +89,11 @@ static la_ssize_t read_tar(struct archive *a, void *userdata, const void **buf) 
     sha256_update(u->tar_hash, u->tar_buf, (size_t) n);
     u->res->tar_size += (uint64_t) n;
     if (u->o->max_bytes && u->res->tar_size > u->o->max_bytes) {
-        archive_set_error(a, EFBIG, "the uncompressed layer is larger than the limit of %llu bytes",
-                          (unsigned long long) u->o->max_bytes);
+        /* libarchive's own printf knows no %llu: the text is made here */
+        char msg[96];
+        snprintf(msg, sizeof msg, "the uncompressed layer is larger than the limit of %llu bytes",
+                 (unsigned long long) u->o->max_bytes);
+        archive_set_error(a, EFBIG, "%s", msg);
         return -1;
     }
     *buf = u->tar_buf;

@@ -15,6 +15,8 @@
  *       it the only one), an index resolved to linux/<our arch>; every blob checked against
  *       its digest, every layer against its diff_id; device nodes are not made
  *
+ * --max-bytes N bounds what an import unpacks (default: twice the store's free space).
+ *
  * Prints "layer DIFF_ID new|present BYTES" per layer and "image NAME:TAG" at the end; errors
  * go to stderr as one line naming what failed, exit status 1. */
 
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,8 +43,11 @@
 #include "strv.h"
 #include "store.h"
 
-/* The uncompressed bytes one layer may hold (a gzip bomb stops there). */
-#define LAYER_MAX_BYTES (64ULL << 30)
+/* The uncompressed bytes an import may unpack (a gzip bomb stops there): --max-bytes, by
+ * default twice the store's free space when the worker starts, which no import that could
+ * succeed reaches (the files take at least their bytes) and a bomb reaches soon. */
+static uint64_t arg_max_bytes = 0;
+#define LAYER_MAX_BYTES arg_max_bytes
 
 static int split_ref(const char *ref, char **ret_name, char **ret_tag) {
     const char *why = NULL;
@@ -434,6 +440,7 @@ static int do_prune(ImageStore *store, char **keep) {
 int main(int argc, char **argv) {
     static const struct option opts[] = {{"store", required_argument, NULL, 's'},
                                          {"keep", required_argument, NULL, 'k'},
+                                         {"max-bytes", required_argument, NULL, 'm'},
                                          {}};
     const char *store_path = "/var/lib/sandboxd/images";
     _cleanup_strv_free_ char **keep = NULL;
@@ -442,6 +449,8 @@ int main(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "+", opts, NULL)) >= 0) {
         if (c == 's')
             store_path = optarg;
+        else if (c == 'm' && (arg_max_bytes = strtoull(optarg, NULL, 10)) > 0)
+            continue;
         else if (c == 'k' && digest_is_valid(optarg) && strv_extend(&keep, optarg) >= 0)
             continue;
         else
@@ -474,6 +483,16 @@ int main(int argc, char **argv) {
     if (r < 0) {
         fprintf(stderr, "sandboxd-image: opening the store %s: %s\n", store_path, strerror(-r));
         return 1;
+    }
+    if (!arg_max_bytes) {
+        struct statvfs sv;
+        if (statvfs(store_path, &sv) < 0) {
+            fprintf(stderr, "sandboxd-image: %s: %s\n", store_path, strerror(errno));
+            return 1;
+        }
+        arg_max_bytes = 2 * (uint64_t) sv.f_bavail * sv.f_frsize;
+        if (!arg_max_bytes)
+            arg_max_bytes = 1; /* a full disk: nothing fits */
     }
     char **a = argv + optind + 1;
     if (streq(verb, "import-oci"))

@@ -489,3 +489,24 @@ def test_an_archive_cannot_reach_outside_through_its_names_or_links(tmp_path):
     assert not (store / "escaped").exists()
     assert os.listdir(store / "tmp") == [] and os.listdir(store / "images") == []
     assert victim.read_bytes() == b"not for you"
+
+
+def test_a_gzip_bomb_import_stops_at_the_limit_and_leaves_nothing(tmp_path):
+    """256 MiB of zeros (32 files of 8 MiB, each under the limit) in ~250 KiB of gzip; the
+    worker's limit (by default twice the store's free space) is set to 16 MiB here."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as t:
+        for i in range(32):
+            ti = tarfile.TarInfo(f"zeros-{i}")
+            ti.size = 8 << 20
+            t.addfile(ti, io.BytesIO(bytes(ti.size)))
+    bomb = tmp_path / "bomb.tar.gz"
+    bomb.write_bytes(gzip.compress(raw.getvalue(), compresslevel=9))
+    raw = None
+    store = tmp_path / "store"
+    r = subprocess.run([str(IMAGE), "--store", str(store), "--max-bytes", str(16 << 20),
+                        "import-tar", str(bomb), "bomb"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and "larger than the limit of 16777216 bytes" in r.stderr
+    assert layer_dirs(store) == [] and os.listdir(store / "tmp") == []
+    assert os.listdir(store / "images") == []
