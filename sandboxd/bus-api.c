@@ -397,8 +397,15 @@ static int method_prune_images(sd_bus_message *msg, void *userdata, sd_bus_error
         return r;
     for (size_t i = 0; i < m->n_sandboxes; i++) {
         Sandbox *s = m->sandboxes[i];
-        if (!sandbox_is_running(s) || !s->image)
+        if (!sandbox_is_running(s) || !s->config->image)
             continue;
+        /* re-adopted after a daemon restart: which layers it stands on is not known here
+         * (the record may have been replaced since its start), so nothing is pruned */
+        if (!s->image)
+            return error_set_text(error, SANDBOXD_ERROR_UNIT_BUSY,
+                                  "%s runs on an image whose layers this sandboxd did not "
+                                  "set up (re-adopted); restart or stop it before a prune",
+                                  s->name);
         STRV_FOREACH(id, s->image->diff_ids)
             if (strv_extend(&args, "--keep") < 0 || strv_extend(&args, *id) < 0)
                 return -ENOMEM;

@@ -225,8 +225,10 @@ static int make_room(int parent, const char *name) {
     return 0;
 }
 
+/* trusted.* is root's own metadata (overlayfs keeps opaque, redirect and metacopy there) and
+ * user.overlay.* the same for userxattr mounts: an image must not bring either. */
 static bool xattr_dropped(const char *name) {
-    return strncmp(name, "trusted.overlay.", 16) == 0 || strncmp(name, "user.overlay.", 13) == 0;
+    return strncmp(name, "trusted.", 8) == 0 || strncmp(name, "user.overlay.", 13) == 0;
 }
 
 /* Owner, mode, xattrs and (for non-directories) times, through an fd of the new file. */

@@ -321,3 +321,28 @@ def test_prune_keeps_the_layers_of_a_running_sandbox(daemon, tmp_path):
     daemon.ctl("start", "svc.unit")  # the new record's layer
     assert wait_output(daemon, "svc.unit", 2)[-1] == "v2"
     daemon.ctl("stop", "svc.unit")
+
+
+def test_prune_never_removes_the_layers_of_a_readopted_sandbox(daemon, tmp_path, init_reaper):
+    """After a daemon restart the sandbox runs on layers this sandboxd did not set up; its
+    image is then re-imported with other content. A prune must not take the old layer from
+    under it (the prune is refused), checked on disk and by the payload still reading it."""
+    daemon.stop()
+    daemon.start(keep_running=True)
+    daemon.ctl("image", "import", rootfs_tar(tmp_path, "v1", "v1"), "svc")
+    old = layer_ids(daemon)
+    daemon.write_unit("svc.unit", "[Sandbox]\nImage=svc\n[Service]\n"
+                      "ExecStart=/bin/sh -c 'cat /marker; exec sleep 1000'\n")
+    daemon.ctl("start", "svc.unit")
+    daemon.stop()
+    daemon.start()
+    assert daemon.show("svc.unit")["ActiveState"] == "active"
+    daemon.ctl("image", "import", rootfs_tar(tmp_path, "v2", "v2"), "svc")
+    r = daemon.ctl("image", "prune", check=False)
+    assert r.returncode != 0 and "svc.unit runs on an image whose layers" in r.stderr
+    assert set(old) <= set(layer_ids(daemon))
+    pid = daemon.show("svc.unit")["MainPID"]
+    with open(f"/proc/{pid}/root/marker") as f:
+        assert f.read() == "v1\n"
+    daemon.ctl("stop", "svc.unit")
+    assert "removed layer" in daemon.ctl("image", "prune").stdout
