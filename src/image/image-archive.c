@@ -14,21 +14,11 @@
 
 #include "escape-util.h"
 #include "macro.h"
+#include "why.h"
 
 #define BUF_SIZE (128 * 1024)
 #define MAX_DEPTH 4
 
-static int why(char **ret_why, int error, const char *fmt, ...) _printf_(3, 4);
-static int why(char **ret_why, int error, const char *fmt, ...) {
-    if (ret_why && !*ret_why) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(ret_why, fmt, ap) < 0)
-            *ret_why = NULL;
-        va_end(ap);
-    }
-    return error;
-}
 
 typedef struct Reader {
     int fd;
@@ -190,7 +180,7 @@ int archive_unpack_image(int fd, int dest_dirfd, uint64_t max_bytes,
     if ((r = sha256_new(&rd->hash)) < 0)
         goto out;
     if (!(a = open_reader(rd))) {
-        r = why(ret_why, -EINVAL, "not a tar");
+        r = image_why(ret_why, -EINVAL, "not a tar");
         goto out;
     }
     struct archive_entry *e;
@@ -199,7 +189,7 @@ int archive_unpack_image(int fd, int dest_dirfd, uint64_t max_bytes,
         if (r == ARCHIVE_EOF)
             break;
         if (r < ARCHIVE_WARN) {
-            r = why(ret_why, -EINVAL, "reading the archive: %s", archive_error_string(a) ?: "?");
+            r = image_why(ret_why, -EINVAL, "reading the archive: %s", archive_error_string(a) ?: "?");
             goto out;
         }
         char name[1024];
@@ -218,14 +208,14 @@ int archive_unpack_image(int fd, int dest_dirfd, uint64_t max_bytes,
         la_int64_t size = archive_entry_size(e);
         if (size < 0 || (uint64_t) size > max_bytes - total) {
             _cleanup_free_ char *shown = escape_terminal(name, strlen(name), 0);
-            r = why(ret_why, -EFBIG, "entry '%s': the archive holds more than %llu bytes",
+            r = image_why(ret_why, -EFBIG, "entry '%s': the archive holds more than %llu bytes",
                     shown ?: "?", (unsigned long long) max_bytes);
             goto out;
         }
         const char *base = NULL;
         _cleanup_close_ int parent = open_parent(dest_dirfd, name, &base);
         if (parent < 0) {
-            r = why(ret_why, parent, "entry '%s': %s", name, strerror(-parent));
+            r = image_why(ret_why, parent, "entry '%s': %s", name, strerror(-parent));
             goto out;
         }
         (void) unlinkat(parent, base, 0);
@@ -233,7 +223,7 @@ int archive_unpack_image(int fd, int dest_dirfd, uint64_t max_bytes,
             /* kept as it is: whoever opens through it resolves beneath the directory */
             const char *target = archive_entry_symlink(e);
             if (!target || symlinkat(target, parent, base) < 0) {
-                r = why(ret_why, target ? -errno : -EINVAL, "entry '%s': %s", name,
+                r = image_why(ret_why, target ? -errno : -EINVAL, "entry '%s': %s", name,
                         target ? strerror(errno) : "a symlink without a target");
                 goto out;
             }
@@ -242,7 +232,7 @@ int archive_unpack_image(int fd, int dest_dirfd, uint64_t max_bytes,
         _cleanup_close_ int f =
             openat(parent, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (f < 0) {
-            r = why(ret_why, -errno, "entry '%s': %s", name, strerror(errno));
+            r = image_why(ret_why, -errno, "entry '%s': %s", name, strerror(errno));
             goto out;
         }
         const void *buf;
@@ -250,13 +240,13 @@ int archive_unpack_image(int fd, int dest_dirfd, uint64_t max_bytes,
         la_int64_t off;
         while ((r = archive_read_data_block(a, &buf, &n, &off)) == ARCHIVE_OK) {
             if (pwrite(f, buf, n, off) != (ssize_t) n) {
-                r = why(ret_why, errno ? -errno : -EIO, "entry '%s': %s", name,
+                r = image_why(ret_why, errno ? -errno : -EIO, "entry '%s': %s", name,
                         strerror(errno ?: EIO));
                 goto out;
             }
         }
         if (r != ARCHIVE_EOF || ftruncate(f, size) < 0) {
-            r = why(ret_why, -EIO, "entry '%s': %s", name, archive_error_string(a) ?: "short");
+            r = image_why(ret_why, -EIO, "entry '%s': %s", name, archive_error_string(a) ?: "short");
             goto out;
         }
         total += (uint64_t) size;
@@ -267,7 +257,7 @@ int archive_unpack_image(int fd, int dest_dirfd, uint64_t max_bytes,
     while ((k = reader_read(a, rd, &b)) > 0)
         ;
     if (k < 0) {
-        r = why(ret_why, -EIO, "reading the archive: %s", strerror(errno));
+        r = image_why(ret_why, -EIO, "reading the archive: %s", strerror(errno));
         goto out;
     }
     sha256_final(rd->hash, ret_digest);
@@ -326,7 +316,7 @@ int docker_archive_read_image(int dir_fd, const char *ref, OciImage **ret, char 
         }
     }
     if (found != 1) {
-        r = why(ret_why, -ENOENT, ref ? "manifest.json has %zu images tagged %s"
+        r = image_why(ret_why, -ENOENT, ref ? "manifest.json has %zu images tagged %s"
                                       : "manifest.json has %zu images: name one as FILE:TAG%s",
                 found, ref ?: "");
         goto out;
@@ -336,12 +326,12 @@ int docker_archive_read_image(int dir_fd, const char *ref, OciImage **ret, char 
                                ? json_object_get_string(cfg)
                                : NULL;
     if (!cfg_path || !layers || !json_object_is_type(layers, json_type_array)) {
-        r = why(ret_why, -EBADMSG, "manifest.json: an image without Config or Layers");
+        r = image_why(ret_why, -EBADMSG, "manifest.json: an image without Config or Layers");
         goto out;
     }
     size_t nl = json_object_array_length(layers);
     if (nl > OCI_LAYERS_MAX) {
-        r = why(ret_why, -E2BIG, "manifest.json: %zu layers, more than %d", nl, OCI_LAYERS_MAX);
+        r = image_why(ret_why, -E2BIG, "manifest.json: %zu layers, more than %d", nl, OCI_LAYERS_MAX);
         goto out;
     }
     /* a config named by its digest (<hex>.json, blobs/sha256/<hex>) is checked against it */
@@ -355,7 +345,7 @@ int docker_archive_read_image(int dir_fd, const char *ref, OciImage **ret, char 
     json_object *diff_ids = member(member(img->config, "rootfs"), "diff_ids");
     if (!diff_ids || !json_object_is_type(diff_ids, json_type_array) ||
         json_object_array_length(diff_ids) != nl) {
-        r = why(ret_why, -EBADMSG, "%s: rootfs.diff_ids does not list one per layer (%zu)",
+        r = image_why(ret_why, -EBADMSG, "%s: rootfs.diff_ids does not list one per layer (%zu)",
                 cfg_path, nl);
         goto out;
     }
@@ -364,7 +354,7 @@ int docker_archive_read_image(int dir_fd, const char *ref, OciImage **ret, char 
         const char *diff_id = json_object_get_string(json_object_array_get_idx(diff_ids, i));
         if (!path || strlen(path) >= sizeof img->layers[i].path || !diff_id ||
             !digest_is_valid(diff_id)) {
-            r = why(ret_why, -EBADMSG, "manifest.json: layer %zu has no usable path or diff_id",
+            r = image_why(ret_why, -EBADMSG, "manifest.json: layer %zu has no usable path or diff_id",
                     i + 1);
             goto out;
         }

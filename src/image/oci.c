@@ -15,6 +15,7 @@
 
 #include "escape-util.h"
 #include "macro.h"
+#include "why.h"
 
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
 #define MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -22,17 +23,6 @@
 #define MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define REF_NAME "org.opencontainers.image.ref.name"
 
-static int why(char **ret_why, int error, const char *fmt, ...) _printf_(3, 4);
-static int why(char **ret_why, int error, const char *fmt, ...) {
-    if (ret_why && !*ret_why) {
-        va_list ap;
-        va_start(ap, fmt);
-        if (vasprintf(ret_why, fmt, ap) < 0)
-            *ret_why = NULL;
-        va_end(ap);
-    }
-    return error;
-}
 
 int oci_layout_open_blob(int layout_fd, const char *digest) {
     char path[128];
@@ -71,7 +61,7 @@ static int read_json_typed(int dirfd, const char *file, const char *digest, int6
     }
     const char *what = file ?: digest;
     if (fd < 0)
-        return why(ret_why, fd, "%s: %s", what, strerror(-fd));
+        return image_why(ret_why, fd, "%s: %s", what, strerror(-fd));
     _cleanup_free_ char *buf = malloc(OCI_JSON_MAX + 1);
     if (!buf)
         return -ENOMEM;
@@ -81,13 +71,13 @@ static int read_json_typed(int dirfd, const char *file, const char *digest, int6
         if (k < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
-            return why(ret_why, -errno, "%s: %s", what, strerror(errno));
+            return image_why(ret_why, -errno, "%s: %s", what, strerror(errno));
         }
         if (k == 0)
             break;
         n += (size_t) k;
         if (n > OCI_JSON_MAX)
-            return why(ret_why, -EFBIG, "%s: larger than %u bytes", what, OCI_JSON_MAX);
+            return image_why(ret_why, -EFBIG, "%s: larger than %u bytes", what, OCI_JSON_MAX);
     }
     if (digest) {
         _cleanup_(sha256_freep) Sha256 *h = NULL;
@@ -98,9 +88,9 @@ static int read_json_typed(int dirfd, const char *file, const char *digest, int6
         sha256_update(h, buf, n);
         sha256_final(h, got);
         if (!streq(got, digest))
-            return why(ret_why, -EBADMSG, "blob %s: its content has digest %s", digest, got);
+            return image_why(ret_why, -EBADMSG, "blob %s: its content has digest %s", digest, got);
         if (size >= 0 && (uint64_t) size != n)
-            return why(ret_why, -EBADMSG, "blob %s: %zu bytes, its descriptor says %lld", digest,
+            return image_why(ret_why, -EBADMSG, "blob %s: %zu bytes, its descriptor says %lld", digest,
                        n, (long long) size);
     }
     struct json_tokener *tok = json_tokener_new();
@@ -111,11 +101,11 @@ static int read_json_typed(int dirfd, const char *file, const char *digest, int6
     json_tokener_free(tok);
     if (!o || err != json_tokener_success) {
         json_object_put(o);
-        return why(ret_why, -EBADMSG, "%s: not JSON: %s", what, json_tokener_error_desc(err));
+        return image_why(ret_why, -EBADMSG, "%s: not JSON: %s", what, json_tokener_error_desc(err));
     }
     if (!json_object_is_type(o, type)) {
         json_object_put(o);
-        return why(ret_why, -EBADMSG, "%s: not a JSON %s", what,
+        return image_why(ret_why, -EBADMSG, "%s: not a JSON %s", what,
                    type == json_type_array ? "array" : "object");
     }
     *ret = o;
@@ -151,14 +141,14 @@ static int descriptor(json_object *d, const char **ret_digest, int64_t *ret_size
     const char *digest = json_object_is_type(d, json_type_object) ? get_string(d, "digest")
                                                                   : NULL;
     if (!digest || !digest_is_valid(digest))
-        return why(ret_why, -EBADMSG, "a descriptor without a sha256 digest (%s)",
+        return image_why(ret_why, -EBADMSG, "a descriptor without a sha256 digest (%s)",
                    digest ?: "none");
     *ret_digest = digest;
     *ret_size = json_object_object_get_ex(d, "size", &v) && json_object_is_type(v, json_type_int)
                     ? json_object_get_int64(v)
                     : -1;
     if (*ret_size < -1)
-        return why(ret_why, -EBADMSG, "%s: a negative size", digest);
+        return image_why(ret_why, -EBADMSG, "%s: a negative size", digest);
     return 0;
 }
 
@@ -187,7 +177,7 @@ static int pick_platform(json_object *index, json_object **ret_desc, char **ret_
             return 0;
         }
     }
-    return why(ret_why, -ENOENT, "the image index has no manifest for linux/%s", our_arch());
+    return image_why(ret_why, -ENOENT, "the image index has no manifest for linux/%s", our_arch());
 }
 
 static int pick_ref(json_object *index, const char *ref, json_object **ret_desc, char **ret_why) {
@@ -226,14 +216,14 @@ static int pick_ref(json_object *index, const char *ref, json_object **ret_desc,
     if (!refs)
         return -ENOMEM;
     if (n == 0)
-        return why(ret_why, -ENOENT, "index.json lists no manifest");
+        return image_why(ret_why, -ENOENT, "index.json lists no manifest");
     if (!ref)
-        return why(ret_why, -ENOENT, "the layout holds %zu manifests: name one as DIR:REF "
+        return image_why(ret_why, -ENOENT, "the layout holds %zu manifests: name one as DIR:REF "
                                      "(refs: %s)", n, refs);
     _cleanup_free_ char *shown = escape_terminal(ref, strlen(ref), 0);
     if (found > 1)
-        return why(ret_why, -ENOTUNIQ, "%zu manifests are named %s", found, shown ?: "?");
-    return why(ret_why, -ENOENT, "no manifest named %s (refs: %s)", shown ?: "?", refs);
+        return image_why(ret_why, -ENOTUNIQ, "%zu manifests are named %s", found, shown ?: "?");
+    return image_why(ret_why, -ENOENT, "no manifest named %s (refs: %s)", shown ?: "?", refs);
 }
 
 static bool layer_type_ok(const char *mt) {
@@ -271,7 +261,7 @@ int oci_layout_read_image(int layout_fd, const char *ref, OciImage **ret, char *
     const char *version = get_string(layout, "imageLayoutVersion");
     if (!version || strncmp(version, "1.", 2) != 0) {
         json_object_put(layout);
-        return why(ret_why, -EPROTONOSUPPORT, "oci-layout: imageLayoutVersion %s, not 1.x",
+        return image_why(ret_why, -EPROTONOSUPPORT, "oci-layout: imageLayoutVersion %s, not 1.x",
                    version ?: "missing");
     }
     json_object_put(layout);
@@ -290,7 +280,7 @@ int oci_layout_read_image(int layout_fd, const char *ref, OciImage **ret, char *
         mt = get_string(desc, "mediaType");
     }
     if (mt && !streq(mt, MT_OCI_MANIFEST) && !streq(mt, MT_DOCKER_MANIFEST)) {
-        r = why(ret_why, -EPROTONOSUPPORT, "%s: a manifest of media type %s", digest, mt);
+        r = image_why(ret_why, -EPROTONOSUPPORT, "%s: a manifest of media type %s", digest, mt);
         goto out;
     }
     snprintf(img->manifest_digest, sizeof img->manifest_digest, "%s", digest);
@@ -299,12 +289,12 @@ int oci_layout_read_image(int layout_fd, const char *ref, OciImage **ret, char *
 
     json_object *cfg_desc, *layers = get_array(manifest, "layers");
     if (!json_object_object_get_ex(manifest, "config", &cfg_desc) || !layers) {
-        r = why(ret_why, -EBADMSG, "manifest %s: no config or no layers", digest);
+        r = image_why(ret_why, -EBADMSG, "manifest %s: no config or no layers", digest);
         goto out;
     }
     size_t n = json_object_array_length(layers);
     if (n > OCI_LAYERS_MAX) {
-        r = why(ret_why, -E2BIG, "manifest %s: %zu layers, more than %d", digest, n,
+        r = image_why(ret_why, -E2BIG, "manifest %s: %zu layers, more than %d", digest, n,
                 OCI_LAYERS_MAX);
         goto out;
     }
@@ -315,7 +305,7 @@ int oci_layout_read_image(int layout_fd, const char *ref, OciImage **ret, char *
     if (json_object_object_get_ex(img->config, "rootfs", &rootfs))
         diff_ids = get_array(rootfs, "diff_ids");
     if (!diff_ids || json_object_array_length(diff_ids) != n) {
-        r = why(ret_why, -EBADMSG, "config %s: rootfs.diff_ids does not list one per layer (%zu)",
+        r = image_why(ret_why, -EBADMSG, "config %s: rootfs.diff_ids does not list one per layer (%zu)",
                 digest, n);
         goto out;
     }
@@ -328,12 +318,12 @@ int oci_layout_read_image(int layout_fd, const char *ref, OciImage **ret, char *
             goto out;
         const char *lmt = get_string(l, "mediaType");
         if (!layer_type_ok(lmt)) {
-            r = why(ret_why, -EPROTONOSUPPORT, "layer %s: media type %s is not one we unpack",
+            r = image_why(ret_why, -EPROTONOSUPPORT, "layer %s: media type %s is not one we unpack",
                     ldigest, lmt);
             goto out;
         }
         if (!diff_id || !digest_is_valid(diff_id)) {
-            r = why(ret_why, -EBADMSG, "config %s: diff_id %zu is not a sha256 digest", digest, i);
+            r = image_why(ret_why, -EBADMSG, "config %s: diff_id %zu is not a sha256 digest", digest, i);
             goto out;
         }
         snprintf(img->layers[i].digest, DIGEST_STRING_MAX, "%s", ldigest);

@@ -342,6 +342,15 @@ static int verb_list(sd_bus *bus, char **args) {
     return r < 0 ? EXIT_FAILURE : 0;
 }
 
+/* The worker's output, which the daemon made valid UTF-8 without terminal controls. */
+static int print_text_reply(sd_bus_message *reply) {
+    const char *out;
+    if (sd_bus_message_read(reply, "s", &out) < 0)
+        return EXIT_FAILURE;
+    fputs(out, stdout);
+    return 0;
+}
+
 /* image import SOURCE NAME[:TAG] | image list */
 static int verb_image(sd_bus *bus, char **args) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -369,13 +378,7 @@ static int verb_image(sd_bus *bus, char **args) {
         arg_timeout = arg_timeout ?: USEC_INFINITY;
         r = call(bus, "ImportImage", &reply, "ss", source, args[2]);
         arg_timeout = saved;
-        if (r)
-            return r;
-        const char *out;
-        if (sd_bus_message_read(reply, "s", &out) < 0)
-            return EXIT_FAILURE;
-        fputs(out, stdout);
-        return 0;
+        return r ?: print_text_reply(reply);
     }
     if (streq(args[0], "list") && n == 1) {
         r = call(bus, "ListImages", &reply, NULL);
@@ -417,13 +420,7 @@ static int verb_image(sd_bus *bus, char **args) {
                         "prune (see --help)\n");
         return EXIT_FAILURE;
     }
-    if (r)
-        return r;
-    const char *out;
-    if (sd_bus_message_read(reply, "s", &out) < 0)
-        return EXIT_FAILURE;
-    fputs(out, stdout);
-    return 0;
+    return r ?: print_text_reply(reply);
 }
 
 static int verb_show(sd_bus *bus, char **args) {

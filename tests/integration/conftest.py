@@ -366,3 +366,16 @@ def init_reaper():
     r = InitReaper()
     yield r
     r.stop_event.set()
+
+
+def umoci(*args):
+    """umoci, the OCI layout tool of the image tests."""
+    subprocess.run(["umoci", *map(str, args)], check=True, capture_output=True)
+
+
+def skopeo(tmp, *args):
+    """skopeo with its temporary files in the test's directory (it uses /var/tmp otherwise,
+    which a VM's read-only root has read-only), failing with what it said."""
+    r = subprocess.run(["skopeo", "--tmpdir", str(tmp), *map(str, args)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr

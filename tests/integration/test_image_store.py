@@ -15,17 +15,9 @@ import time
 
 import pytest
 
-from conftest import BUILD, make_busybox_layer
+from conftest import BUILD, make_busybox_layer, skopeo, umoci
 
 IMAGE = BUILD / "src" / "image" / "sandboxd-image"
-
-
-def skopeo(tmp, *args):
-    """skopeo with its temporary files in the test's directory (it uses /var/tmp otherwise,
-    which a VM's read-only root has read-only), failing with what it said."""
-    r = subprocess.run(["skopeo", "--tmpdir", str(tmp), *map(str, args)], capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
 
 
 def run(store, *args, input=None, check=True):
@@ -166,10 +158,6 @@ def test_an_import_in_progress_keeps_its_work_from_another_opener(tmp_path, root
 
 
 # OCI image layouts, made with umoci and skopeo as users get them.
-
-def umoci(*args):
-    subprocess.run(["umoci", *map(str, args)], check=True, capture_output=True)
-
 
 def setcap_raw(path):
     # struct vfs_cap_data revision 2, effective, permitted = CAP_NET_RAW

@@ -9,19 +9,7 @@ import time
 
 import pytest
 
-from conftest import IMAGE_WORKER, SANDBOXCTL, make_busybox_layer
-
-
-def skopeo(tmp, *args):
-    """skopeo with its temporary files in the test's directory (it uses /var/tmp otherwise,
-    which a VM's read-only root has read-only), failing with what it said."""
-    r = subprocess.run(["skopeo", "--tmpdir", str(tmp), *map(str, args)], capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-
-
-def umoci(*args):
-    subprocess.run(["umoci", *map(str, args)], check=True, capture_output=True)
+from conftest import IMAGE_WORKER, SANDBOXCTL, make_busybox_layer, skopeo, umoci
 
 
 @pytest.fixture(scope="module")
