@@ -225,9 +225,7 @@ static int make_room(int parent, const char *name) {
     return 0;
 }
 
-/* trusted.* is root's own metadata (overlayfs keeps opaque, redirect and metacopy there) and
- * user.overlay.* the same for userxattr mounts: an image must not bring either. */
-static bool xattr_dropped(const char *name) {
+bool layer_xattr_dropped(const char *name) {
     return strncmp(name, "trusted.", 8) == 0 || strncmp(name, "user.overlay.", 13) == 0;
 }
 
@@ -244,7 +242,7 @@ static int apply_meta_fd(Unpack *u, struct archive_entry *e, int fd, bool times)
         return -errno;
     archive_entry_xattr_reset(e);
     while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
-        if (!xattr_dropped(name) && fsetxattr(fd, name, value, size, 0) < 0)
+        if (!layer_xattr_dropped(name) && fsetxattr(fd, name, value, size, 0) < 0)
             return -errno;
     if (times) {
         struct timespec ts[2] = {

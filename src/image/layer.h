@@ -52,3 +52,7 @@ int layer_unpack(int src_fd, int dest_dirfd, const LayerUnpackOptions *o, LayerU
                  char **ret_why);
 
 void layer_unpack_result_done(LayerUnpackResult *r);
+
+/* Whether an xattr is one an image must not carry: trusted.* (root's own; overlayfs keeps
+ * opaque, redirect and metacopy there) and user.overlay.* (the same for userxattr mounts). */
+bool layer_xattr_dropped(const char *name);

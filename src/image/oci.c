@@ -152,7 +152,7 @@ static int descriptor(json_object *d, const char **ret_digest, int64_t *ret_size
     return 0;
 }
 
-static const char *our_arch(void) {
+const char *oci_arch(void) {
     struct utsname u;
     if (uname(&u) < 0)
         return "amd64";
@@ -172,12 +172,12 @@ static int pick_platform(json_object *index, json_object **ret_desc, char **ret_
         if (!json_object_object_get_ex(d, "platform", &p))
             continue;
         const char *os = get_string(p, "os"), *arch = get_string(p, "architecture");
-        if (os && arch && streq(os, "linux") && streq(arch, our_arch())) {
+        if (os && arch && streq(os, "linux") && streq(arch, oci_arch())) {
             *ret_desc = d;
             return 0;
         }
     }
-    return image_why(ret_why, -ENOENT, "the image index has no manifest for linux/%s", our_arch());
+    return image_why(ret_why, -ENOENT, "the image index has no manifest for linux/%s", oci_arch());
 }
 
 static int pick_ref(json_object *index, const char *ref, json_object **ret_desc, char **ret_why) {

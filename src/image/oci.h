@@ -52,3 +52,6 @@ int oci_read_json(int dir_fd, const char *file, const char *digest, int64_t size
                   json_object **ret, char **ret_why);
 /* The same for a file holding a JSON array (docker-archive's manifest.json). */
 int oci_read_json_array(int dir_fd, const char *file, json_object **ret, char **ret_why);
+
+/* This machine's architecture as OCI names it ("amd64", "arm64"). */
+const char *oci_arch(void);

@@ -42,6 +42,7 @@
 #include "rm-rf.h"
 #include "strv.h"
 #include "store.h"
+#include "worker.h"
 
 /* The uncompressed bytes an import may unpack (a gzip bomb stops there): --max-bytes, by
  * default twice the store's free space when the worker starts, which no import that could
@@ -49,7 +50,7 @@
 static uint64_t arg_max_bytes = 0;
 #define LAYER_MAX_BYTES arg_max_bytes
 
-static int split_ref(const char *ref, char **ret_name, char **ret_tag) {
+int split_ref(const char *ref, char **ret_name, char **ret_tag) {
     const char *why = NULL;
     int r = image_ref_split(ref, ret_name, ret_tag, &why);
     if (r == -EINVAL)
@@ -57,7 +58,7 @@ static int split_ref(const char *ref, char **ret_name, char **ret_tag) {
     return r;
 }
 
-static char *now_iso8601(void) {
+char *now_iso8601(void) {
     char buf[64];
     struct timespec ts;
     struct tm tm;
@@ -68,7 +69,7 @@ static char *now_iso8601(void) {
 }
 
 /* The image's record: its layers (diff_ids, lowest first), its OCI config, where it came from. */
-static int write_record(ImageStore *store, const char *name, const char *tag, char **diff_ids,
+int write_record(ImageStore *store, const char *name, const char *tag, char **diff_ids,
                         size_t n, json_object *config, const char *source,
                         const char *source_digest) {
     _cleanup_free_ char *now = now_iso8601();
@@ -297,7 +298,7 @@ static int import_file(ImageStore *store, const char *source, const char *ref) {
     return r;
 }
 
-static int ref_record(ImageStore *store, const char *ref, char **ret_name, char **ret_tag,
+int ref_record(ImageStore *store, const char *ref, char **ret_name, char **ret_tag,
                       json_object **ret) {
     _cleanup_free_ char *name = NULL, *tag = NULL, *text = NULL;
     int r;
@@ -441,7 +442,12 @@ int main(int argc, char **argv) {
     static const struct option opts[] = {{"store", required_argument, NULL, 's'},
                                          {"keep", required_argument, NULL, 'k'},
                                          {"max-bytes", required_argument, NULL, 'm'},
+                                         {"exclude", required_argument, NULL, 'x'},
+                                         {"created-by", required_argument, NULL, 'c'},
+                                         {"output-fd", required_argument, NULL, 'o'},
                                          {}};
+    _cleanup_strv_free_ char **exclude = NULL;
+    WorkerOptions wo = {.output_fd = STDOUT_FILENO};
     const char *store_path = "/var/lib/sandboxd/images";
     _cleanup_strv_free_ char **keep = NULL;
     int c;
@@ -453,6 +459,12 @@ int main(int argc, char **argv) {
             continue;
         else if (c == 'k' && digest_is_valid(optarg) && strv_extend(&keep, optarg) >= 0)
             continue;
+        else if (c == 'x' && strv_extend(&exclude, optarg) >= 0)
+            continue;
+        else if (c == 'c')
+            wo.created_by = optarg;
+        else if (c == 'o' && (wo.output_fd = atoi(optarg)) >= 0 && fcntl(wo.output_fd, F_GETFD) >= 0)
+            continue;
         else
             return 2;
     }
@@ -460,7 +472,8 @@ int main(int argc, char **argv) {
         const char *verb;
         int args;
     } verbs[] = {{"import-tar", 2}, {"import-oci", 2}, {"import-file", 2}, {"remove", 1},
-                 {"tag", 2},        {"inspect", 1},    {"prune", 0}};
+                 {"tag", 2},        {"inspect", 1},    {"prune", 0},      {"commit", 3},
+                 {"diff", 2},       {"export", 1}};
     const char *verb = optind < argc ? argv[optind] : "";
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -472,7 +485,12 @@ int main(int argc, char **argv) {
                         "       sandboxd-image [--store DIR] import-file FILE[:REF] NAME[:TAG]\n"
                         "       sandboxd-image [--store DIR] remove|inspect NAME[:TAG]\n"
                         "       sandboxd-image [--store DIR] tag SRC[:TAG] DST[:TAG]\n"
-                        "       sandboxd-image [--store DIR] [--keep DIFF_ID]... prune\n");
+                        "       sandboxd-image [--store DIR] [--keep DIFF_ID]... prune\n"
+                        "       sandboxd-image [--store DIR] [--exclude PATH]... [--created-by TEXT]\n"
+                        "                      commit UPPER BASE[:TAG] NAME[:TAG]\n"
+                        "       sandboxd-image [--store DIR] [--exclude PATH]... [--output-fd N]\n"
+                        "                      diff UPPER BASE[:TAG]\n"
+                        "       sandboxd-image [--store DIR] [--output-fd N] export NAME[:TAG]\n");
         return 2;
     }
     /* The daemon that reads our output may be gone (killed, restarted): a write then fails
@@ -494,6 +512,7 @@ int main(int argc, char **argv) {
         if (!arg_max_bytes)
             arg_max_bytes = 1; /* a full disk: nothing fits */
     }
+    wo.exclude = exclude;
     char **a = argv + optind + 1;
     if (streq(verb, "import-oci"))
         r = import_oci(store, a[0], a[1]);
@@ -507,6 +526,12 @@ int main(int argc, char **argv) {
         r = do_tag(store, a[0], a[1]);
     else if (streq(verb, "inspect"))
         r = do_inspect(store, a[0]);
+    else if (streq(verb, "commit"))
+        r = do_commit(store, &wo, a[0], a[1], a[2]);
+    else if (streq(verb, "diff"))
+        r = do_diff(store, &wo, a[0], a[1]);
+    else if (streq(verb, "export"))
+        r = do_export(store, &wo, a[0]);
     else
         r = do_prune(store, keep);
     return r < 0 ? 1 : 0;
