@@ -262,7 +262,7 @@ static void on_import_done(void *userdata, int r, const char *text) {
 /* Runs the worker with args; msg is answered with its output when it exits. */
 static int run_worker(Manager *m, sd_bus_message *msg, const char *const *args,
                       sd_bus_error *error) {
-    int r = image_worker_start(m, args, on_import_done, sd_bus_message_ref(msg));
+    int r = image_worker_start(m, args, -EBADF, on_import_done, sd_bus_message_ref(msg));
     if (r < 0) {
         sd_bus_message_unref(msg);
         return error_set_text(error, SD_BUS_ERROR_FAILED, "running %s: %s",
@@ -413,6 +413,83 @@ static int method_prune_images(sd_bus_message *msg, void *userdata, sd_bus_error
     if (strv_extend(&args, "prune") < 0)
         return -ENOMEM;
     return run_worker(m, msg, (const char *const *) args, error);
+}
+
+/* The unit for CommitUnit and DiffUnit: a loaded one, else loaded from the unit path (its rw
+ * layer outlives this sandboxd). Returns > 0 with *ret set, or what the method must return. */
+static int find_or_load(Manager *m, const char *arg, Sandbox **ret, sd_bus_error *error) {
+    char **errors = NULL;
+    if ((*ret = lookup(m, arg)))
+        return 1;
+    int r = manager_load_unit(m, arg, ret, &errors);
+    return r < 0 ? load_error(error, arg, r, errors) : 1;
+}
+
+static int layer_job_error(sd_bus_error *error, int r, const char *why) {
+    return error_set_text(error,
+                          r == -EBUSY    ? SANDBOXD_ERROR_UNIT_BUSY
+                          : r == -EINVAL ? SD_BUS_ERROR_INVALID_ARGS
+                                         : SD_BUS_ERROR_FAILED,
+                          "%s", why ?: strerror(-r));
+}
+
+/* CommitUnit(unit, ref): the unit's rw layer as a new image on top of its own; a running
+ * sandbox is frozen meanwhile. Answered when the worker is done. */
+static int method_commit(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *unit, *ref;
+    _cleanup_free_ char *norm = NULL, *why = NULL;
+    Sandbox *s;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read(msg, "ss", &unit, &ref)) < 0 ||
+        (r = normalized_ref(ref, &norm, error)) < 0 || (r = find_or_load(m, unit, &s, error)) <= 0)
+        return r;
+    r = sandbox_layer_job_start(s, true, norm, -EBADF, on_import_done, sd_bus_message_ref(msg),
+                                &why);
+    if (r < 0) {
+        sd_bus_message_unref(msg);
+        return layer_job_error(error, r, why);
+    }
+    return 1;
+}
+
+/* DiffUnit(unit, fd): "A|C|D PATH" lines written to fd by the worker. */
+static int method_diff(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *unit;
+    _cleanup_free_ char *why = NULL;
+    Sandbox *s;
+    int fd;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read(msg, "sh", &unit, &fd)) < 0 ||
+        (r = find_or_load(m, unit, &s, error)) <= 0)
+        return r;
+    r = sandbox_layer_job_start(s, false, NULL, fd, on_import_done, sd_bus_message_ref(msg), &why);
+    if (r < 0) {
+        sd_bus_message_unref(msg);
+        return layer_job_error(error, r, why);
+    }
+    return 1;
+}
+
+/* ExportImage(ref, fd): an OCI layout tar written to fd by the worker. */
+static int method_export_image(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    const char *ref;
+    _cleanup_free_ char *norm = NULL;
+    int fd;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read(msg, "sh", &ref, &fd)) < 0 ||
+        (r = normalized_ref(ref, &norm, error)) < 0)
+        return r;
+    const char *args[] = {"--output-fd", "3", "export", norm, NULL};
+    r = image_worker_start(m, args, fd, on_import_done, sd_bus_message_ref(msg));
+    if (r < 0) {
+        sd_bus_message_unref(msg);
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "running %s: %s",
+                              m->config.image_worker, strerror(-r));
+    }
+    return 1;
 }
 
 static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -700,6 +777,12 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_RESULT("s", output), method_tag_image, 0),
     SD_BUS_METHOD_WITH_ARGS("InspectImage", SD_BUS_ARGS("s", ref), SD_BUS_RESULT("s", json),
                             method_inspect_image, 0),
+    SD_BUS_METHOD_WITH_ARGS("CommitUnit", SD_BUS_ARGS("s", unit, "s", ref),
+                            SD_BUS_RESULT("s", output), method_commit, 0),
+    SD_BUS_METHOD_WITH_ARGS("DiffUnit", SD_BUS_ARGS("s", unit, "h", fd),
+                            SD_BUS_RESULT("s", output), method_diff, 0),
+    SD_BUS_METHOD_WITH_ARGS("ExportImage", SD_BUS_ARGS("s", ref, "h", fd),
+                            SD_BUS_RESULT("s", output), method_export_image, 0),
     SD_BUS_METHOD_WITH_ARGS("PruneImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("s", output),
                             method_prune_images, 0),
     SD_BUS_VTABLE_END,

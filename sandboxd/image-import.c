@@ -93,10 +93,10 @@ int image_import_start(Manager *m, const char *source, const char *ref, ImageImp
         verb = "import-oci";
     }
     const char *args[] = {verb, source, ref, NULL};
-    return image_worker_start(m, args, done, userdata);
+    return image_worker_start(m, args, -EBADF, done, userdata);
 }
 
-int image_worker_start(Manager *m, const char *const *args, ImageImportDone done,
+int image_worker_start(Manager *m, const char *const *args, int pass_fd, ImageImportDone done,
                        void *userdata) {
     ImageImport *j = calloc(1, sizeof *j);
     if (!j)
@@ -139,8 +139,12 @@ int image_worker_start(Manager *m, const char *const *args, ImageImportDone done
         /* signals come back to their defaults with the exec; the mask does not: clear it */
         sigset_t none;
         sigemptyset(&none);
-        if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(pipefd[1], STDOUT_FILENO) < 0 ||
-            dup2(pipefd[1], STDERR_FILENO) < 0 || sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+        /* moved above 3 first: none of them may be overwritten by another's dup2 */
+        int in = fcntl(null_fd, F_DUPFD_CLOEXEC, 4), out = fcntl(pipefd[1], F_DUPFD_CLOEXEC, 4);
+        int pass = pass_fd >= 0 ? fcntl(pass_fd, F_DUPFD_CLOEXEC, 4) : -1;
+        if (in < 0 || out < 0 || (pass_fd >= 0 && pass < 0) || dup2(in, STDIN_FILENO) < 0 ||
+            dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0 ||
+            (pass >= 0 && dup2(pass, 3) < 0) || sigprocmask(SIG_SETMASK, &none, NULL) < 0)
             _exit(127);
         execve(m->config.image_worker, argv, environ);
         _exit(127);
@@ -158,7 +162,12 @@ int image_worker_start(Manager *m, const char *const *args, ImageImportDone done
     }
     j->next = m->imports;
     m->imports = j;
-    log_info("image worker %d: %s %s", (int) j->pid, args[0], args[1] ?: "");
+    /* the verb and its first argument, past the options ("--name value") */
+    size_t v = 0;
+    while (args[v] && args[v + 1] && strncmp(args[v], "--", 2) == 0)
+        v += 2;
+    log_info("image worker %d: %s %s", (int) j->pid, args[v] ?: "",
+             args[v] && args[v + 1] ? args[v + 1] : "");
     return 0;
 }
 

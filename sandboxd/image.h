@@ -44,8 +44,9 @@ typedef struct Manager Manager;
 typedef void (*ImageImportDone)(void *userdata, int r, const char *text);
 int image_import_start(Manager *m, const char *source, const char *ref, ImageImportDone done,
                        void *userdata);
-/* Runs sandboxd-image --store STORE ARGS... the same way (args: NULL-terminated). */
-int image_worker_start(Manager *m, const char *const *args, ImageImportDone done,
+/* Runs sandboxd-image --store STORE ARGS... the same way (args: NULL-terminated); pass_fd
+ * (when >= 0) becomes the worker's fd 3 (--output-fd 3). */
+int image_worker_start(Manager *m, const char *const *args, int pass_fd, ImageImportDone done,
                        void *userdata);
 /* From the daemon's reaper: true if pid was an import worker (then it is finished). */
 bool image_import_on_exit(Manager *m, const siginfo_t *si);

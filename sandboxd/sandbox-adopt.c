@@ -107,6 +107,9 @@ int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
     r = cg_open(s->manager->config.slice, s->name, &s->cgroup);
     if (r < 0 && r != -ENOENT)
         return r;
+    /* a sandboxd that died during a commit left it frozen */
+    if (s->cgroup)
+        (void) cg_freeze(s->cgroup, false);
     /* its addresses and ports, for the table the manager writes once all are adopted */
     r = network_sandbox_adopt(s->manager->network, s);
     if (r < 0)

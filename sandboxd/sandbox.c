@@ -596,6 +596,12 @@ int sandbox_start(Sandbox *s, SandboxJobDone done, void *userdata) {
     default:
         break;
     }
+    if (s->n_layer_readers) {
+        if (done)
+            done(s, userdata, -EBUSY, "a commit of its rw layer is under way; start it once "
+                                      "that is done");
+        return 0;
+    }
     if (s->cleanup_source) {
         /* the last instance's processes are still exiting: never share its cgroup */
         if (done)
@@ -627,6 +633,12 @@ int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata) {
         return add_job(s, true, done, userdata);
     default:
         break;
+    }
+    if (s->n_layer_readers) { /* frozen for a commit: a stop would wait out its timeout */
+        if (done)
+            done(s, userdata, -EBUSY, "a commit of its rw layer is under way; stop it once "
+                                      "that is done");
+        return 0;
     }
     r = add_job(s, true, done, userdata);
     if (r < 0)
@@ -667,7 +679,7 @@ int sandbox_reset_failed(Sandbox *s) {
 }
 
 int sandbox_clean(Sandbox *s) {
-    if (sandbox_is_running(s) || s->state == SANDBOX_AUTO_RESTART)
+    if (sandbox_is_running(s) || s->state == SANDBOX_AUTO_RESTART || s->n_layer_readers)
         return -EBUSY;
     _cleanup_free_ char *state = NULL;
     if (asprintf(&state, "%s/sandboxes/%s", s->manager->config.state_dir, s->name) < 0)

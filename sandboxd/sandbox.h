@@ -92,6 +92,7 @@ struct Sandbox {
     bool start_timed_out;      /* TimeoutStartSec= expired */
 
     SandboxJob *jobs; /* callers waiting for a start or stop */
+    unsigned n_layer_readers; /* commits reading the rw layer: no start, stop or clean */
     SandboxNet net;   /* Network=bridge: addresses, veth, published ports */
 };
 
@@ -133,3 +134,14 @@ int sandbox_remove_orphan(Manager *m, const char *name);
 /* Writes a line into the unit's log file, as the journal would carry the manager's messages. */
 void sandbox_log_event(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *sandbox_log_path(const Sandbox *s);
+
+/* The files the init layer generates, relative to the root: never in a commit or a diff. */
+extern const char *const sandbox_init_layer_files[];
+/* Commit (ref: the new image, "NAME:TAG") or diff (out_fd: where the worker writes the
+ * "A|C|D PATH" lines) of the sandbox's rw layer against the image it was started on, through
+ * the worker; done(userdata, r, text) is called once it has finished (also when it could not
+ * run). A running sandbox is frozen for a commit. Returns a negative errno and *ret_why (free())
+ * when the job cannot begin: no Image= (-EINVAL), no rw layer (-ENOENT), starting or stopping
+ * (-EBUSY), cannot be frozen. */
+int sandbox_layer_job_start(Sandbox *s, bool commit, const char *ref, int out_fd,
+                            ImageImportDone done, void *userdata, char **ret_why);

@@ -445,8 +445,9 @@ int main(int argc, char **argv) {
                                          {"exclude", required_argument, NULL, 'x'},
                                          {"created-by", required_argument, NULL, 'c'},
                                          {"output-fd", required_argument, NULL, 'o'},
+                                         {"base-layer", required_argument, NULL, 'b'},
                                          {}};
-    _cleanup_strv_free_ char **exclude = NULL;
+    _cleanup_strv_free_ char **exclude = NULL, **base = NULL;
     WorkerOptions wo = {.output_fd = STDOUT_FILENO};
     const char *store_path = "/var/lib/sandboxd/images";
     _cleanup_strv_free_ char **keep = NULL;
@@ -460,6 +461,8 @@ int main(int argc, char **argv) {
         else if (c == 'k' && digest_is_valid(optarg) && strv_extend(&keep, optarg) >= 0)
             continue;
         else if (c == 'x' && strv_extend(&exclude, optarg) >= 0)
+            continue;
+        else if (c == 'b' && digest_is_valid(optarg) && strv_extend(&base, optarg) >= 0)
             continue;
         else if (c == 'c')
             wo.created_by = optarg;
@@ -486,9 +489,11 @@ int main(int argc, char **argv) {
                         "       sandboxd-image [--store DIR] remove|inspect NAME[:TAG]\n"
                         "       sandboxd-image [--store DIR] tag SRC[:TAG] DST[:TAG]\n"
                         "       sandboxd-image [--store DIR] [--keep DIFF_ID]... prune\n"
-                        "       sandboxd-image [--store DIR] [--exclude PATH]... [--created-by TEXT]\n"
+                        "       sandboxd-image [--store DIR] [--exclude PATH]... [--base-layer DIFF_ID]...\n"
+                        "                      [--created-by TEXT]\n"
                         "                      commit UPPER BASE[:TAG] NAME[:TAG]\n"
-                        "       sandboxd-image [--store DIR] [--exclude PATH]... [--output-fd N]\n"
+                        "       sandboxd-image [--store DIR] [--exclude PATH]... [--base-layer DIFF_ID]...\n"
+                        "                      [--output-fd N]\n"
                         "                      diff UPPER BASE[:TAG]\n"
                         "       sandboxd-image [--store DIR] [--output-fd N] export NAME[:TAG]\n");
         return 2;
@@ -513,6 +518,7 @@ int main(int argc, char **argv) {
             arg_max_bytes = 1; /* a full disk: nothing fits */
     }
     wo.exclude = exclude;
+    wo.base_layers = base;
     char **a = argv + optind + 1;
     if (streq(verb, "import-oci"))
         r = import_oci(store, a[0], a[1]);

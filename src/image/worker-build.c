@@ -37,10 +37,26 @@ static void fdsp(int **fds) {
     free(*fds);
 }
 
-/* The record's layers (lowest first), each one the store has whole. */
-static int record_layers(ImageStore *store, const char *ref, json_object *rec, char ***ret) {
+/* The record's layers (lowest first), each one the store has whole; base (when not NULL)
+ * instead of the record's: those a sandbox was started on. */
+static int record_layers(ImageStore *store, const char *ref, json_object *rec, char **base,
+                         char ***ret) {
     _cleanup_strv_free_ char **ids = NULL;
     json_object *layers;
+    if (base) {
+        if (strv_length(base) > OCI_LAYERS_MAX)
+            return -E2BIG;
+        STRV_FOREACH(id, base)
+            if (!digest_is_valid(*id) || !image_store_has_layer(store, *id)) {
+                fprintf(stderr, "sandboxd-image: layer %s, which the sandbox was started on, "
+                                "is not in the store any more\n", *id);
+                return -ENOENT;
+            }
+        if (strv_extend_strv(&ids, base) < 0)
+            return -ENOMEM;
+        *ret = TAKE_PTR(ids);
+        return 0;
+    }
     if (!json_object_object_get_ex(rec, "layers", &layers) ||
         !json_object_is_type(layers, json_type_array) ||
         json_object_array_length(layers) > OCI_LAYERS_MAX) {
@@ -148,7 +164,7 @@ int do_commit(ImageStore *store, const WorkerOptions *o, const char *upper, cons
 
     if ((r = split_ref(ref, &name, &tag)) < 0 || (r = ref_record(store, base, NULL, NULL, &rec)) < 0)
         return r;
-    if ((r = record_layers(store, base, rec, &ids)) < 0 || (r = open_lowers(store, ids, &lowers)) < 0 ||
+    if ((r = record_layers(store, base, rec, o->base_layers, &ids)) < 0 || (r = open_lowers(store, ids, &lowers)) < 0 ||
         (r = upper_fd = open_upper(upper, &po)) < 0)
         goto out;
     if ((r = image_store_tmp_dir(store, "commit", &tmp, &dir_fd, &lock)) < 0) {
@@ -237,7 +253,7 @@ int do_diff(ImageStore *store, const WorkerOptions *o, const char *upper, const 
     int r = ref_record(store, base, NULL, NULL, &rec);
     if (r < 0)
         return r;
-    if ((r = record_layers(store, base, rec, &ids)) >= 0 &&
+    if ((r = record_layers(store, base, rec, o->base_layers, &ids)) >= 0 &&
         (r = open_lowers(store, ids, &lowers)) >= 0 && (r = upper_fd = open_upper(upper, NULL)) >= 0) {
         DiffOut d = {output(o)};
         r = d.f ? layer_changes(upper_fd, lowers, strv_length(ids), o->exclude, print_change, &d)
@@ -370,7 +386,7 @@ int do_export(ImageStore *store, const WorkerOptions *o, const char *ref) {
 
     if ((r = ref_record(store, ref, &name, &tag, &rec)) < 0)
         return r;
-    if ((r = record_layers(store, ref, rec, &ids)) < 0)
+    if ((r = record_layers(store, ref, rec, NULL, &ids)) < 0)
         goto out;
     if ((r = image_store_tmp_dir(store, "export", &tmp, &dir_fd, &lock)) < 0) {
         fprintf(stderr, "sandboxd-image: making a work directory: %s\n", strerror(-r));

@@ -14,6 +14,7 @@ typedef struct WorkerOptions {
     char **exclude;       /* --exclude: relative paths commit and diff leave out */
     const char *created_by; /* --created-by: the history line of a commit */
     int output_fd;        /* --output-fd: where export and diff write (default stdout) */
+    char **base_layers;   /* --base-layer: commit's and diff's base (default: the record's) */
 } WorkerOptions;
 
 char *now_iso8601(void);

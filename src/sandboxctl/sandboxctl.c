@@ -3,12 +3,14 @@
  * daemon's working directory is not the caller's), calls the bus API, and formats; `verify`
  * parses unit files offline with the same parser the daemon uses. */
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
 #include <unistd.h>
@@ -121,9 +123,13 @@ static int print_log(const void *text, size_t len, bool add_newline) {
     return 0;
 }
 
+/* Calls that take as long as they take (no default timeout): units' jobs, and the image
+ * worker's imports, commits, diffs and exports. */
 static bool is_job(const char *method) {
     return streq(method, "StartUnit") || streq(method, "StopUnit") ||
-           streq(method, "RestartUnit");
+           streq(method, "RestartUnit") || streq(method, "ImportImage") ||
+           streq(method, "CommitUnit") || streq(method, "DiffUnit") ||
+           streq(method, "ExportImage");
 }
 
 /* Says what went wrong with the connection itself, with a hint; false for anything else. */
@@ -351,6 +357,63 @@ static int print_text_reply(sd_bus_message *reply) {
     return 0;
 }
 
+/* image export NAME[:TAG] DEST: written to a temporary file beside DEST, renamed over it once
+ * whole (a failed export leaves DEST as it was); "-": standard output, not a terminal. */
+static int image_export(sd_bus *bus, const char *ref, const char *dest) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    _cleanup_free_ char *tmp = NULL;
+    _cleanup_close_ int fd = -EBADF;
+    bool to_stdout = streq(dest, "-");
+    if (to_stdout && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "sandboxctl: not writing an archive to a terminal; give a file\n");
+        return EXIT_FAILURE;
+    }
+    if (to_stdout)
+        fd = fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    else if (asprintf(&tmp, "%s.XXXXXX", dest) >= 0)
+        fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "sandboxctl: %s: %s\n", to_stdout ? "standard output" : dest,
+                strerror(errno));
+        return EXIT_FAILURE;
+    }
+    if (!to_stdout)
+        {
+            mode_t mask = umask(0);
+            umask(mask);
+            (void) fchmod(fd, 0644 & ~mask);
+        }
+    int r = call(bus, "ExportImage", &reply, "sh", ref, fd);
+    if (!r && !to_stdout && (fsync(fd) < 0 || rename(tmp, dest) < 0)) {
+        fprintf(stderr, "sandboxctl: %s: %s\n", dest, strerror(errno));
+        r = EXIT_FAILURE;
+    }
+    if (r && !to_stdout)
+        (void) unlink(tmp);
+    if (r)
+        return r;
+    const char *out;
+    if (sd_bus_message_read(reply, "s", &out) < 0)
+        return EXIT_FAILURE;
+    fputs(out, to_stdout ? stderr : stdout);
+    return 0;
+}
+
+/* commit UNIT NAME[:TAG] */
+static int verb_commit(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    int r = call(bus, "CommitUnit", &reply, "ss", args[0], args[1]);
+    return r ?: print_text_reply(reply);
+}
+
+/* diff UNIT: the worker writes the lines to our standard output itself */
+static int verb_diff(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    fflush(stdout);
+    int r = call(bus, "DiffUnit", &reply, "sh", args[0], STDOUT_FILENO);
+    return r ?: print_text_reply(reply);
+}
+
 /* image import SOURCE NAME[:TAG] | image list */
 static int verb_image(sd_bus *bus, char **args) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -373,11 +436,7 @@ static int verb_image(sd_bus *bus, char **args) {
         }
         if (asprintf(&source, "%s%s", path, ref_part ?: "") < 0)
             return EXIT_FAILURE;
-        /* an import takes as long as it takes: no default timeout */
-        uint64_t saved = arg_timeout;
-        arg_timeout = arg_timeout ?: USEC_INFINITY;
         r = call(bus, "ImportImage", &reply, "ss", source, args[2]);
-        arg_timeout = saved;
         return r ?: print_text_reply(reply);
     }
     if (streq(args[0], "list") && n == 1) {
@@ -406,6 +465,8 @@ static int verb_image(sd_bus *bus, char **args) {
         printf("\n%u image%s listed.\n", count, count == 1 ? "" : "s");
         return r < 0 ? EXIT_FAILURE : 0;
     }
+    if (streq(args[0], "export") && n == 3)
+        return image_export(bus, args[1], args[2]);
     const char *method = NULL;
     if (streq(args[0], "remove") && n == 2)
         r = call(bus, method = "RemoveImage", &reply, "sb", args[1], (int) arg_force);
@@ -416,8 +477,8 @@ static int verb_image(sd_bus *bus, char **args) {
     else if (streq(args[0], "prune") && n == 1)
         r = call(bus, method = "PruneImages", &reply, NULL);
     if (!method) {
-        fprintf(stderr, "sandboxctl image: expected import, list, inspect, tag, remove or "
-                        "prune (see --help)\n");
+        fprintf(stderr, "sandboxctl image: expected import, list, inspect, tag, remove, "
+                        "export or prune (see --help)\n");
         return EXIT_FAILURE;
     }
     return r ?: print_text_reply(reply);
@@ -672,7 +733,14 @@ static void help(void) {
            "  image tag SRC DST     give an image another name\n"
            "  image remove NAME[:TAG]  remove an image (not while a running unit or, without\n"
            "                        --force, a unit file uses it); its layers go at prune\n"
-           "  image prune           remove the layers no image and no running unit uses\n\n"
+           "  image prune           remove the layers no image and no running unit uses\n"
+           "  image export NAME[:TAG] DEST.tar\n"
+           "                        write the image as an OCI layout tar (gzip layers; the\n"
+           "                        tag is its ref name); DEST - is standard output\n"
+           "  commit UNIT NAME[:TAG]  the unit's rw layer as a new image on top of its own\n"
+           "                        (a running unit is frozen meanwhile; /etc/hosts,\n"
+           "                        /etc/hostname and /etc/resolv.conf are left out)\n"
+           "  diff UNIT             what the unit changed against its image (A/C/D PATH)\n\n"
            "Options:\n"
            "  -p, --property=KEY    with show: only these properties (repeatable, or a,b)\n"
            "      --value           with show: print values only\n"
@@ -768,7 +836,8 @@ int main(int argc, char *argv[]) {
         {"start", 1, SIZE_MAX},   {"stop", 1, SIZE_MAX},  {"restart", 1, SIZE_MAX},
         {"status", 1, SIZE_MAX},  {"show", 1, SIZE_MAX},  {"list", 0, 0},
         {"logs", 1, 1},           {"verify", 1, SIZE_MAX}, {"clean", 1, SIZE_MAX},
-        {"reset-failed", 1, SIZE_MAX}, {"image", 1, 3},
+        {"reset-failed", 1, SIZE_MAX}, {"image", 1, 3}, {"commit", 2, 2},
+        {"diff", 1, 1},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -806,5 +875,9 @@ int main(int argc, char *argv[]) {
         return verb_simple(bus, args, "CleanUnit");
     if (streq(verb, "image"))
         return verb_image(bus, args);
+    if (streq(verb, "commit"))
+        return verb_commit(bus, args);
+    if (streq(verb, "diff"))
+        return verb_diff(bus, args);
     return verb_simple(bus, args, "ResetFailedUnit");
 }

@@ -995,6 +995,39 @@ int cg_kill(const Cgroup *cg, int sig) {
     return -EBUSY;
 }
 
+#define FREEZE_WAIT_USEC (2 * 1000 * 1000)
+#define FREEZE_POLL_USEC 1000
+
+int cg_freeze(const Cgroup *cg, bool freeze) {
+    Hier h[CG_HIERARCHIES_MAX];
+    size_t n_h = group_hiers(cg, h);
+    for (size_t i = 0; i < n_h; i++) {
+        if (!h[i].v2)
+            continue;
+        /* cgroup2's freezer (5.2+) is in every group, controller or not: on v2 and in a
+         * hybrid host's unified hierarchy alike */
+        _cleanup_free_ char *p = hier_path(h[i].mount, cg->path, "cgroup.freeze");
+        _cleanup_free_ char *ev = hier_path(h[i].mount, cg->path, "cgroup.events");
+        if (!p || !ev)
+            return -ENOMEM;
+        int r = write_small(p, freeze ? "1" : "0");
+        if (r < 0 || !freeze)
+            return r;
+        /* frozen once every task has stopped; a task in an uninterruptible sleep delays it */
+        for (unsigned waited = 0; waited < FREEZE_WAIT_USEC; waited += FREEZE_POLL_USEC) {
+            uint64_t frozen = 0;
+            if ((r = read_keyed(ev, "frozen", &frozen)) < 0)
+                break;
+            if (frozen)
+                return 0;
+            usleep(FREEZE_POLL_USEC);
+        }
+        (void) write_small(p, "0");
+        return r < 0 ? r : -ETIMEDOUT;
+    }
+    return -EOPNOTSUPP;
+}
+
 int cg_is_empty(const Cgroup *cg) {
     _cleanup_free_ pid_t *pids = NULL;
     size_t n;
