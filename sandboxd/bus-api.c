@@ -290,10 +290,10 @@ static int method_import(sd_bus_message *msg, void *userdata, sd_bus_error *erro
     r = image_import_start(m, source, ref, on_import_done, sd_bus_message_ref(msg));
     if (r < 0) {
         sd_bus_message_unref(msg);
-        if (r == -EISDIR)
+        if (r == -EINVAL)
             return error_set_text(error, SANDBOXD_ERROR_IMPORT_FAILED,
-                                  "%s: a directory without an oci-layout file: importing a "
-                                  "plain directory is not supported yet (tar it)", source);
+                                  "%s: a plain directory (no oci-layout file) is a root file "
+                                  "system: it has no ':REF' to pick", source);
         return error_set_text(error, SANDBOXD_ERROR_IMPORT_FAILED, "%s: %s", source,
                               strerror(-r));
     }

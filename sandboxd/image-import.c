@@ -88,9 +88,9 @@ int image_import_start(Manager *m, const char *source, const char *ref, ImageImp
         _cleanup_free_ char *marker = NULL;
         if (asprintf(&marker, "%s/oci-layout", dir) < 0)
             return -ENOMEM;
-        if (access(marker, F_OK) < 0)
-            return -EISDIR; /* a plain directory: not yet */
-        verb = "import-oci";
+        verb = access(marker, F_OK) == 0 ? "import-oci" : "import-dir";
+        if (streq(verb, "import-dir") && !streq(dir, source))
+            return -EINVAL; /* a root file system has no REF to pick */
     }
     const char *args[] = {verb, source, ref, NULL};
     return image_worker_start(m, args, -EBADF, done, userdata);

@@ -10,10 +10,15 @@
  *       a file, told by its top-level names: an OCI archive (a layout as a tar; REF as
  *       below), a docker-archive (`docker save`, skopeo; REF: one of its RepoTags), else a
  *       rootfs tarball as import-tar
+ *   sandboxd-image --store DIR import-dir DIR NAME[:TAG]
+ *       a directory (a root file system): a single-layer image with an empty config; its
+ *       tree is read without following any symlink in it
  *   sandboxd-image --store DIR import-oci DIR[:REF] NAME[:TAG]
  *       an OCI image layout (REF: the manifest's org.opencontainers.image.ref.name; without
  *       it the only one), an index resolved to linux/<our arch>; every blob checked against
  *       its digest, every layer against its diff_id; device nodes are not made
+ *
+ *   sandboxd-image --store DIR commit|diff|export ...: see worker.h
  *
  * --max-bytes N bounds what an import unpacks (default: twice the store's free space).
  *
@@ -475,7 +480,7 @@ int main(int argc, char **argv) {
         const char *verb;
         int args;
     } verbs[] = {{"import-tar", 2}, {"import-oci", 2}, {"import-file", 2}, {"remove", 1},
-                 {"tag", 2},        {"inspect", 1},    {"prune", 0},      {"commit", 3},
+                 {"tag", 2},        {"inspect", 1},    {"import-dir", 2},    {"prune", 0},      {"commit", 3},
                  {"diff", 2},       {"export", 1}};
     const char *verb = optind < argc ? argv[optind] : "";
     size_t i;
@@ -486,6 +491,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: sandboxd-image [--store DIR] import-tar FILE|- NAME[:TAG]\n"
                         "       sandboxd-image [--store DIR] import-oci DIR[:REF] NAME[:TAG]\n"
                         "       sandboxd-image [--store DIR] import-file FILE[:REF] NAME[:TAG]\n"
+                        "       sandboxd-image [--store DIR] import-dir DIR NAME[:TAG]\n"
                         "       sandboxd-image [--store DIR] remove|inspect NAME[:TAG]\n"
                         "       sandboxd-image [--store DIR] tag SRC[:TAG] DST[:TAG]\n"
                         "       sandboxd-image [--store DIR] [--keep DIFF_ID]... prune\n"
@@ -532,6 +538,8 @@ int main(int argc, char **argv) {
         r = do_tag(store, a[0], a[1]);
     else if (streq(verb, "inspect"))
         r = do_inspect(store, a[0]);
+    else if (streq(verb, "import-dir"))
+        r = do_import_dir(store, a[0], a[1]);
     else if (streq(verb, "commit"))
         r = do_commit(store, &wo, a[0], a[1], a[2]);
     else if (streq(verb, "diff"))

@@ -150,77 +150,114 @@ static int commit_record(ImageStore *store, const char *name, const char *tag, j
     return write_record(store, name, tag, ids, strv_length(ids), config, "commit", diff_id);
 }
 
+/* The tree below dir_fd (what: its name in messages) packed into a tar under tmp/ (its
+ * diff_id is its name), then added as any layer on below (topmost first). */
+static int add_dir_as_layer(ImageStore *store, int dir_fd, const LayerPackOptions *po,
+                            const char *what, char **below, size_t n, bool allow_devices,
+                            char diff_id[static DIGEST_STRING_MAX]) {
+    _cleanup_free_ char *tmp = NULL, *why = NULL;
+    _cleanup_close_ int tmp_fd = -1, lock = -1, tar_fd = -1;
+    _cleanup_(layer_sink_freep) LayerSink *sink = NULL;
+    char blob[DIGEST_STRING_MAX];
+    LayerPackResult pres;
+    int r;
+
+    if ((r = image_store_tmp_dir(store, "pack", &tmp, &tmp_fd, &lock)) < 0) {
+        fprintf(stderr, "sandboxd-image: making a work directory: %s\n", strerror(-r));
+        return r;
+    }
+    tar_fd = openat(tmp_fd, "layer.tar", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (tar_fd < 0)
+        r = -errno;
+    else if ((r = layer_sink_new(tar_fd, false, &sink)) >= 0 &&
+             (r = layer_pack(dir_fd, po, sink, &pres, &why)) >= 0)
+        r = layer_sink_finish(sink, diff_id, blob, NULL, NULL);
+    if (r < 0) {
+        fprintf(stderr, "sandboxd-image: reading %s: %s\n", what, why ?: strerror(-r));
+        goto out;
+    }
+    if (pres.n_devices_skipped)
+        fprintf(stderr, "sandboxd-image: %llu device nodes of %s left out\n",
+                (unsigned long long) pres.n_devices_skipped, what);
+    LayerUnpackOptions uo = {.keep_owner = geteuid() == 0, .allow_devices = allow_devices};
+    LayerUnpackResult res;
+    bool present;
+    if (lseek(tar_fd, 0, SEEK_SET) < 0)
+        r = -errno;
+    else
+        r = image_store_add_layer(store, tar_fd, NULL, diff_id, below, n, &uo, &res, &present,
+                                  &why);
+    if (r < 0) {
+        fprintf(stderr, "sandboxd-image: adding the layer of %s: %s\n", what, why ?: strerror(-r));
+        goto out;
+    }
+    printf("layer %s %s %llu (1/1)\n", diff_id, present ? "present" : "new",
+           (unsigned long long) res.tar_size);
+    fflush(stdout);
+    layer_unpack_result_done(&res);
+out:
+    (void) rm_rf(tmp);
+    return r;
+}
+
 int do_commit(ImageStore *store, const WorkerOptions *o, const char *upper, const char *base,
               const char *ref) {
-    _cleanup_free_ char *name = NULL, *tag = NULL, *tmp = NULL, *why = NULL;
+    _cleanup_free_ char *name = NULL, *tag = NULL, *what = NULL;
     _cleanup_strv_free_ char **ids = NULL;
-    _cleanup_(fdsp) int *lowers = NULL;
-    _cleanup_close_ int upper_fd = -1, dir_fd = -1, lock = -1, tar_fd = -1;
-    _cleanup_(layer_sink_freep) LayerSink *sink = NULL;
+    _cleanup_close_ int upper_fd = -1;
     json_object *rec = NULL;
     LayerPackOptions po = {.exclude = o->exclude, .skip_devices = true};
-    char diff_id[DIGEST_STRING_MAX], blob[DIGEST_STRING_MAX];
+    char diff_id[DIGEST_STRING_MAX];
+    char *below[OCI_LAYERS_MAX];
     int r;
 
     if ((r = split_ref(ref, &name, &tag)) < 0 || (r = ref_record(store, base, NULL, NULL, &rec)) < 0)
         return r;
-    if ((r = record_layers(store, base, rec, o->base_layers, &ids)) < 0 || (r = open_lowers(store, ids, &lowers)) < 0 ||
+    if ((r = record_layers(store, base, rec, o->base_layers, &ids)) < 0 ||
         (r = upper_fd = open_upper(upper, &po)) < 0)
         goto out;
-    if ((r = image_store_tmp_dir(store, "commit", &tmp, &dir_fd, &lock)) < 0) {
-        fprintf(stderr, "sandboxd-image: making a work directory: %s\n", strerror(-r));
-        goto out;
-    }
-    /* the layer as a tar first (its diff_id is its name), then added as any other */
-    tar_fd = openat(dir_fd, "layer.tar", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    LayerPackResult pres;
-    if (tar_fd < 0)
-        r = -errno;
-    else if ((r = layer_sink_new(tar_fd, false, &sink)) >= 0 &&
-             (r = layer_pack(upper_fd, &po, sink, &pres, &why)) >= 0)
-        r = layer_sink_finish(sink, diff_id, blob, NULL, NULL);
-    if (r < 0) {
-        fprintf(stderr, "sandboxd-image: reading the rw layer %s: %s\n", upper,
-                why ?: strerror(-r));
-        goto out;
-    }
-    if (pres.n_devices_skipped)
-        fprintf(stderr, "sandboxd-image: %llu device nodes of the rw layer left out\n",
-                (unsigned long long) pres.n_devices_skipped);
-
     size_t n = strv_length(ids);
-    char *below[OCI_LAYERS_MAX];
-    for (size_t i = 0; i < n; i++)
-        below[i] = ids[n - 1 - i];
-    LayerUnpackOptions uo = {.keep_owner = geteuid() == 0};
-    LayerUnpackResult res;
-    bool present;
     if (n + 1 > OCI_LAYERS_MAX) {
         fprintf(stderr, "sandboxd-image: %s has %zu layers already, the most an image may have\n",
                 base, n);
         r = -E2BIG;
         goto out;
     }
-    if (lseek(tar_fd, 0, SEEK_SET) < 0 ||
-        (r = image_store_add_layer(store, tar_fd, NULL, diff_id, below, n, &uo, &res, &present,
-                                   &why)) < 0) {
-        r = r < 0 ? r : -errno;
-        fprintf(stderr, "sandboxd-image: adding the new layer: %s\n", why ?: strerror(-r));
+    for (size_t i = 0; i < n; i++)
+        below[i] = ids[n - 1 - i];
+    if (asprintf(&what, "the rw layer %s", upper) < 0) {
+        r = -ENOMEM;
         goto out;
     }
-    printf("layer %s %s %llu (1/1)\n", diff_id, present ? "present" : "new",
-           (unsigned long long) res.tar_size);
-    layer_unpack_result_done(&res);
-
-    if ((r = strv_extend(&ids, diff_id)) < 0 ||
+    if ((r = add_dir_as_layer(store, upper_fd, &po, what, below, n, false, diff_id)) < 0 ||
+        (r = strv_extend(&ids, diff_id)) < 0 ||
         (r = commit_record(store, name, tag, rec, ids, diff_id, o->created_by)) < 0)
         goto out;
     printf("image %s:%s\n", name, tag);
 out:
     json_object_put(rec);
-    if (tmp)
-        (void) rm_rf(tmp);
     return r;
+}
+
+int do_import_dir(ImageStore *store, const char *dir, const char *ref) {
+    _cleanup_free_ char *name = NULL, *tag = NULL;
+    _cleanup_close_ int fd = -1;
+    char diff_id[DIGEST_STRING_MAX];
+    LayerPackOptions po = {.skip_devices = geteuid() != 0};
+    int r = split_ref(ref, &name, &tag);
+    if (r < 0)
+        return r;
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        r = -errno;
+        fprintf(stderr, "sandboxd-image: %s: %s\n", dir, strerror(-r));
+        return r;
+    }
+    char *ids[] = {diff_id};
+    if ((r = add_dir_as_layer(store, fd, &po, dir, NULL, 0, geteuid() == 0, diff_id)) < 0 ||
+        (r = write_record(store, name, tag, ids, 1, NULL, "rootfs-dir", diff_id)) < 0)
+        return r;
+    printf("image %s:%s\n", name, tag);
+    return 0;
 }
 
 typedef struct DiffOut {

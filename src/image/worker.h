@@ -29,6 +29,8 @@ int write_record(ImageStore *store, const char *name, const char *tag, char **di
 /* commit UPPER BASE NEW: the rw layer UPPER as a new layer on BASE's, image NEW. */
 int do_commit(ImageStore *store, const WorkerOptions *o, const char *upper, const char *base,
               const char *ref);
+/* import-dir DIR NAME: the tree below DIR as a single-layer image with an empty config. */
+int do_import_dir(ImageStore *store, const char *dir, const char *ref);
 /* diff UPPER BASE: "A|C|D PATH" lines, what UPPER changed against BASE's layers. */
 int do_diff(ImageStore *store, const WorkerOptions *o, const char *upper, const char *base);
 /* export REF: an OCI image layout as a tar (layers gzip'd, ref name = the tag). */

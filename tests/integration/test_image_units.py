@@ -171,7 +171,8 @@ def test_sandboxctl_imports_and_lists(daemon, app_layout, tmp_path):
 
 @pytest.mark.parametrize("source,ref,why", [
     ("/nonexistent/x.tar", "x", "/nonexistent/x.tar: No such file or directory"),
-    ("{tmp}", "x", "a directory without an oci-layout file"),
+    ("{tmp}:v1", "x", "a plain directory (no oci-layout file) is a root file system: it has "
+     "no ':REF' to pick"),
     ("{tmp}/t.tar", "Bad", "Bad: not a valid image name"),
     ("{tmp}/t.tar", "x", "t.tar: not a tar: Unrecognized archive format"),
 ])
@@ -222,6 +223,38 @@ def test_a_daemon_killed_during_an_import_leaves_a_consistent_store(daemon, tmp_
     r = daemon.ctl("image", "import", plain, "fed")
     assert r.stdout.splitlines()[-1] == "image fed:latest"
     assert len(os.listdir(store / "layers")) == 1
+
+
+def test_a_directory_imports_and_runs_and_its_links_stay_links(daemon, tmp_path):
+    """A root file system as a directory: one layer, read without following any link in it
+    (a link to a host file or to / is kept as a link, never copied through)."""
+    root = tmp_path / "rootdir"
+    make_busybox_layer(root)
+    secret = tmp_path / "host-secret"
+    secret.write_text("HOST-SECRET-2\n")
+    (root / "srv").mkdir()
+    (root / "srv/hello").write_text("from a directory\n")
+    (root / "srv/leak").symlink_to(secret)
+    (root / "srv/all").symlink_to("/")
+    os.link(root / "srv/hello", root / "srv/hard")
+    os.chown(root / "srv/hello", 33, 50)
+    r = daemon.ctl("image", "import", root, "fromdir:1")
+    assert r.stdout.splitlines()[-1] == "image fromdir:1"
+    rec = json.loads(daemon.ctl("image", "inspect", "fromdir:1").stdout)
+    assert rec["source"] == "rootfs-dir" and len(rec["layers"]) == 1
+    layer = daemon.state / "images/layers" / rec["layers"][0][7:] / "diff"
+    assert os.readlink(layer / "srv/leak") == str(secret)
+    assert os.readlink(layer / "srv/all") == "/"
+    assert os.stat(layer / "srv/hard").st_ino == os.stat(layer / "srv/hello").st_ino
+    assert os.stat(layer / "srv/hello").st_uid == 33
+    found = subprocess.run(["grep", "-rl", "HOST-SECRET-2", str(daemon.state / "images")],
+                           capture_output=True, text=True)
+    assert found.stdout == ""
+    daemon.write_unit("dir.unit", "[Sandbox]\nImage=fromdir:1\n[Service]\nExecStart=/bin/sh -c "
+                      "'cat /srv/hello; stat -c %u /srv/hello; exec sleep 1000'\n")
+    daemon.ctl("start", "dir.unit")
+    assert wait_output(daemon, "dir.unit") == ["from a directory", "33"]
+    daemon.ctl("stop", "dir.unit")
 
 
 def test_sandboxctl_imports_a_docker_archive_and_runs_it(daemon, app_layout, tmp_path):
