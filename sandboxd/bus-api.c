@@ -312,31 +312,26 @@ static int normalized_ref(const char *ref, char **ret, sd_bus_error *error) {
     return 0;
 }
 
+typedef struct FilesUsing {
+    const char *ref;
+    char *list; /* paths, joined with ", " */
+} FilesUsing;
+
+static void add_if_using(const char *path, const char *image, void *userdata) {
+    FilesUsing *u = userdata;
+    char *next;
+    if (streq(image, u->ref) &&
+        asprintf(&next, "%s%s%s", u->list ?: "", u->list ? ", " : "", path) >= 0) {
+        free(u->list);
+        u->list = next;
+    }
+}
+
 /* The unit files of the unit path whose Image= is ref, joined with ", " (NULL: none). */
 static char *unit_files_using(Manager *m, const char *ref) {
-    _cleanup_free_ char *list = NULL;
-    STRV_FOREACH(dir, m->config.unit_path) {
-        DIR *d = opendir(*dir);
-        if (!d)
-            continue;
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            size_t n = strlen(de->d_name);
-            if (n < 6 || !streq(de->d_name + n - 5, ".unit"))
-                continue;
-            _cleanup_free_ char *path = path_join(*dir, de->d_name);
-            _cleanup_(unit_config_freep) UnitConfig *c = NULL;
-            if (!path || unit_load(path, &c, NULL) < 0 || !c->image || !streq(c->image, ref))
-                continue;
-            char *next;
-            if (asprintf(&next, "%s%s%s", list ?: "", list ? ", " : "", path) >= 0) {
-                free(list);
-                list = next;
-            }
-        }
-        closedir(d);
-    }
-    return TAKE_PTR(list);
+    FilesUsing u = {.ref = ref};
+    (void) image_foreach_unit_file(m, add_if_using, &u);
+    return u.list;
 }
 
 /* RemoveImage(ref, force): refused while a running sandbox uses the image, and while a unit

@@ -27,6 +27,7 @@ struct ImageImport {
     size_t n_out;
     ImageImportDone done;
     void *userdata;
+    bool adds; /* an import or a commit: the store grew (StoreMaxSize=) */
     ImageImport *next;
 };
 
@@ -92,8 +93,12 @@ int image_import_start(Manager *m, const char *source, const char *ref, ImageImp
         if (streq(verb, "import-dir") && !streq(dir, source))
             return -EINVAL; /* a root file system has no REF to pick */
     }
-    const char *args[] = {verb, source, ref, NULL};
-    return image_worker_start(m, args, -EBADF, done, userdata);
+    char max[32];
+    snprintf(max, sizeof max, "%llu", (unsigned long long) m->config.daemon.import_max_size);
+    const char *args[] = {"--max-bytes", max, verb, source, ref, NULL};
+    /* ImportMaxSize= unset: the worker's default, twice the store's free space */
+    return image_worker_start(m, m->config.daemon.import_max_size ? args : args + 2, -EBADF,
+                              done, userdata);
 }
 
 int image_worker_start(Manager *m, const char *const *args, int pass_fd, ImageImportDone done,
@@ -166,6 +171,7 @@ int image_worker_start(Manager *m, const char *const *args, int pass_fd, ImageIm
     size_t v = 0;
     while (args[v] && args[v + 1] && strncmp(args[v], "--", 2) == 0)
         v += 2;
+    j->adds = args[v] && (strncmp(args[v], "import", 6) == 0 || streq(args[v], "commit"));
     log_info("image worker %d: %s %s", (int) j->pid, args[v] ?: "",
              args[v] && args[v + 1] ? args[v + 1] : "");
     return 0;
@@ -204,7 +210,19 @@ bool image_import_on_exit(Manager *m, const siginfo_t *si) {
             log_warning("image worker %d failed: %s", (int) j->pid, j->out);
         } else
             log_info("image worker %d done", (int) j->pid);
+        /* the image it made ("image NAME:TAG", its last line) stays, whatever its age */
+        _cleanup_free_ char *added = NULL;
+        for (const char *line = j->out; ok && j->adds && line && *line;) {
+            const char *end = strchrnul(line, '\n');
+            if (strncmp(line, "image ", 6) == 0) {
+                free(added);
+                added = strndup(line + 6, (size_t) (end - line - 6));
+            }
+            line = *end ? end + 1 : NULL;
+        }
         j->done(j->userdata, ok ? 0 : -EIO, j->out);
+        if (ok && j->adds)
+            image_gc(m, added);
         import_free(j);
         return true;
     }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "image-ref.h"
@@ -144,6 +145,8 @@ int image_resolve(const char *store_path, const char *ref, ResolvedImage **ret, 
     json_object_put(rec);
     if (r < 0)
         return r;
+    /* the record's mtime is the image's last use, for StoreMaxSize='s least recently used */
+    (void) utimensat(AT_FDCWD, path, NULL, 0);
     *ret = TAKE_PTR(img);
     return 0;
 }

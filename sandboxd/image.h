@@ -53,6 +53,16 @@ bool image_import_on_exit(Manager *m, const siginfo_t *si);
 /* At exit: answers every waiting caller with -ECANCELED (the workers run on). */
 void image_import_cancel_all(Manager *m);
 
+/* StoreMaxSize=: after an import, a commit or a stop, the worker's gc removes what nobody uses
+ * (no unit file of the unit path names it, no sandbox runs on it), least recently used first,
+ * until the store is under the limit, and the daemon logs what went. One at a time; a request
+ * meanwhile runs once the current one is done. added: an image just imported or committed,
+ * kept whatever its age (NULL: none). */
+void image_gc(Manager *m, const char *added);
+/* Calls f(path, image) for each unit file of the unit path with an Image= ("NAME:TAG"). */
+int image_foreach_unit_file(Manager *m, void (*f)(const char *path, const char *image, void *ud),
+                            void *userdata);
+
 /* One line per image of the store at store_path: name, tag, layers, bytes (the layers'
  * uncompressed tars), created; *ret is an array of n entries. */
 typedef struct ImageInfo {

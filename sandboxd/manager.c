@@ -216,6 +216,7 @@ Manager *manager_free(Manager *m) {
     free(m->config.image_store);
     free(m->config.image_worker);
     daemon_config_done(&m->config.daemon);
+    strv_free(m->image_gc_added);
     free(m);
     return NULL;
 }

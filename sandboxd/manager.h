@@ -44,6 +44,8 @@ typedef struct Manager {
     sd_event_source *restart_source;  /* runs them once a sandbox came to rest */
     Network *network;                 /* NULL: Network=bridge units cannot start (logged) */
     ImageImport *imports;             /* running import workers (sandboxd/image-import.c) */
+    bool image_gc_running, image_gc_again; /* StoreMaxSize= (sandboxd/image-gc.c) */
+    char **image_gc_added;            /* images added while a gc ran: the next one keeps them */
 } Manager;
 
 int manager_new(const ManagerConfig *c, Manager **ret);

@@ -246,6 +246,8 @@ void sandbox_set_state(Sandbox *s, SandboxState state) {
         else
             finish_jobs(s, false, -EIO, "the sandbox stopped before its payload ran");
         finish_jobs(s, true, 0, NULL);
+        if (s->config && s->config->image) /* its layers may go now (StoreMaxSize=) */
+            image_gc(s->manager, NULL);
         manager_check_shutdown(s->manager);
     }
 }

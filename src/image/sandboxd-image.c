@@ -402,7 +402,7 @@ typedef struct Keep {
     char **ids;
 } Keep;
 
-static int collect_layers(const char *text, void *userdata) {
+static int collect_layers(const char *text, const struct stat *st, void *userdata) {
     Keep *k = userdata;
     json_object *rec = json_tokener_parse(text), *layers;
     if (rec && json_object_object_get_ex(rec, "layers", &layers) &&
@@ -443,6 +443,145 @@ static int do_prune(ImageStore *store, char **keep) {
     return r;
 }
 
+/* ---- gc: StoreMaxSize= ---- */
+
+typedef struct GcImage {
+    char *name, *tag;
+    char **layers;
+    struct timespec used; /* the record's mtime: import or last start */
+    bool kept, removed;
+} GcImage;
+
+typedef struct Gc {
+    GcImage *images;
+    size_t n;
+    char **keep_images; /* NAME:TAG */
+} Gc;
+
+static int gc_collect(const char *text, const struct stat *st, void *userdata) {
+    Gc *g = userdata;
+    json_object *rec = json_tokener_parse(text), *v, *layers;
+    GcImage img = {.used = st->st_mtim};
+    _cleanup_free_ char *ref = NULL;
+    int r = 0;
+    if (!rec || !json_object_object_get_ex(rec, "name", &v) ||
+        !(img.name = strdup(json_object_get_string(v) ?: "")) ||
+        !json_object_object_get_ex(rec, "tag", &v) ||
+        !(img.tag = strdup(json_object_get_string(v) ?: "")) ||
+        !json_object_object_get_ex(rec, "layers", &layers) ||
+        !json_object_is_type(layers, json_type_array))
+        goto skip; /* not a record we wrote: left alone, and its layers unknown */
+    for (size_t i = 0; i < json_object_array_length(layers); i++) {
+        const char *id = json_object_get_string(json_object_array_get_idx(layers, i));
+        if (id && (r = strv_extend(&img.layers, id)) < 0)
+            goto skip;
+    }
+    if (asprintf(&ref, "%s:%s", img.name, img.tag) < 0) {
+        r = -ENOMEM;
+        goto skip;
+    }
+    img.kept = strv_contains(g->keep_images, ref);
+    GcImage *l = realloc(g->images, (g->n + 1) * sizeof *l);
+    if (!l) {
+        r = -ENOMEM;
+        goto skip;
+    }
+    g->images = l;
+    g->images[g->n++] = img;
+    json_object_put(rec);
+    return 0;
+skip:
+    free(img.name);
+    free(img.tag);
+    strv_free(img.layers);
+    json_object_put(rec);
+    return r;
+}
+
+static uint64_t store_layers_size(ImageStore *store) {
+    _cleanup_free_ char *path = NULL;
+    _cleanup_closedir_ DIR *d = NULL;
+    uint64_t total = 0;
+    if (asprintf(&path, "%s/layers", image_store_path(store)) < 0 || !(d = opendir(path)))
+        return 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        _cleanup_free_ char *f = NULL, *text = NULL;
+        if (de->d_name[0] != '.' && asprintf(&f, "%s/%s/size", path, de->d_name) >= 0 &&
+            read_file(f, 64, &text, NULL) >= 0)
+            total += strtoull(text, NULL, 10);
+    }
+    return total;
+}
+
+static int cmp_used(const void *a, const void *b) {
+    const GcImage *x = a, *y = b;
+    if (x->used.tv_sec != y->used.tv_sec)
+        return x->used.tv_sec < y->used.tv_sec ? -1 : 1;
+    return x->used.tv_nsec < y->used.tv_nsec ? -1 : x->used.tv_nsec > y->used.tv_nsec;
+}
+
+/* The store above max bytes of layers: layers no record lists go first, then the images
+ * nobody keeps (no unit file names them, no running sandbox uses them: the daemon's
+ * --keep-image and --keep), least recently used first, each with the layers only it held,
+ * until the store is under max. */
+static int do_gc(ImageStore *store, char **keep, char **keep_images, uint64_t max) {
+    Gc g = {.keep_images = keep_images};
+    uint64_t total = store_layers_size(store), freed = 0;
+    int r = 0;
+    if (total <= max) {
+        printf("store %llu bytes, under %llu\n", (unsigned long long) total,
+               (unsigned long long) max);
+        return 0;
+    }
+    if ((r = image_store_foreach_record(store, gc_collect, &g)) < 0)
+        goto out;
+    if (g.n)
+        qsort(g.images, g.n, sizeof *g.images, cmp_used);
+    for (size_t next = 0;;) {
+        /* what still counts: the daemon's keep and every record not removed */
+        _cleanup_strv_free_ char **live = NULL;
+        uint64_t before = freed;
+        if ((r = strv_extend_strv(&live, keep)) < 0)
+            goto out;
+        for (size_t i = 0; i < g.n; i++)
+            if (!g.images[i].removed && (r = strv_extend_strv(&live, g.images[i].layers)) < 0)
+                goto out;
+        r = image_store_prune(store, live, strv_length(live), print_removed, &freed);
+        if (r < 0)
+            goto out;
+        total -= freed - before < total ? freed - before : total;
+        if (total <= max)
+            break;
+        while (next < g.n && g.images[next].kept)
+            next++;
+        if (next == g.n) {
+            printf("still %llu bytes over %llu: the rest is in use\n",
+                   (unsigned long long) total, (unsigned long long) max);
+            break;
+        }
+        GcImage *img = &g.images[next++];
+        if ((r = image_store_remove_record(store, img->name, img->tag)) < 0 && r != -ENOENT)
+            goto out;
+        img->removed = true;
+        printf("removed image %s:%s\n", img->name, img->tag);
+    }
+    printf("freed %llu\n", (unsigned long long) freed);
+    r = 0;
+out:
+    for (size_t i = 0; i < g.n; i++) {
+        free(g.images[i].name);
+        free(g.images[i].tag);
+        strv_free(g.images[i].layers);
+    }
+    free(g.images);
+    if (r == -EBUSY)
+        fprintf(stderr, "sandboxd-image: an import is running; the next one collects\n");
+    else if (r < 0)
+        fprintf(stderr, "sandboxd-image: collecting the store: %s\n", strerror(-r));
+    return r;
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {{"store", required_argument, NULL, 's'},
                                          {"keep", required_argument, NULL, 'k'},
@@ -451,8 +590,9 @@ int main(int argc, char **argv) {
                                          {"created-by", required_argument, NULL, 'c'},
                                          {"output-fd", required_argument, NULL, 'o'},
                                          {"base-layer", required_argument, NULL, 'b'},
+                                         {"keep-image", required_argument, NULL, 'K'},
                                          {}};
-    _cleanup_strv_free_ char **exclude = NULL, **base = NULL;
+    _cleanup_strv_free_ char **exclude = NULL, **base = NULL, **keep_images = NULL;
     WorkerOptions wo = {.output_fd = STDOUT_FILENO};
     const char *store_path = "/var/lib/sandboxd/images";
     _cleanup_strv_free_ char **keep = NULL;
@@ -469,6 +609,8 @@ int main(int argc, char **argv) {
             continue;
         else if (c == 'b' && digest_is_valid(optarg) && strv_extend(&base, optarg) >= 0)
             continue;
+        else if (c == 'K' && strv_extend(&keep_images, optarg) >= 0)
+            continue;
         else if (c == 'c')
             wo.created_by = optarg;
         else if (c == 'o' && (wo.output_fd = atoi(optarg)) >= 0 && fcntl(wo.output_fd, F_GETFD) >= 0)
@@ -481,7 +623,7 @@ int main(int argc, char **argv) {
         int args;
     } verbs[] = {{"import-tar", 2}, {"import-oci", 2}, {"import-file", 2}, {"remove", 1},
                  {"tag", 2},        {"inspect", 1},    {"import-dir", 2},    {"prune", 0},      {"commit", 3},
-                 {"diff", 2},       {"export", 1}};
+                 {"diff", 2},       {"export", 1},     {"gc", 1}};
     const char *verb = optind < argc ? argv[optind] : "";
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -495,6 +637,8 @@ int main(int argc, char **argv) {
                         "       sandboxd-image [--store DIR] remove|inspect NAME[:TAG]\n"
                         "       sandboxd-image [--store DIR] tag SRC[:TAG] DST[:TAG]\n"
                         "       sandboxd-image [--store DIR] [--keep DIFF_ID]... prune\n"
+                        "       sandboxd-image [--store DIR] [--keep DIFF_ID]... [--keep-image NAME:TAG]...\n"
+                        "                      gc MAX_BYTES\n"
                         "       sandboxd-image [--store DIR] [--exclude PATH]... [--base-layer DIFF_ID]...\n"
                         "                      [--created-by TEXT]\n"
                         "                      commit UPPER BASE[:TAG] NAME[:TAG]\n"
@@ -538,7 +682,10 @@ int main(int argc, char **argv) {
         r = do_tag(store, a[0], a[1]);
     else if (streq(verb, "inspect"))
         r = do_inspect(store, a[0]);
-    else if (streq(verb, "import-dir"))
+    else if (streq(verb, "gc")) {
+        uint64_t max = strtoull(a[0], NULL, 10);
+        r = max ? do_gc(store, keep, keep_images, max) : -EINVAL;
+    } else if (streq(verb, "import-dir"))
         r = do_import_dir(store, a[0], a[1]);
     else if (streq(verb, "commit"))
         r = do_commit(store, &wo, a[0], a[1], a[2]);

@@ -367,7 +367,8 @@ int image_store_remove_record(ImageStore *s, const char *name, const char *tag) 
     return fsync(s->images_fd) < 0 ? -errno : 0;
 }
 
-int image_store_foreach_record(ImageStore *s, int (*f)(const char *text, void *userdata),
+int image_store_foreach_record(ImageStore *s,
+                               int (*f)(const char *text, const struct stat *st, void *userdata),
                                void *userdata) {
     int fd = dup(s->images_fd);
     if (fd < 0)
@@ -386,9 +387,11 @@ int image_store_foreach_record(ImageStore *s, int (*f)(const char *text, void *u
         _cleanup_close_ int rfd = openat(s->images_fd, de->d_name,
                                          O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
         _cleanup_free_ char *text = NULL;
-        if (rfd < 0 || fd_verify_regular(rfd) < 0 || read_fd(rfd, RECORD_MAX, &text, NULL) < 0)
+        struct stat st;
+        if (rfd < 0 || fd_verify_regular(rfd) < 0 || fstat(rfd, &st) < 0 ||
+            read_fd(rfd, RECORD_MAX, &text, NULL) < 0)
             continue; /* gone meanwhile, or not a record */
-        r = f(text, userdata);
+        r = f(text, &st, userdata);
     }
     closedir(d);
     return r;

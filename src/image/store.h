@@ -5,7 +5,8 @@
  *
  *   ROOT/layers/<hex>/diff    a layer in overlayfs form (the lowerdir), <hex> its diff_id's
  *   ROOT/layers/<hex>/size    its unpacked size in bytes (decimal)
- *   ROOT/images/<NAME>:<TAG>  an image record (JSON, written by the caller), '/' in NAME as '+'
+ *   ROOT/images/<NAME>:<TAG>  an image record (JSON, written by the caller), '/' in NAME as '+';
+ *                             its mtime: the last import or start (the daemon touches it)
  *   ROOT/locks/<hex>          flock()ed while a layer of that diff_id is being added
  *   ROOT/tmp/                 work in progress: each entry flock()ed by its writer
  *
@@ -15,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "image-ref.h"
 #include "layer.h"
@@ -64,8 +66,10 @@ int image_store_read_record(ImageStore *s, const char *name, const char *tag, ch
 /* Removes the record of NAME:TAG (-ENOENT if there is none); its layers stay until a prune. */
 int image_store_remove_record(ImageStore *s, const char *name, const char *tag);
 
-/* Calls f for each record file's content; stops at the first negative return. */
-int image_store_foreach_record(ImageStore *s, int (*f)(const char *text, void *userdata),
+/* Calls f for each record file's content and stat (its mtime: the image's last use, import
+ * or start, which the daemon touches); stops at the first negative return. */
+int image_store_foreach_record(ImageStore *s,
+                               int (*f)(const char *text, const struct stat *st, void *userdata),
                                void *userdata);
 
 /* Removes every layer whose diff_id is not in keep (n_keep entries): the caller lists what the

@@ -6,6 +6,7 @@
 
 #include "conf-parser.h"
 #include "daemon-config.h"
+#include "parse-util.h"
 
 #define DAEMON_CONFIG_SIZE_MAX (64 * 1024)
 
@@ -92,19 +93,38 @@ static int parse_subnet(ConfParser *p, const char *v, void *field, uintptr_t d,
     return 0;
 }
 
+/* StoreMaxSize=, ImportMaxSize=: a size as systemd writes one (1.5G, 512M, bytes); empty or
+ * "infinity": none (0). */
+static int parse_bytes(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
+    (void) p, (void) d;
+    uint64_t n = 0;
+    if (*v && parse_size_or_infinity(v, &n) < 0) {
+        *why = "expected a size like 20G, 512M or 1.5T, or infinity";
+        return -EINVAL;
+    }
+    if (*v && n == 0) {
+        *why = "a size of 0 would hold nothing; leave it empty (or infinity) for no limit";
+        return -ERANGE;
+    }
+    *(uint64_t *) field = n == UINT64_MAX ? 0 : n;
+    return 0;
+}
+
 #define OFF(f) offsetof(DaemonConfig, f)
 static const ConfKey daemon_keys[] = {
     {"Network", "Bridge", parse_bridge, OFF(bridge), 0},
     {"Network", "Subnet", parse_subnet, OFF(subnet), AF_INET},
     {"Network", "IPv6Subnet", parse_subnet, OFF(ipv6_subnet), AF_INET6},
+    {"Images", "StoreMaxSize", parse_bytes, OFF(store_max_size), 0},
+    {"Images", "ImportMaxSize", parse_bytes, OFF(import_max_size), 0},
 };
 
-static const char *const daemon_sections[] = {"Network"};
+static const char *const daemon_sections[] = {"Network", "Images"};
 
 static const ConfSyntax daemon_syntax = {
     .sections = daemon_sections,
     .n_sections = ELEMENTSOF(daemon_sections),
-    .sections_hint = "[Network]",
+    .sections_hint = "[Network] or [Images]",
     .keys = daemon_keys,
     .n_keys = ELEMENTSOF(daemon_keys),
     .kind = "configuration file",

@@ -6,6 +6,7 @@
  * daemon decides what to do with a subnet the host already routes. */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "in-addr-util.h"
 
@@ -21,6 +22,10 @@ typedef struct DaemonConfig {
     InAddrPrefix subnet;    /* Subnet=; family 0: not set (the daemon picks 10.88-10.99.0.0/16) */
     bool ipv6_disabled;     /* IPv6Subnet=none */
     InAddrPrefix ipv6_subnet; /* IPv6Subnet=; family 0: not set (a ULA /64 from the machine id) */
+    /* [Images] */
+    uint64_t store_max_size;  /* StoreMaxSize=: bytes the store's layers may take; 0: no limit */
+    uint64_t import_max_size; /* ImportMaxSize=: bytes an import may unpack; 0: twice the
+                               * store's free space (the worker's default) */
 } DaemonConfig;
 
 void daemon_config_done(DaemonConfig *c);
