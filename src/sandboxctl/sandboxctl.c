@@ -18,6 +18,7 @@
 #include "config.h"
 #include "daemon-config.h"
 #include "escape-util.h"
+#include "image-ref.h"
 #include "macro.h"
 #include "parse-util.h"
 #include "sandbox-bus.h"
@@ -42,6 +43,8 @@ static uint64_t arg_timeout = 0; /* 0: the defaults above */
 static bool arg_raw = false;
 static bool arg_force = false;
 static const char *arg_config = NULL; /* sandboxd.conf, for verify */
+#define IMAGE_STORE_DEFAULT "/var/lib/sandboxd/images"
+static const char *arg_image_store = IMAGE_STORE_DEFAULT; /* for verify's Image= */
 static const char *socket_path;
 
 typedef struct Prop {
@@ -686,6 +689,23 @@ static int verify_network_context(UnitNetworkContext *ret) {
     return 0;
 }
 
+/* Offline, an image may still be imported before the start: a warning, not an error. */
+static void warn_missing_image(const UnitConfig *c) {
+    _cleanup_free_ char *name = strdup(c->image), *file = NULL, *path = NULL;
+    char *colon = name ? strrchr(name, ':') : NULL;
+    if (!colon)
+        return;
+    *colon = 0;
+    if (!(file = image_record_file_name(name, colon + 1)) ||
+        asprintf(&path, "%s/images/%s", arg_image_store, file) < 0 || access(path, F_OK) == 0)
+        return;
+    _cleanup_free_ char *shown = line_shown(c->path);
+    fprintf(stderr, "%s:%u: Image=%s: warning: not in the image store %s (%s); import it "
+                    "with 'sandboxctl image import SOURCE %s' before a start\n",
+            shown ?: "?", c->image_line, c->image, arg_image_store,
+            errno == ENOENT ? "no such image" : strerror(errno), c->image);
+}
+
 static int verb_verify(char **args) {
     UnitNetworkContext net;
     /* a bad sandboxd.conf fails verify, but the units are still read */
@@ -697,6 +717,8 @@ static int verb_verify(char **args) {
         int r = unit_load(*a, &c, &errors);
         if (r >= 0 && have_net)
             r = unit_check_network(c, &net, &errors);
+        if (r >= 0 && c->image)
+            warn_missing_image(c);
         if (r >= 0)
             continue;
         ret = EXIT_FAILURE;
@@ -754,6 +776,8 @@ static void help(void) {
            SANDBOXD_SOCKET_DEFAULT ")\n"
            "      --timeout=SPAN    how long to wait for sandboxd (default: 25s for queries,\n"
            "                        no limit for start, stop and restart)\n"
+           "      --image-store=PATH  with verify: the image store Image= is looked up in\n"
+           "                        (default " IMAGE_STORE_DEFAULT ")\n"
            "      --config=PATH     with verify: sandboxd.conf (default "
            DAEMON_CONFIG_PATH_DEFAULT ",\n"
            "                        which may be missing)\n"
@@ -762,7 +786,7 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG,
-           ARG_FORCE };
+           ARG_FORCE, ARG_IMAGE_STORE };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
@@ -771,6 +795,7 @@ int main(int argc, char *argv[]) {
         {"raw", no_argument, NULL, ARG_RAW},
         {"force", no_argument, NULL, ARG_FORCE},
         {"config", required_argument, NULL, ARG_CONFIG},
+        {"image-store", required_argument, NULL, ARG_IMAGE_STORE},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
@@ -808,6 +833,9 @@ int main(int argc, char *argv[]) {
             break;
         case ARG_CONFIG:
             arg_config = optarg;
+            break;
+        case ARG_IMAGE_STORE:
+            arg_image_store = optarg;
             break;
         case ARG_TIMEOUT:
             if (parse_timespan(optarg, &arg_timeout) < 0 || arg_timeout == 0) {

@@ -53,7 +53,8 @@ static int parse_layers(ConfParser *p, const char *v, void *field, uintptr_t d, 
 }
 
 static int parse_image(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why) {
-    (void) p, (void) d;
+    (void) d;
+    ((UnitConfig *) p->target)->image_line = *v ? p->logical_line : 0;
     _cleanup_free_ char *name = NULL, *tag = NULL;
     char *ref = NULL;
     if (*v) {

@@ -136,6 +136,7 @@ typedef struct UnitConfig {
 
     /* [Sandbox] */
     char *image;   /* Image=: "NAME:TAG" (the tag filled in), from the image store */
+    unsigned image_line; /* where, for verify's warning */
     char **layers; /* lowest first */
     char *root_directory;
     char *hostname;

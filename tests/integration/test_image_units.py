@@ -367,3 +367,20 @@ def test_prune_never_removes_the_layers_of_a_readopted_sandbox(daemon, tmp_path,
         assert f.read() == "v1\n"
     daemon.ctl("stop", "svc.unit")
     assert "removed layer" in daemon.ctl("image", "prune").stdout
+
+
+def test_offline_verify_only_warns_about_a_missing_image(daemon, tmp_path):
+    unit = tmp_path / "v.unit"
+    unit.write_text("[Unit]\nDescription=x\n[Sandbox]\nImage=later:2\n")
+    store = daemon.state / "images"
+    r = subprocess.run([str(SANDBOXCTL), "verify", "--image-store", str(store), str(unit)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert (f"{unit}:4: Image=later:2: warning: not in the image store {store} (no such image);"
+            f" import it with 'sandboxctl image import SOURCE later:2' before a start") in r.stderr
+    root = tmp_path / "root"
+    make_busybox_layer(root)
+    daemon.ctl("image", "import", root, "later:2")
+    r = subprocess.run([str(SANDBOXCTL), "verify", "--image-store", str(store), str(unit)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
