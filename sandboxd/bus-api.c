@@ -271,7 +271,9 @@ static int run_worker(Manager *m, sd_bus_message *msg, const char *const *args,
     return 1;
 }
 
-/* ImportImage(source, ref): answered when the worker has finished (sandboxd/image-import.c). */
+/* ImportImage(source, ref), ImportImageWithProgress(source, ref, fd): answered when the worker
+ * has finished (sandboxd/image-import.c); the second hands fd to the worker for its progress
+ * lines. */
 static int method_import(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
     const char *source, *ref, *why = NULL;
@@ -279,7 +281,11 @@ static int method_import(sd_bus_message *msg, void *userdata, sd_bus_error *erro
     int r = check_root(msg, error);
     if (r < 0)
         return r;
+    int progress_fd = -EBADF;
     if ((r = sd_bus_message_read(msg, "ss", &source, &ref)) < 0)
+        return r;
+    if (streq(sd_bus_message_get_member(msg), "ImportImageWithProgress") &&
+        (r = sd_bus_message_read(msg, "h", &progress_fd)) < 0)
         return r;
     if (source[0] != '/')
         return error_set_text(error, SD_BUS_ERROR_INVALID_ARGS, "%s: not an absolute path",
@@ -287,7 +293,7 @@ static int method_import(sd_bus_message *msg, void *userdata, sd_bus_error *erro
     if ((r = image_ref_split(ref, &name, &tag, &why)) < 0)
         return r == -EINVAL ? error_set_text(error, SD_BUS_ERROR_INVALID_ARGS, "%s: %s", ref, why)
                             : r;
-    r = image_import_start(m, source, ref, on_import_done, sd_bus_message_ref(msg));
+    r = image_import_start(m, source, ref, progress_fd, on_import_done, sd_bus_message_ref(msg));
     if (r < 0) {
         sd_bus_message_unref(msg);
         if (r == -EINVAL)
@@ -763,6 +769,9 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("GetUnitLog", SD_BUS_ARGS("s", id, "u", lines),
                             SD_BUS_RESULT("ay", text), method_log, 0),
     SD_BUS_METHOD_WITH_ARGS("ImportImage", SD_BUS_ARGS("s", source, "s", ref),
+                            SD_BUS_RESULT("s", output), method_import, 0),
+    SD_BUS_METHOD_WITH_ARGS("ImportImageWithProgress",
+                            SD_BUS_ARGS("s", source, "s", ref, "h", progress),
                             SD_BUS_RESULT("s", output), method_import, 0),
     SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssut)", images),
                             method_list_images, 0),

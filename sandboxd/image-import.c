@@ -65,8 +65,8 @@ static void import_free(ImageImport *j) {
     free(j);
 }
 
-int image_import_start(Manager *m, const char *source, const char *ref, ImageImportDone done,
-                       void *userdata) {
+int image_import_start(Manager *m, const char *source, const char *ref, int progress_fd,
+                       ImageImportDone done, void *userdata) {
     _cleanup_free_ char *dir = strdup(source);
     struct stat st;
     const char *verb = "import-file";
@@ -94,11 +94,23 @@ int image_import_start(Manager *m, const char *source, const char *ref, ImageImp
             return -EINVAL; /* a root file system has no REF to pick */
     }
     char max[32];
-    snprintf(max, sizeof max, "%llu", (unsigned long long) m->config.daemon.import_max_size);
-    const char *args[] = {"--max-bytes", max, verb, source, ref, NULL};
+    const char *args[8];
+    size_t n = 0;
     /* ImportMaxSize= unset: the worker's default, twice the store's free space */
-    return image_worker_start(m, m->config.daemon.import_max_size ? args : args + 2, -EBADF,
-                              done, userdata);
+    if (m->config.daemon.import_max_size) {
+        snprintf(max, sizeof max, "%llu", (unsigned long long) m->config.daemon.import_max_size);
+        args[n++] = "--max-bytes";
+        args[n++] = max;
+    }
+    if (progress_fd >= 0) {
+        args[n++] = "--progress-fd";
+        args[n++] = "3";
+    }
+    args[n++] = verb;
+    args[n++] = source;
+    args[n++] = ref;
+    args[n] = NULL;
+    return image_worker_start(m, args, progress_fd, done, userdata);
 }
 
 int image_worker_start(Manager *m, const char *const *args, int pass_fd, ImageImportDone done,

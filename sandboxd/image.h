@@ -39,11 +39,11 @@ int env_merge(char *const *env, char *const *overrides, char ***ret);
  * (stdout and stderr, at most 64 KiB kept) is collected from a pipe, and done(userdata, r,
  * text) is called once it has exited: r = 0 with its output, or a negative errno with its
  * error lines ("sandboxd-image: " stripped). source: an absolute path of a rootfs tarball, an
- * OCI layout directory, or DIR:REF. */
+ * OCI layout directory, or DIR:REF. progress_fd (>= 0) gets the worker's progress lines. */
 typedef struct Manager Manager;
 typedef void (*ImageImportDone)(void *userdata, int r, const char *text);
-int image_import_start(Manager *m, const char *source, const char *ref, ImageImportDone done,
-                       void *userdata);
+int image_import_start(Manager *m, const char *source, const char *ref, int progress_fd,
+                       ImageImportDone done, void *userdata);
 /* Runs sandboxd-image --store STORE ARGS... the same way (args: NULL-terminated); pass_fd
  * (when >= 0) becomes the worker's fd 3 (--output-fd 3). */
 int image_worker_start(Manager *m, const char *const *args, int pass_fd, ImageImportDone done,

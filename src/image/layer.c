@@ -73,6 +73,8 @@ static la_ssize_t read_src(struct archive *a, void *userdata, const void **buf) 
     }
     sha256_update(u->blob_hash, u->src_buf, (size_t) n);
     u->res->blob_size += (uint64_t) n;
+    if (u->o->progress)
+        u->o->progress(u->res->blob_size, u->o->progress_userdata);
     *buf = u->src_buf;
     return n;
 }

@@ -24,6 +24,9 @@ typedef struct LayerUnpackOptions {
      * merged view keeps them; else 0755, root's. */
     const int *lower_fds;
     size_t n_lowers;
+    /* Called after each read of the source with the bytes read so far (may be NULL). */
+    void (*progress)(uint64_t bytes_read, void *userdata);
+    void *progress_userdata;
 } LayerUnpackOptions;
 
 typedef struct LayerUnpackResult {

@@ -20,7 +20,8 @@
  *
  *   sandboxd-image --store DIR commit|diff|export ...: see worker.h
  *
- * --max-bytes N bounds what an import unpacks (default: twice the store's free space).
+ * --max-bytes N bounds what an import unpacks (default: twice the store's free space);
+ * --progress-fd N gets "progress LAYER N BYTES" lines while an import reads.
  *
  * Prints "layer DIFF_ID new|present BYTES" per layer and "image NAME:TAG" at the end; errors
  * go to stderr as one line naming what failed, exit status 1. */
@@ -54,6 +55,43 @@
  * succeed reaches (the files take at least their bytes) and a bomb reaches soon. */
 static uint64_t arg_max_bytes = 0;
 #define LAYER_MAX_BYTES arg_max_bytes
+
+/* --progress-fd: "progress LAYER N BYTES" lines (the layer being read, of N; source bytes read
+ * in all layers so far), at most every 100 ms, for sandboxctl to draw on a terminal. */
+static int arg_progress_fd = -1;
+static struct {
+    size_t layer, n;
+    uint64_t base; /* bytes of the layers before this one */
+    uint64_t last_usec;
+} progress;
+
+static uint64_t now_usec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void report_progress(uint64_t bytes_read, void *userdata) {
+    (void) userdata;
+    uint64_t now = now_usec();
+    if (arg_progress_fd < 0 || now - progress.last_usec < 100000)
+        return;
+    progress.last_usec = now;
+    char line[96];
+    int n = snprintf(line, sizeof line, "progress %zu %zu %llu\n", progress.layer, progress.n,
+                     (unsigned long long) (progress.base + bytes_read));
+    /* the client may be gone: a failed write only ends the reports (SIGPIPE is ignored) */
+    if (write(arg_progress_fd, line, (size_t) n) < 0)
+        arg_progress_fd = -1;
+}
+
+static void progress_layer(size_t layer, size_t n, uint64_t base) {
+    progress.layer = layer;
+    progress.n = n;
+    progress.base = base;
+    progress.last_usec = 0; /* each layer's start is shown */
+    report_progress(0, NULL);
+}
 
 int split_ref(const char *ref, char **ret_name, char **ret_tag) {
     const char *why = NULL;
@@ -123,8 +161,11 @@ static int import_tar(ImageStore *store, const char *file, int fd_arg, const cha
         fprintf(stderr, "sandboxd-image: %s: %s\n", file, strerror(-r));
         return r;
     }
-    LayerUnpackOptions o = {
-        .max_bytes = LAYER_MAX_BYTES, .keep_owner = geteuid() == 0, .allow_devices = geteuid() == 0};
+    LayerUnpackOptions o = {.max_bytes = LAYER_MAX_BYTES,
+                            .keep_owner = geteuid() == 0,
+                            .allow_devices = geteuid() == 0,
+                            .progress = report_progress};
+    progress_layer(1, 1, 0);
     LayerUnpackResult res;
     bool present;
     r = image_store_add_layer(store, fd, NULL, NULL, NULL, 0, &o, &res, &present, &why);
@@ -166,9 +207,12 @@ static int import_layers(ImageStore *store, const char *what, int dir_fd, OciIma
                          const char *source_digest) {
     _cleanup_free_ char *why = NULL;
     char *ids[OCI_LAYERS_MAX];
-    LayerUnpackOptions o = {.max_bytes = LAYER_MAX_BYTES, .keep_owner = geteuid() == 0};
+    LayerUnpackOptions o = {
+        .max_bytes = LAYER_MAX_BYTES, .keep_owner = geteuid() == 0, .progress = report_progress};
+    uint64_t done = 0;
     int r;
     for (size_t i = 0; i < img->n_layers; i++) {
+        progress_layer(i + 1, img->n_layers, done);
         OciLayer *l = &img->layers[i];
         const char *blob = *l->digest ? l->digest : l->path;
         LayerUnpackResult res;
@@ -191,6 +235,7 @@ static int import_layers(ImageStore *store, const char *what, int dir_fd, OciIma
                     img->n_layers, blob, why ?: strerror(-r));
             return r;
         }
+        done += res.blob_size;
         printf("layer %s %s %llu (%zu/%zu)\n", l->diff_id, present ? "present" : "new",
                (unsigned long long) res.tar_size, i + 1, img->n_layers);
         fflush(stdout);
@@ -591,6 +636,7 @@ int main(int argc, char **argv) {
                                          {"output-fd", required_argument, NULL, 'o'},
                                          {"base-layer", required_argument, NULL, 'b'},
                                          {"keep-image", required_argument, NULL, 'K'},
+                                         {"progress-fd", required_argument, NULL, 'P'},
                                          {}};
     _cleanup_strv_free_ char **exclude = NULL, **base = NULL, **keep_images = NULL;
     WorkerOptions wo = {.output_fd = STDOUT_FILENO};
@@ -610,6 +656,9 @@ int main(int argc, char **argv) {
         else if (c == 'b' && digest_is_valid(optarg) && strv_extend(&base, optarg) >= 0)
             continue;
         else if (c == 'K' && strv_extend(&keep_images, optarg) >= 0)
+            continue;
+        else if (c == 'P' && (arg_progress_fd = atoi(optarg)) >= 0 &&
+                 fcntl(arg_progress_fd, F_GETFD) >= 0)
             continue;
         else if (c == 'c')
             wo.created_by = optarg;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
 #include <unistd.h>
@@ -417,6 +418,41 @@ static int verb_diff(sd_bus *bus, char **args) {
     return r ?: print_text_reply(reply);
 }
 
+/* An import's progress on a terminal, drawn by a child from the worker's "progress LAYER N
+ * BYTES" lines on a pipe (*ret_fd: its write end, for the daemon to hand on) until every
+ * writer is gone; the line is cleared at the end. */
+static pid_t start_progress(int *ret_fd) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(p[1]);
+        FILE *f = fdopen(p[0], "r");
+        char line[128], sz[64];
+        bool shown = false;
+        size_t layer, n;
+        unsigned long long bytes;
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "progress %zu %zu %llu", &layer, &n, &bytes) == 3) {
+                fprintf(stderr, "\rImporting layer %zu/%zu: %s read\033[K", layer, n,
+                        format_bytes(sz, bytes));
+                shown = true;
+            }
+        if (shown)
+            fputs("\r\033[K", stderr);
+        _exit(0);
+    }
+    close(p[0]);
+    *ret_fd = p[1];
+    return pid;
+}
+
 /* image import SOURCE NAME[:TAG] | image list */
 static int verb_image(sd_bus *bus, char **args) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -439,7 +475,19 @@ static int verb_image(sd_bus *bus, char **args) {
         }
         if (asprintf(&source, "%s%s", path, ref_part ?: "") < 0)
             return EXIT_FAILURE;
-        r = call(bus, "ImportImage", &reply, "ss", source, args[2]);
+        if (!isatty(STDERR_FILENO)) {
+            r = call(bus, "ImportImage", &reply, "ss", source, args[2]);
+            return r ?: print_text_reply(reply);
+        }
+        int progress_fd;
+        pid_t drawer = start_progress(&progress_fd);
+        if (drawer < 0)
+            r = call(bus, "ImportImage", &reply, "ss", source, args[2]);
+        else {
+            r = call(bus, "ImportImageWithProgress", &reply, "ssh", source, args[2], progress_fd);
+            close(progress_fd);
+            (void) waitpid(drawer, NULL, 0); /* it has cleared its line */
+        }
         return r ?: print_text_reply(reply);
     }
     if (streq(args[0], "list") && n == 1) {

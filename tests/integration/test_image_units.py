@@ -384,3 +384,33 @@ def test_offline_verify_only_warns_about_a_missing_image(daemon, tmp_path):
     r = subprocess.run([str(SANDBOXCTL), "verify", "--image-store", str(store), str(unit)],
                        capture_output=True, text=True)
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_import_shows_progress_on_a_terminal_only(daemon, app_layout, tmp_path):
+    import pty
+    env = dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket))
+    master, slave = pty.openpty()
+    try:
+        r = subprocess.run([str(SANDBOXCTL), "image", "import", f"{app_layout}:app", "prog"],
+                           stdout=subprocess.PIPE, stderr=slave, env=env, timeout=120)
+        os.close(slave)
+        slave = -1
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's last writer is gone
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert r.returncode == 0
+    assert b"Importing layer 1/1: " in seen and seen.endswith(b"\r\x1b[K"), seen
+    assert r.stdout.decode().splitlines()[-1] == "image prog:latest"
+    # not a terminal: no progress, the same result
+    r = daemon.ctl("image", "import", f"{app_layout}:app", "prog2")
+    assert "Importing" not in r.stderr and r.stdout.splitlines()[-1] == "image prog2:latest"
