@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,21 @@ int mkdir_p(const char *path, mode_t mode) {
     return 0;
 }
 
+int write_all(int fd, const void *buf, size_t n) {
+    const uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += k;
+        n -= (size_t) k;
+    }
+    return 0;
+}
+
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {
     _cleanup_free_ char *tmp = NULL;
     if (asprintf(&tmp, "%s.XXXXXX", path) < 0)
@@ -55,15 +72,7 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
     _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    int r = 0;
-    for (size_t off = 0; off < len;) {
-        ssize_t n = write(fd, data + off, len - off);
-        if (n < 0) {
-            r = -errno;
-            break;
-        }
-        off += (size_t) n;
-    }
+    int r = write_all(fd, data, len);
     if (r == 0 && fchmod(fd, mode) < 0)
         r = -errno;
     if (r == 0 && rename(tmp, path) < 0)

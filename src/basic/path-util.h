@@ -12,6 +12,8 @@ bool filename_is_valid(const char *p);
 int mkdir_p(const char *path, mode_t mode);
 /* Writes all of data to path atomically (temp file + rename). */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* Writes all n bytes of buf to fd, going on after short writes and EINTR. */
+int write_all(int fd, const void *buf, size_t n);
 /* Reads an fd to its end (at most max bytes) into a NUL-terminated buffer. */
 int read_fd(int fd, size_t max, char **ret, size_t *ret_len);
 /* Reads a whole small regular file (at most max bytes, else -EFBIG) as a NUL-terminated

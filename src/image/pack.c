@@ -17,6 +17,7 @@
 #include "escape-util.h"
 #include "layer.h"
 #include "macro.h"
+#include "path-util.h"
 #include "strv.h"
 #include "why.h"
 
@@ -140,21 +141,6 @@ struct LayerSink {
     uint64_t tar_size, blob_size;
     uint8_t out[BUF_SIZE];
 };
-
-static int write_all(int fd, const void *buf, size_t n) {
-    const uint8_t *p = buf;
-    while (n > 0) {
-        ssize_t k = write(fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += k;
-        n -= (size_t) k;
-    }
-    return 0;
-}
 
 static int sink_out(LayerSink *k, const void *buf, size_t n) {
     sha256_update(k->blob_hash, buf, n);

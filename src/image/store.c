@@ -170,20 +170,6 @@ static int remove_tmp(ImageStore *s, const char *name) {
     return rm_rf(p);
 }
 
-static int write_all(int fd, const char *data, size_t size) {
-    while (size > 0) {
-        ssize_t n = write(fd, data, size);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        data += n;
-        size -= (size_t) n;
-    }
-    return 0;
-}
-
 static void close_all(int *fds, size_t n) {
     for (size_t i = 0; i < n; i++)
         safe_close(fds[i]);

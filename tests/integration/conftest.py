@@ -368,6 +368,22 @@ def init_reaper():
     r.stop_event.set()
 
 
+def import_into(daemon, *args):
+    """Runs the image worker on the daemon's store (ARGS: a verb and its arguments)."""
+    r = subprocess.run([str(IMAGE_WORKER), "--store", str(daemon.state / "images"), *args],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+
+
+def wait_output(daemon, unit, n=1):
+    """The payload's output lines once there are at least n."""
+    deadline = time.monotonic() + 15
+    while len(daemon.payload_output(unit)) < n:
+        assert time.monotonic() < deadline, daemon.log(unit)
+        time.sleep(0.05)
+    return daemon.payload_output(unit)
+
+
 def umoci(*args):
     """umoci, the OCI layout tool of the image tests."""
     subprocess.run(["umoci", *map(str, args)], check=True, capture_output=True)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (IMAGE_WORKER, SANDBOXCTL, SLICE, cgroup_root, is_v2, make_busybox_layer, skopeo,
-                      umoci)
+from conftest import (SANDBOXCTL, SLICE, cgroup_root, import_into, is_v2, make_busybox_layer,
+                      skopeo, umoci, wait_output)
 
 INIT_FILES = {b"etc/hostname", b"etc/hosts", b"etc/resolv.conf"}
 MOUNT_POINTS = {b"proc", b"sys", b"dev", b"tmp", b"run"}
@@ -41,20 +41,6 @@ def base_layout(tmp_path_factory):
     umoci("config", "--image", f"{lay}:1", "--config.env", "FROM=image",
           "--config.cmd", "/bin/sh", "--config.cmd", "-c", "--config.cmd", "exec sleep 1000")
     return lay
-
-
-def import_into(daemon, *args):
-    r = subprocess.run([str(IMAGE_WORKER), "--store", str(daemon.state / "images"), *args],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-
-
-def wait_output(daemon, unit, n=1):
-    deadline = time.monotonic() + 15
-    while len(daemon.payload_output(unit)) < n:
-        assert time.monotonic() < deadline, daemon.log(unit)
-        time.sleep(0.05)
-    return daemon.payload_output(unit)
 
 
 def listing(root: Path, skip=()):

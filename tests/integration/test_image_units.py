@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from conftest import IMAGE_WORKER, SANDBOXCTL, make_busybox_layer, skopeo, umoci
+from conftest import (SANDBOXCTL, import_into, make_busybox_layer, skopeo, umoci,
+                      wait_output)
 
 
 @pytest.fixture(scope="module")
@@ -35,25 +36,11 @@ def app_layout(tmp_path_factory):
     return lay
 
 
-def import_into(daemon, *args):
-    r = subprocess.run([str(IMAGE_WORKER), "--store", str(daemon.state / "images"), *args],
-                       capture_output=True, text=True, timeout=120)
-    assert r.returncode == 0, r.stderr
-
-
-def wait_output(daemon, unit, n=2):
-    deadline = time.monotonic() + 10
-    while len(daemon.payload_output(unit)) < n:
-        assert time.monotonic() < deadline, daemon.log(unit)
-        time.sleep(0.05)
-    return daemon.payload_output(unit)
-
-
 def test_an_image_unit_runs_the_images_config(daemon, app_layout):
     import_into(daemon, "import-oci", f"{app_layout}:app", "app")
     daemon.write_unit("app.unit", "[Sandbox]\nImage=app\n")
     daemon.ctl("start", "app.unit")
-    out = wait_output(daemon, "app.unit")
+    out = wait_output(daemon, "app.unit", 2)
     assert out[0] == "FOO=image BAR=image pwd=/srv id=1234"
     assert out[1] == "from the image"
     show = daemon.show("app.unit")
@@ -68,7 +55,7 @@ def test_the_units_keys_win_over_the_images_config(daemon, app_layout):
                       "'echo FOO=$FOO BAR=$BAR pwd=$(pwd) id=$(id -u); echo two; "
                       "exec sleep 1000'\n")
     daemon.ctl("start", "app.unit")
-    out = wait_output(daemon, "app.unit")
+    out = wait_output(daemon, "app.unit", 2)
     assert out[0] == "FOO=unit BAR=image pwd=/ id=0"
     daemon.ctl("stop", "app.unit")
 
@@ -165,7 +152,7 @@ def test_sandboxctl_imports_and_lists(daemon, app_layout, tmp_path):
     assert out[-1] == "2 images listed."
     daemon.write_unit("web.unit", "[Sandbox]\nImage=web:1\n")
     daemon.ctl("start", "web.unit")
-    assert wait_output(daemon, "web.unit")[1] == "from the image"
+    assert wait_output(daemon, "web.unit", 2)[1] == "from the image"
     daemon.ctl("stop", "web.unit")
 
 
@@ -253,7 +240,7 @@ def test_a_directory_imports_and_runs_and_its_links_stay_links(daemon, tmp_path)
     daemon.write_unit("dir.unit", "[Sandbox]\nImage=fromdir:1\n[Service]\nExecStart=/bin/sh -c "
                       "'cat /srv/hello; stat -c %u /srv/hello; exec sleep 1000'\n")
     daemon.ctl("start", "dir.unit")
-    assert wait_output(daemon, "dir.unit") == ["from a directory", "33"]
+    assert wait_output(daemon, "dir.unit", 2) == ["from a directory", "33"]
     daemon.ctl("stop", "dir.unit")
 
 
@@ -263,7 +250,7 @@ def test_sandboxctl_imports_a_docker_archive_and_runs_it(daemon, app_layout, tmp
     daemon.ctl("image", "import", f"{da}:web:3", "web:3")
     daemon.write_unit("web.unit", "[Sandbox]\nImage=web:3\n")
     daemon.ctl("start", "web.unit")
-    assert wait_output(daemon, "web.unit")[0] == "FOO=image BAR=image pwd=/srv id=1234"
+    assert wait_output(daemon, "web.unit", 2)[0] == "FOO=image BAR=image pwd=/srv id=1234"
     daemon.ctl("stop", "web.unit")
 
 
