@@ -119,7 +119,7 @@ static const ConfKey daemon_keys[] = {
     {"Images", "ImportMaxSize", parse_bytes, OFF(import_max_size), 0},
 };
 
-static const char *const daemon_sections[] = {"Network", "Images"};
+static const char *const daemon_sections[] = {"Images", "Network"};
 
 static const ConfSyntax daemon_syntax = {
     .sections = daemon_sections,

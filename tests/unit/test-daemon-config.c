@@ -139,7 +139,7 @@ static void test_errors(void **state) {
            "sandboxd.conf:18: Colour=blue: unknown key in section [Network]\n"
            "sandboxd.conf:19: X-Mine=1: unknown key in section [Network]\n"
            "sandboxd.conf:20: 'Subnet: 10.0.0.0/8': expected Key=value\n"
-           "sandboxd.conf:21: [Daemon]: unknown section, expected [Network]\n"
+           "sandboxd.conf:21: [Daemon]: unknown section, expected [Network] or [Images]\n"
            "sandboxd.conf:23: [Network: expected a section header like [Network]");
     /* nothing of a bad file is taken */
     char buf[IN_ADDR_PREFIX_STRLEN];
@@ -213,11 +213,31 @@ static void test_ifname(void **state) {
             fail_msg("'%s' taken", bad[i]);
 }
 
+static void test_images(void **state) {
+    _cleanup_config_ DaemonConfig c;
+    assert_int_equal(daemon_config_init(&c), 0);
+    assert_int_equal(c.store_max_size, 0);
+    assert_int_equal(c.import_max_size, 0);
+    load_ok(&c, "[Images]\nStoreMaxSize=1.5G\nImportMaxSize=512M\n");
+    assert_int_equal(c.store_max_size, 1610612736ULL);
+    assert_int_equal(c.import_max_size, 536870912ULL);
+    load_ok(&c, "[Images]\nStoreMaxSize=infinity\nImportMaxSize=\n");
+    assert_int_equal(c.store_max_size, 0);
+    assert_int_equal(c.import_max_size, 0);
+    _cleanup_free_ char *e = load_bad(&c, "[Images]\nStoreMaxSize=1G\nImportMaxSize=big\n"
+                                          "StoreMaxSize=0\n");
+    assert_non_null(strstr(e, "sandboxd.conf:3: ImportMaxSize=big: expected a size"));
+    assert_non_null(strstr(e, "sandboxd.conf:4: StoreMaxSize=0: a size of 0 would hold "
+                              "nothing"));
+    /* a bad file changes nothing */
+    assert_int_equal(c.store_max_size, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults), cmocka_unit_test(test_keys),
         cmocka_unit_test(test_errors),   cmocka_unit_test(test_files),
-        cmocka_unit_test(test_ifname),
+        cmocka_unit_test(test_ifname),   cmocka_unit_test(test_images),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
