@@ -42,13 +42,12 @@ static int read_names(int dir_fd, char ***ret) {
     int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
-    DIR *d = fdopendir(fd);
+    _cleanup_closedir_ DIR *d = fdopendir(fd);
     if (!d) {
         int r = -errno;
         close(fd);
         return r;
     }
-    _cleanup_closedir_ DIR *dp = d;
     _cleanup_strv_free_ char **names = NULL;
     size_t n = 0, alloc = 0;
     struct dirent *de;
