@@ -506,12 +506,12 @@ static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error 
                               strerror(-r));
     r = sd_bus_message_new_method_return(msg, &reply);
     if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(ssssut)");
+        r = sd_bus_message_open_container(reply, 'a', "(ssssutt)");
     for (size_t i = 0; r >= 0 && i < n; i++) {
         /* names and tags are checked on the way in; a created stamp is the image's text */
         _cleanup_free_ char *created = escape_terminal(l[i].created, strlen(l[i].created), 0);
-        r = created ? sd_bus_message_append(reply, "(ssssut)", l[i].name, l[i].tag, l[i].id,
-                                            created, l[i].n_layers, l[i].size)
+        r = created ? sd_bus_message_append(reply, "(ssssutt)", l[i].name, l[i].tag, l[i].id,
+                                            created, l[i].n_layers, l[i].size, l[i].shared)
                     : -ENOMEM;
     }
     if (r >= 0)
@@ -773,7 +773,7 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("ImportImageWithProgress",
                             SD_BUS_ARGS("s", source, "s", ref, "h", progress),
                             SD_BUS_RESULT("s", output), method_import, 0),
-    SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssut)", images),
+    SD_BUS_METHOD_WITH_ARGS("ListImages", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssutt)", images),
                             method_list_images, 0),
     SD_BUS_METHOD_WITH_ARGS("RemoveImage", SD_BUS_ARGS("s", ref, "b", force),
                             SD_BUS_RESULT("s", output), method_remove_image, 0),

@@ -182,6 +182,7 @@ void image_info_free_many(ImageInfo *l, size_t n) {
         free(l[i].tag);
         free(l[i].created);
         free(l[i].id);
+        strv_free(l[i].layers);
     }
     free(l);
 }
@@ -247,11 +248,14 @@ int image_list(const char *store_path, ImageInfo **ret, size_t *ret_n) {
             .id = strndup(strncmp(digest, "sha256:", 7) == 0 ? digest + 7 : digest, 12),
             .n_layers = (unsigned) json_object_array_length(layers),
         };
-        for (size_t i = 0; i < l[n].n_layers; i++)
-            l[n].size += layer_size(store_path,
-                                    json_object_get_string(json_object_array_get_idx(layers, i)));
+        for (size_t i = 0; i < l[n].n_layers; i++) {
+            const char *id = json_object_get_string(json_object_array_get_idx(layers, i));
+            l[n].size += layer_size(store_path, id);
+            if (id && strv_extend(&l[n].layers, id) < 0)
+                r = -ENOMEM;
+        }
         json_object_put(rec);
-        if (!l[n].name || !l[n].tag || !l[n].created || !l[n].id) {
+        if (r < 0 || !l[n].name || !l[n].tag || !l[n].created || !l[n].id) {
             n++;
             r = -ENOMEM;
             break;
@@ -263,6 +267,15 @@ int image_list(const char *store_path, ImageInfo **ret, size_t *ret_n) {
         image_info_free_many(l, n);
         return r;
     }
+    /* what each has in common with the others: stored once, counted in both */
+    for (size_t i = 0; i < n; i++)
+        STRV_FOREACH(id, l[i].layers) {
+            bool other = false;
+            for (size_t j = 0; j < n && !other; j++)
+                other = j != i && strv_contains(l[j].layers, *id);
+            if (other)
+                l[i].shared += layer_size(store_path, *id);
+        }
     *ret = l;
     *ret_n = n;
     return 0;

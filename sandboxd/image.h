@@ -64,11 +64,14 @@ int image_foreach_unit_file(Manager *m, void (*f)(const char *path, const char *
                             void *userdata);
 
 /* One line per image of the store at store_path: name, tag, layers, bytes (the layers'
- * uncompressed tars), created; *ret is an array of n entries. */
+ * unpacked sizes), of which shared with other images, created; *ret is an array of n
+ * entries. */
 typedef struct ImageInfo {
     char *name, *tag, *created, *id;
     unsigned n_layers;
     uint64_t size;
+    uint64_t shared; /* bytes of layers another image (another name or tag) has too */
+    char **layers;
 } ImageInfo;
 int image_list(const char *store_path, ImageInfo **ret, size_t *ret_n);
 void image_info_free_many(ImageInfo *l, size_t n);

@@ -494,23 +494,23 @@ static int verb_image(sd_bus *bus, char **args) {
         r = call(bus, "ListImages", &reply, NULL);
         if (r)
             return r;
-        if (sd_bus_message_enter_container(reply, 'a', "(ssssut)") < 0)
+        if (sd_bus_message_enter_container(reply, 'a', "(ssssutt)") < 0)
             return EXIT_FAILURE;
-        printf("%-32s %-12s %-12s %6s %10s  %s\n", "IMAGE", "TAG", "ID", "LAYERS", "SIZE",
-               "CREATED");
+        printf("%-32s %-12s %-12s %6s %10s %10s  %s\n", "IMAGE", "TAG", "ID", "LAYERS", "SIZE",
+               "SHARED", "CREATED");
         unsigned count = 0;
         for (;;) {
             const char *name, *tag, *id, *created;
             uint32_t layers;
-            uint64_t size;
-            r = sd_bus_message_read(reply, "(ssssut)", &name, &tag, &id, &created, &layers,
-                                    &size);
+            uint64_t size, shared;
+            r = sd_bus_message_read(reply, "(ssssutt)", &name, &tag, &id, &created, &layers,
+                                    &size, &shared);
             if (r <= 0)
                 break;
-            char sz[64];
+            char sz[64], sh[64];
             _cleanup_free_ char *created_s = line_shown(created);
-            printf("%-32s %-12s %-12s %6u %10s  %s\n", name, tag, id, layers,
-                   format_bytes(sz, size), created_s ?: "?");
+            printf("%-32s %-12s %-12s %6u %10s %10s  %s\n", name, tag, id, layers,
+                   format_bytes(sz, size), format_bytes(sh, shared), created_s ?: "?");
             count++;
         }
         printf("\n%u image%s listed.\n", count, count == 1 ? "" : "s");

@@ -145,10 +145,11 @@ def test_sandboxctl_imports_and_lists(daemon, app_layout, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     out = daemon.ctl("image", "list").stdout.splitlines()
-    assert out[0].split() == ["IMAGE", "TAG", "ID", "LAYERS", "SIZE", "CREATED"]
+    assert out[0].split() == ["IMAGE", "TAG", "ID", "LAYERS", "SIZE", "SHARED", "CREATED"]
     rows = {tuple(line.split()[:2]): line.split() for line in out[1:] if line and
             not line.endswith("listed.")}
     assert rows[("web", "1")][3] == "1" and rows[("library/bb", "latest")][3] == "1"
+    assert rows[("web", "1")][5] == "0B" and rows[("library/bb", "latest")][5] == "0B"
     assert out[-1] == "2 images listed."
     daemon.write_unit("web.unit", "[Sandbox]\nImage=web:1\n")
     daemon.ctl("start", "web.unit")
@@ -278,6 +279,9 @@ def test_inspect_and_tag(daemon, app_layout):
     assert daemon.ctl("image", "tag", "app:1", "library/app").stdout == "tagged library/app:latest\n"
     listed = daemon.ctl("image", "list").stdout
     assert "library/app" in listed and listed.strip().endswith("2 images listed.")
+    # the same layer under two names: all of it shared, stored once
+    rows = [line.split() for line in listed.splitlines()[1:3]]
+    assert rows[0][4] == rows[0][5] == rows[1][5] != "0B"
     r = daemon.ctl("image", "inspect", "nosuch", check=False)
     assert r.returncode != 0 and "nosuch:latest: no such image" in r.stderr
 
