@@ -62,36 +62,59 @@ static int lock_tmp(ImageStore *s, int how) {
     return fd;
 }
 
+/* Calls f(name, userdata) for each entry of dir_fd but "." and "..", read through a descriptor
+ * of its own (so from the start, whatever read dir_fd before); stops at the first negative
+ * return of f, and returns it. */
+static int foreach_entry(int dir_fd, int (*f)(const char *name, void *userdata), void *userdata) {
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    _cleanup_closedir_ DIR *d = fdopendir(fd);
+    if (!d) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
+            int r = f(de->d_name, userdata);
+            if (r < 0)
+                return r;
+        }
+    return 0;
+}
+
+/* The walks below go on past an entry they could not remove and report the first error. */
+typedef struct Sweep {
+    ImageStore *s;
+    int error;
+    char *const *keep;
+    size_t n_keep;
+    void (*removed)(const char *diff_id, uint64_t size, void *userdata);
+    void *userdata;
+} Sweep;
+
+static int clean_one(const char *name, void *userdata) {
+    Sweep *w = userdata;
+    _cleanup_free_ char *p = NULL;
+    if (asprintf(&p, "%s/tmp/%s", w->s->path, name) < 0)
+        return -ENOMEM;
+    int k = rm_rf(p);
+    if (k < 0 && w->error == 0)
+        w->error = k;
+    return 0;
+}
+
 static int clean_tmp(ImageStore *s) {
     _cleanup_close_ int lock = lock_tmp(s, LOCK_EX | LOCK_NB);
     if (lock == -EWOULDBLOCK)
         return 0; /* an import runs: its leftovers are its own to remove */
     if (lock < 0)
         return lock;
-    int fd = dup(s->tmp_fd);
-    if (fd < 0)
-        return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
-    }
-    int r = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-            continue;
-        _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, "%s/tmp/%s", s->path, de->d_name) < 0) {
-            r = -ENOMEM;
-            break;
-        }
-        int k = rm_rf(p);
-        if (k < 0 && r == 0)
-            r = k;
-    }
-    closedir(d);
-    return r;
+    Sweep w = {.s = s};
+    int r = foreach_entry(s->tmp_fd, clean_one, &w);
+    return r < 0 ? r : w.error;
 }
 
 int image_store_open(const char *path, ImageStore **ret) {
@@ -353,34 +376,31 @@ int image_store_remove_record(ImageStore *s, const char *name, const char *tag) 
     return fsync(s->images_fd) < 0 ? -errno : 0;
 }
 
+typedef struct RecordWalk {
+    ImageStore *s;
+    int (*f)(const char *text, const struct stat *st, void *userdata);
+    void *userdata;
+} RecordWalk;
+
+static int record_one(const char *name, void *userdata) {
+    RecordWalk *w = userdata;
+    if (name[0] == '.')
+        return 0;
+    _cleanup_close_ int rfd =
+        openat(w->s->images_fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    _cleanup_free_ char *text = NULL;
+    struct stat st;
+    if (rfd < 0 || fd_verify_regular(rfd) < 0 || fstat(rfd, &st) < 0 ||
+        read_fd(rfd, RECORD_MAX, &text, NULL) < 0)
+        return 0; /* gone meanwhile, or not a record */
+    return w->f(text, &st, w->userdata);
+}
+
 int image_store_foreach_record(ImageStore *s,
                                int (*f)(const char *text, const struct stat *st, void *userdata),
                                void *userdata) {
-    int fd = dup(s->images_fd);
-    if (fd < 0)
-        return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
-    }
-    rewinddir(d);
-    int r = 0;
-    struct dirent *de;
-    while (r >= 0 && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        _cleanup_close_ int rfd = openat(s->images_fd, de->d_name,
-                                         O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-        _cleanup_free_ char *text = NULL;
-        struct stat st;
-        if (rfd < 0 || fd_verify_regular(rfd) < 0 || fstat(rfd, &st) < 0 ||
-            read_fd(rfd, RECORD_MAX, &text, NULL) < 0)
-            continue; /* gone meanwhile, or not a record */
-        r = f(text, &st, userdata);
-    }
-    closedir(d);
-    return r;
+    RecordWalk w = {s, f, userdata};
+    return foreach_entry(s->images_fd, record_one, &w);
 }
 
 static uint64_t layer_size_at(int layers_fd, const char *hex) {
@@ -392,6 +412,34 @@ static uint64_t layer_size_at(int layers_fd, const char *hex) {
     return strtoull(buf, NULL, 10);
 }
 
+static int prune_one(const char *name, void *userdata) {
+    Sweep *w = userdata;
+    ImageStore *s = w->s;
+    char id[DIGEST_STRING_MAX], tmp[96];
+    if (name[0] == '.' || strlen(name) != 64)
+        return 0; /* not ours: left alone */
+    snprintf(id, sizeof id, "sha256:%.64s", name);
+    bool kept = !digest_is_valid(id);
+    for (size_t i = 0; !kept && i < w->n_keep; i++)
+        kept = streq(w->keep[i], id);
+    if (kept)
+        return 0;
+    uint64_t size = layer_size_at(s->layers_fd, name);
+    snprintf(tmp, sizeof tmp, "gc-%.64s", name);
+    if (renameat(s->layers_fd, name, s->tmp_fd, tmp) < 0) {
+        if (w->error == 0)
+            w->error = -errno;
+        return 0;
+    }
+    int k = remove_tmp(s, tmp);
+    if (k < 0 && w->error == 0)
+        w->error = k;
+    (void) unlinkat(s->locks_fd, name, 0);
+    if (w->removed)
+        w->removed(id, size, w->userdata);
+    return 0;
+}
+
 int image_store_prune(ImageStore *s, char *const *keep, size_t n_keep,
                       void (*removed)(const char *diff_id, uint64_t size, void *userdata),
                       void *userdata) {
@@ -400,44 +448,8 @@ int image_store_prune(ImageStore *s, char *const *keep, size_t n_keep,
         return -EBUSY;
     if (lock < 0)
         return lock;
-    int fd = dup(s->layers_fd);
-    if (fd < 0)
-        return -errno;
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        close(fd);
-        return -errno;
-    }
-    rewinddir(d);
-    int r = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        char id[DIGEST_STRING_MAX], tmp[96];
-        if (de->d_name[0] == '.')
-            continue;
-        if (strlen(de->d_name) != 64)
-            continue; /* not ours: left alone */
-        snprintf(id, sizeof id, "sha256:%.64s", de->d_name);
-        bool kept = !digest_is_valid(id);
-        for (size_t i = 0; !kept && i < n_keep; i++)
-            kept = streq(keep[i], id);
-        if (kept)
-            continue;
-        uint64_t size = layer_size_at(s->layers_fd, de->d_name);
-        snprintf(tmp, sizeof tmp, "gc-%.64s", de->d_name);
-        if (renameat(s->layers_fd, de->d_name, s->tmp_fd, tmp) < 0) {
-            if (r == 0)
-                r = -errno;
-            continue;
-        }
-        int k = remove_tmp(s, tmp);
-        if (k < 0 && r == 0)
-            r = k;
-        (void) unlinkat(s->locks_fd, de->d_name, 0);
-        if (removed)
-            removed(id, size, userdata);
-    }
-    closedir(d);
+    Sweep w = {.s = s, .keep = keep, .n_keep = n_keep, .removed = removed, .userdata = userdata};
+    int r = foreach_entry(s->layers_fd, prune_one, &w);
     (void) fsync(s->layers_fd);
-    return r;
+    return r < 0 ? r : w.error;
 }
