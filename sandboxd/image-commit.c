@@ -24,7 +24,7 @@ const char *const sandbox_init_layer_files[] = {"etc/hostname", "etc/hosts", "et
 typedef struct LayerJob {
     Manager *manager;
     char *unit;
-    bool frozen, reader;
+    bool frozen, commit, cancelled;
     ImageImportDone done;
     void *userdata;
 } LayerJob;
@@ -32,17 +32,29 @@ typedef struct LayerJob {
 static void layer_job_done(void *userdata, int r, const char *text) {
     LayerJob *j = userdata;
     Sandbox *s = manager_find(j->manager, j->unit);
+    _cleanup_free_ char *why = NULL;
     if (s && j->frozen && s->cgroup) {
         int k = cg_freeze(s->cgroup, false);
         if (k < 0)
             log_error("%s: thawing %s after the commit: %s", s->name,
                       cg_display_path(s->cgroup), strerror(-k));
     }
-    if (s && j->reader && s->n_layer_readers > 0)
-        s->n_layer_readers--;
-    j->done(j->userdata, r, text);
+    if (s && j->commit && s->commit == j)
+        s->commit = NULL;
+    if (j->cancelled && r < 0 && asprintf(&why, "the commit was cancelled: %s was stopped",
+                                          j->unit) < 0)
+        why = NULL;
+    j->done(j->userdata, r, why ?: text);
     free(j->unit);
     free(j);
+}
+
+void sandbox_cancel_commit(Sandbox *s) {
+    LayerJob *j = s->commit;
+    if (!j)
+        return;
+    j->cancelled = true;
+    (void) image_worker_kill(s->manager, j);
 }
 
 int sandbox_layer_job_start(Sandbox *s, bool commit, const char *ref, int out_fd,
@@ -59,9 +71,9 @@ int sandbox_layer_job_start(Sandbox *s, bool commit, const char *ref, int out_fd
                    ? -ENOMEM
                    : -EINVAL;
     if (s->state == SANDBOX_STARTING || s->state == SANDBOX_STOPPING ||
-        s->state == SANDBOX_AUTO_RESTART || (commit && s->n_layer_readers))
+        s->state == SANDBOX_AUTO_RESTART || (commit && s->commit))
         return asprintf(ret_why, "%s is %s; try again once it runs or is stopped", s->name,
-                        s->n_layer_readers ? "being committed" : sandbox_sub_state(s)) < 0
+                        s->commit ? "being committed" : sandbox_sub_state(s)) < 0
                    ? -ENOMEM
                    : -EBUSY;
     if (asprintf(&upper, "%s/sandboxes/%s/upper", m->config.state_dir, s->name) < 0)
@@ -82,6 +94,18 @@ int sandbox_layer_job_start(Sandbox *s, bool commit, const char *ref, int out_fd
                 return r;
     if (commit) {
         _cleanup_free_ char *by = NULL;
+        char num[32];
+        /* the host id of a user-namespaced sandbox's root: its files' owners are shifted back */
+        uint32_t base = s->userns_base ?: (s->config->namespaces & NS_USER)
+                                              ? sandbox_userns_base(s->name)
+                                              : 0;
+        snprintf(num, sizeof num, "%u", base);
+        if (base && (strv_extend(&args, "--id-base") < 0 || strv_extend(&args, num) < 0))
+            return -ENOMEM;
+        snprintf(num, sizeof num, "%llu", (unsigned long long) m->config.daemon.import_max_size);
+        if (m->config.daemon.import_max_size &&
+            (strv_extend(&args, "--max-bytes") < 0 || strv_extend(&args, num) < 0))
+            return -ENOMEM;
         if (asprintf(&by, "sandboxctl commit %s", s->name) < 0 ||
             strv_extend(&args, "--created-by") < 0 || strv_extend(&args, by) < 0 ||
             strv_extend(&args, "commit") < 0)
@@ -118,8 +142,8 @@ int sandbox_layer_job_start(Sandbox *s, bool commit, const char *ref, int out_fd
         j->frozen = true;
     }
     if (commit) {
-        j->reader = true;
-        s->n_layer_readers++;
+        j->commit = true;
+        s->commit = j;
     }
     r = image_worker_start(m, (const char *const *) args, commit ? -EBADF : out_fd,
                            layer_job_done, j);

@@ -27,7 +27,8 @@ struct ImageImport {
     size_t n_out;
     ImageImportDone done;
     void *userdata;
-    bool adds; /* an import or a commit: the store grew (StoreMaxSize=) */
+    bool adds;   /* an import or a commit: the store grew (StoreMaxSize=) */
+    bool commit; /* reads a rw layer, maybe of a frozen sandbox: never outlives the daemon */
     ImageImport *next;
 };
 
@@ -183,7 +184,8 @@ int image_worker_start(Manager *m, const char *const *args, int pass_fd, ImageIm
     size_t v = 0;
     while (args[v] && args[v + 1] && strncmp(args[v], "--", 2) == 0)
         v += 2;
-    j->adds = args[v] && (strncmp(args[v], "import", 6) == 0 || streq(args[v], "commit"));
+    j->commit = args[v] && streq(args[v], "commit");
+    j->adds = j->commit || (args[v] && strncmp(args[v], "import", 6) == 0);
     log_info("image worker %d: %s %s", (int) j->pid, args[v] ?: "",
              args[v] && args[v + 1] ? args[v + 1] : "");
     return 0;
@@ -241,12 +243,24 @@ bool image_import_on_exit(Manager *m, const siginfo_t *si) {
     return false;
 }
 
+bool image_worker_kill(Manager *m, void *userdata) {
+    for (ImageImport *j = m->imports; j; j = j->next)
+        if (j->userdata == userdata) {
+            (void) kill(j->pid, SIGKILL); /* reaped as any exit: done() reports it */
+            return true;
+        }
+    return false;
+}
+
 void image_import_cancel_all(Manager *m) {
     while (m->imports) {
         ImageImport *j = m->imports;
         m->imports = j->next;
-        /* the worker goes on and finishes (or fails) on its own; the store stays consistent */
-        j->done(j->userdata, -ECANCELED, "sandboxd stopped before the import ended");
+        /* an import goes on and finishes (or fails) on its own, the store stays consistent; a
+         * commit stops, since its sandbox is thawed now (done()) */
+        if (j->commit)
+            (void) kill(j->pid, SIGKILL);
+        j->done(j->userdata, -ECANCELED, "sandboxd stopped before the job ended");
         import_free(j);
     }
 }

@@ -48,6 +48,8 @@ int image_import_start(Manager *m, const char *source, const char *ref, int prog
  * (when >= 0) becomes the worker's fd 3 (--output-fd 3). */
 int image_worker_start(Manager *m, const char *const *args, int pass_fd, ImageImportDone done,
                        void *userdata);
+/* SIGKILLs the worker started with userdata; its done() follows when it is reaped. */
+bool image_worker_kill(Manager *m, void *userdata);
 /* From the daemon's reaper: true if pid was an import worker (then it is finished). */
 bool image_import_on_exit(Manager *m, const siginfo_t *si);
 /* At exit: answers every waiting caller with -ECANCELED (the workers run on). */

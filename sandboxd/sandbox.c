@@ -598,7 +598,7 @@ int sandbox_start(Sandbox *s, SandboxJobDone done, void *userdata) {
     default:
         break;
     }
-    if (s->n_layer_readers) {
+    if (s->commit) {
         if (done)
             done(s, userdata, -EBUSY, "a commit of its rw layer is under way; start it once "
                                       "that is done");
@@ -636,11 +636,9 @@ int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata) {
     default:
         break;
     }
-    if (s->n_layer_readers) { /* frozen for a commit: a stop would wait out its timeout */
-        if (done)
-            done(s, userdata, -EBUSY, "a commit of its rw layer is under way; stop it once "
-                                      "that is done");
-        return 0;
+    if (s->commit) { /* frozen for it: the stop comes first (and it thaws at once) */
+        sandbox_log_event(s, "Stopping: the commit of its rw layer is cancelled.");
+        sandbox_cancel_commit(s);
     }
     r = add_job(s, true, done, userdata);
     if (r < 0)
@@ -681,7 +679,7 @@ int sandbox_reset_failed(Sandbox *s) {
 }
 
 int sandbox_clean(Sandbox *s) {
-    if (sandbox_is_running(s) || s->state == SANDBOX_AUTO_RESTART || s->n_layer_readers)
+    if (sandbox_is_running(s) || s->state == SANDBOX_AUTO_RESTART || s->commit)
         return -EBUSY;
     _cleanup_free_ char *state = NULL;
     if (asprintf(&state, "%s/sandboxes/%s", s->manager->config.state_dir, s->name) < 0)

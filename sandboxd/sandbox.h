@@ -92,7 +92,8 @@ struct Sandbox {
     bool start_timed_out;      /* TimeoutStartSec= expired */
 
     SandboxJob *jobs; /* callers waiting for a start or stop */
-    unsigned n_layer_readers; /* commits reading the rw layer: no start, stop or clean */
+    void *commit; /* a commit reading the rw layer (image-commit.c): no start or clean; a
+                   * stop cancels it */
     SandboxNet net;   /* Network=bridge: addresses, veth, published ports */
 };
 
@@ -145,3 +146,6 @@ extern const char *const sandbox_init_layer_files[];
  * (-EBUSY), cannot be frozen. */
 int sandbox_layer_job_start(Sandbox *s, bool commit, const char *ref, int out_fd,
                             ImageImportDone done, void *userdata, char **ret_why);
+/* Cancels the running commit of s (its worker is killed; its caller told, the sandbox thawed
+ * once it is reaped). */
+void sandbox_cancel_commit(Sandbox *s);

@@ -12,8 +12,8 @@
 
 static char *escape_byte(char *o, unsigned char c) {
     static const char hex[] = "0123456789abcdef";
-    static const char named[] = {
-        ['\a'] = 'a', ['\b'] = 'b', ['\n'] = 'n', ['\v'] = 'v', ['\f'] = 'f', ['\r'] = 'r'};
+    static const char named[] = {['\a'] = 'a', ['\b'] = 'b',  ['\n'] = 'n', ['\v'] = 'v',
+                                 ['\f'] = 'f', ['\r'] = 'r', ['\\'] = '\\'};
     *o++ = '\\';
     if (c < sizeof named && named[c]) {
         *o++ = named[c];
@@ -31,8 +31,14 @@ static bool is_shown(const char *s, size_t k, EscapeFlags flags) {
     if (k == 0)
         return false;
     if (k == 1)
-        return (c >= ' ' && c != 0x7f) || c == '\t' || (c == '\n' && (flags & ESCAPE_KEEP_NEWLINE));
-    return !(k == 2 && c == 0xc2 && (unsigned char) s[1] < 0xa0); /* U+0080..U+009F */
+        return ((c >= ' ' && c != 0x7f) || c == '\t' ||
+                (c == '\n' && (flags & ESCAPE_KEEP_NEWLINE))) &&
+               !(c == '\\' && (flags & ESCAPE_BACKSLASH));
+    unsigned char c1 = (unsigned char) s[1], c2 = k > 2 ? (unsigned char) s[2] : 0;
+    if (k == 3 && c == 0xe2 &&
+        ((c1 == 0x80 && c2 >= 0xaa && c2 <= 0xae) || (c1 == 0x81 && c2 >= 0xa6 && c2 <= 0xa9)))
+        return false; /* bidi embeddings, overrides, isolates: they reorder what follows */
+    return !(k == 2 && c == 0xc2 && c1 < 0xa0); /* U+0080..U+009F */
 }
 
 char *escape_terminal(const char *s, size_t n, EscapeFlags flags) {

@@ -114,13 +114,8 @@ int layer_walk(int dir_fd, LayerVisit visit, void *userdata) {
 
 bool layer_dir_is_opaque(int dir_fd) {
     char v[2];
-    static const char *const names[] = {"trusted.overlay.opaque", "user.overlay.opaque"};
-    for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-        ssize_t n = fgetxattr(dir_fd, names[i], v, sizeof v);
-        if (n == 1 && v[0] == 'y')
-            return true;
-    }
-    return false;
+    ssize_t n = fgetxattr(dir_fd, "trusted.overlay.opaque", v, sizeof v);
+    return n == 1 && v[0] == 'y';
 }
 
 static bool excluded(char *const *exclude, const char *path) {
@@ -134,6 +129,7 @@ static bool excluded(char *const *exclude, const char *path) {
 
 struct LayerSink {
     int fd;
+    uint64_t max_bytes; /* of the tar; 0: none */
     bool gzip, z_ready;
     z_stream z;
     Sha256 *tar_hash, *blob_hash;
@@ -190,6 +186,8 @@ static int sink_deflate(LayerSink *k, const void *buf, size_t n, int flush) {
 }
 
 static int sink_write(LayerSink *k, const void *buf, size_t n) {
+    if (k->max_bytes && k->tar_size + n > k->max_bytes)
+        return -EFBIG;
     sha256_update(k->tar_hash, buf, n);
     k->tar_size += n;
     if (!k->gzip)
@@ -358,6 +356,19 @@ static int pack_visit(const char *path, int parent_fd, const char *name, const s
 
     if (excluded(p->o->exclude, path))
         return 1;
+    if (p->o->refuse_wh_names && strncmp(name, ".wh.", 4) == 0) {
+        _cleanup_free_ char *shown = escape_terminal(path, strlen(path), 0);
+        return image_why(&p->why, -EINVAL,
+                         "'%s': a name OCI keeps for whiteouts (it would delete what the layers "
+                         "below have there); rename or remove it first", shown ?: "?");
+    }
+    if (S_ISREG(st->st_mode) && p->o->max_bytes &&
+        p->sink->tar_size + (uint64_t) st->st_size > p->o->max_bytes) {
+        _cleanup_free_ char *shown = escape_terminal(path, strlen(path), 0);
+        return image_why(&p->why, -EFBIG, "'%s': %llu bytes would take the layer past the "
+                         "limit of %llu bytes", shown ?: "?", (unsigned long long) st->st_size,
+                         (unsigned long long) p->o->max_bytes);
+    }
     if (layer_is_whiteout(st)) {
         _cleanup_free_ char *wh = NULL;
         const char *slash = strrchr(path, '/');
@@ -452,6 +463,7 @@ int layer_pack(int dir_fd, const LayerPackOptions *o, LayerSink *k, LayerPackRes
                char **ret_why) {
     Pack p = {.o = o, .sink = k, .res = ret};
     int r;
+    k->max_bytes = o->max_bytes;
     *ret = (LayerPackResult) {};
     if (!(p.a = archive_write_new()))
         return -ENOMEM;

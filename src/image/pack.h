@@ -26,7 +26,9 @@ typedef int (*LayerVisit)(const char *path, int parent_fd, const char *name,
                           const struct stat *st, void *userdata);
 int layer_walk(int dir_fd, LayerVisit visit, void *userdata);
 
-/* Whether a directory entry is an overlayfs whiteout, and whether a directory is opaque. */
+/* Whether a directory entry is an overlayfs whiteout, and whether a directory is opaque
+ * (trusted.overlay.opaque: sandboxd mounts every overlay as host root, never with userxattr, so
+ * a user.overlay.* xattr a payload sets means nothing to the kernel and nothing here). */
 static inline bool layer_is_whiteout(const struct stat *st) {
     return S_ISCHR(st->st_mode) && st->st_rdev == 0;
 }
@@ -39,6 +41,9 @@ typedef struct LayerPackOptions {
     uid_t id_base;
     uint32_t id_size;
     bool skip_devices; /* leave device nodes out (and count them) instead of writing them */
+    bool refuse_wh_names; /* a name starting ".wh." (OCI's whiteouts) is an error, not a file */
+    uint64_t max_bytes;   /* of the tar: a larger tree fails (-EFBIG) before it is written;
+                           * 0: none */
 } LayerPackOptions;
 
 /* Where the tar goes: the uncompressed stream's digest and size (the diff_id), then optionally

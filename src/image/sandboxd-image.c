@@ -20,7 +20,8 @@
  *
  *   sandboxd-image --store DIR commit|diff|export ...: see worker.h
  *
- * --max-bytes N bounds what an import unpacks (default: twice the store's free space);
+ * --max-bytes N bounds what an import unpacks (default: twice the store's free space; for a
+ * commit or a directory, which are packed into a tar first, a quarter of it);
  * --progress-fd N gets "progress LAYER N BYTES" lines while an import reads.
  *
  * Prints "layer DIFF_ID new|present BYTES" per layer and "image NAME:TAG" at the end; errors
@@ -637,6 +638,7 @@ int main(int argc, char **argv) {
                                          {"base-layer", required_argument, NULL, 'b'},
                                          {"keep-image", required_argument, NULL, 'K'},
                                          {"progress-fd", required_argument, NULL, 'P'},
+                                         {"id-base", required_argument, NULL, 'I'},
                                          {}};
     _cleanup_strv_free_ char **exclude = NULL, **base = NULL, **keep_images = NULL;
     WorkerOptions wo = {.output_fd = STDOUT_FILENO};
@@ -656,6 +658,8 @@ int main(int argc, char **argv) {
         else if (c == 'b' && digest_is_valid(optarg) && strv_extend(&base, optarg) >= 0)
             continue;
         else if (c == 'K' && strv_extend(&keep_images, optarg) >= 0)
+            continue;
+        else if (c == 'I' && (wo.id_base = (uint32_t) strtoul(optarg, NULL, 10)) > 0)
             continue;
         else if (c == 'P' && (arg_progress_fd = atoi(optarg)) >= 0 &&
                  fcntl(arg_progress_fd, F_GETFD) >= 0)
@@ -712,12 +716,34 @@ int main(int argc, char **argv) {
             fprintf(stderr, "sandboxd-image: %s: %s\n", store_path, strerror(errno));
             return 1;
         }
-        arg_max_bytes = 2 * (uint64_t) sv.f_bavail * sv.f_frsize;
+        uint64_t avail = (uint64_t) sv.f_bavail * sv.f_frsize;
+        /* a compressed layer costs its unpacked size once; a tree packed here (a commit, a
+         * directory) costs it twice at once (the tar and its unpacking), and a sparse file in a
+         * rw layer claims any size for free: a quarter of the free space keeps half free */
+        bool packs = streq(verb, "commit") || streq(verb, "import-dir");
+        arg_max_bytes = packs ? avail / 4 : 2 * avail;
         if (!arg_max_bytes)
             arg_max_bytes = 1; /* a full disk: nothing fits */
     }
+    /* a job that adds layers holds the store until its record is written; a prune or gc
+     * holds it alone from reading the records to the last removal */
+    bool adds = strncmp(verb, "import", 6) == 0 || streq(verb, "commit");
+    if (adds || streq(verb, "prune") || streq(verb, "gc")) {
+        r = image_store_hold(store, !adds);
+        if (r == -EBUSY) {
+            fprintf(stderr, "sandboxd-image: an import is running; %s again once it is done\n",
+                    verb);
+            return 1;
+        }
+        if (r < 0) {
+            fprintf(stderr, "sandboxd-image: locking the store %s: %s\n", store_path,
+                    strerror(-r));
+            return 1;
+        }
+    }
     wo.exclude = exclude;
     wo.base_layers = base;
+    wo.max_bytes = arg_max_bytes;
     char **a = argv + optind + 1;
     if (streq(verb, "import-oci"))
         r = import_oci(store, a[0], a[1]);
@@ -735,7 +761,7 @@ int main(int argc, char **argv) {
         uint64_t max = strtoull(a[0], NULL, 10);
         r = max ? do_gc(store, keep, keep_images, max) : -EINVAL;
     } else if (streq(verb, "import-dir"))
-        r = do_import_dir(store, a[0], a[1]);
+        r = do_import_dir(store, &wo, a[0], a[1]);
     else if (streq(verb, "commit"))
         r = do_commit(store, &wo, a[0], a[1], a[2]);
     else if (streq(verb, "diff"))

@@ -22,6 +22,8 @@
 struct ImageStore {
     char *path;
     int dirfd, layers_fd, images_fd, locks_fd, tmp_fd;
+    int held_lock; /* image_store_hold()'s tmp.lock, for the process's whole job; -1: none */
+    bool held_exclusive;
 };
 
 const char *image_store_path(const ImageStore *s) {
@@ -35,6 +37,7 @@ ImageStore *image_store_close(ImageStore *s) {
         safe_close(s->images_fd);
         safe_close(s->locks_fd);
         safe_close(s->tmp_fd);
+        safe_close(s->held_lock);
         free(s->path);
         free(s);
     }
@@ -51,6 +54,11 @@ static int open_subdir(int dirfd, const char *name) {
 /* Importers hold tmp.lock shared while they have work in tmp/; the cleanup takes it exclusive
  * without waiting, so it only ever removes what nobody is writing. */
 static int lock_tmp(ImageStore *s, int how) {
+    /* held already: the same lock (a second open file would wait for our own) */
+    if (s->held_lock >= 0) {
+        int fd = fcntl(s->held_lock, F_DUPFD_CLOEXEC, 3);
+        return fd < 0 ? -errno : fd;
+    }
     int fd = openat(s->dirfd, "tmp.lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return -errno;
@@ -122,7 +130,7 @@ int image_store_open(const char *path, ImageStore **ret) {
     int r;
     if (!s)
         return -ENOMEM;
-    s->dirfd = s->layers_fd = s->images_fd = s->locks_fd = s->tmp_fd = -1;
+    s->dirfd = s->layers_fd = s->images_fd = s->locks_fd = s->tmp_fd = s->held_lock = -1;
     if (!(s->path = strdup(path)))
         return -ENOMEM;
     if ((r = mkdir_p(path, 0700)) < 0)
@@ -440,9 +448,24 @@ static int prune_one(const char *name, void *userdata) {
     return 0;
 }
 
+int image_store_hold(ImageStore *s, bool exclusive) {
+    if (s->held_lock >= 0)
+        return exclusive == s->held_exclusive ? 0 : -EBUSY;
+    int fd = lock_tmp(s, exclusive ? LOCK_EX | LOCK_NB : LOCK_SH);
+    if (fd == -EWOULDBLOCK)
+        return -EBUSY;
+    if (fd < 0)
+        return fd;
+    s->held_lock = fd;
+    s->held_exclusive = exclusive;
+    return 0;
+}
+
 int image_store_prune(ImageStore *s, char *const *keep, size_t n_keep,
                       void (*removed)(const char *diff_id, uint64_t size, void *userdata),
                       void *userdata) {
+    if (s->held_lock >= 0 && !s->held_exclusive)
+        return -EBUSY;
     _cleanup_close_ int lock = lock_tmp(s, LOCK_EX | LOCK_NB);
     if (lock == -EWOULDBLOCK)
         return -EBUSY;

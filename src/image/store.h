@@ -72,6 +72,12 @@ int image_store_foreach_record(ImageStore *s,
                                int (*f)(const char *text, const struct stat *st, void *userdata),
                                void *userdata);
 
+/* Holds tmp.lock for the rest of the process's job (until image_store_close()): shared by a
+ * job that adds layers and then writes the record listing them, so no prune can run between
+ * the two; exclusive (-EBUSY while such a job runs) by a prune or gc, so it reads the records
+ * and removes layers with no job adding one in between. */
+int image_store_hold(ImageStore *s, bool exclusive);
+
 /* Removes every layer whose diff_id is not in keep (n_keep entries): the caller lists what the
  * records and running sandboxes use. Refused with -EBUSY while an import runs (it may hold a
  * layer whose record is not written yet). For each removed layer calls removed(diff_id, size).

@@ -98,9 +98,10 @@ static int open_lowers(ImageStore *store, char **ids, int **ret) {
     return 0;
 }
 
-/* The rw layer, and from its root's owner the host ids a user-namespaced sandbox wrote with
- * (the daemon hands that root to the namespace's root, host id = the range's base). */
-static int open_upper(const char *upper, LayerPackOptions *po) {
+/* The rw layer; po (when not NULL) gets the host ids a user-namespaced sandbox wrote with
+ * (id_base: the daemon's --id-base, never read from the tree, whose owners are the
+ * payload's to change). */
+static int open_upper(const char *upper, uint32_t id_base, LayerPackOptions *po) {
     int fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) < 0) {
@@ -110,8 +111,8 @@ static int open_upper(const char *upper, LayerPackOptions *po) {
             close(fd);
         return r;
     }
-    if (po && st.st_uid != 0) {
-        po->id_base = st.st_uid;
+    if (po && id_base) {
+        po->id_base = id_base;
         po->id_size = USERNS_IDS;
     }
     return fd;
@@ -155,6 +156,7 @@ static int commit_record(ImageStore *store, const char *name, const char *tag, j
 static int add_dir_as_layer(ImageStore *store, int dir_fd, const LayerPackOptions *po,
                             const char *what, char **below, size_t n, bool allow_devices,
                             char diff_id[static DIGEST_STRING_MAX]) {
+    /* po->max_bytes bounds the tar, and so what is unpacked from it */
     _cleanup_free_ char *tmp = NULL, *why = NULL;
     _cleanup_close_ int tmp_fd = -1, lock = -1, tar_fd = -1;
     _cleanup_(layer_sink_freep) LayerSink *sink = NULL;
@@ -179,7 +181,8 @@ static int add_dir_as_layer(ImageStore *store, int dir_fd, const LayerPackOption
     if (pres.n_devices_skipped)
         fprintf(stderr, "sandboxd-image: %llu device nodes of %s left out\n",
                 (unsigned long long) pres.n_devices_skipped, what);
-    LayerUnpackOptions uo = {.keep_owner = geteuid() == 0, .allow_devices = allow_devices};
+    LayerUnpackOptions uo = {
+        .max_bytes = po->max_bytes, .keep_owner = geteuid() == 0, .allow_devices = allow_devices};
     LayerUnpackResult res;
     bool present;
     if (lseek(tar_fd, 0, SEEK_SET) < 0)
@@ -206,7 +209,10 @@ int do_commit(ImageStore *store, const WorkerOptions *o, const char *upper, cons
     _cleanup_strv_free_ char **ids = NULL;
     _cleanup_close_ int upper_fd = -1;
     json_object *rec = NULL;
-    LayerPackOptions po = {.exclude = o->exclude, .skip_devices = true};
+    LayerPackOptions po = {.exclude = o->exclude,
+                           .skip_devices = true,
+                           .refuse_wh_names = true,
+                           .max_bytes = o->max_bytes};
     char diff_id[DIGEST_STRING_MAX];
     char *below[OCI_LAYERS_MAX];
     int r;
@@ -214,7 +220,7 @@ int do_commit(ImageStore *store, const WorkerOptions *o, const char *upper, cons
     if ((r = split_ref(ref, &name, &tag)) < 0 || (r = ref_record(store, base, NULL, NULL, &rec)) < 0)
         return r;
     if ((r = record_layers(store, base, rec, o->base_layers, &ids)) < 0 ||
-        (r = upper_fd = open_upper(upper, &po)) < 0)
+        (r = upper_fd = open_upper(upper, o->id_base, &po)) < 0)
         goto out;
     size_t n = strv_length(ids);
     if (n + 1 > OCI_LAYERS_MAX) {
@@ -239,11 +245,12 @@ out:
     return r;
 }
 
-int do_import_dir(ImageStore *store, const char *dir, const char *ref) {
+int do_import_dir(ImageStore *store, const WorkerOptions *o, const char *dir, const char *ref) {
     _cleanup_free_ char *name = NULL, *tag = NULL;
     _cleanup_close_ int fd = -1;
     char diff_id[DIGEST_STRING_MAX];
-    LayerPackOptions po = {.skip_devices = geteuid() != 0};
+    LayerPackOptions po = {
+        .skip_devices = geteuid() != 0, .refuse_wh_names = true, .max_bytes = o->max_bytes};
     int r = split_ref(ref, &name, &tag);
     if (r < 0)
         return r;
@@ -266,7 +273,8 @@ typedef struct DiffOut {
 
 static int print_change(char kind, const char *path, void *userdata) {
     DiffOut *d = userdata;
-    _cleanup_free_ char *shown = escape_terminal(path, strlen(path), 0);
+    /* one line per path, whatever its bytes: "\n" and "\\" are escapes, never the name's */
+    _cleanup_free_ char *shown = escape_terminal(path, strlen(path), ESCAPE_BACKSLASH);
     if (!shown)
         return -ENOMEM;
     if (fprintf(d->f, "%c %s\n", kind, shown) < 0)
@@ -291,7 +299,7 @@ int do_diff(ImageStore *store, const WorkerOptions *o, const char *upper, const 
     if (r < 0)
         return r;
     if ((r = record_layers(store, base, rec, o->base_layers, &ids)) >= 0 &&
-        (r = open_lowers(store, ids, &lowers)) >= 0 && (r = upper_fd = open_upper(upper, NULL)) >= 0) {
+        (r = open_lowers(store, ids, &lowers)) >= 0 && (r = upper_fd = open_upper(upper, 0, NULL)) >= 0) {
         DiffOut d = {output(o)};
         r = d.f ? layer_changes(upper_fd, lowers, strv_length(ids), o->exclude, print_change, &d)
                 : -errno;
@@ -310,7 +318,7 @@ typedef struct Blob {
     char digest[DIGEST_STRING_MAX];
     char diff_id[DIGEST_STRING_MAX];
     uint64_t size;
-    char *file; /* in the work directory; NULL: data */
+    int fd;     /* an unnamed file in the store's tmp/ (O_TMPFILE); -1: data */
     char *data;
 } Blob;
 
@@ -391,7 +399,6 @@ static int write_layout(int out_fd, Blob *blobs, size_t n_blobs, const char *ind
         r = put_entry(a, "blobs/sha256", AE_IFDIR, 0, -1, NULL);
     for (size_t i = 0; r >= 0 && i < n_blobs; i++) {
         _cleanup_free_ char *path = NULL;
-        _cleanup_close_ int fd = -1;
         bool dup = false;
         for (size_t k = 0; k < i; k++)
             dup = dup || streq(blobs[k].digest, blobs[i].digest);
@@ -399,10 +406,10 @@ static int write_layout(int out_fd, Blob *blobs, size_t n_blobs, const char *ind
             continue;
         if (asprintf(&path, "blobs/sha256/%s", blobs[i].digest + 7) < 0)
             r = -ENOMEM;
-        else if (!blobs[i].data && (fd = open(blobs[i].file, O_RDONLY | O_CLOEXEC)) < 0)
+        else if (!blobs[i].data && lseek(blobs[i].fd, 0, SEEK_SET) < 0)
             r = -errno;
         else
-            r = put_entry(a, path, AE_IFREG, blobs[i].size, fd, blobs[i].data);
+            r = put_entry(a, path, AE_IFREG, blobs[i].size, blobs[i].fd, blobs[i].data);
     }
     if (r >= 0 && archive_write_close(a) != ARCHIVE_OK)
         r = -EIO;
@@ -412,21 +419,25 @@ static int write_layout(int out_fd, Blob *blobs, size_t n_blobs, const char *ind
     return r;
 }
 
+/* An export takes no lock on the store (a reader that never finishes, a pipe nobody reads,
+ * must not hold up prunes): its blobs are unnamed files, gone with it however it ends, and a
+ * layer pruned under it fails it. */
 int do_export(ImageStore *store, const WorkerOptions *o, const char *ref) {
     _cleanup_free_ char *name = NULL, *tag = NULL, *tmp = NULL, *why = NULL;
     _cleanup_strv_free_ char **ids = NULL;
-    _cleanup_close_ int dir_fd = -1, lock = -1;
     json_object *rec = NULL, *config, *manifest = NULL, *index = NULL;
-    Blob blobs[OCI_LAYERS_MAX + 2] = {};
+    Blob blobs[OCI_LAYERS_MAX + 2];
     size_t n = 0;
     int r;
 
+    for (size_t i = 0; i < ELEMENTSOF(blobs); i++)
+        blobs[i] = (Blob){.fd = -1};
     if ((r = ref_record(store, ref, &name, &tag, &rec)) < 0)
         return r;
     if ((r = record_layers(store, ref, rec, NULL, &ids)) < 0)
         goto out;
-    if ((r = image_store_tmp_dir(store, "export", &tmp, &dir_fd, &lock)) < 0) {
-        fprintf(stderr, "sandboxd-image: making a work directory: %s\n", strerror(-r));
+    if (asprintf(&tmp, "%s/tmp", image_store_path(store)) < 0) {
+        r = -ENOMEM;
         goto out;
     }
     /* each layer packed anew (so its diff_id is that of the tar we write) and gzip'd */
@@ -438,17 +449,17 @@ int do_export(ImageStore *store, const WorkerOptions *o, const char *ref) {
     }
     for (size_t i = 0; i < n; i++) {
         _cleanup_free_ char *path = image_store_layer_path(store, ids[i]);
-        _cleanup_close_ int layer_fd = -1, blob_fd = -1;
+        _cleanup_close_ int layer_fd = -1;
         _cleanup_(layer_sink_freep) LayerSink *sink = NULL;
         LayerPackOptions po = {};
         LayerPackResult pres;
         Blob *b = &blobs[2 + i];
-        if (!path || asprintf(&b->file, "%s/layer-%zu", tmp, i) < 0)
+        if (!path)
             r = -ENOMEM;
         else if ((layer_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-                 (blob_fd = open(b->file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+                 (b->fd = open(tmp, O_RDWR | O_TMPFILE | O_CLOEXEC, 0600)) < 0)
             r = -errno;
-        else if ((r = layer_sink_new(blob_fd, true, &sink)) >= 0 &&
+        else if ((r = layer_sink_new(b->fd, true, &sink)) >= 0 &&
                  (r = layer_pack(layer_fd, &po, sink, &pres, &why)) >= 0)
             r = layer_sink_finish(sink, b->diff_id, b->digest, NULL, &b->size);
         if (r < 0) {
@@ -528,13 +539,11 @@ int do_export(ImageStore *store, const WorkerOptions *o, const char *ref) {
     printf("exported %s:%s %s\n", name, tag, blobs[1].digest);
 out:
     for (size_t i = 0; i < ELEMENTSOF(blobs); i++) {
-        free(blobs[i].file);
+        safe_close(blobs[i].fd);
         free(blobs[i].data);
     }
     json_object_put(rec);
     json_object_put(manifest);
     json_object_put(index);
-    if (tmp)
-        (void) rm_rf(tmp);
     return r;
 }

@@ -15,6 +15,8 @@ typedef struct WorkerOptions {
     const char *created_by; /* --created-by: the history line of a commit */
     int output_fd;        /* --output-fd: where export and diff write (default stdout) */
     char **base_layers;   /* --base-layer: commit's and diff's base (default: the record's) */
+    uint64_t max_bytes;   /* --max-bytes: what one new layer may take */
+    uint32_t id_base;     /* --id-base: a user-namespaced sandbox's host id of its root; 0: none */
 } WorkerOptions;
 
 char *now_iso8601(void);
@@ -30,7 +32,7 @@ int write_record(ImageStore *store, const char *name, const char *tag, char **di
 int do_commit(ImageStore *store, const WorkerOptions *o, const char *upper, const char *base,
               const char *ref);
 /* import-dir DIR NAME: the tree below DIR as a single-layer image with an empty config. */
-int do_import_dir(ImageStore *store, const char *dir, const char *ref);
+int do_import_dir(ImageStore *store, const WorkerOptions *o, const char *dir, const char *ref);
 /* diff UPPER BASE: "A|C|D PATH" lines, what UPPER changed against BASE's layers. */
 int do_diff(ImageStore *store, const WorkerOptions *o, const char *upper, const char *base);
 /* export REF: an OCI image layout as a tar (layers gzip'd, ref name = the tag). */

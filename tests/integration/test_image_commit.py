@@ -191,29 +191,96 @@ def test_commit_refuses_what_it_cannot_do(daemon, base_layout, tmp_path):
     assert not list(tmp_path.glob("o.tar*"))  # a failed export leaves no file
 
 
-def test_start_and_stop_wait_for_a_commit(daemon, base_layout):
-    """While the worker reads the rw layer, the unit is neither started nor stopped."""
-    start_changer(daemon, base_layout)
-    daemon.ctl("stop", "rt.unit")
-    # a worker that takes a while: a big file in the rw layer
-    big = daemon.state / "sandboxes/rt.unit/upper/big"
-    with open(big, "wb") as f:
-        f.truncate(0)
-        f.write(os.urandom(1 << 20) * 200)
+def begin_slow_commit(daemon, base_layout, unit="slow.unit", size="300M"):
+    """A running unit whose rw layer holds a sparse SIZE file (no disk for the payload, a long
+    read for the commit), and a commit of it under way (the sandbox frozen)."""
+    import_into(daemon, "import-oci", f"{base_layout}:1", "base:1")
+    daemon.write_unit(unit, "[Sandbox]\nImage=base:1\n[Service]\nExecStart=/bin/sh -c "
+                      f"'truncate -s {size} /big; echo done; exec sleep 1000'\n")
+    daemon.ctl("start", unit)
+    wait_output(daemon, unit)
     env = dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket))
-    p = subprocess.Popen([str(SANDBOXCTL), "commit", "rt.unit", "big"], env=env,
+    p = subprocess.Popen([str(SANDBOXCTL), "commit", unit, "slow"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while "Frozen while its rw layer is committed" not in daemon.log(unit):
+        assert time.monotonic() < deadline and p.poll() is None, p.communicate()
+        time.sleep(0.01)
+    return p
+
+
+def assert_nothing_of_the_commit_left(daemon):
+    """What a killed worker leaves in tmp/ goes with the next worker's start; no layer or
+    record of the commit exists."""
+    store = daemon.state / "images"
+    import_into(daemon, "inspect", "base:1")
+    assert os.listdir(store / "tmp") == []
+    assert os.listdir(store / "images") == ["base:1"]
+    assert len(os.listdir(store / "layers")) == 1
+
+
+def test_a_stop_cancels_a_commit_and_a_start_waits_for_it(daemon, base_layout):
+    """A payload's sparse file makes a long commit with its sandbox frozen: a start is refused
+    meanwhile, a stop cancels the commit (the worker killed, nothing of it left) and stops the
+    unit at once."""
+    p = begin_slow_commit(daemon, base_layout)
+    r = daemon.ctl("start", "slow.unit")  # running already: nothing to do
+    t0 = time.monotonic()
+    daemon.ctl("stop", "slow.unit")
+    out, err = p.communicate(timeout=60)
+    assert p.returncode != 0 and "the commit was cancelled: slow.unit was stopped" in err, err
+    assert daemon.show("slow.unit")["ActiveState"] in ("inactive", "failed")
+    assert "Stopping: the commit of its rw layer is cancelled." in daemon.log("slow.unit")
+    assert time.monotonic() - t0 < 30  # not the stop timeout of a frozen payload (90 s)
+    assert_nothing_of_the_commit_left(daemon)
+    # stopped, its rw layer stays; a start while a commit of it runs is refused
+    p = subprocess.Popen([str(SANDBOXCTL), "commit", "slow.unit", "slow"],
+                         env=dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket)),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 10
     while ": commit " not in daemon.output.read_text():
         assert time.monotonic() < deadline
         time.sleep(0.01)
-    r = daemon.ctl("start", "rt.unit", check=False)
-    finished = p.poll() is not None
-    out, err = p.communicate(timeout=120)
-    assert p.returncode == 0, err
-    if not finished:  # raced only when the start came while the commit ran
-        assert r.returncode != 0 and "a commit of its rw layer is under way" in r.stderr
-    assert "image big:latest" in out
+    r = daemon.ctl("start", "slow.unit", check=False)
+    assert r.returncode != 0 and "a commit of its rw layer is under way" in r.stderr
+    p.kill()  # the client goes; the commit goes on and finishes
+    p.wait()
+    deadline = time.monotonic() + 120
+    while "image worker" not in daemon.output.read_text().split(": commit ")[-1]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+
+def test_sandboxd_stops_during_a_commit(daemon, base_layout, tmp_path):
+    """SIGTERM while a commit runs: the stop of every sandbox cancels it, and sandboxd exits."""
+    p = begin_slow_commit(daemon, base_layout)
+    daemon.proc.send_signal(signal.SIGTERM)
+    daemon.proc.wait(timeout=60)
+    p.communicate(timeout=30)
+    assert p.returncode != 0
+    assert_nothing_of_the_commit_left(daemon)
+    assert not (unified_dir("slow.unit")).exists()  # stopped, its group gone
+    daemon.start()
+    assert "0 units listed." in daemon.ctl("list").stdout  # nothing left running
+
+
+@pytest.mark.parametrize("started_daemon_config", ["[Images]\nImportMaxSize=64M\n"])
+def test_a_sparse_file_cannot_make_a_commit_fill_the_disk(tmp_path, base_layout,
+                                                         started_daemon_config):
+    from conftest import started_daemon
+    with started_daemon(tmp_path, config=started_daemon_config) as d:
+        import_into(d, "import-oci", f"{base_layout}:1", "base:1")
+        d.write_unit("sp.unit", "[Sandbox]\nImage=base:1\n[Service]\nExecStart=/bin/sh -c "
+                     "'truncate -s 8G /big; echo done; exec sleep 1000'\n")
+        d.ctl("start", "sp.unit")
+        wait_output(d, "sp.unit")
+        r = d.ctl("commit", "sp.unit", "sp", check=False)
+        assert r.returncode != 0
+        assert ("'big': 8589934592 bytes would take the layer past the limit of 67108864 "
+                "bytes") in r.stderr, r.stderr
+        assert not frozen("sp.unit") and d.show("sp.unit")["ActiveState"] == "active"
+        assert_nothing_of_the_commit_left(d)
+        d.ctl("stop", "sp.unit")
 
 
 def test_symlinks_in_the_rw_layer_are_kept_never_followed(daemon, base_layout, tmp_path):
@@ -269,9 +336,43 @@ def test_device_nodes_in_the_rw_layer_are_left_out(daemon, base_layout):
     assert (top / "data/sub/f").exists()
 
 
+def test_whiteout_names_and_user_overlay_xattrs_in_the_rw_layer(daemon, base_layout):
+    """A payload's file named .wh.etc would delete /etc from the committed image while diff
+    shows an added file: refused, naming it. A user.overlay.opaque xattr (the payload may set
+    user.* xattrs; the kernel ignores this one on our mounts) does not make a directory opaque
+    in the image."""
+    import_into(daemon, "import-oci", f"{base_layout}:1", "base:1")
+    daemon.write_unit("wh.unit", "[Sandbox]\nImage=base:1\n[Service]\nExecStart=/bin/sh -c "
+                      "'touch /.wh.etc; echo x > /srv/old/c; touch \"/srv/a\\\\x1b\"; "
+                      "echo done; exec sleep 1000'\n")
+    daemon.ctl("start", "wh.unit")
+    wait_output(daemon, "wh.unit")
+    diff = daemon.ctl("diff", "wh.unit").stdout.splitlines()
+    assert "A /.wh.etc" in diff
+    assert "A /srv/a\\\\x1b" in diff  # a backslash in a name is escaped too
+    r = daemon.ctl("commit", "wh.unit", "wh", check=False)
+    assert r.returncode != 0 and "'.wh.etc': a name OCI keeps for whiteouts" in r.stderr
+    assert not frozen("wh.unit")
+    daemon.ctl("stop", "wh.unit")
+    upper = daemon.state / "sandboxes/wh.unit/upper"
+    os.unlink(upper / ".wh.etc")
+    os.setxattr(upper / "srv/old", "user.overlay.opaque", b"y")
+    daemon.ctl("commit", "wh.unit", "wh")
+    rec = json.loads(daemon.ctl("image", "inspect", "wh").stdout)
+    top = daemon.state / "images/layers" / rec["layers"][-1][7:] / "diff"
+    assert "trusted.overlay.opaque" not in os.listxattr(top / "srv/old")
+    assert not any(x.startswith("user.overlay") for x in os.listxattr(top / "srv/old"))
+    assert (top / "srv/old/c").read_text() == "x\n"
+
+
 def test_a_user_namespaced_sandbox_commits_its_own_ids(daemon, base_layout):
     start_changer(daemon, base_layout, "us.unit", "Namespaces=pid mount uts ipc net user cgroup\n")
     upper = daemon.state / "sandboxes/us.unit/upper"
+    # the payload's root hands the root directory to another of its ids: the shift comes from
+    # the daemon, not from the tree's owners
+    pid = int(daemon.show("us.unit")["MainPID"])
+    subprocess.run(["nsenter", "-t", str(pid), "-m", "-p", "-U", "-r", "-w", "chown", "1000",
+                    "/"], check=True, capture_output=True, timeout=30)
     host_uid = os.stat(upper / "data/sub/f").st_uid
     assert host_uid >= 0x80000  # 33 inside, shifted on the host
     daemon.ctl("commit", "us.unit", "us")
@@ -311,3 +412,25 @@ def test_export_to_standard_output_and_not_to_a_terminal(daemon, base_layout, tm
     r = daemon.ctl("image", "export", "nosuch", keep, check=False)
     assert r.returncode != 0 and keep.read_text() == "precious"
     assert sorted(p.name for p in tmp_path.glob("keep.tar*")) == ["keep.tar"]
+
+
+def test_an_export_nobody_reads_holds_up_no_prune(daemon, base_layout, tmp_path):
+    import_into(daemon, "import-oci", f"{base_layout}:1", "base:1")
+    env = dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket))
+    p = subprocess.Popen([str(SANDBOXCTL), "image", "export", "base:1", "-"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # never read
+    deadline = time.monotonic() + 10
+    while ": export " not in daemon.output.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    time.sleep(0.5)  # the worker fills the pipe and blocks
+    assert p.poll() is None
+    r = daemon.ctl("image", "prune")
+    assert "freed 0" in r.stdout
+    p.kill()
+    p.communicate()
+    deadline = time.monotonic() + 10
+    while "image worker" not in daemon.output.read_text().split(": export ")[-1]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert os.listdir(daemon.state / "images/tmp") == []

@@ -77,6 +77,19 @@ static void test_invalid_utf8(void **state) {
     check("\xe2\xc3\xa9", 0, "\\xe2\xc3\xa9");
 }
 
+static void test_backslash(void **state) {
+    /* a name holding the four bytes \ x 1 b reads apart from an escaped ESC */
+    check("a\\x1b\x1b", ESCAPE_BACKSLASH, "a\\\\x1b\\x1b");
+    check("a\\b", 0, "a\\b");
+}
+
+static void test_bidi_controls(void **state) {
+    /* U+202E (right-to-left override) would show "exe.ftp" as "ptf.exe" */
+    check("e\xe2\x80\xae" "ftp.exe", 0, "e\\xe2\\x80\\xae" "ftp.exe");
+    check("\xe2\x81\xa6x\xe2\x81\xa9", 0, "\\xe2\\x81\\xa6x\\xe2\\x81\\xa9");
+    check("\xe2\x80\x94 dash, \xe2\x80\xa9", 0, "\xe2\x80\x94 dash, \xe2\x80\xa9");
+}
+
 static void test_only_n_bytes(void **state) {
     check_n("abc\033def", 3, 0, "abc");
     /* a character cut by n is not read past n */
@@ -86,6 +99,7 @@ static void test_only_n_bytes(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_printable_as_is), cmocka_unit_test(test_newline),
+        cmocka_unit_test(test_backslash),       cmocka_unit_test(test_bidi_controls),
         cmocka_unit_test(test_c0_controls),     cmocka_unit_test(test_del),
         cmocka_unit_test(test_c1_controls),     cmocka_unit_test(test_utf8_kept),
         cmocka_unit_test(test_invalid_utf8),    cmocka_unit_test(test_only_n_bytes),
