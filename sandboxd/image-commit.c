@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "time-util.h"
 #include "macro.h"
 #include "manager.h"
 #include "path-util.h"
@@ -21,10 +22,19 @@
 const char *const sandbox_init_layer_files[] = {"etc/hostname", "etc/hosts", "etc/resolv.conf",
                                                 NULL};
 
+/* How long a freeze may take (a task in an uninterruptible sleep holds it up), polled from the
+ * event loop so that nothing else waits meanwhile. */
+#define FREEZE_TIMEOUT_USEC (2 * USEC_PER_SEC)
+#define FREEZE_POLL_USEC (2 * USEC_PER_MSEC)
+
 typedef struct LayerJob {
     Manager *manager;
     char *unit;
     bool frozen, commit, cancelled;
+    char **args;                /* the worker's, once the sandbox is frozen */
+    char *ref;
+    sd_event_source *freezing;  /* polls until frozen; the worker has not started yet */
+    uint64_t freeze_deadline;
     ImageImportDone done;
     void *userdata;
 } LayerJob;
@@ -45,8 +55,49 @@ static void layer_job_done(void *userdata, int r, const char *text) {
                                           j->unit) < 0)
         why = NULL;
     j->done(j->userdata, r, why ?: text);
+    sd_event_source_disable_unref(j->freezing);
+    strv_free(j->args);
+    free(j->ref);
     free(j->unit);
     free(j);
+}
+
+static void run_worker(LayerJob *j, int out_fd) {
+    int r = image_worker_start(j->manager, (const char *const *) j->args, out_fd, layer_job_done,
+                               j);
+    if (r < 0) {
+        _cleanup_free_ char *why = NULL;
+        if (asprintf(&why, "running %s: %s", j->manager->config.image_worker, strerror(-r)) < 0)
+            why = NULL;
+        layer_job_done(j, r, why ?: ""); /* thaws; the caller's done is told */
+    }
+}
+
+static int on_freeze_tick(sd_event_source *src, uint64_t usec, void *userdata) {
+    LayerJob *j = userdata;
+    Sandbox *s = manager_find(j->manager, j->unit);
+    int r = s && s->cgroup ? cg_is_frozen(s->cgroup) : -ENOENT;
+    if (r > 0) {
+        j->freezing = sd_event_source_disable_unref(j->freezing);
+        sandbox_log_event(s, "Frozen while its rw layer is committed as %s.", j->ref);
+        run_worker(j, -EBADF);
+        return 0;
+    }
+    uint64_t now = now_usec(CLOCK_MONOTONIC);
+    if (r == 0 && now < j->freeze_deadline) {
+        r = sd_event_source_set_time(src, now + FREEZE_POLL_USEC);
+        if (r >= 0)
+            r = sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+        if (r >= 0)
+            return 0;
+    }
+    _cleanup_free_ char *why = NULL;
+    if (asprintf(&why, "freezing %s for the commit: %s", j->unit,
+                 r < 0 ? strerror(-r) : "its tasks did not all stop within 2 s (one may be in "
+                                        "an uninterruptible sleep); stop it first") < 0)
+        why = NULL;
+    layer_job_done(j, r < 0 ? r : -ETIMEDOUT, why ?: "");
+    return 0;
 }
 
 void sandbox_cancel_commit(Sandbox *s) {
@@ -54,7 +105,10 @@ void sandbox_cancel_commit(Sandbox *s) {
     if (!j)
         return;
     j->cancelled = true;
-    (void) image_worker_kill(s->manager, j);
+    if (j->freezing) /* no worker yet: done now */
+        layer_job_done(j, -ECANCELED, "");
+    else
+        (void) image_worker_kill(s->manager, j);
 }
 
 int sandbox_layer_job_start(Sandbox *s, bool commit, const char *ref, int out_fd,
@@ -118,40 +172,38 @@ int sandbox_layer_job_start(Sandbox *s, bool commit, const char *ref, int out_fd
         return -ENOMEM;
 
     LayerJob *j = calloc(1, sizeof *j);
-    if (!j || !(j->unit = strdup(s->name))) {
+    if (!j || !(j->unit = strdup(s->name)) || (ref && !(j->ref = strdup(ref)))) {
+        if (j)
+            free(j->unit);
         free(j);
         return -ENOMEM;
     }
     j->manager = m;
     j->done = done;
     j->userdata = userdata;
-    if (commit && s->state == SANDBOX_ACTIVE) {
-        if (!s->cgroup)
-            r = -ENOENT;
-        else
-            r = cg_freeze(s->cgroup, true);
-        if (r < 0) {
-            free(j->unit);
-            free(j);
-            return asprintf(ret_why, "freezing %s for the commit: %s%s", s->name, strerror(-r),
-                            r == -EOPNOTSUPP ? " (no cgroup2 hierarchy here): stop it first"
-                                             : "") < 0
-                       ? -ENOMEM
-                       : r;
-        }
-        j->frozen = true;
-    }
+    j->args = TAKE_PTR(args);
     if (commit) {
         j->commit = true;
         s->commit = j;
     }
-    r = image_worker_start(m, (const char *const *) args, commit ? -EBADF : out_fd,
-                           layer_job_done, j);
-    if (r < 0) {
-        layer_job_done(j, r, ""); /* thaws; the caller's done is told */
+    if (!commit || s->state != SANDBOX_ACTIVE) {
+        run_worker(j, commit ? -EBADF : out_fd);
         return 0;
     }
-    if (j->frozen)
-        sandbox_log_event(s, "Frozen while its rw layer is committed as %s.", ref);
+    /* running: frozen first, the worker started once every task has stopped */
+    r = s->cgroup ? cg_freeze(s->cgroup, true) : -ENOENT;
+    if (r >= 0) {
+        j->frozen = true;
+        j->freeze_deadline = now_usec(CLOCK_MONOTONIC) + FREEZE_TIMEOUT_USEC;
+        r = sd_event_add_time_relative(m->event, &j->freezing, CLOCK_MONOTONIC, 0, 0,
+                                       on_freeze_tick, j);
+    }
+    if (r < 0) {
+        _cleanup_free_ char *why = NULL;
+        if (asprintf(&why, "freezing %s for the commit: %s%s", s->name, strerror(-r),
+                     r == -EOPNOTSUPP ? " (no cgroup2 hierarchy here): stop it first" : "") < 0)
+            why = NULL;
+        layer_job_done(j, r, why ?: "");
+    }
     return 0;
 }

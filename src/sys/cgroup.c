@@ -995,37 +995,32 @@ int cg_kill(const Cgroup *cg, int sig) {
     return -EBUSY;
 }
 
-#define FREEZE_WAIT_USEC (2 * 1000 * 1000)
-#define FREEZE_POLL_USEC 1000
-
-int cg_freeze(const Cgroup *cg, bool freeze) {
+/* The group's file in its cgroup2 hierarchy (the only one on v2, the unified one of a hybrid
+ * host), where the freezer is (5.2+: in every group, controller or not). */
+static int v2_file(const Cgroup *cg, const char *file, char **ret) {
     Hier h[CG_HIERARCHIES_MAX];
     size_t n_h = group_hiers(cg, h);
-    for (size_t i = 0; i < n_h; i++) {
-        if (!h[i].v2)
-            continue;
-        /* cgroup2's freezer (5.2+) is in every group, controller or not: on v2 and in a
-         * hybrid host's unified hierarchy alike */
-        _cleanup_free_ char *p = hier_path(h[i].mount, cg->path, "cgroup.freeze");
-        _cleanup_free_ char *ev = hier_path(h[i].mount, cg->path, "cgroup.events");
-        if (!p || !ev)
-            return -ENOMEM;
-        int r = write_small(p, freeze ? "1" : "0");
-        if (r < 0 || !freeze)
-            return r;
-        /* frozen once every task has stopped; a task in an uninterruptible sleep delays it */
-        for (unsigned waited = 0; waited < FREEZE_WAIT_USEC; waited += FREEZE_POLL_USEC) {
-            uint64_t frozen = 0;
-            if ((r = read_keyed(ev, "frozen", &frozen)) < 0)
-                break;
-            if (frozen)
-                return 0;
-            usleep(FREEZE_POLL_USEC);
+    for (size_t i = 0; i < n_h; i++)
+        if (h[i].v2) {
+            *ret = hier_path(h[i].mount, cg->path, file);
+            return *ret ? 0 : -ENOMEM;
         }
-        (void) write_small(p, "0");
-        return r < 0 ? r : -ETIMEDOUT;
-    }
     return -EOPNOTSUPP;
+}
+
+int cg_freeze(const Cgroup *cg, bool freeze) {
+    _cleanup_free_ char *p = NULL;
+    int r = v2_file(cg, "cgroup.freeze", &p);
+    return r < 0 ? r : write_small(p, freeze ? "1" : "0");
+}
+
+int cg_is_frozen(const Cgroup *cg) {
+    _cleanup_free_ char *p = NULL;
+    uint64_t frozen = 0;
+    int r = v2_file(cg, "cgroup.events", &p);
+    if (r >= 0)
+        r = read_keyed(p, "frozen", &frozen);
+    return r < 0 ? r : frozen != 0;
 }
 
 int cg_is_empty(const Cgroup *cg) {

@@ -100,10 +100,12 @@ int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max);
 /* Sends sig to every process in the cgroup and the groups below it (for SIGKILL, cgroup.kill of
  * the group on a v2 hierarchy: the unified one of a hybrid host too). */
 int cg_kill(const Cgroup *cg, int sig);
-/* Freezes (and waits, at most 2 s, until every task has stopped) or thaws the group and the
- * groups below it, through its cgroup2 hierarchy. -EOPNOTSUPP without one (pure v1: we make
- * no group in a v1 freezer hierarchy), -ETIMEDOUT (thawed again) when it did not freeze. */
+/* Freezes or thaws the group and the groups below it, through its cgroup2 hierarchy;
+ * -EOPNOTSUPP without one (pure v1: we make no group in a v1 freezer hierarchy). Frozen once
+ * every task has stopped (a task in an uninterruptible sleep delays it): cg_is_frozen() says
+ * when, 1 or 0. */
 int cg_freeze(const Cgroup *cg, bool freeze);
+int cg_is_frozen(const Cgroup *cg);
 /* 1 when no process is left (below it either), 0 when some are, negative errno on error. */
 int cg_is_empty(const Cgroup *cg);
 /* rmdir in every hierarchy, of the groups a payload made below it too; -EBUSY while processes

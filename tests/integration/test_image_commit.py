@@ -234,11 +234,12 @@ def test_a_stop_cancels_a_commit_and_a_start_waits_for_it(daemon, base_layout):
     assert time.monotonic() - t0 < 30  # not the stop timeout of a frozen payload (90 s)
     assert_nothing_of_the_commit_left(daemon)
     # stopped, its rw layer stays; a start while a commit of it runs is refused
+    commits = daemon.output.read_text().count(": commit ")
     p = subprocess.Popen([str(SANDBOXCTL), "commit", "slow.unit", "slow"],
                          env=dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket)),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 10
-    while ": commit " not in daemon.output.read_text():
+    while daemon.output.read_text().count(": commit ") == commits:
         assert time.monotonic() < deadline
         time.sleep(0.01)
     r = daemon.ctl("start", "slow.unit", check=False)
