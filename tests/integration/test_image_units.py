@@ -405,3 +405,21 @@ def test_import_shows_progress_on_a_terminal_only(daemon, app_layout, tmp_path):
     # not a terminal: no progress, the same result
     r = daemon.ctl("image", "import", f"{app_layout}:app", "prog2")
     assert "Importing" not in r.stderr and r.stdout.splitlines()[-1] == "image prog2:latest"
+
+
+@pytest.mark.parametrize("compress", [["gzip", "-n"], ["zstd", "-q"], ["xz"], None])
+def test_rootfs_tarballs_of_each_compression_import_and_run(daemon, tmp_path, compress):
+    root = tmp_path / "root"
+    make_busybox_layer(root)
+    (root / "etc/motd").write_text(f"packed with {compress[0] if compress else 'none'}\n")
+    tar = tmp_path / "root.tar"
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tar), "."], check=True)
+    if compress:
+        subprocess.run([*compress, str(tar)], check=True)
+        tar = next(p for p in tmp_path.iterdir() if p.name.startswith("root.tar."))
+    daemon.ctl("image", "import", tar, "packed")
+    daemon.write_unit("packed.unit", "[Sandbox]\nImage=packed\n[Service]\n"
+                      "ExecStart=/bin/sh -c 'cat /etc/motd; exec sleep 1000'\n")
+    daemon.ctl("start", "packed.unit")
+    assert wait_output(daemon, "packed.unit") == [(root / "etc/motd").read_text().strip()]
+    daemon.ctl("stop", "packed.unit")
