@@ -60,6 +60,7 @@ class Sandboxd:
              "--config", str(self.work / "sandboxd.conf"), "--socket", str(self.sock),
              "--state-dir", str(self.work / "state"), "--runtime-dir", str(self.work / "run"),
              "--log-dir", str(self.work / "log"), "--unit-path", str(self.units),
+             "--enabled-dir", str(self.work / "enabled"),
              "--slice", SLICE, "--init", str(BUILD / "src" / "init" / "sandboxd-init"),
              "--image-worker", str(BUILD / "src" / "image" / "sandboxd-image")],
             stdout=self.log, stderr=subprocess.STDOUT)

@@ -493,6 +493,98 @@ static int method_export_image(sd_bus_message *msg, void *userdata, sd_bus_error
     return 1;
 }
 
+/* EnableUnits(units): links each (name or absolute path) into the enabled directory once its
+ * file loads without errors; all or nothing is checked first. Answers the links made. */
+static int method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_strv_free_ char **units = NULL;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read_strv(msg, &units)) < 0)
+        return r;
+    /* every file checked before any link is made */
+    STRV_FOREACH(u, units) {
+        _cleanup_(unit_config_freep) UnitConfig *c = NULL;
+        char **errors = NULL;
+        if ((r = manager_load_config(m, *u, &c, &errors)) < 0)
+            return load_error(error, *u, r, errors);
+    }
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(ss)");
+    STRV_FOREACH(u, units) {
+        _cleanup_free_ char *link = NULL, *target = NULL;
+        char **errors = NULL;
+        if (r < 0)
+            break;
+        r = manager_enable_unit(m, *u, &link, &target, &errors);
+        if (r < 0 && (errors || r == -ENOENT || r == -EINVAL))
+            return load_error(error, *u, r, errors);
+        if (r < 0)
+            return sd_bus_error_set_errnof(error, -r, "enabling %s: %s", *u, strerror(-r));
+        /* known from now on: list and show it (a running one keeps its configuration) */
+        Sandbox *s;
+        char **load_errors = NULL;
+        if (manager_load_unit(m, target ?: *u, &s, &load_errors) < 0)
+            strv_free(load_errors);
+        if (link) {
+            _cleanup_free_ char *shown = utf8_escape_invalid(target);
+            log_info("Enabled %s: %s -> %s.", *u, link, target);
+            r = shown ? sd_bus_message_append(reply, "(ss)", link, shown) : -ENOMEM;
+        }
+    }
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+/* DisableUnits(names): removes their links; answers the links removed. */
+static int method_disable(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_strv_free_ char **units = NULL, **removed = NULL;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read_strv(msg, &units)) < 0)
+        return r;
+    STRV_FOREACH(u, units) {
+        _cleanup_free_ char *link = NULL;
+        r = manager_disable_unit(m, *u, &link);
+        if (r == -EINVAL)
+            return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                     "'%s' is not a valid unit name", *u);
+        if (r < 0)
+            return sd_bus_error_set_errnof(error, -r, "disabling %s: %s", *u,
+                                           r == -EBADF ? "its entry in the enabled directory "
+                                                         "is not a link; remove it by hand"
+                                                       : strerror(-r));
+        if (link) {
+            log_info("Disabled %s: removed %s.", *u, link);
+            if ((r = strv_consume(&removed, TAKE_PTR(link))) < 0)
+                return r;
+        }
+    }
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_append_strv(reply, removed);
+    return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+static int method_is_enabled(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    const char *name;
+    _cleanup_free_ char *full = NULL;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read(msg, "s", &name)) < 0)
+        return r;
+    if (!(full = manager_complete_name(name)))
+        return -ENOMEM;
+    if (!unit_name_is_valid(full))
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "'%s' is not a valid unit name", name);
+    return sd_bus_reply_method_return(msg, "s", manager_unit_is_enabled(userdata, full)
+                                                    ? "enabled"
+                                                    : "disabled");
+}
+
 static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -530,7 +622,7 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         return r;
     r = sd_bus_message_new_method_return(msg, &reply);
     if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(ssssus)");
+        r = sd_bus_message_open_container(reply, 'a', "(ssssuss)");
     for (size_t i = 0; r >= 0 && i < m->n_sandboxes; i++) {
         Sandbox *s = m->sandboxes[i];
         char a4[INET6_ADDRSTRLEN];
@@ -538,11 +630,12 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
             s->config && s->config->description ? s->config->description : "");
         if (!desc)
             return -ENOMEM;
-        r = sd_bus_message_append(reply, "(ssssus)", s->name,
+        r = sd_bus_message_append(reply, "(ssssuss)", s->name,
                                   sandbox_active_state_to_string(s->state), sandbox_sub_state(s),
                                   desc, (uint32_t) s->main_pid,
                                   s->net.has4 ? in_addr_to_string(AF_INET, &s->net.addr4, a4)
-                                              : "");
+                                              : "",
+                                  manager_unit_is_enabled(m, s->name) ? "enabled" : "disabled");
     }
     if (r >= 0)
         r = sd_bus_message_close_container(reply);
@@ -625,6 +718,8 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     r = r ?: append_kv(reply, "Description", "%s", c->description ? c->description : "");
     r = r ?: append_kv(reply, "FragmentPath", "%s", c->path);
     r = r ?: append_kv(reply, "ActiveState", "%s", sandbox_active_state_to_string(s->state));
+    r = r ?: append_kv(reply, "UnitFileState", "%s",
+                       manager_unit_is_enabled(s->manager, s->name) ? "enabled" : "disabled");
     r = r ?: append_kv(reply, "SubState", "%s", sandbox_sub_state(s));
     r = r ?: append_kv(reply, "Result", "%s", sandbox_result_to_string(s->result));
     r = r ?: append_kv(reply, "StateChangeTimestamp", "%" PRIu64, s->state_change_usec);
@@ -762,12 +857,18 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("ResetFailedUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT,
                             method_reset_failed, 0),
     SD_BUS_METHOD_WITH_ARGS("CleanUnit", SD_BUS_ARGS("s", id), SD_BUS_NO_RESULT, method_clean, 0),
-    SD_BUS_METHOD_WITH_ARGS("ListUnits", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssus)", units),
+    SD_BUS_METHOD_WITH_ARGS("ListUnits", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(ssssuss)", units),
                             method_list, 0),
     SD_BUS_METHOD_WITH_ARGS("GetUnitProperties", SD_BUS_ARGS("s", id),
                             SD_BUS_RESULT("a(ss)", properties), method_properties, 0),
     SD_BUS_METHOD_WITH_ARGS("GetUnitLog", SD_BUS_ARGS("s", id, "u", lines),
                             SD_BUS_RESULT("ay", text), method_log, 0),
+    SD_BUS_METHOD_WITH_ARGS("EnableUnits", SD_BUS_ARGS("as", units),
+                            SD_BUS_RESULT("a(ss)", changes), method_enable, 0),
+    SD_BUS_METHOD_WITH_ARGS("DisableUnits", SD_BUS_ARGS("as", units),
+                            SD_BUS_RESULT("as", removed), method_disable, 0),
+    SD_BUS_METHOD_WITH_ARGS("GetUnitFileState", SD_BUS_ARGS("s", unit),
+                            SD_BUS_RESULT("s", state), method_is_enabled, 0),
     SD_BUS_METHOD_WITH_ARGS("ImportImage", SD_BUS_ARGS("s", source, "s", ref),
                             SD_BUS_RESULT("s", output), method_import, 0),
     SD_BUS_METHOD_WITH_ARGS("ImportImageWithProgress",

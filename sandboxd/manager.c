@@ -157,6 +157,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         .init_path = strdup(c->init_path),
         .image_store = strdup(c->image_store),
         .image_worker = strdup(c->image_worker),
+        .enabled_dir = strdup(c->enabled_dir),
         .cgroup_root = c->cgroup_root ? strdup(c->cgroup_root) : NULL,
         .keep_running = c->keep_running,
         .daemon = c->daemon,
@@ -164,7 +165,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
     m->config.daemon.bridge = strdup(c->daemon.bridge ? c->daemon.bridge : NETWORK_BRIDGE_DEFAULT);
     if (!m->config.socket_path || !m->config.state_dir || !m->config.runtime_dir ||
         !m->config.log_dir || !m->config.unit_path || !m->config.slice || !m->config.init_path ||
-        !m->config.image_store || !m->config.image_worker ||
+        !m->config.image_store || !m->config.image_worker || !m->config.enabled_dir ||
         !m->config.daemon.bridge ||
         (c->cgroup_root && !m->config.cgroup_root)) {
         manager_free(m);
@@ -215,6 +216,7 @@ Manager *manager_free(Manager *m) {
     free(m->config.init_path);
     free(m->config.image_store);
     free(m->config.image_worker);
+    free(m->config.enabled_dir);
     daemon_config_done(&m->config.daemon);
     strv_free(m->image_gc_added);
     free(m);
@@ -398,7 +400,7 @@ Sandbox *manager_find(Manager *m, const char *name) {
 }
 
 /* "web" means "web.unit", as systemctl completes ".service". */
-static char *complete_name(const char *arg) {
+char *manager_complete_name(const char *arg) {
     char *r;
     if (asprintf(&r, "%s%s", arg, strchr(arg, '.') ? "" : ".unit") < 0)
         return NULL;
@@ -415,7 +417,7 @@ static int find_unit_file(Manager *m, const char *arg, char **ret) {
         *ret = p;
         return 0;
     }
-    _cleanup_free_ char *name = complete_name(arg);
+    _cleanup_free_ char *name = manager_complete_name(arg);
     if (!name)
         return -ENOMEM;
     if (!unit_name_is_valid(name))
@@ -442,7 +444,7 @@ static int find_unit_file(Manager *m, const char *arg, char **ret) {
 }
 
 /* Finds the unit file for a name or path and parses it; nothing changes in the manager. */
-static int load_config(Manager *m, const char *arg, UnitConfig **ret, char ***ret_errors) {
+int manager_load_config(Manager *m, const char *arg, UnitConfig **ret, char ***ret_errors) {
     _cleanup_free_ char *path = NULL;
     *ret_errors = NULL;
     int r = find_unit_file(m, arg, &path);
@@ -463,7 +465,7 @@ static int load_config(Manager *m, const char *arg, UnitConfig **ret, char ***re
 
 int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_errors) {
     UnitConfig *c = NULL;
-    int r = load_config(m, arg, &c, ret_errors);
+    int r = manager_load_config(m, arg, &c, ret_errors);
     if (r < 0)
         return r;
     Sandbox *s = manager_find(m, c->name);
@@ -489,7 +491,7 @@ int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_er
 
 int manager_restart_unit(Manager *m, const char *arg, sd_bus_message *reply, char ***ret_errors) {
     _cleanup_(unit_config_freep) UnitConfig *c = NULL;
-    int r = load_config(m, arg, &c, ret_errors);
+    int r = manager_load_config(m, arg, &c, ret_errors);
     if (r < 0)
         return r;
     Sandbox *s = manager_find(m, c->name);

@@ -20,6 +20,7 @@ typedef struct ManagerConfig {
     char *init_path;   /* sandboxd-init */
     char *image_store; /* the image store (default STATE_DIR/images) */
     char *image_worker; /* sandboxd-image, which imports into it */
+    char *enabled_dir;  /* /etc/sandboxd/enabled: links to the unit files started at start-up */
     bool keep_running; /* on SIGTERM leave sandboxes running for the next sandboxd */
     DaemonConfig daemon; /* sandboxd.conf, with the command line's overrides */
 } ManagerConfig;
@@ -46,6 +47,7 @@ typedef struct Manager {
     ImageImport *imports;             /* running import workers (sandboxd/image-import.c) */
     bool image_gc_running, image_gc_again; /* StoreMaxSize= (sandboxd/image-gc.c) */
     char **image_gc_added;            /* images added while a gc ran: the next one keeps them */
+    unsigned boot_total, boot_done, boot_failed; /* the start of the enabled units */
 } Manager;
 
 int manager_new(const ManagerConfig *c, Manager **ret);
@@ -54,6 +56,25 @@ int manager_startup(Manager *m);
 int manager_run(Manager *m);
 
 Sandbox *manager_find(Manager *m, const char *name);
+
+/* "web" -> "web.unit" (a name with a '.' stays as it is); NULL on OOM. */
+char *manager_complete_name(const char *arg);
+/* Reads and checks the unit file arg names (a name of the unit path or an absolute path),
+ * without loading it into the manager. */
+int manager_load_config(Manager *m, const char *arg, UnitConfig **ret, char ***ret_errors);
+
+/* Enabled units (sandboxd/enable.c): a link ENABLED_DIR/NAME.unit to the unit file, made for
+ * a unit that loads without errors (*ret_errors as manager_load_unit()); *ret_link and
+ * *ret_target (free()) say what was linked, NULL when it was already. */
+int manager_enable_unit(Manager *m, const char *arg, char **ret_link, char **ret_target,
+                        char ***ret_errors);
+/* Removes the link of name ("web" or "web.unit"); *ret_link the removed link, NULL if there
+ * was none. */
+int manager_disable_unit(Manager *m, const char *name, char **ret_link);
+bool manager_unit_is_enabled(Manager *m, const char *name);
+/* At start-up, after re-adoption: starts every enabled unit that is not running, all at once,
+ * with STATUS= telling the progress. */
+void manager_start_enabled(Manager *m);
 /* Resolves a name or a path to a unit file and (re)loads it, creating the Sandbox the first
  * time. On a bad file returns -EINVAL with *ret_errors set. */
 int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_errors);

@@ -61,6 +61,8 @@ static void help(void) {
            "                      first /16 of 10.88-10.99 the host does not route)\n"
            "  --ipv6-subnet P     their IPv6 subnet, or none (IPv6Subnet=, default a ULA /64\n"
            "                      derived from the machine id)\n"
+           "  --enabled-dir DIR   the enabled units, started at start-up (links to unit files,\n"
+           "                      made by sandboxctl enable; default /etc/sandboxd/enabled)\n"
            "  --keep-running      on SIGTERM, leave sandboxes running for the next sandboxd\n"
            "                      (it adopts them); by default they are stopped first\n"
            "  --debug             verbose logging\n"
@@ -70,7 +72,8 @@ static void help(void) {
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_STATE, ARG_RUNTIME, ARG_LOG, ARG_UNIT_PATH, ARG_SLICE,
            ARG_CGROUP_ROOT, ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING, ARG_CONFIG,
-           ARG_BRIDGE, ARG_SUBNET, ARG_IPV6_SUBNET, ARG_IMAGE_STORE, ARG_IMAGE_WORKER };
+           ARG_BRIDGE, ARG_SUBNET, ARG_IPV6_SUBNET, ARG_IMAGE_STORE, ARG_IMAGE_WORKER,
+           ARG_ENABLED_DIR };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},
         {"socket", required_argument, NULL, ARG_SOCKET},
@@ -83,6 +86,7 @@ int main(int argc, char *argv[]) {
         {"init", required_argument, NULL, ARG_INIT},
         {"image-store", required_argument, NULL, ARG_IMAGE_STORE},
         {"image-worker", required_argument, NULL, ARG_IMAGE_WORKER},
+        {"enabled-dir", required_argument, NULL, ARG_ENABLED_DIR},
         {"debug", no_argument, NULL, ARG_DEBUG},
         {"keep-running", no_argument, NULL, ARG_KEEP_RUNNING},
         {"config", required_argument, NULL, ARG_CONFIG},
@@ -101,6 +105,7 @@ int main(int argc, char *argv[]) {
         .slice = (char *) "sandbox.slice",
         .init_path = (char *) SANDBOXD_INIT_PATH,
         .image_worker = (char *) SANDBOXD_IMAGE_WORKER_PATH,
+        .enabled_dir = (char *) "/etc/sandboxd/enabled",
     };
     const char *config_path = NULL, *bridge = NULL, *subnet = NULL, *ipv6_subnet = NULL;
     int opt;
@@ -122,6 +127,7 @@ int main(int argc, char *argv[]) {
         case ARG_INIT: c.init_path = optarg; break;
         case ARG_IMAGE_STORE: c.image_store = optarg; break;
         case ARG_IMAGE_WORKER: c.image_worker = optarg; break;
+        case ARG_ENABLED_DIR: c.enabled_dir = optarg; break;
         case ARG_DEBUG: log_set_max_level(LOG_DEBUG); break;
         case ARG_KEEP_RUNNING: c.keep_running = true; break;
         case ARG_CONFIG: config_path = optarg; break;
@@ -218,7 +224,8 @@ int main(int argc, char *argv[]) {
     r = manager_startup(m);
     if (r >= 0) {
         log_info("Listening on %s.", c.socket_path);
-        (void) sd_notify(0, "READY=1\nSTATUS=Processing requests...");
+        (void) sd_notify(0, "READY=1");
+        manager_start_enabled(m); /* STATUS= tells its progress, then that requests are served */
         r = manager_run(m);
         (void) sd_notify(0, "STOPPING=1");
         if (r < 0)

@@ -43,6 +43,7 @@ static unsigned arg_lines = 10;
 static uint64_t arg_timeout = 0; /* 0: the defaults above */
 static bool arg_raw = false;
 static bool arg_force = false;
+static bool arg_now = false; /* enable --now, disable --now */
 static const char *arg_config = NULL; /* sandboxd.conf, for verify */
 #define IMAGE_STORE_DEFAULT "/var/lib/sandboxd/images"
 static const char *arg_image_store = IMAGE_STORE_DEFAULT; /* for verify's Image= */
@@ -212,12 +213,13 @@ static int connect_bus(sd_bus **ret) {
     return 0;
 }
 
+static int call_message(sd_bus *bus, sd_bus_message *m, const char *method, int r,
+                        sd_bus_message **reply);
+
 /* Calls a method; on a bus error prints it and returns the exit code to use (> 0). */
 static int call(sd_bus *bus, const char *method, sd_bus_message **reply, const char *types,
                 ...) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
-    _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-    uint64_t timeout = arg_timeout ?: is_job(method) ? USEC_INFINITY : QUERY_TIMEOUT_USEC;
     va_list ap;
     int r = sd_bus_message_new_method_call(bus, &m, NULL, SANDBOXD_OBJECT_PATH,
                                            SANDBOXD_MANAGER_IFACE, method);
@@ -226,6 +228,24 @@ static int call(sd_bus *bus, const char *method, sd_bus_message **reply, const c
         r = sd_bus_message_appendv(m, types, ap);
         va_end(ap);
     }
+    return call_message(bus, m, method, r, reply);
+}
+
+/* The same with one argument, a list of strings (as). */
+static int call_strv(sd_bus *bus, const char *method, sd_bus_message **reply, char **l) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+    int r = sd_bus_message_new_method_call(bus, &m, NULL, SANDBOXD_OBJECT_PATH,
+                                           SANDBOXD_MANAGER_IFACE, method);
+    if (r >= 0)
+        r = sd_bus_message_append_strv(m, l);
+    return call_message(bus, m, method, r, reply);
+}
+
+/* Sends m (r: how building it went). */
+static int call_message(sd_bus *bus, sd_bus_message *m, const char *method, int r,
+                        sd_bus_message **reply) {
+    _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+    uint64_t timeout = arg_timeout ?: is_job(method) ? USEC_INFINITY : QUERY_TIMEOUT_USEC;
     if (r >= 0)
         r = sd_bus_call(bus, m, timeout, &error, reply);
     if (r >= 0)
@@ -308,6 +328,67 @@ static int verb_restart(sd_bus *bus, char **args) {
     return start_units(bus, args, "RestartUnit");
 }
 
+/* enable [--now] UNIT...: names or paths (a path is linked as it is, as systemctl link does) */
+static int verb_enable(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_strv_free_ char **units = NULL;
+    STRV_FOREACH(a, args) {
+        char *u = unit_arg(*a);
+        if (!u || strv_consume(&units, u) < 0)
+            return EXIT_FAILURE;
+    }
+    int r = call_strv(bus, "EnableUnits", &reply, units);
+    if (r)
+        return r;
+    if (sd_bus_message_enter_container(reply, 'a', "(ss)") < 0)
+        return EXIT_FAILURE;
+    const char *link, *target;
+    while (sd_bus_message_read(reply, "(ss)", &link, &target) > 0) {
+        _cleanup_free_ char *l = line_shown(link), *t = line_shown(target);
+        printf("Created symlink %s -> %s.\n", l ?: "?", t ?: "?");
+    }
+    return arg_now ? start_units(bus, args, "StartUnit") : 0;
+}
+
+/* disable [--now] UNIT... */
+static int verb_disable(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    _cleanup_strv_free_ char **removed = NULL;
+    int r = call_strv(bus, "DisableUnits", &reply, args);
+    if (r)
+        return r;
+    if (sd_bus_message_read_strv(reply, &removed) < 0)
+        return EXIT_FAILURE;
+    STRV_FOREACH(l, removed) {
+        _cleanup_free_ char *shown = line_shown(*l);
+        printf("Removed %s.\n", shown ?: "?");
+    }
+    if (!arg_now)
+        return 0;
+    int ret = 0;
+    STRV_FOREACH(a, args) /* a unit never loaded has nothing to stop */
+        if ((r = call(bus, "StopUnit", NULL, "s", *a)) && r != EXIT_NO_SUCH_UNIT)
+            ret = r;
+    return ret;
+}
+
+/* is-enabled UNIT...: exit 0 when every one is enabled */
+static int verb_is_enabled(sd_bus *bus, char **args) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *state;
+        int r = call(bus, "GetUnitFileState", &reply, "s", *a);
+        if (r || sd_bus_message_read(reply, "s", &state) < 0)
+            return r ?: EXIT_FAILURE;
+        puts(state);
+        if (!streq(state, "enabled"))
+            ret = EXIT_FAILURE;
+    }
+    return ret;
+}
+
 static int verb_simple(sd_bus *bus, char **args, const char *method) {
     int ret = 0;
     STRV_FOREACH(a, args) {
@@ -323,16 +404,17 @@ static int verb_list(sd_bus *bus, char **args) {
     int r = call(bus, "ListUnits", &reply, NULL);
     if (r)
         return r;
-    r = sd_bus_message_enter_container(reply, 'a', "(ssssus)");
+    r = sd_bus_message_enter_container(reply, 'a', "(ssssuss)");
     if (r < 0)
         return EXIT_FAILURE;
-    printf("%-24s %-12s %-14s %-8s %-15s %s\n", "UNIT", "ACTIVE", "SUB", "PID", "ADDRESS",
-           "DESCRIPTION");
+    printf("%-24s %-12s %-14s %-9s %-8s %-15s %s\n", "UNIT", "ACTIVE", "SUB", "ENABLED", "PID",
+           "ADDRESS", "DESCRIPTION");
     unsigned n = 0;
     for (;;) {
-        const char *id, *active, *sub, *desc, *addr;
+        const char *id, *active, *sub, *desc, *addr, *enabled;
         uint32_t pid;
-        r = sd_bus_message_read(reply, "(ssssus)", &id, &active, &sub, &desc, &pid, &addr);
+        r = sd_bus_message_read(reply, "(ssssuss)", &id, &active, &sub, &desc, &pid, &addr,
+                                &enabled);
         if (r <= 0)
             break;
         char pidbuf[16] = "-";
@@ -344,8 +426,8 @@ static int verb_list(sd_bus *bus, char **args) {
             r = -ENOMEM;
             break;
         }
-        printf("%-24s %-12s %-14s %-8s %-15s %s\n", id_s, active_s, sub_s, pidbuf,
-               *addr ? addr : "-", desc_s);
+        printf("%-24s %-12s %-14s %-9s %-8s %-15s %s\n", id_s, active_s, sub_s, enabled,
+               pidbuf, *addr ? addr : "-", desc_s);
         n++;
     }
     printf("\n%u unit%s listed.\n", n, n == 1 ? "" : "s");
@@ -788,12 +870,17 @@ static void help(void) {
            "                        refuses the restart and leaves the unit running\n"
            "  status UNIT...        show state, limits, usage and the last log lines\n"
            "  show UNIT...          show properties as Key=Value\n"
-           "  list                  list loaded units\n"
+           "  list                  list loaded units (ENABLED: started at sandboxd's start)\n"
            "  logs UNIT             show the unit's log (payload output and sandboxd events)\n"
            "  verify FILE...        check unit files offline, printing every error; static\n"
            "                        addresses against the subnets of sandboxd.conf\n"
            "  clean UNIT...         remove a stopped unit's rw layer and runtime state\n"
            "  reset-failed UNIT...  clear the failed state and the start limit\n"
+           "  enable [--now] UNIT...  start units when sandboxd starts (a link in its enabled\n"
+           "                        directory to the unit file; a path outside the unit path\n"
+           "                        is linked as it is); --now: start them too\n"
+           "  disable [--now] UNIT...  no more; --now: stop them too\n"
+           "  is-enabled UNIT...    print enabled or disabled; exit 0 if all are enabled\n"
            "  image import SOURCE NAME[:TAG]\n"
            "                        import an image: an OCI layout directory (DIR or\n"
            "                        DIR:REF), an OCI or docker archive (FILE or FILE:REF),\n"
@@ -817,6 +904,7 @@ static void help(void) {
            "      --value           with show: print values only\n"
            "  -n, --lines=N         with status and logs: how many log lines (0: all)\n"
            "      --force           with image remove: even if unit files name the image\n"
+           "      --now             with enable and disable: start or stop the units too\n"
            "      --raw             print logs and unit text as they are; by default control\n"
            "                        characters (ESC, CR...) and invalid UTF-8 are escaped\n"
            "                        (\\x1b, \\r, \\xff), in show's values only on a terminal\n"
@@ -834,7 +922,7 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG,
-           ARG_FORCE, ARG_IMAGE_STORE };
+           ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
@@ -844,6 +932,7 @@ int main(int argc, char *argv[]) {
         {"force", no_argument, NULL, ARG_FORCE},
         {"config", required_argument, NULL, ARG_CONFIG},
         {"image-store", required_argument, NULL, ARG_IMAGE_STORE},
+        {"now", no_argument, NULL, ARG_NOW},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
@@ -875,6 +964,9 @@ int main(int argc, char *argv[]) {
             break;
         case ARG_FORCE:
             arg_force = true;
+            break;
+        case ARG_NOW:
+            arg_now = true;
             break;
         case ARG_RAW:
             arg_raw = true;
@@ -914,7 +1006,8 @@ int main(int argc, char *argv[]) {
         {"status", 1, SIZE_MAX},  {"show", 1, SIZE_MAX},  {"list", 0, 0},
         {"logs", 1, 1},           {"verify", 1, SIZE_MAX}, {"clean", 1, SIZE_MAX},
         {"reset-failed", 1, SIZE_MAX}, {"image", 1, 3}, {"commit", 2, 2},
-        {"diff", 1, 1},
+        {"diff", 1, 1},           {"enable", 1, SIZE_MAX}, {"disable", 1, SIZE_MAX},
+        {"is-enabled", 1, SIZE_MAX},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -954,6 +1047,12 @@ int main(int argc, char *argv[]) {
         return verb_image(bus, args);
     if (streq(verb, "commit"))
         return verb_commit(bus, args);
+    if (streq(verb, "enable"))
+        return verb_enable(bus, args);
+    if (streq(verb, "disable"))
+        return verb_disable(bus, args);
+    if (streq(verb, "is-enabled"))
+        return verb_is_enabled(bus, args);
     if (streq(verb, "diff"))
         return verb_diff(bus, args);
     return verb_simple(bus, args, "ResetFailedUnit");

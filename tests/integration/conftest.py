@@ -109,6 +109,7 @@ class Daemon:
         self.state = tmp / "state"
         self.runtime = tmp / "run"
         self.logs = tmp / "log"
+        self.enabled = tmp / "enabled"  # never the host's /etc/sandboxd/enabled
         self.proc = None
         self.output = tmp / "sandboxd.out"
         self.config = None
@@ -139,7 +140,7 @@ class Daemon:
             [str(SANDBOXD), "--socket", str(self.socket), "--state-dir", str(self.state),
              "--runtime-dir", str(self.runtime), "--log-dir", str(self.logs),
              "--unit-path", str(self.units), "--init", str(INIT), "--slice", SLICE,
-             "--image-worker", str(IMAGE_WORKER),
+             "--image-worker", str(IMAGE_WORKER), "--enabled-dir", str(self.enabled),
              *args] +
             (["--keep-running"] if keep_running else []),
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,

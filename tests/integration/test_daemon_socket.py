@@ -18,7 +18,8 @@ def test_socket_file_appears_only_when_it_accepts(tmp_path):
         proc = subprocess.Popen(
             [str(SANDBOXD), "--socket", str(sock), "--state-dir", str(t / "state"),
              "--runtime-dir", str(t / "run"), "--log-dir", str(t / "log"),
-             "--unit-path", str(t / "units"), "--init", str(INIT), "--slice", SLICE],
+             "--unit-path", str(t / "units"), "--init", str(INIT), "--slice", SLICE,
+             "--enabled-dir", str(t / "enabled")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 10
