@@ -521,7 +521,10 @@ static int method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if (r < 0 && (errors || r == -ENOENT || r == -EINVAL))
             return load_error(error, *u, r, errors);
         if (r < 0)
-            return sd_bus_error_set_errnof(error, -r, "enabling %s: %s", *u, strerror(-r));
+            return sd_bus_error_set_errnof(error, -r, "enabling %s: %s", *u,
+                                           r == -EBADF ? "its entry in the enabled directory "
+                                                         "is not a link; remove it by hand"
+                                                       : strerror(-r));
         /* known from now on: list and show it (a running one keeps its configuration) */
         Sandbox *s;
         char **load_errors = NULL;

@@ -51,6 +51,9 @@ int manager_enable_unit(Manager *m, const char *arg, char **ret_link, char **ret
         return r;
     if ((r = link_path(m, c->name, &link)) < 0)
         return r;
+    struct stat st;
+    if (lstat(link, &st) == 0 && !S_ISLNK(st.st_mode))
+        return -EBADF; /* someone's file, not our link: not ours to replace */
     if ((old = read_link(link)) && streq(old, c->path))
         return 0; /* enabled already */
     if ((r = mkdir_p(m->config.enabled_dir, 0755)) < 0)

@@ -105,6 +105,11 @@ def test_broken_links_in_the_enabled_directory_are_skipped(daemon, layers, tmp_p
     os.symlink(secret, daemon.enabled / "evil.unit")  # not a unit file, wrong name
     os.symlink(daemon.units / "fine.unit", daemon.enabled / "alias.unit")  # another's name
     (daemon.enabled / "plain.unit").write_text(sleeper(layers))  # not a link
+    daemon.write_unit("plain.unit", sleeper(layers))
+    for verb in ("enable", "disable"):  # neither replaces nor removes someone's file
+        r = daemon.ctl(verb, "plain", check=False)
+        assert r.returncode != 0 and "is not a link; remove it by hand" in r.stderr, r.stderr
+        assert (daemon.enabled / "plain.unit").read_text() == sleeper(layers)
     daemon.stop()
     daemon.start()
     wait_active(daemon, "fine.unit")
@@ -127,8 +132,15 @@ def test_only_root_enables(daemon, layers):
     import subprocess
     from conftest import SANDBOXCTL
     daemon.write_unit("web.unit", sleeper(layers))
-    public = f"/tmp/sandboxd-test-{os.getpid()}.sock"  # a path a user can reach
-    os.link(daemon.socket, public)
+    public = str(daemon.socket)
+    # the directories above the socket made passable for others (pytest's are 0700), and
+    # put back afterwards
+    changed = []
+    for d in daemon.socket.parents:
+        m = os.stat(d).st_mode & 0o7777
+        if not m & 0o001:
+            changed.append((d, m))
+            os.chmod(d, m | 0o001)
     mode = os.stat(daemon.socket).st_mode & 0o777
     try:
         def as_nobody(*args):
@@ -143,4 +155,5 @@ def test_only_root_enables(daemon, layers):
         assert not daemon.enabled.exists() or os.listdir(daemon.enabled) == []
     finally:
         os.chmod(public, mode)
-        os.unlink(public)
+        for d, m in changed:
+            os.chmod(d, m)
