@@ -105,6 +105,20 @@ int fd_verify_regular(int fd) {
     return 0;
 }
 
+int opendir_fd(int dir_fd, DIR **ret) {
+    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int r = -errno;
+        close(fd);
+        return r;
+    }
+    *ret = d;
+    return 0;
+}
+
 int read_fd(int fd, size_t max, char **ret, size_t *ret_len) {
     size_t cap = 4096, len = 0;
     _cleanup_free_ char *buf = malloc(cap + 1);

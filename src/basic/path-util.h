@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
+#include <dirent.h>
+
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -20,6 +22,9 @@ int read_fd(int fd, size_t max, char **ret, size_t *ret_len);
  * string, without ever blocking on the open: -EISDIR for a directory, -EBADFD for a FIFO,
  * socket or device. */
 int read_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* A DIR stream of dir_fd's directory through a descriptor of its own, so it reads from the
+ * start whatever read dir_fd before (a dup would share its offset). */
+int opendir_fd(int dir_fd, DIR **ret);
 /* 0 for a regular file, -EISDIR for a directory, -EBADFD for anything else. */
 int fd_verify_regular(int fd);
 /* Joins two path parts with one '/'. NULL on OOM. */

@@ -39,15 +39,10 @@ static int cmp_names(const void *a, const void *b) {
 
 /* The names in dir_fd, sorted (*ret: a strv). */
 static int read_names(int dir_fd, char ***ret) {
-    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    _cleanup_closedir_ DIR *d = fdopendir(fd);
-    if (!d) {
-        int r = -errno;
-        close(fd);
+    _cleanup_closedir_ DIR *d = NULL;
+    int r = opendir_fd(dir_fd, &d);
+    if (r < 0)
         return r;
-    }
     _cleanup_strv_free_ char **names = NULL;
     size_t n = 0, alloc = 0;
     struct dirent *de;

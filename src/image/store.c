@@ -74,22 +74,15 @@ static int lock_tmp(ImageStore *s, int how) {
  * of its own (so from the start, whatever read dir_fd before); stops at the first negative
  * return of f, and returns it. */
 static int foreach_entry(int dir_fd, int (*f)(const char *name, void *userdata), void *userdata) {
-    int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    _cleanup_closedir_ DIR *d = fdopendir(fd);
-    if (!d) {
-        int r = -errno;
-        close(fd);
+    _cleanup_closedir_ DIR *d = NULL;
+    int r = opendir_fd(dir_fd, &d);
+    if (r < 0)
         return r;
-    }
     struct dirent *de;
     while ((de = readdir(d)))
-        if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
-            int r = f(de->d_name, userdata);
-            if (r < 0)
-                return r;
-        }
+        if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+            (r = f(de->d_name, userdata)) < 0)
+            return r;
     return 0;
 }
 

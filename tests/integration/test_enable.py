@@ -4,7 +4,7 @@
 import os
 import time
 
-from conftest import unit_text
+from conftest import cgroup_dir, unit_text
 
 
 def sleeper(layers, text="running"):
@@ -82,6 +82,11 @@ def test_sandboxd_starts_exactly_the_enabled_units(daemon, layers, init_reaper):
     wait_active(daemon, "two.unit")
     rows = list_rows(daemon)
     assert "off.unit" not in rows or rows["off.unit"][1] == "inactive"
+    # the kernel's view: each enabled unit's payload in its own group, none for the other
+    for u in ("one.unit", "two.unit"):
+        pid = daemon.show(u)["MainPID"]
+        assert pid in (cgroup_dir("pids", u) / "cgroup.procs").read_text().split()
+    assert not cgroup_dir("pids", "off.unit").exists()
     out = daemon.output.read_text()
     assert "Starting 2 enabled units." in out and "Started 2 of 2 enabled units." in out
     pids = {u: int(daemon.show(u)["MainPID"]) for u in ("one.unit", "two.unit")}
