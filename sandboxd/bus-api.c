@@ -814,6 +814,14 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
         r = r ?: append_kv(reply, "UserNamespace", "%s", "");
     r = r ?: append_kv(reply, "ExecStart", "%s", exec);
     r = r ?: append_kv(reply, "Restart", "%s", restart_policy_to_string(c->restart));
+    r = r ?: append_kv(reply, "Type", "%s", service_type_to_string(c->type));
+    r = r ?: append_kv(reply, "WatchdogUSec", "%" PRIu64, c->watchdog_usec);
+    r = r ?: append_kv(reply, "StatusText", "%s", s->status_text ?: "");
+    r = r ?: append_kv(reply, "StatusErrno", "%d", s->status_errno);
+    for (int d = 0; d < _UNIT_DEPENDENCY_MAX; d++) {
+        _cleanup_free_ char *names = strv_join(c->deps[d].names, " ");
+        r = r ?: names ? append_kv(reply, unit_dependency_to_string(d), "%s", names) : -ENOMEM;
+    }
     r = r ?: append_kv(reply, "LogPath", "%s", log);
     r = r ?: append_kv(reply, "StatusErrorMessage", "%s", s->start_error ? s->start_error : "");
     return r;

@@ -138,9 +138,12 @@ void manager_check_shutdown(Manager *m) {
     if (!m->shutting_down)
         return;
     for (size_t i = 0; i < m->n_sandboxes; i++) {
-        SandboxState st = m->sandboxes[i]->state;
-        /* with keep_running only starts and stops in flight are waited for */
-        if (st == SANDBOX_STARTING || st == SANDBOX_STOPPING ||
+        const Sandbox *s = m->sandboxes[i];
+        SandboxState st = s->state;
+        /* with keep_running only starts and stops in flight are waited for; a payload that
+         * runs and has yet to say READY=1 is adopted as starting by the next sandboxd */
+        bool settled = m->config.keep_running && st == SANDBOX_STARTING && s->got_ready;
+        if ((st == SANDBOX_STARTING && !settled) || st == SANDBOX_STOPPING ||
             (st == SANDBOX_ACTIVE && !m->config.keep_running))
             return;
     }

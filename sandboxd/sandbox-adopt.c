@@ -36,9 +36,9 @@ int sandbox_save(Sandbox *s) {
         return r;
     if (asprintf(&text,
                  "unit_path=%s\ninit_pid=%d\ninit_start_time=%" PRIu64 "\nmain_pid=%d\n"
-                 "n_restarts=%u\nstate_change_usec=%" PRIu64 "\nready=%d\n",
+                 "n_restarts=%u\nstate_change_usec=%" PRIu64 "\nready=%d\nnotified=%d\n",
                  s->config->path, (int) s->init_pid, start, (int) s->main_pid, s->n_restarts,
-                 s->state_change_usec, s->got_ready) < 0)
+                 s->state_change_usec, s->got_ready, s->notified_ready) < 0)
         return -ENOMEM;
     return write_file_atomic(path, text, strlen(text), 0600);
 }
@@ -81,6 +81,7 @@ int sandbox_read_state(const char *text, SandboxSavedState *ret) {
         (void) safe_atou64(p, &st.state_change_usec);
     /* files from before "ready" was recorded were only written once the payload ran */
     st.ready = !(p = state_field(text, "ready", buf)) || !streq(p, "0");
+    st.notified = (p = state_field(text, "notified", buf)) && streq(p, "1");
     *ret = st;
     return 0;
 bad:
@@ -150,9 +151,25 @@ int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
         sandbox_on_init_exit(s, &si);
         return r;
     }
-    sandbox_set_state(s, SANDBOX_ACTIVE);
+    /* its notify socket anew, where the sandbox's bind of the directory sees it */
+    if (sandbox_wants_notify(s) && (r = sandbox_notify_open(s)) < 0)
+        log_warning_errno(r, "%s: binding its notify socket again: %m; its READY=1 and "
+                          "WATCHDOG=1 are not heard", s->name);
+    s->notified_ready = st->notified;
+    if (s->config->type == SERVICE_NOTIFY && !st->notified) {
+        /* still to say READY=1: it starts again for us, with a new TimeoutStartSec= */
+        sandbox_set_state(s, SANDBOX_STARTING);
+        if (s->config->timeout_start_usec != USEC_INFINITY)
+            (void) sd_event_add_time_relative(s->manager->event, &s->timer_source,
+                                              CLOCK_MONOTONIC, s->config->timeout_start_usec,
+                                              TIMER_ACCURACY_USEC, sandbox_on_start_timeout, s);
+    } else {
+        sandbox_set_state(s, SANDBOX_ACTIVE);
+        sandbox_watchdog_arm(s);
+    }
     sandbox_log_event(s, "Adopted by sandboxd%s, main PID %d.",
-                      st->ready ? "" : " while it was still starting", (int) s->main_pid);
+                      st->ready && (st->notified || s->config->type != SERVICE_NOTIFY)
+                          ? "" : " while it was still starting", (int) s->main_pid);
     return 0;
 }
 

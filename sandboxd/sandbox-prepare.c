@@ -178,6 +178,14 @@ int sandbox_write_init_layer(const Sandbox *s, const char *init_dir, const char 
     if ((r = write_text(etc, "hostname", hn)) < 0 || (r = write_text(etc, "hosts", hosts)) < 0 ||
         (r = write_text(etc, "resolv.conf", resolv)) < 0)
         return r;
+    if (sandbox_wants_notify(s)) {
+        /* the mount point of the notify directory, also on a read-only root */
+        _cleanup_free_ char *mp = path_join(init_dir, NOTIFY_DIR_INSIDE);
+        if (!mp)
+            return -ENOMEM;
+        if ((r = mkdir_p(mp, 0755)) < 0)
+            return r;
+    }
     if (ret_no_resolvers)
         *ret_no_resolvers = no_resolvers;
     return 0;
@@ -361,7 +369,16 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
             plan_free(p);
             return -ENOMEM;
         }
-    p->volumes = calloc(c->n_volumes + 1, sizeof(PlanVolume));
+    /* Type=notify, WatchdogSec=: the socket's directory, read-only, and where it is */
+    bool notify = sandbox_wants_notify(s);
+    char watchdog[64];
+    snprintf(watchdog, sizeof watchdog, "WATCHDOG_USEC=%" PRIu64, c->watchdog_usec);
+    if (notify && (strv_extend(&p->env, "NOTIFY_SOCKET=" NOTIFY_SOCKET_INSIDE) < 0 ||
+                   (c->watchdog_usec && strv_extend(&p->env, watchdog) < 0))) {
+        plan_free(p);
+        return -ENOMEM;
+    }
+    p->volumes = calloc(c->n_volumes + 2, sizeof(PlanVolume));
     bool oom = !p->root_mount || !p->init_layer || (lowers && !p->lowers) || !p->argv ||
                env_r < 0 || (wd && !p->working_directory) || (user && !p->user) ||
                (group && !p->group) || !p->volumes ||
@@ -371,6 +388,11 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
                                      c->volumes[i].read_only};
         p->n_volumes++;
         oom = !p->volumes[i].source || !p->volumes[i].target;
+    }
+    if (!oom && notify) {
+        PlanVolume *v = &p->volumes[p->n_volumes++];
+        *v = (PlanVolume){path_join(s->runtime_dir, "notify"), strdup(NOTIFY_DIR_INSIDE), true};
+        oom = !v->source || !v->target;
     }
     if (oom) {
         plan_free(p);

@@ -119,6 +119,8 @@ static int step_prepare_runtime(StartContext *c) {
     (void) rm_rf(s->runtime_dir);
     if ((r = mkdir_p(c->root, 0700)) < 0)
         return start_fail(s, r, "creating %s", c->root);
+    if (sandbox_wants_notify(s) && (r = sandbox_notify_open(s)) < 0)
+        return start_fail(s, r, "creating the notify socket in %s", s->runtime_dir);
     bool no_resolvers = false;
     if ((r = sandbox_write_init_layer(s, c->init_dir, c->hostname, &c->net, &no_resolvers)) < 0)
         return start_fail(s, r, "writing the init layer in %s", c->init_dir);

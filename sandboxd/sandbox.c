@@ -103,7 +103,10 @@ bool sandbox_should_restart(RestartPolicy policy, SandboxResult result, int exit
     case RESTART_ON_FAILURE:
         return !clean;
     case RESTART_ON_ABNORMAL:
-        return abnormal_signal || result == RESULT_TIMEOUT || result == RESULT_OOM_KILL;
+        return abnormal_signal || result == RESULT_TIMEOUT || result == RESULT_OOM_KILL ||
+               result == RESULT_WATCHDOG;
+    case RESTART_ON_WATCHDOG:
+        return result == RESULT_WATCHDOG;
     case RESTART_ON_ABORT:
         return abnormal_signal;
     case RESTART_ALWAYS:
@@ -157,7 +160,7 @@ Sandbox *sandbox_new(Manager *m, const char *name) {
         return NULL;
     s->manager = m;
     s->name = strdup(name);
-    s->init_pidfd = s->sync_fd = -EBADF;
+    s->init_pidfd = s->sync_fd = s->notify_fd = -EBADF;
     s->state_change_usec = now_usec(CLOCK_REALTIME);
     if (!s->name || asprintf(&s->runtime_dir, "%s/sandboxes/%s", m->config.runtime_dir,
                              name) < 0)
@@ -200,6 +203,8 @@ Sandbox *sandbox_free(Sandbox *s) {
     sd_event_source_disable_unref(s->timer_source);
     sd_event_source_disable_unref(s->cleanup_source);
     sd_event_source_disable_unref(s->pidfd_source);
+    sandbox_notify_close(s);
+    free(s->status_text);
     safe_close(s->init_pidfd);
     safe_close(s->sync_fd);
     cg_free(s->cgroup);
@@ -340,6 +345,7 @@ void sandbox_release_runtime(Sandbox *s) {
     s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
     s->init_pidfd = safe_close(s->init_pidfd);
     s->sync_fd = safe_close(s->sync_fd);
+    sandbox_notify_close(s);
     s->adopted = false;
     /* a failed start: its init never got "go" (else got_ready or an exit would be known) */
     network_sandbox_detach(s->manager->network, s, s->start_error != NULL);
@@ -414,7 +420,7 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
         if (r < 0) /* only a later sandboxd needs it: not a reason to fail the start */
             log_warning_errno(r, "%s: saving its state for re-adoption: %m", s->name);
         if (s->state == SANDBOX_STARTING)
-            sandbox_set_state(s, SANDBOX_ACTIVE);
+            sandbox_ready(s); /* Type=notify: once READY=1 came too */
         else if (s->state == SANDBOX_STOPPING)
             finish_jobs(s, false, 0, NULL); /* it did start, a stop was asked since */
         break;
@@ -477,6 +483,8 @@ static SandboxResult result_of(Sandbox *s, const siginfo_t *si) {
         return RESULT_SUCCESS; /* stopped before the payload ran: what was asked */
     if (s->start_timed_out)
         return RESULT_TIMEOUT;
+    if (s->watchdog_fired)
+        return RESULT_WATCHDOG;
     if (s->start_error)
         return RESULT_RESOURCES;
     if (s->cgroup && cg_read_oom_kills(s->cgroup, &ooms) >= 0 && ooms > 0)
@@ -557,7 +565,11 @@ int sandbox_on_start_timeout(sd_event_source *src, uint64_t usec, void *userdata
     Sandbox *s = userdata;
     s->timer_source = sd_event_source_disable_unref(s->timer_source);
     s->start_timed_out = true;
-    sandbox_set_start_error(s, "the sandbox was not ready within TimeoutStartSec=");
+    if (s->config->type == SERVICE_NOTIFY && s->got_ready)
+        sandbox_set_start_error(s, "the payload did not send READY=1 within TimeoutStartSec= "
+                                   "(%" PRIu64 " ms)", s->config->timeout_start_usec / USEC_PER_MSEC);
+    else
+        sandbox_set_start_error(s, "the sandbox was not ready within TimeoutStartSec=");
     if (s->cgroup)
         (void) cg_kill(s->cgroup, SIGKILL);
     (void) kill_init(s, SIGKILL);
@@ -578,6 +590,9 @@ static int begin_start(Sandbox *s) {
     s->got_ready = s->got_exit = false;
     s->main_pid = s->init_pid = 0;
     s->sigkill_sent = s->start_timed_out = false;
+    s->notified_ready = s->watchdog_fired = false;
+    s->status_text = mfree(s->status_text);
+    s->status_errno = 0;
     sandbox_set_state(s, SANDBOX_STARTING);
     sandbox_log_event(s, "Starting.");
     int r = sandbox_start_process(s);
@@ -667,6 +682,8 @@ int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata) {
     if (r < 0)
         return r;
     s->stop_requested = true;
+    /* a slow stop is not a missed keep-alive */
+    s->watchdog_source = sd_event_source_disable_unref(s->watchdog_source);
     sandbox_set_state(s, SANDBOX_STOPPING);
     if (!s->got_ready) {
         /* no payload yet to hand the signal to: the init is still building the sandbox, and

@@ -97,6 +97,15 @@ struct Sandbox {
     void *commit; /* a commit reading the rw layer (image-commit.c): no start or clean; a
                    * stop cancels it */
     SandboxNet net;   /* Network=bridge: addresses, veth, published ports */
+
+    /* Type=notify, WatchdogSec= (sandbox-notify.c) */
+    int notify_fd;                   /* RUNTIME/sandboxes/NAME/notify/notify; -EBADF: none */
+    sd_event_source *notify_source;
+    sd_event_source *watchdog_source;
+    bool notified_ready;  /* READY=1 came (maybe before the init said the payload runs) */
+    bool watchdog_fired;  /* ended for a missed keep-alive: Result=watchdog */
+    char *status_text;    /* the last STATUS= */
+    int status_errno;     /* the last ERRNO=, 0 if none */
 };
 
 Sandbox *sandbox_new(Manager *m, const char *name);
@@ -129,6 +138,7 @@ typedef struct SandboxSavedState {
     unsigned n_restarts;
     uint64_t state_change_usec;
     bool ready; /* the payload had been exec'd; else the start was still under way */
+    bool notified; /* it had sent READY=1 (Type=notify) */
 } SandboxSavedState;
 
 int sandbox_save(Sandbox *s);
@@ -138,6 +148,20 @@ int sandbox_read_state(const char *text, SandboxSavedState *ret);
 int sandbox_adopt(Sandbox *s, const SandboxSavedState *st);
 /* Removes what a sandboxd that died mid-start left of a sandbox it never recorded. */
 int sandbox_remove_orphan(Manager *m, const char *name);
+
+/* sandbox-notify.c: the notify socket of a Type=notify or WatchdogSec= unit, bound under the
+ * runtime directory and bind-mounted (the directory, read-only) at /run/host/notify, so that
+ * a new sandboxd can bind it again for a sandbox it adopts. Only processes of the sandbox's
+ * cgroup are heard. */
+#define NOTIFY_DIR_INSIDE "/run/host/notify"
+#define NOTIFY_SOCKET_INSIDE NOTIFY_DIR_INSIDE "/notify"
+bool sandbox_wants_notify(const Sandbox *s);
+int sandbox_notify_open(Sandbox *s);
+void sandbox_notify_close(Sandbox *s);
+/* The payload is ready (Type=notify: READY=1 and exec'd, else exec'd): becomes active. */
+void sandbox_ready(Sandbox *s);
+/* (Re)arms the watchdog timer from now; no-op without WatchdogSec=. */
+void sandbox_watchdog_arm(Sandbox *s);
 
 /* Writes a line into the unit's log file, as the journal would carry the manager's messages. */
 void sandbox_log_event(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -85,6 +85,12 @@ static inline int negative_errno(void) {
 #define streq(a, b) (strcmp((a), (b)) == 0)
 #define isempty(s) (!(s) || !*(s))
 
+/* What follows prefix in s, or NULL when s does not begin with it. */
+static inline const char *startswith(const char *s, const char *prefix) {
+    size_t n = strlen(prefix);
+    return strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}
+
 #define USEC_PER_SEC ((uint64_t) 1000000ULL)
 #define USEC_PER_MSEC ((uint64_t) 1000ULL)
 #define NSEC_PER_USEC ((uint64_t) 1000ULL)

@@ -732,6 +732,8 @@ static int verb_status(sd_bus *bus, char **args) {
         printf("\n");
         if (!streq(prop(&ps, "MainPID"), "0"))
             printf("   Main PID: %s\n", prop_shown(&ps, "MainPID"));
+        if (*prop(&ps, "StatusText"))
+            printf("     Status: \"%s\"\n", prop_shown(&ps, "StatusText"));
         if (!streq(prop(&ps, "TasksCurrent"), "infinity"))
             printf("      Tasks: %s (limit: %s)\n", prop_shown(&ps, "TasksCurrent"),
                    prop_shown(&ps, "TasksMax"));

@@ -946,8 +946,7 @@ int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max) {
     return (int) n;
 }
 
-/* Every process of the group and of the groups a payload made below it. */
-static int read_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n) {
+int cg_read_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n) {
     _cleanup_free_ char *p = ctrl_path(procs_ctrl(), cg->path, NULL);
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
@@ -980,7 +979,7 @@ int cg_kill(const Cgroup *cg, int sig) {
     for (int round = 0; round < 32; round++) {
         _cleanup_free_ pid_t *pids = NULL;
         size_t n;
-        int r = read_pids(cg, &pids, &n);
+        int r = cg_read_pids(cg, &pids, &n);
         if (r == -ENOENT)
             return 0;
         if (r < 0)
@@ -1026,7 +1025,7 @@ int cg_is_frozen(const Cgroup *cg) {
 int cg_is_empty(const Cgroup *cg) {
     _cleanup_free_ pid_t *pids = NULL;
     size_t n;
-    int r = read_pids(cg, &pids, &n);
+    int r = cg_read_pids(cg, &pids, &n);
     if (r == -ENOENT)
         return 1;
     if (r < 0)

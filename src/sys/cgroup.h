@@ -100,6 +100,8 @@ int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max);
 /* Sends sig to every process in the cgroup and the groups below it (for SIGKILL, cgroup.kill of
  * the group on a v2 hierarchy: the unified one of a hybrid host too). */
 int cg_kill(const Cgroup *cg, int sig);
+/* Every process of the group and of the groups a payload made below it (*ret: free()). */
+int cg_read_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n);
 /* Freezes or thaws the group and the groups below it, through its cgroup2 hierarchy;
  * -EOPNOTSUPP without one (pure v1: we make no group in a v1 freezer hierarchy). Frozen once
  * every task has stopped (a task in an uninterruptible sleep delays it): cg_is_frozen() says

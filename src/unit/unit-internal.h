@@ -34,3 +34,11 @@ int unit_parse_type(ConfParser *p, const char *v, void *field, uintptr_t d, cons
 int unit_parse_dependency(ConfParser *p, const char *v, void *field, uintptr_t d,
                           const char **why);
 void unit_dep_list_done(UnitDepList *l);
+int unit_parse_health_action(ConfParser *p, const char *v, void *field, uintptr_t d,
+                             const char **why);
+int unit_parse_health_tcp(ConfParser *p, const char *v, void *field, uintptr_t d,
+                          const char **why);
+int unit_parse_health_http(ConfParser *p, const char *v, void *field, uintptr_t d,
+                           const char **why);
+/* After the whole file: one probe, sane timers. */
+void unit_validate_health(ConfParser *p, unsigned section_line);

@@ -311,7 +311,7 @@ static int parse_exec(ConfParser *p, const char *v, void *field, uintptr_t d, co
         return 0;
     }
     if (*FIELD(char **)) {
-        *why = "only one command is allowed; an empty ExecStart= first resets it";
+        *why = "only one command is allowed; an empty assignment first resets it";
         return -EINVAL;
     }
     if (strchr("-@+!:|", *v)) {
@@ -443,6 +443,17 @@ static const ConfKey key_table[] = {
      DEFAULT_TIMEOUT_STOP_USEC},
     {"Service", "KillSignal", parse_kill_signal, OFF(kill_signal), SIGTERM},
     {"Service", "WatchdogSec", parse_timespan_field, OFF(watchdog_usec), 0},
+    {"Health", "Exec", parse_exec, OFF(health.exec), 0},
+    {"Health", "TCP", unit_parse_health_tcp, OFF(health.tcp_port), 0},
+    {"Health", "HTTP", unit_parse_health_http, OFF(health.http_port), 0},
+    {"Health", "IntervalSec", parse_timespan_field, OFF(health.interval_usec),
+     DEFAULT_HEALTH_INTERVAL_USEC},
+    {"Health", "TimeoutSec", parse_timespan_field, OFF(health.timeout_usec),
+     DEFAULT_HEALTH_TIMEOUT_USEC},
+    {"Health", "StartPeriodSec", parse_timespan_field, OFF(health.start_period_usec), 0},
+    {"Health", "Retries", parse_burst, OFF(health.retries), DEFAULT_HEALTH_RETRIES},
+    {"Health", "OnFailure", unit_parse_health_action, OFF(health.on_failure), 0},
+    {"Health", "Startup", parse_bool, OFF(health.startup), false},
     /* systemd still accepts these two in [Service] */
     {"Service", "StartLimitIntervalSec", parse_timespan_field, OFF(start_limit_interval_usec),
      DEFAULT_START_LIMIT_INTERVAL_USEC},
@@ -451,12 +462,12 @@ static const ConfKey key_table[] = {
 };
 _Static_assert(ELEMENTSOF(key_table) <= CONF_KEYS_MAX, "ConfParser.key_line is too small");
 
-static const char *const unit_sections[] = {"Unit", "Sandbox", "Resources", "Service"};
+static const char *const unit_sections[] = {"Unit", "Sandbox", "Resources", "Service", "Health"};
 
 static const ConfSyntax unit_syntax = {
     .sections = unit_sections,
     .n_sections = ELEMENTSOF(unit_sections),
-    .sections_hint = "[Unit], [Sandbox], [Resources] or [Service]",
+    .sections_hint = "[Unit], [Sandbox], [Resources], [Service] or [Health]",
     .x_prefix_ignored = true,
     .keys = key_table,
     .n_keys = ELEMENTSOF(key_table),
@@ -517,6 +528,7 @@ static void validate(ConfParser *p) {
                            u->deps[UNIT_AFTER].names[i]);
     if (u->watchdog_usec == USEC_INFINITY)
         u->watchdog_usec = 0;
+    unit_validate_health(p, p->section_line[4]);
 }
 
 static void unit_config_init(UnitConfig *u) {
@@ -537,6 +549,9 @@ static void unit_config_init(UnitConfig *u) {
         .timeout_start_usec = DEFAULT_TIMEOUT_START_USEC,
         .timeout_stop_usec = DEFAULT_TIMEOUT_STOP_USEC,
         .kill_signal = SIGTERM,
+        .health = {.interval_usec = DEFAULT_HEALTH_INTERVAL_USEC,
+                   .timeout_usec = DEFAULT_HEALTH_TIMEOUT_USEC,
+                   .retries = DEFAULT_HEALTH_RETRIES},
     };
 }
 
@@ -582,6 +597,8 @@ UnitConfig *unit_config_free(UnitConfig *u) {
         free(u->extra_hosts[i].name);
     free(u->extra_hosts);
     strv_free(u->exec_start);
+    strv_free(u->health.exec);
+    free(u->health.http_path);
     for (size_t i = 0; i < u->n_io_limits; i++)
         free(u->io_limits[i].path);
     free(u->io_limits);

@@ -164,6 +164,40 @@ const char *service_type_to_string(ServiceType t);
 
 #define UNIT_DEPENDENCIES_MAX 1024 /* names one unit may list, all keys together */
 
+/* [Health] OnFailure=: what an unhealthy sandbox gets */
+typedef enum HealthAction {
+    HEALTH_ACTION_NONE,    /* reported only, as Docker does */
+    HEALTH_ACTION_RESTART, /* stopped and started again */
+    HEALTH_ACTION_STOP,    /* stopped (Result=health) */
+    HEALTH_ACTION_KILL,    /* the whole cgroup killed; Restart= then applies */
+    _HEALTH_ACTION_MAX,
+    _HEALTH_ACTION_INVALID = -EINVAL,
+} HealthAction;
+
+const char *health_action_to_string(HealthAction a);
+
+#define DEFAULT_HEALTH_INTERVAL_USEC (30 * USEC_PER_SEC)
+#define DEFAULT_HEALTH_TIMEOUT_USEC (5 * USEC_PER_SEC)
+#define DEFAULT_HEALTH_RETRIES 3
+#define HEALTH_HTTP_PATH_MAX 1024
+
+/* [Health]: one probe, run every IntervalSec= */
+typedef struct HealthCheck {
+    char **exec;       /* Exec=: run in the sandbox, as its payload */
+    uint16_t tcp_port; /* TCP=: a connection to this port of the sandbox */
+    uint16_t http_port; /* HTTP=PORT/PATH: a GET that must answer 2xx or 3xx */
+    char *http_path;    /* "/" when not given */
+    uint64_t interval_usec, timeout_usec, start_period_usec;
+    unsigned retries;
+    HealthAction on_failure;
+    bool startup; /* Startup=yes: the start (and After=) waits for the first healthy probe */
+    unsigned line; /* the [Health] section's, for errors found at start */
+} HealthCheck;
+
+static inline bool health_check_is_set(const HealthCheck *h) {
+    return h->exec || h->tcp_port || h->http_port;
+}
+
 typedef struct UnitConfig {
     char *path; /* the file it came from */
     char *name; /* its file name, the unit's id: "web.unit" */
@@ -229,6 +263,8 @@ typedef struct UnitConfig {
     uint64_t timeout_stop_usec;
     int kill_signal;
     uint64_t watchdog_usec; /* WatchdogSec=: 0 is off */
+
+    HealthCheck health;
 } UnitConfig;
 
 UnitConfig *unit_config_free(UnitConfig *u);
