@@ -17,6 +17,7 @@
 #include "escape-util.h"
 #include "image-ref.h"
 #include "image.h"
+#include "job.h"
 #include "log.h"
 #include "plan.h"
 #include "manager.h"
@@ -153,11 +154,24 @@ static void job_done(Sandbox *s, void *userdata, int r, const char *message) {
     sd_bus_message_unref(msg);
 }
 
-int manager_bus_start(Sandbox *s, sd_bus_message *reply) {
-    int r = sandbox_start(s, reply ? job_done : NULL, sd_bus_message_ref(reply));
+int manager_bus_start(Sandbox *s, sd_bus_message *reply, char **ret_why) {
+    int r = manager_start_unit(s->manager, s, reply ? job_done : NULL,
+                               sd_bus_message_ref(reply), ret_why);
     if (r < 0)
         sd_bus_message_unref(reply); /* no job was made: the caller answers */
     return r;
+}
+
+/* A start or stop request that could not be made: why names the unit file, line and key. */
+static int request_error(sd_bus_error *error, int r, const char *what, const Sandbox *s,
+                         const char *why) {
+    if (why)
+        return error_set_text(error, r == -ENOENT ? SANDBOXD_ERROR_NO_SUCH_UNIT
+                                     : r == -ELOOP || r == -EDEADLK
+                                         ? SANDBOXD_ERROR_START_FAILED
+                                         : SANDBOXD_ERROR_BAD_UNIT,
+                              "%s %s: %s", what, s->name, why);
+    return sd_bus_error_set_errnof(error, -r, "%s %s: %s", what, s->name, strerror(-r));
 }
 
 /* The common head of StartUnit and RestartUnit: authorise, read the name or path, refuse
@@ -186,10 +200,11 @@ static int method_start(sd_bus_message *msg, void *userdata, sd_bus_error *error
     r = manager_load_unit(m, arg, &s, &errors);
     if (r < 0)
         return load_error(error, arg, r, errors);
-    r = manager_bus_start(s, msg);
+    _cleanup_free_ char *why = NULL;
+    r = manager_bus_start(s, msg, &why);
     if (r < 0)
-        return sd_bus_error_set_errnof(error, -r, "starting %s: %s", s->name, strerror(-r));
-    return 1; /* answered now or later by the sandbox */
+        return request_error(error, r, "starting", s, why);
+    return 1; /* answered once the start and what it pulled in are done */
 }
 
 static int method_restart(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
@@ -212,10 +227,11 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
     int r = read_unit(msg, userdata, error, &s);
     if (r <= 0)
         return r;
-    r = sandbox_stop(s, job_done, sd_bus_message_ref(msg));
+    _cleanup_free_ char *why = NULL;
+    r = manager_stop_unit(s->manager, s, job_done, sd_bus_message_ref(msg), &why);
     if (r < 0) {
         sd_bus_message_unref(msg);
-        return sd_bus_error_set_errnof(error, -r, "stopping %s: %s", s->name, strerror(-r));
+        return request_error(error, r, "stopping", s, why);
     }
     return 1;
 }
@@ -588,6 +604,37 @@ static int method_is_enabled(sd_bus_message *msg, void *userdata, sd_bus_error *
                                                     : "disabled");
 }
 
+static void append_dependency(void *userdata, unsigned depth, const char *name,
+                              UnitDependency how, const Sandbox *loaded, int load_error) {
+    sd_bus_message *reply = userdata;
+    const char *state = load_error == -ENOENT ? "not-found"
+                        : load_error < 0      ? "bad-setting"
+                        : loaded              ? sandbox_active_state_to_string(loaded->state)
+                                              : "inactive";
+    (void) sd_bus_message_append(reply, "(usss)", depth, name,
+                                 unit_dependency_to_string(how) ?: "", state);
+}
+
+static int method_list_dependencies(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    const char *arg;
+    char **errors = NULL;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read(msg, "s", &arg)) < 0)
+        return r;
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(usss)");
+    if (r < 0)
+        return r;
+    r = manager_walk_dependencies(m, arg, append_dependency, reply, &errors);
+    if (r < 0)
+        return load_error(error, arg, r, errors);
+    r = sd_bus_message_close_container(reply);
+    return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
 static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -870,6 +917,9 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_RESULT("a(ss)", changes), method_enable, 0),
     SD_BUS_METHOD_WITH_ARGS("DisableUnits", SD_BUS_ARGS("as", units),
                             SD_BUS_RESULT("as", removed), method_disable, 0),
+    SD_BUS_METHOD_WITH_ARGS("ListDependencies", SD_BUS_ARGS("s", unit),
+                            SD_BUS_RESULT("a(usss)", dependencies), method_list_dependencies,
+                            0),
     SD_BUS_METHOD_WITH_ARGS("GetUnitFileState", SD_BUS_ARGS("s", unit),
                             SD_BUS_RESULT("s", state), method_is_enabled, 0),
     SD_BUS_METHOD_WITH_ARGS("ImportImage", SD_BUS_ARGS("s", source, "s", ref),

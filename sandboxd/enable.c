@@ -13,6 +13,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -187,10 +188,13 @@ void manager_start_enabled(Manager *m) {
     if (n)
         log_info("Starting %zu enabled unit%s.", n, n == 1 ? "" : "s");
     notify_progress(m);
+    /* each a request of its own, so one that cannot be made spoils no other; their jobs
+     * still wait for each other as After= says */
     for (size_t i = 0; i < n; i++) {
-        int r = sandbox_start(todo[i], boot_started, m);
+        _cleanup_free_ char *why = NULL;
+        int r = manager_start_unit(m, todo[i], boot_started, m, &why);
         if (r < 0) /* no job was made: counted here */
-            boot_started(todo[i], m, r, NULL);
+            boot_started(todo[i], m, r, why);
     }
     free(todo);
 }

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "job.h"
 #include "log.h"
 #include "image.h"
 #include "manager.h"
@@ -43,6 +44,7 @@ static int on_shutdown_signal(sd_event_source *src, const struct signalfd_siginf
     if (m->shutting_down)
         return 0;
     m->shutting_down = true;
+    manager_cancel_jobs(m);
     if (m->config.keep_running) {
         /* running sandboxes stay, with their state files, for the next sandboxd; one waiting
          * to restart would be forgotten, so it is not left waiting */
@@ -119,10 +121,13 @@ static int on_restart_jobs(sd_event_source *src, void *userdata) {
         /* started again by someone else meanwhile: that instance answers this call too */
         if (!sandbox_is_running(s))
             sandbox_set_config(s, TAKE_PTR(j->config));
-        int r = manager_bus_start(s, j->reply);
+        _cleanup_free_ char *why = NULL;
+        int r = manager_bus_start(s, j->reply, &why);
         if (r < 0)
-            log_warning_errno(r, "%s: starting it again after the stop: %m", s->name);
-        restart_job_free(j, r < 0 ? SD_BUS_ERROR_FAILED : NULL, "starting the unit failed");
+            log_warning("%s: starting it again after the stop: %s", s->name,
+                        why ?: strerror(-r));
+        restart_job_free(j, r < 0 ? SANDBOXD_ERROR_START_FAILED : NULL,
+                         why ?: "starting the unit failed");
     }
     return 0;
 }
@@ -187,6 +192,10 @@ Manager *manager_free(Manager *m) {
         m->restart_jobs = restart_job_free(m->restart_jobs, SANDBOXD_ERROR_SHUTTING_DOWN,
                                            "sandboxd is shutting down");
     sd_event_source_disable_unref(m->restart_source);
+    /* every caller waiting on a job is answered before the connections go */
+    for (size_t i = 0; i < m->n_sandboxes; i++)
+        sandbox_abandon_jobs(m->sandboxes[i]);
+    manager_free_jobs(m);
     image_import_cancel_all(m); /* answered before the connections go too */
     manager_bus_free_all(m);
     bool remain = false;
@@ -505,7 +514,11 @@ int manager_restart_unit(Manager *m, const char *arg, sd_bus_message *reply, cha
         } else
             sandbox_set_config(s, c);
         TAKE_PTR(c);
-        return manager_bus_start(s, reply);
+        _cleanup_free_ char *why = NULL;
+        r = manager_bus_start(s, reply, &why);
+        if (r < 0 && why && strv_consume(ret_errors, TAKE_PTR(why)) >= 0)
+            return -EINVAL; /* told as a unit's errors are */
+        return r;
     }
 
     if (!m->restart_source) {

@@ -29,6 +29,7 @@ typedef struct Connection Connection;
 typedef struct SeccompCache SeccompCache;
 typedef struct RestartJob RestartJob;
 typedef struct ImageImport ImageImport;
+typedef struct Job Job;
 
 typedef struct Manager {
     ManagerConfig config;
@@ -48,6 +49,8 @@ typedef struct Manager {
     bool image_gc_running, image_gc_again; /* StoreMaxSize= (sandboxd/image-gc.c) */
     char **image_gc_added;            /* images added while a gc ran: the next one keeps them */
     unsigned boot_total, boot_done, boot_failed; /* the start of the enabled units */
+    Job *jobs;                        /* start and stop jobs, oldest first (job.c) */
+    sd_event_source *job_source;      /* runs the jobs that may run */
 } Manager;
 
 int manager_new(const ManagerConfig *c, Manager **ret);
@@ -89,7 +92,7 @@ void manager_check_shutdown(Manager *m);
 
 /* bus-api.c */
 int manager_bus_accept(Manager *m, int fd);
-/* Starts s and answers reply (may be NULL) once the start is done; on an error return nothing
- * was answered. */
-int manager_bus_start(Sandbox *s, sd_bus_message *reply);
+/* Starts s with its dependencies and answers reply (may be NULL) once all is done; on an
+ * error return nothing was answered, and *ret_why (free()) may say why. */
+int manager_bus_start(Sandbox *s, sd_bus_message *reply, char **ret_why);
 void manager_bus_free_all(Manager *m);

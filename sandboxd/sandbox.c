@@ -25,6 +25,7 @@
 #include "path-util.h"
 #include "parse-util.h"
 #include "init-protocol.h"
+#include "job.h"
 #include "process-util.h"
 #include "rm-rf.h"
 #include "sandbox-internal.h"
@@ -54,6 +55,7 @@ static const char *const result_table[_RESULT_MAX] = {
     [RESULT_EXIT_CODE] = "exit-code",   [RESULT_SIGNAL] = "signal",
     [RESULT_CORE_DUMP] = "core-dump",   [RESULT_OOM_KILL] = "oom-kill",
     [RESULT_TIMEOUT] = "timeout",       [RESULT_START_LIMIT_HIT] = "start-limit-hit",
+    [RESULT_DEPENDENCY] = "dependency", [RESULT_WATCHDOG] = "watchdog",
 };
 
 const char *sandbox_active_state_to_string(SandboxState s) {
@@ -229,6 +231,8 @@ bool sandbox_is_running(const Sandbox *s) {
  * answers go out even when the state does not change (a refused start of a failed unit must
  * still be answered). */
 void sandbox_set_state(Sandbox *s, SandboxState state) {
+    SandboxState old = s->state;
+    bool was_running = sandbox_is_running(s);
     if (s->state != state) {
         s->timer_source = sd_event_source_disable_unref(s->timer_source);
         s->state = state;
@@ -250,6 +254,24 @@ void sandbox_set_state(Sandbox *s, SandboxState state) {
             image_gc(s->manager, NULL);
         manager_check_shutdown(s->manager);
     }
+    if (state == SANDBOX_FAILED && old != SANDBOX_FAILED)
+        manager_unit_went_down(s, true);
+    else if (was_running && !sandbox_is_running(s))
+        manager_unit_went_down(s, false);
+}
+
+void sandbox_fail_dependency(Sandbox *s, const char *why) {
+    if (sandbox_is_running(s))
+        return;
+    sandbox_set_start_error(s, "%s", why);
+    s->result = RESULT_DEPENDENCY;
+    sandbox_log_event(s, "Not started: %s.", why);
+    sandbox_set_state(s, SANDBOX_FAILED);
+}
+
+void sandbox_abandon_jobs(Sandbox *s) {
+    finish_jobs(s, false, -ESHUTDOWN, "sandboxd is shutting down");
+    finish_jobs(s, true, -ESHUTDOWN, "sandboxd is shutting down");
 }
 
 int sandbox_set_start_error(Sandbox *s, const char *fmt, ...) {
@@ -557,6 +579,7 @@ static int begin_start(Sandbox *s) {
     s->main_pid = s->init_pid = 0;
     s->sigkill_sent = s->start_timed_out = false;
     sandbox_set_state(s, SANDBOX_STARTING);
+    sandbox_log_event(s, "Starting.");
     int r = sandbox_start_process(s);
     if (r < 0) {
         s->result = RESULT_RESOURCES;

@@ -36,6 +36,8 @@ typedef enum SandboxResult {
     RESULT_OOM_KILL,
     RESULT_TIMEOUT,
     RESULT_START_LIMIT_HIT,
+    RESULT_DEPENDENCY, /* a unit it needs (Requires=, BindsTo=, ordered before it) failed */
+    RESULT_WATCHDOG,   /* WatchdogSec= passed without a keep-alive */
     _RESULT_MAX,
 } SandboxResult;
 
@@ -108,6 +110,11 @@ int sandbox_start(Sandbox *s, SandboxJobDone done, void *userdata);
 /* Stop; done is called once the sandbox is down. */
 int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata);
 int sandbox_reset_failed(Sandbox *s);
+/* A start that cannot happen: a unit it needs failed. The unit becomes failed with
+ * Result=dependency and why as its start error. */
+void sandbox_fail_dependency(Sandbox *s, const char *why);
+/* Answers every caller waiting for s with -ESHUTDOWN (sandboxd exits). */
+void sandbox_abandon_jobs(Sandbox *s);
 /* Removes the rw layer and runtime state; -EBUSY while it runs. */
 int sandbox_clean(Sandbox *s);
 bool sandbox_is_running(const Sandbox *s);

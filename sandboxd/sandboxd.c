@@ -96,7 +96,7 @@ int main(int argc, char *argv[]) {
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
-    const char *unit_path = "/etc/sandboxd/units:/run/sandboxd/units:/usr/lib/sandboxd/units";
+    const char *unit_path = UNIT_PATH_DEFAULT;
     ManagerConfig c = {
         .socket_path = (char *) SANDBOXD_SOCKET_DEFAULT,
         .state_dir = (char *) "/var/lib/sandboxd",

@@ -25,6 +25,7 @@
 #include "sandbox-bus.h"
 #include "strv.h"
 #include "time-util.h"
+#include "sandboxctl.h"
 #include "unit.h"
 
 /* Queries answer at once, or sandboxd is hung: systemctl's default method timeout. Start,
@@ -41,12 +42,12 @@ static char **arg_properties = NULL;
 static bool arg_value = false;
 static unsigned arg_lines = 10;
 static uint64_t arg_timeout = 0; /* 0: the defaults above */
-static bool arg_raw = false;
+bool arg_raw = false;
 static bool arg_force = false;
 static bool arg_now = false; /* enable --now, disable --now */
-static const char *arg_config = NULL; /* sandboxd.conf, for verify */
-#define IMAGE_STORE_DEFAULT "/var/lib/sandboxd/images"
-static const char *arg_image_store = IMAGE_STORE_DEFAULT; /* for verify's Image= */
+const char *arg_config = NULL;                       /* sandboxd.conf, for verify */
+const char *arg_image_store = IMAGE_STORE_DEFAULT;   /* for verify's Image= */
+const char *arg_unit_path = UNIT_PATH_DEFAULT;       /* for verify's dependencies */
 static const char *socket_path;
 
 typedef struct Prop {
@@ -100,13 +101,13 @@ static char *text_shown(const char *s, size_t n, bool escape, EscapeFlags flags)
 
 /* One line of text from the daemon: a newline in it is escaped too, or it would forge the
  * next line. NULL on OOM. */
-static char *line_shown(const char *s) {
+char *line_shown(const char *s) {
     return text_shown(s, strlen(s), !arg_raw, 0);
 }
 
 /* A message from the daemon or the unit parser, on stderr (it may quote a unit file or a path
  * in a sandbox's root). */
-static void print_message(const char *text) {
+void print_message(const char *text) {
     _cleanup_free_ char *shown = text_shown(text, strlen(text), !arg_raw, ESCAPE_KEEP_NEWLINE);
     fprintf(stderr, "%s\n", shown ?: "out of memory");
 }
@@ -387,6 +388,54 @@ static int verb_is_enabled(sd_bus *bus, char **args) {
             ret = EXIT_FAILURE;
     }
     return ret;
+}
+
+/* systemctl list-dependencies' tree: what a start pulls in, with each unit's state. */
+static int verb_list_dependencies(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    int r = call(bus, "ListDependencies", &reply, "s", args[0]);
+    if (r)
+        return r;
+    if (sd_bus_message_enter_container(reply, 'a', "(usss)") < 0)
+        return EXIT_FAILURE;
+    typedef struct Row {
+        uint32_t depth;
+        char *name, *how, *state;
+    } Row;
+    Row *rows = NULL;
+    size_t n = 0;
+    uint32_t depth;
+    const char *name, *how, *state;
+    while ((r = sd_bus_message_read(reply, "(usss)", &depth, &name, &how, &state)) > 0) {
+        Row *nr = reallocarray(rows, n + 1, sizeof(Row));
+        if (!nr)
+            return EXIT_FAILURE;
+        rows = nr;
+        rows[n++] = (Row){depth, line_shown(name), strdup(how), strdup(state)};
+    }
+    bool more[65] = {}; /* at depth d, does a sibling follow? */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t d = rows[i].depth < 64 ? rows[i].depth : 64;
+        bool sibling = false;
+        for (size_t k = i + 1; k < n && rows[k].depth >= rows[i].depth; k++)
+            if (rows[k].depth == rows[i].depth) {
+                sibling = true;
+                break;
+            }
+        more[d] = sibling;
+        for (uint32_t k = 1; k < d; k++)
+            fputs(more[k] ? "\u2502 " : "  ", stdout);
+        if (d > 0)
+            fputs(sibling ? "\u251c\u2500" : "\u2514\u2500", stdout);
+        bool has_how = d > 0 && rows[i].how && *rows[i].how;
+        printf("%s (%s%s%s)\n", rows[i].name ?: "?", rows[i].state ?: "?", has_how ? ", " : "",
+               has_how ? rows[i].how : "");
+        free(rows[i].name);
+        free(rows[i].how);
+        free(rows[i].state);
+    }
+    free(rows);
+    return 0;
 }
 
 static int verb_simple(sd_bus *bus, char **args, const char *method) {
@@ -792,75 +841,6 @@ static int verb_logs(sd_bus *bus, char **args) {
     return 0;
 }
 
-/* The subnets verify checks IPAddress= and IPv6Address= against: sandboxd.conf's, else the
- * first the daemon tries; an IPv6 subnet left to the daemon is checked as far as it can be. */
-static int verify_network_context(UnitNetworkContext *ret) {
-    _cleanup_(daemon_config_done) DaemonConfig c = {};
-    _cleanup_strv_free_ char **errors = NULL;
-    const char *path = arg_config ?: DAEMON_CONFIG_PATH_DEFAULT;
-    int r = daemon_config_init(&c);
-    if (r >= 0)
-        r = daemon_config_load(&c, path, !arg_config, &errors);
-    if (r < 0) {
-        STRV_FOREACH(e, errors)
-            print_message(*e);
-        if (!errors)
-            fprintf(stderr, "%s: %s\n", path, strerror(-r));
-        return r;
-    }
-    UnitNetworkContext net = {
-        .v4 = c.subnet,
-        .v6 = c.ipv6_subnet,
-        .v6_unknown = !c.ipv6_disabled && c.ipv6_subnet.family == 0,
-    };
-    if (net.v4.family == 0 && (r = in_addr_prefix_parse(NETWORK_SUBNET_DEFAULT, &net.v4)) < 0)
-        return r;
-    *ret = net;
-    return 0;
-}
-
-/* Offline, an image may still be imported before the start: a warning, not an error. */
-static void warn_missing_image(const UnitConfig *c) {
-    _cleanup_free_ char *name = strdup(c->image), *file = NULL, *path = NULL;
-    char *colon = name ? strrchr(name, ':') : NULL;
-    if (!colon)
-        return;
-    *colon = 0;
-    if (!(file = image_record_file_name(name, colon + 1)) ||
-        asprintf(&path, "%s/images/%s", arg_image_store, file) < 0 || access(path, F_OK) == 0)
-        return;
-    _cleanup_free_ char *shown = line_shown(c->path);
-    fprintf(stderr, "%s:%u: Image=%s: warning: not in the image store %s (%s); import it "
-                    "with 'sandboxctl image import SOURCE %s' before a start\n",
-            shown ?: "?", c->image_line, c->image, arg_image_store,
-            errno == ENOENT ? "no such image" : strerror(errno), c->image);
-}
-
-static int verb_verify(char **args) {
-    UnitNetworkContext net;
-    /* a bad sandboxd.conf fails verify, but the units are still read */
-    bool have_net = verify_network_context(&net) >= 0;
-    int ret = have_net ? 0 : EXIT_FAILURE;
-    STRV_FOREACH(a, args) {
-        _cleanup_(unit_config_freep) UnitConfig *c = NULL;
-        _cleanup_strv_free_ char **errors = NULL;
-        int r = unit_load(*a, &c, &errors);
-        if (r >= 0 && have_net)
-            r = unit_check_network(c, &net, &errors);
-        if (r >= 0 && c->image)
-            warn_missing_image(c);
-        if (r >= 0)
-            continue;
-        ret = EXIT_FAILURE;
-        if (errors)
-            STRV_FOREACH(e, errors)
-                print_message(*e);
-        else
-            fprintf(stderr, "%s: %s\n", *a, strerror(-r));
-    }
-    return ret;
-}
-
 static void help(void) {
     printf("sandboxctl [OPTIONS] COMMAND [UNIT...]\n\n"
            "Commands:\n"
@@ -881,6 +861,8 @@ static void help(void) {
            "                        is linked as it is); --now: start them too\n"
            "  disable [--now] UNIT...  no more; --now: stop them too\n"
            "  is-enabled UNIT...    print enabled or disabled; exit 0 if all are enabled\n"
+           "  list-dependencies UNIT  the units a start pulls in (Requires=, BindsTo=,\n"
+           "                        Wants=), as a tree with their states\n"
            "  image import SOURCE NAME[:TAG]\n"
            "                        import an image: an OCI layout directory (DIR or\n"
            "                        DIR:REF), an OCI or docker archive (FILE or FILE:REF),\n"
@@ -914,6 +896,9 @@ static void help(void) {
            "                        no limit for start, stop and restart)\n"
            "      --image-store=PATH  with verify: the image store Image= is looked up in\n"
            "                        (default " IMAGE_STORE_DEFAULT ")\n"
+           "      --unit-path=DIRS  with verify: where the units a file depends on are\n"
+           "                        looked up after the file's own directory (default\n"
+           "                        " UNIT_PATH_DEFAULT ")\n"
            "      --config=PATH     with verify: sandboxd.conf (default "
            DAEMON_CONFIG_PATH_DEFAULT ",\n"
            "                        which may be missing)\n"
@@ -922,7 +907,7 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG,
-           ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW };
+           ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW, ARG_UNIT_PATH };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
@@ -933,6 +918,7 @@ int main(int argc, char *argv[]) {
         {"config", required_argument, NULL, ARG_CONFIG},
         {"image-store", required_argument, NULL, ARG_IMAGE_STORE},
         {"now", no_argument, NULL, ARG_NOW},
+        {"unit-path", required_argument, NULL, ARG_UNIT_PATH},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
@@ -977,6 +963,9 @@ int main(int argc, char *argv[]) {
         case ARG_IMAGE_STORE:
             arg_image_store = optarg;
             break;
+        case ARG_UNIT_PATH:
+            arg_unit_path = optarg;
+            break;
         case ARG_TIMEOUT:
             if (parse_timespan(optarg, &arg_timeout) < 0 || arg_timeout == 0) {
                 fprintf(stderr, "sandboxctl: --timeout=%s: expected a time span like 30s, "
@@ -1007,7 +996,7 @@ int main(int argc, char *argv[]) {
         {"logs", 1, 1},           {"verify", 1, SIZE_MAX}, {"clean", 1, SIZE_MAX},
         {"reset-failed", 1, SIZE_MAX}, {"image", 1, 3}, {"commit", 2, 2},
         {"diff", 1, 1},           {"enable", 1, SIZE_MAX}, {"disable", 1, SIZE_MAX},
-        {"is-enabled", 1, SIZE_MAX},
+        {"is-enabled", 1, SIZE_MAX}, {"list-dependencies", 1, 1},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -1055,5 +1044,7 @@ int main(int argc, char *argv[]) {
         return verb_is_enabled(bus, args);
     if (streq(verb, "diff"))
         return verb_diff(bus, args);
+    if (streq(verb, "list-dependencies"))
+        return verb_list_dependencies(bus, args);
     return verb_simple(bus, args, "ResetFailedUnit");
 }

@@ -29,7 +29,7 @@ typedef struct ConfKey {
 } ConfKey;
 
 #define CONF_SECTIONS_MAX 8
-#define CONF_KEYS_MAX 64
+#define CONF_KEYS_MAX 96
 
 typedef struct ConfSyntax {
     const char *const *sections; /* at most CONF_SECTIONS_MAX */

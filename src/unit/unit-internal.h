@@ -27,3 +27,10 @@ int unit_parse_extra_host(ConfParser *p, const char *v, void *field, uintptr_t d
                           const char **why);
 /* After the whole file: Network= against Namespaces=, and what only Network=bridge can have. */
 void unit_settle_network(ConfParser *p);
+
+/* unit-deps.c */
+int unit_parse_type(ConfParser *p, const char *v, void *field, uintptr_t d, const char **why);
+/* Requires= and the other dependency keys: field is the UnitDepList */
+int unit_parse_dependency(ConfParser *p, const char *v, void *field, uintptr_t d,
+                          const char **why);
+void unit_dep_list_done(UnitDepList *l);

@@ -336,7 +336,8 @@ static int parse_restart(ConfParser *p, const char *v, void *field, uintptr_t d,
     (void) p;
     RestartPolicy r = *v ? restart_policy_from_string(v) : (RestartPolicy) d;
     if (r < 0) {
-        *why = "expected no, on-success, on-failure, on-abnormal, on-abort or always";
+        *why = "expected no, on-success, on-failure, on-abnormal, on-watchdog, on-abort or "
+               "always";
         return -EINVAL;
     }
     *FIELD(RestartPolicy) = r;
@@ -393,6 +394,14 @@ static const ConfKey key_table[] = {
     {"Unit", "StartLimitIntervalSec", parse_timespan_field, OFF(start_limit_interval_usec),
      DEFAULT_START_LIMIT_INTERVAL_USEC},
     {"Unit", "StartLimitBurst", parse_burst, OFF(start_limit_burst), DEFAULT_START_LIMIT_BURST},
+    {"Unit", "Requires", unit_parse_dependency, OFF(deps[UNIT_REQUIRES]), 0},
+    {"Unit", "Wants", unit_parse_dependency, OFF(deps[UNIT_WANTS]), 0},
+    {"Unit", "BindsTo", unit_parse_dependency, OFF(deps[UNIT_BINDS_TO]), 0},
+    {"Unit", "PartOf", unit_parse_dependency, OFF(deps[UNIT_PART_OF]), 0},
+    {"Unit", "Conflicts", unit_parse_dependency, OFF(deps[UNIT_CONFLICTS]), 0},
+    {"Unit", "After", unit_parse_dependency, OFF(deps[UNIT_AFTER]), 0},
+    {"Unit", "Before", unit_parse_dependency, OFF(deps[UNIT_BEFORE]), 0},
+    {"Unit", "OnFailure", unit_parse_dependency, OFF(deps[UNIT_ON_FAILURE]), 0},
     {"Sandbox", "Image", parse_image, OFF(image), 0},
     {"Sandbox", "Layers", parse_layers, OFF(layers), 0},
     {"Sandbox", "RootDirectory", parse_path, OFF(root_directory), 0},
@@ -424,6 +433,7 @@ static const ConfKey key_table[] = {
     {"Resources", "IOReadIOPSMax", parse_io_limit, 0, IO_READ_IOPS},
     {"Resources", "IOWriteIOPSMax", parse_io_limit, 0, IO_WRITE_IOPS},
     {"Resources", "TasksMax", parse_tasks, OFF(tasks_max), 0},
+    {"Service", "Type", unit_parse_type, OFF(type), 0},
     {"Service", "ExecStart", parse_exec, OFF(exec_start), 0},
     {"Service", "Restart", parse_restart, OFF(restart), RESTART_NO},
     {"Service", "RestartSec", parse_timespan_field, OFF(restart_usec), DEFAULT_RESTART_USEC},
@@ -432,6 +442,7 @@ static const ConfKey key_table[] = {
     {"Service", "TimeoutStopSec", parse_stop_timeout, OFF(timeout_stop_usec),
      DEFAULT_TIMEOUT_STOP_USEC},
     {"Service", "KillSignal", parse_kill_signal, OFF(kill_signal), SIGTERM},
+    {"Service", "WatchdogSec", parse_timespan_field, OFF(watchdog_usec), 0},
     /* systemd still accepts these two in [Service] */
     {"Service", "StartLimitIntervalSec", parse_timespan_field, OFF(start_limit_interval_usec),
      DEFAULT_START_LIMIT_INTERVAL_USEC},
@@ -489,6 +500,23 @@ static void validate(ConfParser *p) {
                                "Volume=%s:%s: the target is mounted twice",
                                u->volumes[i].source, u->volumes[i].target);
     unit_settle_network(p);
+    if (u->deps[UNIT_CONFLICTS].n)
+        for (int d = 0; d < _UNIT_DEPENDENCY_MAX; d++) {
+            if (d == UNIT_CONFLICTS || d == UNIT_AFTER || d == UNIT_BEFORE || d == UNIT_ON_FAILURE)
+                continue;
+            for (size_t i = 0; i < u->deps[d].n; i++)
+                if (unit_dep_list_contains(&u->deps[UNIT_CONFLICTS], u->deps[d].names[i]))
+                    conf_add_error(p, u->deps[d].lines[i],
+                                   "%s=%s: the unit also conflicts with it (Conflicts=)",
+                                   unit_dependency_to_string(d), u->deps[d].names[i]);
+        }
+    for (size_t i = 0; i < u->deps[UNIT_AFTER].n; i++)
+        if (unit_dep_list_contains(&u->deps[UNIT_BEFORE], u->deps[UNIT_AFTER].names[i]))
+            conf_add_error(p, u->deps[UNIT_AFTER].lines[i],
+                           "After=%s: the unit is also ordered Before= it (an ordering cycle)",
+                           u->deps[UNIT_AFTER].names[i]);
+    if (u->watchdog_usec == USEC_INFINITY)
+        u->watchdog_usec = 0;
 }
 
 static void unit_config_init(UnitConfig *u) {
@@ -532,6 +560,8 @@ UnitConfig *unit_config_free(UnitConfig *u) {
     free(u->name);
     free(u->description);
     strv_free(u->documentation);
+    for (int i = 0; i < _UNIT_DEPENDENCY_MAX; i++)
+        unit_dep_list_done(&u->deps[i]);
     free(u->image);
     strv_free(u->layers);
     free(u->root_directory);

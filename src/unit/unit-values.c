@@ -17,6 +17,7 @@ static const char *const restart_policy_table[_RESTART_MAX] = {
     [RESTART_ON_ABNORMAL] = "on-abnormal",
     [RESTART_ON_ABORT] = "on-abort",
     [RESTART_ALWAYS] = "always",
+    [RESTART_ON_WATCHDOG] = "on-watchdog",
 };
 
 const char *restart_policy_to_string(RestartPolicy p) {

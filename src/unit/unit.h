@@ -18,6 +18,7 @@ typedef enum RestartPolicy {
     RESTART_ON_ABNORMAL,
     RESTART_ON_ABORT,
     RESTART_ALWAYS,
+    RESTART_ON_WATCHDOG,
     _RESTART_MAX,
     _RESTART_INVALID = -EINVAL,
 } RestartPolicy;
@@ -47,6 +48,9 @@ typedef struct Volume {
     char *target; /* path inside the sandbox */
     bool read_only;
 } Volume;
+
+/* where unit names are looked up, first match wins */
+#define UNIT_PATH_DEFAULT "/etc/sandboxd/units:/run/sandboxd/units:/usr/lib/sandboxd/units"
 
 #define DEFAULT_RESTART_USEC (100 * USEC_PER_MSEC)
 #define DEFAULT_TIMEOUT_STOP_USEC (10 * USEC_PER_SEC)
@@ -124,6 +128,42 @@ typedef struct IoLimit {
 
 const char *io_limit_key(IoLimitType t); /* "IOReadBandwidthMax" */
 
+/* [Unit] dependencies, systemd's meaning. */
+typedef enum UnitDependency {
+    UNIT_REQUIRES,
+    UNIT_WANTS,
+    UNIT_BINDS_TO,
+    UNIT_PART_OF,
+    UNIT_CONFLICTS,
+    UNIT_AFTER,
+    UNIT_BEFORE,
+    UNIT_ON_FAILURE,
+    _UNIT_DEPENDENCY_MAX,
+} UnitDependency;
+
+const char *unit_dependency_to_string(UnitDependency d); /* "Requires" */
+
+/* The names one key lists, in file order, each with the line that named it. */
+typedef struct UnitDepList {
+    char **names; /* "db.unit" */
+    unsigned *lines;
+    size_t n;
+} UnitDepList;
+
+bool unit_dep_list_contains(const UnitDepList *l, const char *name);
+
+/* Type=: when the start is done */
+typedef enum ServiceType {
+    SERVICE_EXEC,   /* once the payload has been exec'd ("simple" is taken as this) */
+    SERVICE_NOTIFY, /* once the payload sent READY=1 on $NOTIFY_SOCKET */
+    _SERVICE_TYPE_MAX,
+    _SERVICE_TYPE_INVALID = -EINVAL,
+} ServiceType;
+
+const char *service_type_to_string(ServiceType t);
+
+#define UNIT_DEPENDENCIES_MAX 1024 /* names one unit may list, all keys together */
+
 typedef struct UnitConfig {
     char *path; /* the file it came from */
     char *name; /* its file name, the unit's id: "web.unit" */
@@ -133,6 +173,7 @@ typedef struct UnitConfig {
     char **documentation;
     uint64_t start_limit_interval_usec;
     unsigned start_limit_burst;
+    UnitDepList deps[_UNIT_DEPENDENCY_MAX];
 
     /* [Sandbox] */
     char *image;   /* Image=: "NAME:TAG" (the tag filled in), from the image store */
@@ -180,12 +221,14 @@ typedef struct UnitConfig {
     size_t n_io_limits;
 
     /* [Service] */
+    ServiceType type;
     char **exec_start; /* argv */
     RestartPolicy restart;
     uint64_t restart_usec;
     uint64_t timeout_start_usec;
     uint64_t timeout_stop_usec;
     int kill_signal;
+    uint64_t watchdog_usec; /* WatchdogSec=: 0 is off */
 } UnitConfig;
 
 UnitConfig *unit_config_free(UnitConfig *u);
@@ -221,6 +264,15 @@ int unit_check_network(const UnitConfig *u, const UnitNetworkContext *net, char 
 
 /* A unit id: [A-Za-z0-9:_.@-], at most UNIT_NAME_MAX bytes, not "." or "..". */
 bool unit_name_is_valid(const char *name);
+
+/* Ordering cycles among units (After= and Before= edges between units of the array): one
+ * message per cycle, "FILE:LINE: After=b.unit: ordering cycle: a.unit -> b.unit -> a.unit
+ * (a.unit:3 After=b.unit, b.unit:5 After=a.unit)", appended to *errors (FILE:LINE the first
+ * edge's). Returns the number of cycles found, or -ENOMEM. */
+int unit_find_ordering_cycles(UnitConfig *const *units, size_t n, char ***errors);
+/* Does a order after b (a's After=b or b's Before=a)? *ret_line: the line that says so, in
+ * a's file (After=) or b's (Before=); *ret_in_a tells which. */
+bool unit_is_after(const UnitConfig *a, const UnitConfig *b, unsigned *ret_line, bool *ret_in_a);
 
 /* Splits a command line as systemd does for ExecStart=: whitespace separates words, single and
  * double quotes group, C-style backslash escapes. -EINVAL on an unfinished quote or escape. */

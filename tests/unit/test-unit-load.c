@@ -952,8 +952,96 @@ static void test_check_network(void **state) {
                            "in sandboxd.conf (IPv6Subnet=none)");
 }
 
+static UnitConfig *load_named(const char *path, const char *unit_lines) {
+    _cleanup_free_ char *text = NULL;
+    UnitConfig *u = NULL;
+    assert_true(asprintf(&text, "[Unit]\n%s\n" MINIMAL, unit_lines) > 0);
+    assert_int_equal(unit_load_string(path, text, &u, NULL), 0);
+    return u;
+}
+
+static void test_dependencies(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u = load_named(
+        "/u/web.unit", "Requires=db app.unit\nWants=cache\nAfter=db\nAfter=app db\n"
+                       "BindsTo=db\nPartOf=x\nConflicts=old\nBefore=late\nOnFailure=alarm");
+    assert_int_equal(u->deps[UNIT_REQUIRES].n, 2);
+    assert_string_equal(u->deps[UNIT_REQUIRES].names[0], "db.unit");
+    assert_string_equal(u->deps[UNIT_REQUIRES].names[1], "app.unit");
+    assert_int_equal(u->deps[UNIT_REQUIRES].lines[1], 2);
+    /* a name listed again is kept once, at its first line */
+    assert_int_equal(u->deps[UNIT_AFTER].n, 2);
+    assert_int_equal(u->deps[UNIT_AFTER].lines[0], 4);
+    assert_string_equal(u->deps[UNIT_AFTER].names[1], "app.unit");
+    assert_int_equal(u->deps[UNIT_AFTER].lines[1], 5);
+    assert_true(unit_dep_list_contains(&u->deps[UNIT_ON_FAILURE], "alarm.unit"));
+    assert_int_equal(u->type, SERVICE_EXEC);
+    /* an empty assignment resets the list */
+    _cleanup_(unit_config_freep) UnitConfig *v = load_named("/u/v.unit", "Wants=a b\nWants=\nWants=c");
+    assert_int_equal(v->deps[UNIT_WANTS].n, 1);
+    assert_string_equal(v->deps[UNIT_WANTS].names[0], "c.unit");
+
+    _cleanup_free_ char *e = load_bad("[Unit]\nRequires=t.unit\nAfter=a/b\nWants=x y\n"
+                                      "Conflicts=x\nBefore=q\nAfter=q\n" MINIMAL);
+    assert_has(e, "t.unit:2: Requires=t.unit: a unit cannot depend on itself");
+    assert_has(e, "t.unit:3: After=a/b: 'a/b' is not a unit name");
+    assert_has(e, "t.unit:4: Wants=x.unit: the unit also conflicts with it");
+    assert_has(e, "t.unit:7: After=q.unit: the unit is also ordered Before= it");
+}
+
+static void test_type_and_watchdog(void **state) {
+    _cleanup_(unit_config_freep) UnitConfig *u = load_ok(
+        "[Sandbox]\nLayers=/l1\n[Service]\nExecStart=/bin/true\nType=notify\n"
+        "WatchdogSec=1min 30s\nRestart=on-watchdog\n");
+    assert_int_equal(u->type, SERVICE_NOTIFY);
+    assert_int_equal(u->watchdog_usec, 90 * USEC_PER_SEC);
+    assert_int_equal(u->restart, RESTART_ON_WATCHDOG);
+    _cleanup_(unit_config_freep) UnitConfig *v = load_ok(
+        "[Sandbox]\nLayers=/l1\n[Service]\nExecStart=/bin/true\nType=simple\nWatchdogSec=infinity\n");
+    assert_int_equal(v->type, SERVICE_EXEC);
+    assert_int_equal(v->watchdog_usec, 0);
+    _cleanup_free_ char *e = load_bad("[Sandbox]\nLayers=/l1\n[Service]\nExecStart=/x\n"
+                                      "Type=forking\nWatchdogSec=soon\n");
+    assert_has(e, "t.unit:5: Type=forking: expected exec");
+    assert_has(e, "t.unit:6: WatchdogSec=soon: expected a time span");
+}
+
+static void test_ordering_cycles(void **state) {
+    UnitConfig *u[4];
+    u[0] = load_named("/u/a.unit", "After=b");
+    u[1] = load_named("/u/b.unit", "After=c");
+    u[2] = load_named("/u/c.unit", "Before=a"); /* c before a: a after c, no cycle yet */
+    u[3] = load_named("/u/d.unit", "After=a b c");
+    _cleanup_strv_free_ char **errors = NULL;
+    assert_int_equal(unit_find_ordering_cycles(u, 4, &errors), 0);
+    assert_null(errors);
+    unit_config_free(u[2]);
+    u[2] = load_named("/u/c.unit", "After=a");
+    assert_int_equal(unit_find_ordering_cycles(u, 4, &errors), 1);
+    /* told from its least name whatever unit the search started from */
+    assert_string_equal(errors[0], "/u/a.unit:2: After=b.unit: ordering cycle: a.unit -> b.unit "
+                                   "-> c.unit -> a.unit (/u/a.unit:2 After=b.unit, /u/b.unit:2 "
+                                   "After=c.unit, /u/c.unit:2 After=a.unit)");
+    _cleanup_strv_free_ char **again = NULL;
+    UnitConfig *rev[4] = {u[3], u[2], u[1], u[0]};
+    assert_int_equal(unit_find_ordering_cycles(rev, 4, &again), 1);
+    assert_string_equal(again[0], errors[0]);
+    /* a Before= edge is named in the file that says it */
+    unit_config_free(u[2]);
+    u[2] = load_named("/u/c.unit", "");
+    unit_config_free(u[0]);
+    u[0] = load_named("/u/a.unit", "After=b\nBefore=c");
+    _cleanup_strv_free_ char **before = NULL;
+    assert_int_equal(unit_find_ordering_cycles(u, 3, &before), 1);
+    assert_has(before[0], "/u/a.unit:3 Before=c.unit");
+    for (int i = 0; i < 4; i++)
+        unit_config_free(u[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dependencies),
+        cmocka_unit_test(test_type_and_watchdog),
+        cmocka_unit_test(test_ordering_cycles),
         cmocka_unit_test(test_full_unit),
         cmocka_unit_test(test_v2_resource_keys),
         cmocka_unit_test(test_defaults),
