@@ -818,6 +818,10 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     r = r ?: append_kv(reply, "WatchdogUSec", "%" PRIu64, c->watchdog_usec);
     r = r ?: append_kv(reply, "StatusText", "%s", s->status_text ?: "");
     r = r ?: append_kv(reply, "StatusErrno", "%d", s->status_errno);
+    r = r ?: append_kv(reply, "Health", "%s", health_state_to_string(s->health));
+    r = r ?: append_kv(reply, "HealthFailures", "%u", s->health_failures);
+    r = r ?: append_kv(reply, "HealthResult", "%s", s->health_result ?: "");
+    r = r ?: append_kv(reply, "HealthOutput", "%s", s->health_output ?: "");
     for (int d = 0; d < _UNIT_DEPENDENCY_MAX; d++) {
         _cleanup_free_ char *names = strv_join(c->deps[d].names, " ");
         r = r ?: names ? append_kv(reply, unit_dependency_to_string(d), "%s", names) : -ENOMEM;

@@ -73,7 +73,7 @@ static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, 
         siginfo_t si = {0};
         if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
             break;
-        if (image_import_on_exit(m, &si))
+        if (image_import_on_exit(m, &si) || manager_health_on_exit(m, &si))
             continue;
         for (size_t i = 0; i < m->n_sandboxes; i++)
             if (m->sandboxes[i]->init_pid == si.si_pid) {

@@ -36,9 +36,11 @@ int sandbox_save(Sandbox *s) {
         return r;
     if (asprintf(&text,
                  "unit_path=%s\ninit_pid=%d\ninit_start_time=%" PRIu64 "\nmain_pid=%d\n"
-                 "n_restarts=%u\nstate_change_usec=%" PRIu64 "\nready=%d\nnotified=%d\n",
+                 "n_restarts=%u\nstate_change_usec=%" PRIu64 "\nready=%d\nnotified=%d\n"
+                 "healthy=%d\n",
                  s->config->path, (int) s->init_pid, start, (int) s->main_pid, s->n_restarts,
-                 s->state_change_usec, s->got_ready, s->notified_ready) < 0)
+                 s->state_change_usec, s->got_ready, s->notified_ready,
+                 s->health == HEALTH_HEALTHY) < 0)
         return -ENOMEM;
     return write_file_atomic(path, text, strlen(text), 0600);
 }
@@ -82,6 +84,7 @@ int sandbox_read_state(const char *text, SandboxSavedState *ret) {
     /* files from before "ready" was recorded were only written once the payload ran */
     st.ready = !(p = state_field(text, "ready", buf)) || !streq(p, "0");
     st.notified = (p = state_field(text, "notified", buf)) && streq(p, "1");
+    st.healthy = (p = state_field(text, "healthy", buf)) && streq(p, "1");
     *ret = st;
     return 0;
 bad:
@@ -156,7 +159,13 @@ int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
         log_warning_errno(r, "%s: binding its notify socket again: %m; its READY=1 and "
                           "WATCHDOG=1 are not heard", s->name);
     s->notified_ready = st->notified;
-    if (s->config->type == SERVICE_NOTIFY && !st->notified) {
+    /* the probes go on; one that had passed counts for Startup=yes */
+    sandbox_health_start(s);
+    if (st->healthy)
+        s->health = HEALTH_HEALTHY;
+    bool waits_health = s->config->health.startup && health_check_is_set(&s->config->health) &&
+                        !st->healthy;
+    if ((s->config->type == SERVICE_NOTIFY && !st->notified) || waits_health) {
         /* still to say READY=1: it starts again for us, with a new TimeoutStartSec= */
         sandbox_set_state(s, SANDBOX_STARTING);
         if (s->config->timeout_start_usec != USEC_INFINITY)
@@ -168,8 +177,8 @@ int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
         sandbox_watchdog_arm(s);
     }
     sandbox_log_event(s, "Adopted by sandboxd%s, main PID %d.",
-                      st->ready && (st->notified || s->config->type != SERVICE_NOTIFY)
-                          ? "" : " while it was still starting", (int) s->main_pid);
+                      s->state == SANDBOX_ACTIVE ? "" : " while it was still starting",
+                      (int) s->main_pid);
     return 0;
 }
 

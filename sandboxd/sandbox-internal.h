@@ -50,5 +50,6 @@ char *sandbox_hosts_text(const UnitConfig *c, const char *hostname, const PlanNe
 int sandbox_resolv_conf_text(const UnitConfig *c, const char *host, const char *resolved,
                              char **ret, bool *ret_no_resolvers);
 unsigned long sandbox_clone_flags(unsigned ns);
+int sandbox_build_probe_plan(Sandbox *s, SandboxPlan **ret);
 int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const char *upper,
                        const char *work, const char *hostname, SandboxPlan **ret);

@@ -123,7 +123,11 @@ void sandbox_ready(Sandbox *s) {
         return;
     if (s->config->type == SERVICE_NOTIFY && !(s->notified_ready && s->got_ready))
         return;
-    if (s->config->type == SERVICE_NOTIFY) {
+    /* [Health] Startup=yes: once a probe passed too */
+    if (s->config->health.startup && health_check_is_set(&s->config->health) &&
+        s->health != HEALTH_HEALTHY)
+        return;
+    if (s->config->type == SERVICE_NOTIFY && !s->adopted) {
         sandbox_log_event(s, "Ready (READY=1).");
         int r = sandbox_save(s);
         if (r < 0)

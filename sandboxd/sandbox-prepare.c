@@ -431,3 +431,54 @@ int sandbox_resolve_io_limits(Sandbox *s, CgIoLimit **ret, size_t *ret_n) {
     *ret_n = n;
     return 0;
 }
+
+/* [Health] Exec=: what sandboxd-init --probe needs to run the command as the payload runs
+ * (identity, environment, bounding set, seccomp filter, user namespace). A sandbox adopted
+ * from an earlier sandboxd gets its filter and image config looked up here. */
+int sandbox_build_probe_plan(Sandbox *s, SandboxPlan **ret) {
+    const UnitConfig *c = s->config;
+    int r;
+    if (!s->seccomp) {
+        SeccompError e = {};
+        r = seccomp_cache_get(&s->manager->seccomp_cache, c->seccomp_profile,
+                              c->capability_bounding_set, &s->seccomp, &e);
+        if (r < 0)
+            return r;
+    }
+    if (c->image && !s->image) {
+        _cleanup_free_ char *why = NULL;
+        if ((r = image_resolve(s->manager->config.image_store, c->image, &s->image, &why)) < 0)
+            return r;
+    }
+    _cleanup_(plan_freep) SandboxPlan *p = calloc(1, sizeof(SandboxPlan));
+    if (!p)
+        return -ENOMEM;
+    const ResolvedImage *img = c->image ? s->image : NULL;
+    const char *wd = c->working_directory ?: img ? img->working_directory : NULL;
+    const char *user = c->user ?: img ? img->user : NULL;
+    const char *group = c->group ?: !c->user && img ? img->group : NULL;
+    /* the plan's format wants a root; --probe enters the sandbox's, and reads none of these */
+    p->root_mount = strdup("/");
+    p->root_directory = strdup("/");
+    p->argv = strv_copy(c->health.exec);
+    r = img ? env_merge(img->env, c->environment, &p->env)
+            : ((p->env = strv_copy(c->environment)) || !c->environment ? 0 : -ENOMEM);
+    p->working_directory = wd ? strdup(wd) : NULL;
+    p->user = user ? strdup(user) : NULL;
+    p->group = group ? strdup(group) : NULL;
+    p->capability_bounding_set = c->capability_bounding_set;
+    p->no_new_privs = c->no_new_privileges;
+    p->userns_base = s->userns_base;
+    p->stage_dir = s->userns_base ? strdup("/") : NULL;
+    if (r < 0 || !p->root_mount || !p->root_directory || !p->argv || (wd && !p->working_directory) ||
+        (user && !p->user) || (group && !p->group) || (s->userns_base && !p->stage_dir))
+        return -ENOMEM;
+    if (s->seccomp) {
+        if (!(p->seccomp_bpf = malloc(s->seccomp->size)))
+            return -ENOMEM;
+        memcpy(p->seccomp_bpf, s->seccomp->bpf, s->seccomp->size);
+        p->seccomp_bpf_size = s->seccomp->size;
+    }
+    *ret = TAKE_PTR(p);
+    return 0;
+}

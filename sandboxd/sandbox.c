@@ -204,7 +204,10 @@ Sandbox *sandbox_free(Sandbox *s) {
     sd_event_source_disable_unref(s->cleanup_source);
     sd_event_source_disable_unref(s->pidfd_source);
     sandbox_notify_close(s);
+    sandbox_health_stop(s);
     free(s->status_text);
+    free(s->health_result);
+    free(s->health_output);
     safe_close(s->init_pidfd);
     safe_close(s->sync_fd);
     cg_free(s->cgroup);
@@ -346,6 +349,7 @@ void sandbox_release_runtime(Sandbox *s) {
     s->init_pidfd = safe_close(s->init_pidfd);
     s->sync_fd = safe_close(s->sync_fd);
     sandbox_notify_close(s);
+    sandbox_health_stop(s);
     s->adopted = false;
     /* a failed start: its init never got "go" (else got_ready or an exit would be known) */
     network_sandbox_detach(s->manager->network, s, s->start_error != NULL);
@@ -419,6 +423,7 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
         int r = sandbox_save(s);
         if (r < 0) /* only a later sandboxd needs it: not a reason to fail the start */
             log_warning_errno(r, "%s: saving its state for re-adoption: %m", s->name);
+        sandbox_health_start(s);
         if (s->state == SANDBOX_STARTING)
             sandbox_ready(s); /* Type=notify: once READY=1 came too */
         else if (s->state == SANDBOX_STOPPING)
@@ -593,6 +598,10 @@ static int begin_start(Sandbox *s) {
     s->notified_ready = s->watchdog_fired = false;
     s->status_text = mfree(s->status_text);
     s->status_errno = 0;
+    s->health = HEALTH_NONE;
+    s->health_failures = 0;
+    s->health_result = mfree(s->health_result);
+    s->health_output = mfree(s->health_output);
     sandbox_set_state(s, SANDBOX_STARTING);
     sandbox_log_event(s, "Starting.");
     int r = sandbox_start_process(s);
@@ -682,9 +691,10 @@ int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata) {
     if (r < 0)
         return r;
     s->stop_requested = true;
-    /* a slow stop is not a missed keep-alive */
+    /* a slow stop is not a missed keep-alive, nor a failed probe */
     s->watchdog_source = sd_event_source_disable_unref(s->watchdog_source);
     sandbox_set_state(s, SANDBOX_STOPPING);
+    sandbox_health_stop(s);
     if (!s->got_ready) {
         /* no payload yet to hand the signal to: the init is still building the sandbox, and
          * waiting TimeoutStopSec= for it would only delay the stop */

@@ -16,6 +16,17 @@
 typedef struct Manager Manager;
 typedef struct Sandbox Sandbox;
 typedef struct SeccompFilter SeccompFilter;
+typedef struct HealthProbe HealthProbe;
+
+typedef enum HealthState {
+    HEALTH_NONE,      /* no [Health] probe, or the sandbox does not run */
+    HEALTH_STARTING,  /* no probe has passed yet */
+    HEALTH_HEALTHY,
+    HEALTH_UNHEALTHY, /* Retries= probes in a row failed */
+    _HEALTH_STATE_MAX,
+} HealthState;
+
+const char *health_state_to_string(HealthState h);
 
 typedef enum SandboxState {
     SANDBOX_INACTIVE,     /* inactive (dead) */
@@ -106,6 +117,15 @@ struct Sandbox {
     bool watchdog_fired;  /* ended for a missed keep-alive: Result=watchdog */
     char *status_text;    /* the last STATUS= */
     int status_errno;     /* the last ERRNO=, 0 if none */
+
+    /* [Health] (health.c) */
+    HealthState health;
+    unsigned health_failures;        /* consecutive failed probes that count */
+    char *health_result;             /* the last probe's outcome: "exit status 0", "timeout" */
+    char *health_output;             /* its first line of output (Exec=) or status line */
+    uint64_t health_since_usec;      /* CLOCK_MONOTONIC: the payload ran (StartPeriodSec=) */
+    sd_event_source *health_timer;   /* the next probe */
+    HealthProbe *probe;              /* the probe under way, at most one */
 };
 
 Sandbox *sandbox_new(Manager *m, const char *name);
@@ -139,6 +159,7 @@ typedef struct SandboxSavedState {
     uint64_t state_change_usec;
     bool ready; /* the payload had been exec'd; else the start was still under way */
     bool notified; /* it had sent READY=1 (Type=notify) */
+    bool healthy;  /* its [Health] probe had passed */
 } SandboxSavedState;
 
 int sandbox_save(Sandbox *s);
@@ -162,6 +183,13 @@ void sandbox_notify_close(Sandbox *s);
 void sandbox_ready(Sandbox *s);
 /* (Re)arms the watchdog timer from now; no-op without WatchdogSec=. */
 void sandbox_watchdog_arm(Sandbox *s);
+
+/* health.c: the [Health] probe of a running sandbox. start: the payload runs (the first probe
+ * goes at once); stop: it ends (a probe under way is killed). */
+void sandbox_health_start(Sandbox *s);
+void sandbox_health_stop(Sandbox *s);
+/* An exited child of ours that was a probe's runner: handled, true. */
+bool manager_health_on_exit(Manager *m, const siginfo_t *si);
 
 /* Writes a line into the unit's log file, as the journal would carry the manager's messages. */
 void sandbox_log_event(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -42,9 +42,12 @@
 #include "plan.h"
 #include "rootfs.h"
 #include "seccomp-apply.h"
+#include "spawn.h"
 #include "strv.h"
 
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+/* --probe: a health probe's runner, whose failures go to its output, not to a sync socket */
+static bool probe_mode = false;
 
 static void send_msg(const SyncMsg *m, pid_t cred_pid) {
     struct iovec iov = {(void *) m, sizeof *m};
@@ -74,6 +77,11 @@ _printf_(3, 4) _noreturn_ static void die(const char *step, int error, const cha
     va_start(ap, fmt);
     vsnprintf(m.detail, sizeof m.detail, fmt, ap);
     va_end(ap);
+    if (probe_mode) {
+        dprintf(STDERR_FILENO, "probe: %s (step %s): %s\n", m.detail, m.step,
+                strerror(m.error));
+        _exit(PROBE_EXIT_SETUP);
+    }
     send_msg(&m, 0);
     _exit(EXIT_FAILURE);
 }
@@ -364,12 +372,89 @@ static int payload_stdio(int out_fd) {
     return 0;
 }
 
-int main(void) {
+/* sandboxd-init --probe: a [Health] Exec= probe. The daemon's child has put us into the
+ * sandbox's cgroup and namespaces (the root is the sandbox's), with a PID namespace of our own
+ * for our children. The command runs as the payload does: its user namespace, identity,
+ * capability bounding set, keyring, seccomp filter and environment; its output goes to ours
+ * (a pipe the daemon reads). We exit with its status (128 + signal when killed). The daemon
+ * kills us at TimeoutSec=; the command, PID 1 of its namespace, dies with us (PDEATHSIG), and
+ * everything it started with it. */
+/* The exit status that tells how pid ended: its own, or 128 + the signal that killed it. */
+static int wait_status(pid_t pid) {
+    for (;;) {
+        int status;
+        pid_t p = waitpid(pid, &status, 0);
+        if (p < 0 && errno == EINTR)
+            continue;
+        if (p < 0)
+            return PROBE_EXIT_SETUP;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+}
+
+static int probe_main(void) {
+    SandboxPlan *plan = NULL;
+    Identity id;
+    probe_mode = true;
+    (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    int r = plan_from_fd(PROBE_FD_PLAN, &plan);
+    if (r < 0)
+        die("plan", r, "reading the probe's plan");
+    safe_close(PROBE_FD_PLAN);
+    int userns_fd = plan->userns_base ? PROBE_FD_USERNS : -EBADF;
+    if (userns_fd >= 0 && fcntl(userns_fd, F_SETFD, FD_CLOEXEC) < 0)
+        die("userns", -errno, "no user namespace on fd %d", PROBE_FD_USERNS);
+    if (chdir("/") < 0)
+        die("chdir", -errno, "entering the sandbox's root");
+    resolve_identity(plan, &id);
+    char **env = payload_env(plan, &id);
+    if (!env)
+        die("environment", -ENOMEM, "building the environment");
+    /* Our children are born in the sandbox's PID namespace. The first makes a namespace of
+     * its own below it (only a process living in the sandbox's may: the kernel refuses a new
+     * one to whoever merely entered it) whose PID 1 is the command: when the daemon kills us,
+     * each dies with its parent (PDEATHSIG), and the kernel ends everything the command
+     * started. We are not dumpable, nor are our children until the exec. */
+    pid_t runner = fork();
+    if (runner < 0)
+        die("fork", -errno, "forking the probe");
+    if (runner > 0)
+        _exit(wait_status(runner));
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() == 1)
+        _exit(PROBE_EXIT_SETUP);
+    if (unshare(CLONE_NEWPID) < 0)
+        die("pidns", -errno, "making the probe's PID namespace");
+    pid_t parent = getpid();
+    pid_t child = fork();
+    if (child < 0)
+        die("fork", -errno, "forking the probe");
+    if (child == 0) {
+        const char *step = "pdeathsig";
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != 0)
+            _exit(PROBE_EXIT_SETUP); /* PID 1 of its namespace: the parent is outside it */
+        (void) parent;
+        r = payload_stdio(STDOUT_FILENO);
+        if (r >= 0)
+            r = become_payload(plan, userns_fd, &id, &step);
+        if (r >= 0) {
+            exec_payload(plan->argv, env);
+            r = -errno;
+            step = "exec";
+        }
+        dprintf(STDERR_FILENO, "probe: %s %s: %s\n", step, plan->argv[0], strerror(-r));
+        _exit(PROBE_EXIT_SETUP);
+    }
+    _exit(wait_status(child));
+}
+
+int main(int argc, char **argv) {
     SandboxPlan *plan = NULL;
     Identity id;
     sigset_t mask;
     int r;
 
+    if (argc == 2 && streq(argv[1], "--probe"))
+        return probe_main();
     /* The payload must not ptrace us or open /proc/1/exe and mem (runc CVE-2019-5736). */
     (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 

@@ -734,6 +734,16 @@ static int verb_status(sd_bus *bus, char **args) {
             printf("   Main PID: %s\n", prop_shown(&ps, "MainPID"));
         if (*prop(&ps, "StatusText"))
             printf("     Status: \"%s\"\n", prop_shown(&ps, "StatusText"));
+        if (*prop(&ps, "Health")) {
+            printf("     Health: %s", prop_shown(&ps, "Health"));
+            if (*prop(&ps, "HealthResult"))
+                printf(" (last probe: %s%s%s%s)", prop_shown(&ps, "HealthResult"),
+                       *prop(&ps, "HealthOutput") ? ", \"" : "", prop_shown(&ps, "HealthOutput"),
+                       *prop(&ps, "HealthOutput") ? "\"" : "");
+            if (!streq(prop(&ps, "HealthFailures"), "0"))
+                printf(", %s failed in a row", prop_shown(&ps, "HealthFailures"));
+            printf("\n");
+        }
         if (!streq(prop(&ps, "TasksCurrent"), "infinity"))
             printf("      Tasks: %s (limit: %s)\n", prop_shown(&ps, "TasksCurrent"),
                    prop_shown(&ps, "TasksMax"));

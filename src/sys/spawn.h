@@ -42,3 +42,23 @@ typedef struct SpawnError {
 /* On success returns the init's pid and a pidfd for it, and 1 when it was born in its cgroup2
  * group (clone3), 0 when it joined every hierarchy by writing. */
 int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e);
+
+/* A health probe (sandboxd-init --probe) in a running sandbox: the child joins the sandbox's
+ * cgroup (cgroup_fds), enters the namespaces of its init (ns_flags, through ns_pidfd: never the
+ * user namespace, which only the payload enters; the PID namespace for its children), and
+ * execs the init binary from init_fd with the probe's plan on PROBE_FD_PLAN, the payload's
+ * user namespace on PROBE_FD_USERNS (-EBADF: none) and out_fd as stdout and stderr. */
+#define PROBE_FD_PLAN 4
+#define PROBE_FD_USERNS 6
+/* the runner's exit status when the probe could not be run at all (not the command's) */
+#define PROBE_EXIT_SETUP 125
+
+typedef struct ProbeSpawnParams {
+    int ns_pidfd;
+    int ns_flags;
+    const int *cgroup_fds;
+    size_t n_cgroup_fds;
+    int plan_fd, userns_fd, out_fd, init_fd;
+} ProbeSpawnParams;
+
+int spawn_probe(const ProbeSpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e);
