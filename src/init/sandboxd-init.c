@@ -392,11 +392,21 @@ static int wait_status(pid_t pid) {
     }
 }
 
-static int probe_main(void) {
+static int probe_main(const char *ns_flags) {
     SandboxPlan *plan = NULL;
     Identity id;
+    char *end;
     probe_mode = true;
     (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    unsigned long flags = strtoul(ns_flags, &end, 16);
+    if (*end || (flags & ~(unsigned long) (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
+                                           CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP)))
+        die("setns", -EINVAL, "namespace flags %s", ns_flags);
+    /* the sandbox's namespaces, from its init's pidfd (all at once, 5.8); our descriptors
+     * were opened on the host and stay what they are */
+    if (flags && setns(PROBE_FD_NS, (int) flags) < 0)
+        die("setns", -errno, "entering the sandbox's namespaces");
+    safe_close(PROBE_FD_NS);
     int r = plan_from_fd(PROBE_FD_PLAN, &plan);
     if (r < 0)
         die("plan", r, "reading the probe's plan");
@@ -453,8 +463,8 @@ int main(int argc, char **argv) {
     sigset_t mask;
     int r;
 
-    if (argc == 2 && streq(argv[1], "--probe"))
-        return probe_main();
+    if (argc == 3 && streq(argv[1], "--probe"))
+        return probe_main(argv[2]);
     /* The payload must not ptrace us or open /proc/1/exe and mem (runc CVE-2019-5736). */
     (void) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 

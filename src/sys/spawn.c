@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -204,7 +205,7 @@ static int probe_child(void *arg) {
     const int want[PROBE_FD_INIT + 1] = {
         [1] = p->out_fd, [2] = p->out_fd, [PROBE_FD_PLAN] = p->plan_fd,
         [PROBE_FD_USERNS] = p->userns_fd, [PROBE_FD_INIT] = p->init_fd,
-        [0] = -EBADF, [3] = -EBADF, [5] = -EBADF,
+        [PROBE_FD_NS] = p->ns_pidfd, [0] = -EBADF, [3] = -EBADF,
     };
 
     /* charged to the sandbox, as the payload is */
@@ -212,11 +213,6 @@ static int probe_child(void *arg) {
     for (size_t i = 0; i < p->n_cgroup_fds; i++)
         if (write(p->cgroup_fds[i], one_zero, 1) != 1)
             goto fail;
-    /* the sandbox's namespaces, from its init (a pidfd names them all at once, 5.8); the
-     * descriptors below were opened on the host and stay what they are */
-    s->step = "setns";
-    if (setns(p->ns_pidfd, p->ns_flags) < 0)
-        goto fail;
     s->step = "fds";
     for (int i = 0; i <= PROBE_FD_INIT; i++) {
         moved[i] = want[i] < 0 ? -EBADF : fcntl(want[i], F_DUPFD_CLOEXEC, PROBE_FD_INIT + 1);
@@ -236,7 +232,11 @@ static int probe_child(void *arg) {
     }
     if (child_close_from(PROBE_FD_INIT + 1) < 0)
         goto fail;
-    char *const argv[] = {(char *) "sandboxd-init", (char *) "--probe", NULL};
+    /* the namespaces are entered by the runner itself, once exec'd: the init binary (and for
+     * a sanitizer build its loader and libraries) is found on the host */
+    char flags[16];
+    snprintf(flags, sizeof flags, "%x", (unsigned) p->ns_flags);
+    char *const argv[] = {(char *) "sandboxd-init", (char *) "--probe", flags, NULL};
     char *const envp[] = {NULL};
     s->step = "exec-init";
     syscall(SYS_execveat, PROBE_FD_INIT, "", argv, envp, AT_EMPTY_PATH);

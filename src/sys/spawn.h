@@ -43,12 +43,14 @@ typedef struct SpawnError {
  * group (clone3), 0 when it joined every hierarchy by writing. */
 int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e);
 
-/* A health probe (sandboxd-init --probe) in a running sandbox: the child joins the sandbox's
- * cgroup (cgroup_fds), enters the namespaces of its init (ns_flags, through ns_pidfd: never the
- * user namespace, which only the payload enters; the PID namespace for its children), and
- * execs the init binary from init_fd with the probe's plan on PROBE_FD_PLAN, the payload's
- * user namespace on PROBE_FD_USERNS (-EBADF: none) and out_fd as stdout and stderr. */
+/* A health probe (sandboxd-init --probe FLAGS) in a running sandbox: the child joins the
+ * sandbox's cgroup (cgroup_fds) and execs the init binary from init_fd with the probe's plan on
+ * PROBE_FD_PLAN, the sandbox init's pidfd on PROBE_FD_NS (the runner enters the namespaces
+ * ns_flags names through it: never the user namespace, which only the payload enters; the PID
+ * namespace for its children), the payload's user namespace on PROBE_FD_USERNS (-EBADF: none)
+ * and out_fd as stdout and stderr. */
 #define PROBE_FD_PLAN 4
+#define PROBE_FD_NS 5
 #define PROBE_FD_USERNS 6
 /* the runner's exit status when the probe could not be run at all (not the command's) */
 #define PROBE_EXIT_SETUP 125
