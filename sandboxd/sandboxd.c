@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "daemon-config.h"
+#include "cgroup.h"
 #include "log.h"
 #include "manager.h"
 #include "path-util.h"
@@ -39,6 +40,29 @@ static void raise_fd_limit(void) {
              (unsigned long long) rl.rlim_cur, (unsigned long long) soft);
 }
 
+/* --hold-cgroup: the main process of sandboxd-sandboxes.service, whose Delegate=yes group
+ * holds the sandboxes instead of sandboxd.service's own. Before systemd 254 (no
+ * DelegateSubgroup=) systemd starts a restarted service's new main process in the service's
+ * group, which the kernel refuses while that group hands controllers to running sandboxes
+ * (status=219/CGROUP): sandboxd could not be restarted or upgraded with sandboxes running. This
+ * holder never needs a restart, so its group can host them; it only steps into a leaf so that
+ * the group may hand controllers down, and waits. */
+static int hold_cgroup(void) {
+    sigset_t mask;
+    int sig, r = cg_move_self_to_leaf("holder");
+    if (r < 0 && r != -EOPNOTSUPP) {
+        log_error_errno(r, "moving into the leaf group 'holder' of our cgroup: %m");
+        return EXIT_FAILURE;
+    }
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    (void) sd_notify(0, "READY=1\nSTATUS=Holding the sandboxes' cgroup.");
+    (void) sigwait(&mask, &sig);
+    return 0;
+}
+
 static void help(void) {
     printf("sandboxd [OPTIONS]\n\n"
            "Runs services from unit files in sandboxes: namespaces, cgroup limits, an overlay\n"
@@ -63,6 +87,9 @@ static void help(void) {
            "                      derived from the machine id)\n"
            "  --enabled-dir DIR   the enabled units, started at start-up (links to unit files,\n"
            "                      made by sandboxctl enable; default /etc/sandboxd/enabled)\n"
+           "  --hold-cgroup       do nothing but hold a delegated cgroup for the sandboxes:\n"
+           "                      move into its leaf 'holder', tell systemd READY=1, wait for\n"
+           "                      SIGTERM (contrib/sandboxd-sandboxes.service)\n"
            "  --keep-running      on SIGTERM, leave sandboxes running for the next sandboxd\n"
            "                      (it adopts them); by default they are stopped first\n"
            "  --debug             verbose logging\n"
@@ -73,7 +100,7 @@ int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_STATE, ARG_RUNTIME, ARG_LOG, ARG_UNIT_PATH, ARG_SLICE,
            ARG_CGROUP_ROOT, ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING, ARG_CONFIG,
            ARG_BRIDGE, ARG_SUBNET, ARG_IPV6_SUBNET, ARG_IMAGE_STORE, ARG_IMAGE_WORKER,
-           ARG_ENABLED_DIR };
+           ARG_ENABLED_DIR, ARG_HOLD_CGROUP };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},
         {"socket", required_argument, NULL, ARG_SOCKET},
@@ -89,6 +116,7 @@ int main(int argc, char *argv[]) {
         {"enabled-dir", required_argument, NULL, ARG_ENABLED_DIR},
         {"debug", no_argument, NULL, ARG_DEBUG},
         {"keep-running", no_argument, NULL, ARG_KEEP_RUNNING},
+        {"hold-cgroup", no_argument, NULL, ARG_HOLD_CGROUP},
         {"config", required_argument, NULL, ARG_CONFIG},
         {"bridge", required_argument, NULL, ARG_BRIDGE},
         {"subnet", required_argument, NULL, ARG_SUBNET},
@@ -130,6 +158,7 @@ int main(int argc, char *argv[]) {
         case ARG_ENABLED_DIR: c.enabled_dir = optarg; break;
         case ARG_DEBUG: log_set_max_level(LOG_DEBUG); break;
         case ARG_KEEP_RUNNING: c.keep_running = true; break;
+        case ARG_HOLD_CGROUP: return hold_cgroup();
         case ARG_CONFIG: config_path = optarg; break;
         case ARG_BRIDGE: bridge = optarg; break;
         case ARG_SUBNET: subnet = optarg; break;

@@ -1085,3 +1085,31 @@ int cg_read_oom_kills(const Cgroup *cg, uint64_t *ret) {
         return -ENOMEM;
     return read_keyed(p, "oom_kill", ret);
 }
+
+int cg_move_self_to_leaf(const char *leaf) {
+    _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+    _cleanup_free_ char *line = NULL, *mount = NULL, *own = NULL, *dir = NULL, *procs = NULL;
+    size_t size = 0;
+    if (!f)
+        return -errno;
+    while (!mount && getline(&line, &size, f) > 0) {
+        _cleanup_free_ char *m = NULL;
+        bool v2;
+        int r = cg_mountinfo_hierarchy(line, &m, &v2);
+        if (r == -ENOMEM)
+            return r;
+        if (r > 0 && v2)
+            mount = TAKE_PTR(m);
+    }
+    if (!mount)
+        return -EOPNOTSUPP; /* v1 only: no rule against processes beside groups */
+    int r = own_v2_cgroup(&own);
+    if (r < 0)
+        return r;
+    if (asprintf(&dir, "%s/%s%s%s", mount, own, *own ? "/" : "", leaf) < 0 ||
+        asprintf(&procs, "%s/cgroup.procs", dir) < 0)
+        return -ENOMEM;
+    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+        return -errno;
+    return write_small(procs, "0");
+}

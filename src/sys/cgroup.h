@@ -100,6 +100,10 @@ int cg_open_procs_fds(const Cgroup *cg, int *fds, size_t max);
 /* Sends sig to every process in the cgroup and the groups below it (for SIGKILL, cgroup.kill of
  * the group on a v2 hierarchy: the unified one of a hybrid host too). */
 int cg_kill(const Cgroup *cg, int sig);
+/* Moves the calling process into the leaf group LEAF below its own group of the cgroup2
+ * hierarchy (made if missing), so that its own group may hand controllers down to others;
+ * -EOPNOTSUPP without a cgroup2 hierarchy. Needs no cg_init(). */
+int cg_move_self_to_leaf(const char *leaf);
 /* Every process of the group and of the groups a payload made below it (*ret: free()). */
 int cg_read_pids(const Cgroup *cg, pid_t **ret, size_t *ret_n);
 /* Freezes or thaws the group and the groups below it, through its cgroup2 hierarchy;
