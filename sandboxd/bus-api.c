@@ -629,6 +629,9 @@ static int method_list_dependencies(sd_bus_message *msg, void *userdata, sd_bus_
     if (r < 0)
         return r;
     r = manager_walk_dependencies(m, arg, append_dependency, reply, &errors);
+    if (r == -E2BIG)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                 "the dependency tree of %s has more than 4096 entries", arg);
     if (r < 0)
         return load_error(error, arg, r, errors);
     r = sd_bus_message_close_container(reply);

@@ -16,8 +16,11 @@
 
 /* units one request may touch: far above a real boot, and a bound on the work */
 #define TRANSACTION_UNITS_MAX 4096
-/* list-dependencies: deeper than this is cut (a chain this long is a mistake) */
+/* list-dependencies: deeper than this is cut (a chain this long is a mistake), and a tree is
+ * at most this many rows: each unit is shown on every path to it, and units that each want the
+ * next two make 2^depth paths */
 #define DEPENDENCY_DEPTH_MAX 64
+#define DEPENDENCY_ROWS_MAX 4096
 
 typedef struct Transaction {
     Sandbox *anchor;
@@ -469,6 +472,7 @@ typedef struct Walk {
     DependencyVisit f;
     void *userdata;
     char *stack[DEPENDENCY_DEPTH_MAX + 1];
+    unsigned rows;
 } Walk;
 
 static int walk(Walk *w, const UnitConfig *c, unsigned depth) {
@@ -479,6 +483,8 @@ static int walk(Walk *w, const UnitConfig *c, unsigned depth) {
             const char *name = c->deps[shown[d]].names[k];
             _cleanup_(unit_config_freep) UnitConfig *sub = NULL;
             _cleanup_strv_free_ char **errors = NULL;
+            if (++w->rows > DEPENDENCY_ROWS_MAX)
+                return -E2BIG;
             int r = manager_load_config(w->m, name, &sub, &errors);
             bool cycle = false;
             for (unsigned i = 0; i < depth; i++)

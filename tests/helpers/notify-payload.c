@@ -2,11 +2,14 @@
 /* A Type=notify payload for the tests, speaking the sd_notify(3) protocol by hand (one
  * datagram to $NOTIFY_SOCKET), so the tests do not trust sandboxd's own code for it.
  *   notify-payload [--ready-after-ms N] [--no-ready] [--status TEXT] [--pings N]
- *                  [--mainpid N] [--big] [--ready-when PATH]
+ *                  [--mainpid N] [--big] [--ready-when PATH] [--flood N] [--pass-fds N]
+ * --flood N: N messages as fast as the socket takes them (STATUS=flood K), before READY=1.
+ * --pass-fds N: N datagrams each carrying 16 descriptors (SCM_RIGHTS), before READY=1.
  * --ready-when PATH: READY=1 once PATH exists (polled), for a test that chooses the moment.
  * --pings N: N keep-alives WATCHDOG=1, every $WATCHDOG_USEC/4, then silence (-1: forever).
  * Prints what it sent on stdout, then sleeps until killed. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +37,55 @@ static int notify(const char *msg) {
     return 0;
 }
 
+static int flood(long n) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    long sent = 0;
+    for (long i = 0; i < n; i++) {
+        char msg[64];
+        int len = snprintf(msg, sizeof msg, "STATUS=flood %ld", i);
+        if (sendto(fd, msg, (size_t) len, 0, (struct sockaddr *) &sa, sizeof sa) >= 0)
+            sent++;
+    }
+    printf("flood: %ld of %ld sent\n", sent, n);
+    close(fd);
+    return 0;
+}
+
+static int pass_fds(long n) {
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    strcpy(sa.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int fds[16];
+    for (int i = 0; i < 16; i++)
+        fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    union {
+        char buf[CMSG_SPACE(sizeof fds)];
+        struct cmsghdr align;
+    } control;
+    long sent = 0;
+    for (long i = 0; i < n; i++) {
+        char msg[] = "STATUS=with fds";
+        struct iovec iov = {msg, sizeof msg - 1};
+        struct msghdr mh = {.msg_name = &sa, .msg_namelen = sizeof sa, .msg_iov = &iov,
+                            .msg_iovlen = 1, .msg_control = control.buf,
+                            .msg_controllen = sizeof control.buf};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof fds);
+        memcpy(CMSG_DATA(c), fds, sizeof fds);
+        if (sendmsg(fd, &mh, 0) >= 0)
+            sent++;
+    }
+    printf("pass-fds: %ld of %ld sent\n", sent, n);
+    close(fd);
+    return 0;
+}
+
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
@@ -44,6 +96,7 @@ int main(int argc, char **argv) {
     long ready_after = 0, pings = 0;
     int ready = 1, big = 0;
     const char *status = NULL, *mainpid = NULL, *ready_when = NULL;
+    long flood_n = 0, pass_n = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ready-after-ms") && i + 1 < argc)
             ready_after = atol(argv[++i]);
@@ -57,6 +110,10 @@ int main(int argc, char **argv) {
             mainpid = argv[++i];
         else if (!strcmp(argv[i], "--ready-when") && i + 1 < argc)
             ready_when = argv[++i];
+        else if (!strcmp(argv[i], "--flood") && i + 1 < argc)
+            flood_n = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--pass-fds") && i + 1 < argc)
+            pass_n = atol(argv[++i]);
         else if (!strcmp(argv[i], "--big"))
             big = 1;
         else {
@@ -81,11 +138,21 @@ int main(int argc, char **argv) {
         snprintf(msg, sizeof msg, "MAINPID=%s", mainpid);
         notify(msg);
     }
+    if (flood_n)
+        flood(flood_n);
+    if (pass_n)
+        pass_fds(pass_n);
     sleep_ms(ready_after);
     while (ready_when && access(ready_when, F_OK) < 0)
         sleep_ms(50);
-    if (ready)
+    if (ready) {
+        struct timespec ts;
         notify("READY=1");
+        /* the kernel's clock of process start times (/proc/PID/stat), for ordering checks */
+        clock_gettime(CLOCK_BOOTTIME, &ts);
+        printf("READY=1 sent at boottime %ld.%09ld\n", (long) ts.tv_sec, ts.tv_nsec);
+        fflush(stdout);
+    }
     const char *w = getenv("WATCHDOG_USEC");
     long interval = w ? atol(w) / 4000 : 0;
     for (long n = 0; interval > 0 && (pings < 0 || n < pings); n++) {

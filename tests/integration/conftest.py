@@ -100,6 +100,23 @@ def layers(tmp_path_factory):
     return {"base": base, "top": top}
 
 
+@pytest.fixture(scope="session")
+def notify_layer(tmp_path_factory):
+    """A layer with /bin/notify-payload (tests/helpers/notify-payload.c), a Type=notify
+    payload that speaks the protocol by hand."""
+    d = tmp_path_factory.mktemp("notify-layer")
+    (d / "bin").mkdir()
+    helper = BUILD / "tests" / "helpers" / "notify-payload"
+    (d / "bin" / "notify-payload").write_bytes(helper.read_bytes())
+    os.chmod(d / "bin" / "notify-payload", 0o755)
+    return d
+
+
+def notify_unit(layers, notify_layer, args, service="Type=notify", sandbox="", unit=""):
+    return unit_text(layers, f"/bin/notify-payload {args}", service=service, unit=unit,
+                     sandbox=f"Layers={notify_layer}\n{sandbox}")
+
+
 class Daemon:
     def __init__(self, tmp: Path):
         self.tmp = tmp

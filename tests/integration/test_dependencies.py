@@ -190,3 +190,17 @@ def test_list_dependencies_prints_the_tree(daemon, layers):
                    "\u251c\u2500cache.unit (inactive, Wants)\n"
                    "\u2502 \u2514\u2500web.unit (inactive, Wants)\n"
                    "\u2514\u2500gone.unit (not-found, Wants)\n"), out
+
+
+def test_list_dependencies_of_a_lattice_is_bounded(daemon, layers):
+    """Units that each want the next two make 2^N paths: the tree is refused past 4096 rows,
+    quickly, and sandboxd goes on answering."""
+    for i in range(40):
+        daemon.write_unit(f"l{i}.unit", sleeper(layers, unit=f"Wants=l{i + 1} l{i + 2}"))
+    for i in (40, 41):
+        daemon.write_unit(f"l{i}.unit", sleeper(layers))
+    r = daemon.ctl("list-dependencies", "l0", check=False, timeout=60)
+    assert r.returncode != 0 and "more than 4096 entries" in r.stderr, r.stderr
+    assert daemon.ctl("list").returncode == 0
+    r = daemon.ctl("list-dependencies", "l38")
+    assert r.stdout.count("\n") == 5  # l38; l39 with l40 and l41 below it; l40

@@ -4,7 +4,7 @@
 import os
 import time
 
-from conftest import cgroup_dir, unit_text
+from conftest import cgroup_dir, notify_unit, unit_text
 
 
 def sleeper(layers, text="running"):
@@ -162,3 +162,51 @@ def test_only_root_enables(daemon, layers):
         os.chmod(public, mode)
         for d, m in changed:
             os.chmod(d, m)
+
+
+def proc_start_seconds(pid):
+    """When the kernel started pid, in seconds since boot (CLOCK_BOOTTIME, clock ticks)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[19]) / os.sysconf("SC_CLK_TCK")
+
+
+def test_boot_starts_the_enabled_units_in_dependency_order(daemon, layers, notify_layer):
+    """The boot of five enabled units: db <- app (Requires+After db, Type=notify, ready after
+    1 s) <- web (After app, Wants cache), cache; and one that is not enabled."""
+    daemon.write_unit("db.unit", sleeper(layers, "db"))
+    daemon.write_unit("app.unit", notify_unit(layers, notify_layer, "--ready-after-ms 1000",
+                                              unit="Requires=db\nAfter=db"))
+    daemon.write_unit("web.unit", sleeper(layers, "web") + "[Unit]\nAfter=app\nWants=cache\n")
+    daemon.write_unit("cache.unit", sleeper(layers, "cache"))
+    daemon.write_unit("off.unit", sleeper(layers, "off"))
+    daemon.write_unit("extra.unit", sleeper(layers, "extra"))
+    daemon.ctl("enable", "db", "app", "web", "cache", "extra")
+    daemon.stop()
+    for d in (daemon.state, daemon.runtime):  # a fresh state tree
+        if d.exists():
+            import shutil
+            shutil.rmtree(d)
+    daemon.start()
+    for u in ("db.unit", "app.unit", "web.unit", "cache.unit", "extra.unit"):
+        wait_active(daemon, u)
+    rows = list_rows(daemon)
+    assert "off.unit" not in rows
+    out = daemon.output.read_text()
+    assert "Started 5 of 5 enabled units." in out
+    # web began only after app's READY=1 came (sandboxd's order of events) ...
+    assert out.index("app.unit: Ready (READY=1).") < out.index("web.unit: Starting.")
+    assert out.index("db.unit: Started, main PID") < out.index("app.unit: Starting.")
+    # ... and the kernel agrees: web's payload was born after app sent READY=1
+    ready_line = [l for l in daemon.payload_output("app.unit") if "boottime" in l][0]
+    ready_at = float(ready_line.rsplit(" ", 1)[1])
+    web_born = proc_start_seconds(daemon.show("web.unit")["MainPID"])
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    assert web_born + tick >= ready_at, (web_born, ready_at)
+    # independent units start side by side: db, cache and extra all began before any of them
+    # had started
+    first_started = min(out.index(f"{u}: Started, main PID") for u in ("db.unit", "cache.unit",
+                                                                        "extra.unit"))
+    for u in ("db.unit", "cache.unit", "extra.unit"):
+        assert out.index(f"{u}: Starting.") < first_started, out
+    daemon.ctl("stop", "db", "cache", "extra", "web")

@@ -7,30 +7,13 @@ import socket
 import subprocess
 import time
 
-import pytest
-
-from conftest import BUILD, Daemon, unit_text
-
-
-@pytest.fixture(scope="module")
-def notify_layer(tmp_path_factory):
-    d = tmp_path_factory.mktemp("notify-layer")
-    (d / "bin").mkdir()
-    helper = BUILD / "tests" / "helpers" / "notify-payload"
-    (d / "bin" / "notify-payload").write_bytes(helper.read_bytes())
-    os.chmod(d / "bin" / "notify-payload", 0o755)
-    return d
+from conftest import BUILD, Daemon, notify_unit
 
 
 def start_in_background(daemon, unit):
     env = dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket))
     return subprocess.Popen([str(BUILD / "src" / "sandboxctl" / "sandboxctl"), "start", unit],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def notify_unit(layers, notify_layer, args, service="Type=notify", sandbox="", unit=""):
-    return unit_text(layers, f"/bin/notify-payload {args}", service=service, unit=unit,
-                     sandbox=f"Layers={notify_layer}\n{sandbox}")
 
 
 def test_start_waits_for_ready(daemon, layers, notify_layer):
@@ -44,7 +27,7 @@ def test_start_waits_for_ready(daemon, layers, notify_layer):
     # the start was answered after READY=1, which the payload sent after its sleep: the
     # payload's own output orders the two, no clock is compared
     out = daemon.payload_output("n.unit")
-    assert out[-1] == "sent READY=1", out
+    assert out[-2] == "sent READY=1" and out[-1].startswith("READY=1 sent at boottime"), out
     assert "Ready (READY=1)." in daemon.log("n.unit")
     log = daemon.output.read_text()
     assert log.index("n.unit: Started, main PID") < log.index("n.unit: Ready (READY=1).")
@@ -157,3 +140,31 @@ def test_notify_survives_a_daemon_restart(tmp_path, layers, notify_layer, init_r
         d.ctl("stop", "n")
     finally:
         d.stop()
+
+
+def daemon_fd_count(daemon):
+    return len(os.listdir(f"/proc/{daemon.proc.pid}/fd"))
+
+
+def test_a_flood_or_passed_descriptors_cost_the_daemon_nothing(daemon, layers, notify_layer):
+    """A hostile payload floods its notify socket and sends descriptors along: sandboxd keeps
+    answering, reads the socket's worth, closes every descriptor, and READY=1 still counts."""
+    daemon.write_unit("flood.unit", notify_unit(
+        layers, notify_layer, "--flood 200000 --pass-fds 500",
+        service="Type=notify\nTimeoutStartSec=60s"))
+    before = daemon_fd_count(daemon)
+    proc = start_in_background(daemon, "flood")
+    # while it floods, the daemon answers other callers
+    deadline = time.monotonic() + 30
+    while "flood: " not in "".join(daemon.payload_output("flood.unit")):
+        assert daemon.ctl("list").returncode == 0
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    p = daemon.show("flood.unit")
+    assert p["ActiveState"] == "active"
+    assert p["StatusText"].startswith(("flood ", "with fds")), p["StatusText"]
+    assert "pass-fds: 500 of 500 sent" in daemon.payload_output("flood.unit")
+    # 8000 descriptors were sent; none stayed with the daemon
+    assert daemon_fd_count(daemon) <= before + 8, (before, daemon_fd_count(daemon))
