@@ -97,26 +97,20 @@ static void on_sandbox_done(Sandbox *s, void *userdata, int r, const char *messa
     job_finish(userdata, r, message);
 }
 
-/* May j run now? Not while an earlier job of its unit is unfinished, nor while a job it is
- * ordered after is: starts follow After=, stops go in reverse, a stop goes before a start of
- * a unit it is ordered with or conflicts with. */
-static bool job_runnable(Manager *m, const Job *j) {
+static bool has_ordering(const Sandbox *s) {
+    return s->config && (s->config->deps[UNIT_AFTER].n || s->config->deps[UNIT_BEFORE].n ||
+                         s->config->deps[UNIT_CONFLICTS].n);
+}
+
+/* May j run now, as far as other units go? Not while a job it is ordered after is unfinished:
+ * starts follow After=, stops go in reverse, a stop goes before a start of a unit it is
+ * ordered with or conflicts with. (Its own unit's earlier jobs are checked by the caller.) */
+static bool job_ordering_allows(Manager *m, const Job *j) {
     const Sandbox *a = j->sandbox;
-    bool earlier = true;
     for (const Job *k = m->jobs; k; k = k->next) {
-        if (k == j) {
-            earlier = false;
-            continue;
-        }
-        if (k->finished)
-            continue;
         const Sandbox *b = k->sandbox;
-        if (b == a) {
-            /* a stop does not wait for a start under way: it ends it (sandbox_stop()) */
-            if (earlier && !(j->type == JOB_STOP && k->type == JOB_START && k->running))
-                return false;
+        if (k->finished || b == a)
             continue;
-        }
         if (j->type == JOB_START) {
             if (k->type == JOB_STOP &&
                 (ordered_after(a, b) || ordered_after(b, a) || conflict(a, b)))
@@ -181,9 +175,32 @@ static int on_dispatch(sd_event_source *src, void *userdata) {
         } else
             p = &j->next;
     }
-    for (Job *j = m->jobs; j; j = j->next)
-        if (!j->running && !j->finished && job_runnable(m, j))
-            job_run(j);
+    /* One pass is linear when no unit involved orders itself against others (the common
+     * case: a thousand plain starts or stops); the pairwise check runs only when one does. Each
+     * unit's first unfinished job is found once: a later job of the same unit waits for it,
+     * except a stop, which does not wait for a start under way but ends it (sandbox_stop()).
+     * Jobs added while this pass runs (appended) wait for the next pass. */
+    bool any_order = false;
+    Job *last = NULL;
+    for (Job *j = m->jobs; j; j = j->next) {
+        j->sandbox->first_job = NULL;
+        last = j;
+    }
+    for (Job *j = m->jobs; j; j = j->next) {
+        if (!j->sandbox->first_job)
+            j->sandbox->first_job = j;
+        any_order |= has_ordering(j->sandbox);
+    }
+    for (Job *j = m->jobs; j; j = j == last ? NULL : j->next) {
+        const Job *first = j->sandbox->first_job;
+        if (j->running || j->finished)
+            continue;
+        if (first != j && !(j->type == JOB_STOP && first->type == JOB_START && first->running))
+            continue;
+        if (any_order && !job_ordering_allows(m, j))
+            continue;
+        job_run(j);
+    }
     return 0;
 }
 

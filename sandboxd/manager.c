@@ -56,8 +56,14 @@ static int on_shutdown_signal(sd_event_source *src, const struct signalfd_siginf
     } else {
         log_info("Received %s, stopping all sandboxes.",
                  si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
-        for (size_t i = 0; i < m->n_sandboxes; i++)
-            (void) sandbox_stop(m->sandboxes[i], NULL, NULL);
+        /* as stop jobs, so that a unit goes before the units it is ordered after */
+        for (size_t i = 0; i < m->n_sandboxes; i++) {
+            Sandbox *s = m->sandboxes[i];
+            _cleanup_free_ char *why = NULL;
+            if ((sandbox_is_running(s) || s->state == SANDBOX_AUTO_RESTART) &&
+                manager_stop_unit(m, s, NULL, NULL, &why) < 0)
+                (void) sandbox_stop(s, NULL, NULL);
+        }
     }
     manager_check_shutdown(m);
     return 0;

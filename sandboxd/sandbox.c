@@ -416,7 +416,9 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
     switch (msg->type) {
     case SYNC_READY:
         s->got_ready = true;
-        s->main_pid = cred_pid > 0 ? cred_pid : s->init_pid;
+        /* unless a MAINPID= read first named another */
+        if (s->main_pid <= 0)
+            s->main_pid = cred_pid > 0 ? cred_pid : s->init_pid;
         log_debug("%s: payload ready %" PRIu64 " µs after go", s->name,
                   now_usec(CLOCK_MONOTONIC) - s->released_usec);
         sandbox_log_event(s, "Started, main PID %d.", (int) s->main_pid);

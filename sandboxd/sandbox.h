@@ -17,6 +17,7 @@ typedef struct Manager Manager;
 typedef struct Sandbox Sandbox;
 typedef struct SeccompFilter SeccompFilter;
 typedef struct HealthProbe HealthProbe;
+typedef struct Job Job;
 
 typedef enum HealthState {
     HEALTH_NONE,      /* no [Health] probe, or the sandbox does not run */
@@ -126,6 +127,8 @@ struct Sandbox {
     uint64_t health_since_usec;      /* CLOCK_MONOTONIC: the payload ran (StartPeriodSec=) */
     sd_event_source *health_timer;   /* the next probe */
     HealthProbe *probe;              /* the probe under way, at most one */
+
+    Job *first_job; /* job.c's, during one pass over the jobs: the unit's first unfinished */
 };
 
 Sandbox *sandbox_new(Manager *m, const char *name);

@@ -131,6 +131,30 @@ static pid_t spawn_into_cgroup(const SpawnParams *p, ChildState *shared, int *re
     return (pid_t) pid;
 }
 
+/* clone(CLONE_VM|CLONE_VFORK) on a stack of its own: the child shares our memory and we wait
+ * until it has exec'd or exited, copying no page tables however large the daemon grows.
+ * Returns the pid or -errno. */
+static pid_t clone_vfork(int (*fn)(void *), void *arg, unsigned long flags, int *ret_pidfd) {
+    void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED)
+        return -errno;
+    pid_t pid = clone(fn, (char *) stack + CHILD_STACK_SIZE,
+                      (int) (CLONE_VM | CLONE_VFORK | CLONE_PIDFD | flags | SIGCHLD), arg,
+                      ret_pidfd);
+    int r = pid < 0 ? -errno : pid;
+    munmap(stack, CHILD_STACK_SIZE);
+    return r;
+}
+
+/* The child reported a failure and has exited already: reap it here, nobody else knows it. */
+static int child_failed(pid_t pid, int pidfd, int error, const char *step, SpawnError *e) {
+    (void) waitpid(pid, NULL, __WALL);
+    safe_close(pidfd);
+    e->step = step;
+    return -error;
+}
+
 int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError *e) {
     int pidfd = -EBADF;
     pid_t pid = -1;
@@ -157,26 +181,13 @@ int spawn_init(const SpawnParams *p, pid_t *ret_pid, int *ret_pidfd, SpawnError 
     }
     if (r == -ENOSYS || r == -E2BIG || r == -EPERM) {
         /* no clone3 or no CLONE_INTO_CGROUP here (EPERM: a seccomp filter's answer) */
-        void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-        if (stack == MAP_FAILED) {
-            r = -errno;
-            goto out;
-        }
-        pid = clone(child, (char *) stack + CHILD_STACK_SIZE,
-                    (int) (CLONE_VM | CLONE_VFORK | CLONE_PIDFD | p->clone_flags | SIGCHLD), s,
-                    &pidfd);
-        r = pid < 0 ? -errno : 0;
-        munmap(stack, CHILD_STACK_SIZE);
+        r = pid = clone_vfork(child, s, p->clone_flags, &pidfd);
+        r = r < 0 ? r : 0;
     }
     if (r < 0)
         goto out;
     if (s->error) {
-        /* the child has exited already: reap it here, nobody else knows it */
-        (void) waitpid(pid, NULL, __WALL);
-        safe_close(pidfd);
-        e->step = s->step;
-        r = -s->error;
+        r = child_failed(pid, pidfd, s->error, s->step, e);
         goto out;
     }
     *ret_pid = pid;
@@ -253,23 +264,11 @@ int spawn_probe(const ProbeSpawnParams *p, pid_t *ret_pid, int *ret_pidfd, Spawn
     if (s == MAP_FAILED)
         return -errno;
     *s = (ProbeChildState){.p = p};
-    void *stack = mmap(NULL, CHILD_STACK_SIZE, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-        r = -errno;
-        goto out;
-    }
-    pid_t pid = clone(probe_child, (char *) stack + CHILD_STACK_SIZE,
-                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, s, &pidfd);
-    r = pid < 0 ? -errno : 0;
-    munmap(stack, CHILD_STACK_SIZE);
+    pid_t pid = r = clone_vfork(probe_child, s, 0, &pidfd);
     if (r < 0)
         goto out;
     if (s->error) {
-        (void) waitpid(pid, NULL, __WALL);
-        safe_close(pidfd);
-        e->step = s->step;
-        r = -s->error;
+        r = child_failed(pid, pidfd, s->error, s->step, e);
         goto out;
     }
     *ret_pid = pid;

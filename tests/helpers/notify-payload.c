@@ -18,17 +18,29 @@
 #include <time.h>
 #include <unistd.h>
 
-static int notify(const char *msg) {
+/* $NOTIFY_SOCKET's address and a datagram socket to send to it; exits if there is none */
+static int notify_socket(struct sockaddr_un *sa) {
     const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (!path || strlen(path) >= sizeof sa.sun_path) {
+    *sa = (struct sockaddr_un){.sun_family = AF_UNIX};
+    if (!path || strlen(path) >= sizeof sa->sun_path) {
         fprintf(stderr, "notify-payload: no usable NOTIFY_SOCKET\n");
-        return -1;
+        exit(1);
     }
-    strcpy(sa.sun_path, path);
+    strcpy(sa->sun_path, path);
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || sendto(fd, msg, strlen(msg), 0, (struct sockaddr *) &sa, sizeof sa) < 0) {
+    if (fd < 0) {
+        fprintf(stderr, "notify-payload: socket: %s\n", strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+static int notify(const char *msg) {
+    struct sockaddr_un sa;
+    int fd = notify_socket(&sa);
+    if (sendto(fd, msg, strlen(msg), 0, (struct sockaddr *) &sa, sizeof sa) < 0) {
         fprintf(stderr, "notify-payload: sending %s: %s\n", msg, strerror(errno));
+        close(fd);
         return -1;
     }
     close(fd);
@@ -38,10 +50,8 @@ static int notify(const char *msg) {
 }
 
 static int flood(long n) {
-    const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa;
+    int fd = notify_socket(&sa);
     long sent = 0;
     for (long i = 0; i < n; i++) {
         char msg[64];
@@ -55,10 +65,8 @@ static int flood(long n) {
 }
 
 static int pass_fds(long n) {
-    const char *path = getenv("NOTIFY_SOCKET");
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    strcpy(sa.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa;
+    int fd = notify_socket(&sa);
     int fds[16];
     for (int i = 0; i < 16; i++)
         fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -204,3 +204,16 @@ def test_list_dependencies_of_a_lattice_is_bounded(daemon, layers):
     assert daemon.ctl("list").returncode == 0
     r = daemon.ctl("list-dependencies", "l38")
     assert r.stdout.count("\n") == 5  # l38; l39 with l40 and l41 below it; l40
+
+
+def test_sandboxd_stops_the_units_in_reverse_order_at_exit(daemon, layers):
+    daemon.write_unit("db.unit", sleeper(layers))
+    daemon.write_unit("app.unit", sleeper(layers, unit="Requires=db\nAfter=db"))
+    daemon.write_unit("web.unit", sleeper(layers, unit="Requires=app\nAfter=app"))
+    daemon.write_unit("solo.unit", sleeper(layers))
+    daemon.ctl("start", "web", "solo")
+    daemon.stop()  # SIGTERM without --keep-running: every sandbox is stopped first
+    out = daemon.output.read_text()
+    assert out.index("web.unit: Stopped") < out.index("app.unit: Stopped") < \
+        out.index("db.unit: Stopped"), out
+    assert "solo.unit: Stopped" in out

@@ -168,3 +168,19 @@ def test_a_flood_or_passed_descriptors_cost_the_daemon_nothing(daemon, layers, n
     assert "pass-fds: 500 of 500 sent" in daemon.payload_output("flood.unit")
     # 8000 descriptors were sent; none stayed with the daemon
     assert daemon_fd_count(daemon) <= before + 8, (before, daemon_fd_count(daemon))
+
+
+def test_mainpid_is_translated_from_the_sandbox_and_checked(daemon, layers, notify_layer):
+    # PID 1 inside is the sandbox's init: MAINPID=1 names it, by its host PID
+    daemon.write_unit("m.unit", notify_unit(layers, notify_layer, "--mainpid 1"))
+    daemon.ctl("start", "m")
+    main = daemon.show("m.unit")["MainPID"]
+    with open(f"/proc/{main}/comm") as f:
+        assert f.read().strip() == "sandboxd-init"
+    assert "(MAINPID=1)" in daemon.log("m.unit")
+    # no such process in the sandbox: ignored, the payload stays the main process
+    daemon.write_unit("x.unit", notify_unit(layers, notify_layer, "--mainpid 4000000"))
+    daemon.ctl("start", "x")
+    with open(f"/proc/{daemon.show('x.unit')['MainPID']}/cmdline", "rb") as f:
+        assert f.read().startswith(b"/bin/notify-payload")
+    assert "Main PID is now" not in daemon.log("x.unit")
