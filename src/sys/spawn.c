@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -219,6 +220,10 @@ static int probe_child(void *arg) {
         [PROBE_FD_NS] = p->ns_pidfd, [0] = -EBADF, [3] = -EBADF,
     };
 
+    /* a probe dies with sandboxd (which alone enforces its timeout); its children die with it */
+    s->step = "pdeathsig";
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        goto fail;
     /* charged to the sandbox, as the payload is */
     s->step = "cgroup";
     for (size_t i = 0; i < p->n_cgroup_fds; i++)

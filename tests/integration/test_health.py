@@ -3,6 +3,7 @@
 probe runs confined like the payload and never outlives its timeout."""
 
 import os
+import signal
 
 import time
 
@@ -154,3 +155,30 @@ def test_bad_health_settings_are_refused(daemon, layers):
     r = daemon.ctl("verify", daemon.units / "path.unit", check=False)
     assert "printable ASCII without spaces" in r.stderr
 
+
+
+def test_a_probe_does_not_outlive_sandboxd(tmp_path, layers, init_reaper):
+    """Only sandboxd enforces TimeoutSec=: a probe under way when it dies (SIGKILL: no
+    cleanup of its own) goes with it, and the sandbox stays for the next sandboxd."""
+    d = Daemon(tmp_path)
+    d.start(keep_running=True)
+    try:
+        d.write_unit("slow.unit", health_unit(layers, "/bin/sleep 2000",
+                                              "Exec=/bin/sleep 1003\nTimeoutSec=1h"))
+        d.ctl("start", "slow")
+        pid = d.show("slow.unit")["MainPID"]
+        deadline = time.monotonic() + 20
+        while not host_pids_running(["/bin/sleep", "1003"]):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        d.stop(signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while host_pids_running(["/bin/sleep", "1003"]):
+            assert time.monotonic() < deadline, "the probe outlived sandboxd"
+            time.sleep(0.05)
+        assert os.path.exists(f"/proc/{pid}")  # the sandbox itself runs on
+        d.start(keep_running=True)
+        assert d.show("slow.unit")["MainPID"] == pid
+        d.ctl("stop", "slow")
+    finally:
+        d.stop()
