@@ -231,30 +231,32 @@ static int on_notify(sd_event_source *src, int fd, uint32_t revents, void *userd
 }
 
 int sandbox_notify_open(Sandbox *s) {
-    _cleanup_free_ char *dir = notify_dir(s), *path = NULL;
-    _cleanup_close_ int fd = -EBADF;
-    if (!dir || !(path = path_join(dir, "notify")))
+    _cleanup_free_ char *dir = notify_dir(s);
+    _cleanup_close_ int fd = -EBADF, dirfd = -EBADF;
+    if (!dir)
         return -ENOMEM;
     sandbox_notify_close(s);
     int r = mkdir_p(dir, 0755);
     if (r < 0)
         return r;
+    if ((dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+        return -errno;
     /* read-only in the sandbox, searchable for a payload that is not root (its ids may be
      * shifted by a user namespace); the runtime directory above it keeps others out */
     if (chmod(dir, 0755) < 0)
         return -errno;
+    /* through the directory's fd: a runtime directory deep enough (a long unit name, a
+     * long --runtime-dir) does not fit sun_path's 108 bytes, this always does */
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof sa.sun_path)
-        return -ENAMETOOLONG;
-    strcpy(sa.sun_path, path);
-    (void) unlink(path); /* a previous sandboxd's socket, for an adopted sandbox */
+    snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/notify", dirfd);
+    (void) unlinkat(dirfd, "notify", 0); /* a previous sandboxd's, for an adopted sandbox */
     fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         return -errno;
     if (bind(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
         return -errno;
     /* connect() needs write permission on the socket; ids of the sandbox are "others" */
-    if (chmod(path, 0666) < 0)
+    if (fchmodat(dirfd, "notify", 0666, 0) < 0)
         return -errno;
     if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &(int){1}, sizeof(int)) < 0)
         return -errno;

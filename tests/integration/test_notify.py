@@ -150,17 +150,17 @@ def test_a_flood_or_passed_descriptors_cost_the_daemon_nothing(daemon, layers, n
     """A hostile payload floods its notify socket and sends descriptors along: sandboxd keeps
     answering, reads the socket's worth, closes every descriptor, and READY=1 still counts."""
     daemon.write_unit("flood.unit", notify_unit(
-        layers, notify_layer, "--flood 200000 --pass-fds 500",
+        layers, notify_layer, "--flood 20000 --pass-fds 500",
         service="Type=notify\nTimeoutStartSec=60s"))
     before = daemon_fd_count(daemon)
     proc = start_in_background(daemon, "flood")
-    # while it floods, the daemon answers other callers
-    deadline = time.monotonic() + 30
+    # while it floods, the daemon answers other callers (a bound for a slow emulated guest)
+    deadline = time.monotonic() + 180
     while "flood: " not in "".join(daemon.payload_output("flood.unit")):
         assert daemon.ctl("list").returncode == 0
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    out, err = proc.communicate(timeout=60)
+    out, err = proc.communicate(timeout=180)
     assert proc.returncode == 0, err
     p = daemon.show("flood.unit")
     assert p["ActiveState"] == "active"
@@ -184,3 +184,14 @@ def test_mainpid_is_translated_from_the_sandbox_and_checked(daemon, layers, noti
     with open(f"/proc/{daemon.show('x.unit')['MainPID']}/cmdline", "rb") as f:
         assert f.read().startswith(b"/bin/notify-payload")
     assert "Main PID is now" not in daemon.log("x.unit")
+
+
+def test_a_deep_runtime_directory_still_gets_its_socket(daemon, layers, notify_layer):
+    """sun_path holds 108 bytes; a runtime directory deeper than that (a long unit name, a long
+    --runtime-dir) must not keep a Type=notify unit from starting."""
+    name = "n" * 150 + ".unit"
+    daemon.write_unit(name, notify_unit(layers, notify_layer, "--ready-after-ms 100"))
+    assert len(str(daemon.runtime / "sandboxes" / name / "notify" / "notify")) > 108
+    daemon.ctl("start", name)
+    assert daemon.show(name)["ActiveState"] == "active"
+    daemon.ctl("stop", name)
