@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -174,7 +176,9 @@ static int on_probe_timeout(sd_event_source *src, uint64_t usec, void *userdata)
 static int on_probe_output(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
     HealthProbe *p = userdata;
     char drop[4096];
-    for (;;) {
+    /* a bounded share per wakeup: a probe that writes without end is read at the pace of
+     * the rest of the loop, until its timeout */
+    for (int round = 0; round < 16; round++) {
         char *into = p->len < PROBE_OUTPUT_MAX ? p->buf + p->len : drop;
         size_t room = p->len < PROBE_OUTPUT_MAX ? PROBE_OUTPUT_MAX - p->len : sizeof drop;
         ssize_t n = read(fd, into, room);
@@ -186,6 +190,7 @@ static int on_probe_output(sd_event_source *src, int fd, uint32_t revents, void 
             p->io = sd_event_source_disable_unref(p->io); /* end of file: all written */
         return 0;
     }
+    return 0;
 }
 
 bool manager_health_on_exit(Manager *m, const siginfo_t *si) {
@@ -220,16 +225,18 @@ static int start_exec_probe(Sandbox *s, HealthProbe *p) {
     if ((init_fd = open(m->config.init_path, O_PATH | O_CLOEXEC)) < 0)
         return -errno;
     if (s->userns_base) {
-        /* the payload's, whose root is the unit's range: never our own */
-        char path[64];
+        /* The payload's: the one the init holds open on INIT_FD_USERNS for it, taken from the
+         * init through its pidfd. Never from the main PID, a number the payload can name
+         * (MAINPID=) and let die, and someone else's process can reuse. */
         struct stat a, b;
-        snprintf(path, sizeof path, "/proc/%d/ns/user", (int) s->main_pid);
-        if ((userns_fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        if ((userns_fd = (int) syscall(SYS_pidfd_getfd, s->init_pidfd, INIT_FD_USERNS, 0)) < 0)
             return -errno;
+        if (ioctl(userns_fd, NS_GET_NSTYPE) != CLONE_NEWUSER)
+            return -EBADFD;
         if (fstat(userns_fd, &a) < 0 || stat("/proc/self/ns/user", &b) < 0)
             return -errno;
         if (a.st_ino == b.st_ino && a.st_dev == b.st_dev)
-            return -ESRCH;
+            return -EBADFD;
     }
     if ((n_cg = r = cg_open_procs_fds(s->cgroup, cgfds, CG_HIERARCHIES_MAX)) < 0)
         return r;

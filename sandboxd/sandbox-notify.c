@@ -9,6 +9,7 @@
  * loop no more than any other source. */
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "log.h"
 #include "manager.h"
 #include "parse-util.h"
+#include "ratelimit.h"
 #include "path-util.h"
 #include "sandbox-internal.h"
 #include "sandbox.h"
@@ -137,49 +139,81 @@ void sandbox_ready(Sandbox *s) {
     sandbox_set_state(s, SANDBOX_ACTIVE);
 }
 
-/* One NAME=value line of a message from the sandbox. */
-static void handle_assignment(Sandbox *s, const char *line, pid_t sender) {
+/* What one message says; the last assignment of each name wins, and each is acted on once
+ * per message (a 4 KiB message of MAINPID= lines is one look-up, not four hundred). */
+typedef struct NotifyMessage {
+    bool ready, watchdog, watchdog_trigger, stopping;
+    const char *status, *mainpid, *errno_text;
+} NotifyMessage;
+
+static void parse_message(char *buf, NotifyMessage *m) {
     const char *v;
-    if ((v = startswith(line, "READY=")) && streq(v, "1")) {
-        if (!s->notified_ready && s->config->type == SERVICE_NOTIFY) {
-            s->notified_ready = true;
-            sandbox_ready(s);
-        }
-    } else if ((v = startswith(line, "STATUS="))) {
-        char *t = utf8_escape_invalid(v);
+    for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        if ((v = startswith(l, "READY=")))
+            m->ready = streq(v, "1");
+        else if ((v = startswith(l, "STATUS=")))
+            m->status = v;
+        else if ((v = startswith(l, "WATCHDOG="))) {
+            m->watchdog |= streq(v, "1");
+            m->watchdog_trigger |= streq(v, "trigger");
+        } else if ((v = startswith(l, "ERRNO=")))
+            m->errno_text = v;
+        else if ((v = startswith(l, "MAINPID=")))
+            m->mainpid = v;
+        else if ((v = startswith(l, "STOPPING=")))
+            m->stopping |= streq(v, "1");
+    }
+}
+
+static void handle_mainpid(Sandbox *s, const char *v, pid_t sender) {
+    uint32_t inner;
+    pid_t pid = 0;
+    /* each costs a look at every process of the sandbox: two a second at most */
+    if (!ratelimit_below(&s->mainpid_limit, now_usec(CLOCK_MONOTONIC))) {
+        log_debug("%s: MAINPID=%s from %d: too many, ignored", s->name, v, (int) sender);
+        return;
+    }
+    if (safe_atou32(v, &inner) >= 0 && inner > 0 && inner <= INT32_MAX)
+        pid = (s->config->namespaces & NS_PID)
+                  ? translate_pid(s, (pid_t) inner)
+                  : (pid_in_sandbox(s, (pid_t) inner) ? (pid_t) inner : 0);
+    if (pid > 0 && pid != s->main_pid) {
+        sandbox_log_event(s, "Main PID is now %d (MAINPID=%s).", (int) pid, v);
+        s->main_pid = pid;
+        (void) sandbox_save(s);
+    } else if (pid <= 0)
+        log_debug("%s: MAINPID=%s from %d names no process of the sandbox; ignored", s->name,
+                  v, (int) sender);
+}
+
+static void handle_message(Sandbox *s, const NotifyMessage *m, pid_t sender) {
+    if (m->status) {
+        char *t = utf8_escape_invalid(m->status);
         if (t) {
             free(s->status_text);
             s->status_text = t;
         }
-    } else if ((v = startswith(line, "WATCHDOG="))) {
-        if (streq(v, "1")) {
-            if (s->state == SANDBOX_ACTIVE)
-                sandbox_watchdog_arm(s);
-        } else if (streq(v, "trigger") && s->config->watchdog_usec > 0) {
-            s->watchdog_source = sd_event_source_disable_unref(s->watchdog_source);
-            (void) on_watchdog(NULL, 0, s);
-        }
-    } else if ((v = startswith(line, "ERRNO="))) {
+    }
+    if (m->errno_text) {
         uint32_t e;
-        if (safe_atou32(v, &e) >= 0 && e < 4096)
+        if (safe_atou32(m->errno_text, &e) >= 0 && e < 4096)
             s->status_errno = (int) e;
-    } else if ((v = startswith(line, "MAINPID="))) {
-        uint32_t inner;
-        pid_t pid = 0;
-        if (safe_atou32(v, &inner) >= 0 && inner > 0 && inner <= INT32_MAX)
-            pid = (s->config->namespaces & NS_PID) ? translate_pid(s, (pid_t) inner)
-                                                   : (pid_in_sandbox(s, (pid_t) inner)
-                                                          ? (pid_t) inner
-                                                          : 0);
-        if (pid > 0 && pid != s->main_pid) {
-            sandbox_log_event(s, "Main PID is now %d (MAINPID=%s).", (int) pid, v);
-            s->main_pid = pid;
-            (void) sandbox_save(s);
-        } else if (pid <= 0)
-            log_debug("%s: MAINPID=%s from %d names no process of the sandbox; ignored",
-                      s->name, v, (int) sender);
-    } else if ((v = startswith(line, "STOPPING=")) && streq(v, "1"))
+    }
+    if (m->mainpid)
+        handle_mainpid(s, m->mainpid, sender);
+    if (m->stopping && !s->stopping_notified) {
+        s->stopping_notified = true;
         sandbox_log_event(s, "The payload is stopping (STOPPING=1).");
+    }
+    if (m->ready && !s->notified_ready && s->config->type == SERVICE_NOTIFY) {
+        s->notified_ready = true;
+        sandbox_ready(s);
+    }
+    if (m->watchdog_trigger && s->config->watchdog_usec > 0) {
+        s->watchdog_source = sd_event_source_disable_unref(s->watchdog_source);
+        (void) on_watchdog(NULL, 0, s);
+    } else if (m->watchdog && s->state == SANDBOX_ACTIVE)
+        sandbox_watchdog_arm(s);
 }
 
 static int on_notify(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
@@ -220,12 +254,23 @@ static int on_notify(sd_event_source *src, int fd, uint32_t revents, void *userd
         if (!pid_in_sandbox(s, pid)) {
             log_debug("%s: notify message from PID %d, not a process of the sandbox; ignored",
                       s->name, (int) pid);
+            /* A sender gone before we read it cannot be told from an outsider: its message
+             * is dropped. Say so once, for the READY=1 a start then waits for in vain. */
+            buf[n] = 0;
+            if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH && strstr(buf, "READY=1") &&
+                !s->gone_sender_logged) {
+                s->gone_sender_logged = true;
+                sandbox_log_event(s, "READY=1 came from PID %d, which had exited before "
+                                     "sandboxd read it, and was ignored: the sender must live "
+                                     "until then (systemd-notify: --pid=parent, or use "
+                                     "sd_notify from the main process).", (int) pid);
+            }
             continue;
         }
         buf[n] = 0;
-        for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l;
-             l = strtok_r(NULL, "\n", &save))
-            handle_assignment(s, l, pid);
+        NotifyMessage msg = {};
+        parse_message(buf, &msg);
+        handle_message(s, &msg, pid);
     }
     return 0;
 }

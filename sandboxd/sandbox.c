@@ -161,6 +161,7 @@ Sandbox *sandbox_new(Manager *m, const char *name) {
     s->manager = m;
     s->name = strdup(name);
     s->init_pidfd = s->sync_fd = s->notify_fd = -EBADF;
+    s->mainpid_limit = (RateLimit){.interval_usec = USEC_PER_SEC, .burst = 2};
     s->state_change_usec = now_usec(CLOCK_REALTIME);
     if (!s->name || asprintf(&s->runtime_dir, "%s/sandboxes/%s", m->config.runtime_dir,
                              name) < 0)
@@ -597,7 +598,8 @@ static int begin_start(Sandbox *s) {
     s->got_ready = s->got_exit = false;
     s->main_pid = s->init_pid = 0;
     s->sigkill_sent = s->start_timed_out = false;
-    s->notified_ready = s->watchdog_fired = false;
+    s->notified_ready = s->watchdog_fired = s->stopping_notified = false;
+    s->gone_sender_logged = false;
     s->status_text = mfree(s->status_text);
     s->status_errno = 0;
     s->health = HEALTH_NONE;

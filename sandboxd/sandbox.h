@@ -118,6 +118,9 @@ struct Sandbox {
     bool watchdog_fired;  /* ended for a missed keep-alive: Result=watchdog */
     char *status_text;    /* the last STATUS= */
     int status_errno;     /* the last ERRNO=, 0 if none */
+    bool stopping_notified; /* STOPPING=1 came (logged once) */
+    bool gone_sender_logged; /* a READY=1 from an exited sender was dropped (logged once) */
+    RateLimit mainpid_limit; /* MAINPID= messages acted on */
 
     /* [Health] (health.c) */
     HealthState health;

@@ -29,6 +29,7 @@
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <linux/openat2.h>
 #include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -351,7 +352,11 @@ static void relay_drain(Relay *r) {
  * stderr the relay pipe, and no other descriptor survives the exec. */
 static int payload_stdio(int out_fd) {
     struct stat st;
-    int in = open("/dev/null", O_RDONLY | O_NOCTTY | O_CLOEXEC);
+    /* still root here, in a root the payload may have rewritten (its /dev is a tmpfs it can
+     * write with CAP_DAC_OVERRIDE): no symlink, no FIFO to block on */
+    struct open_how how = {.flags = O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK,
+                           .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+    int in = (int) syscall(SYS_openat2, AT_FDCWD, "/dev/null", &how, sizeof how);
     if (in >= 0 && (fstat(in, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)))
         in = safe_close(in); /* not a null device: the image's, or a trap */
     if (in < 0) {
@@ -420,11 +425,17 @@ static int probe_main(const char *ns_flags) {
     char **env = payload_env(plan, &id);
     if (!env)
         die("environment", -ENOMEM, "building the environment");
-    /* Our children are born in the sandbox's PID namespace. The first makes a namespace of
-     * its own below it (only a process living in the sandbox's may: the kernel refuses a new
-     * one to whoever merely entered it) whose PID 1 is the command: when the daemon kills us,
-     * each dies with its parent (PDEATHSIG), and the kernel ends everything the command
-     * started. We are not dumpable, nor are our children until the exec. */
+    /* A chain in which each process dies with its parent (PDEATHSIG), none of them changing
+     * its credentials (which would clear that): we (the daemon's child, killed at TimeoutSec=)
+     * -> a child born in the sandbox's PID namespace, which makes a namespace of its own below
+     * it (only a process living in the sandbox's may: the kernel refuses a new one to whoever
+     * merely entered it) -> that namespace's PID 1, a reaper that stays as it is -> the
+     * command, which drops to the payload's identity (and may clear its own PDEATHSIG: it does
+     * not matter). When the reaper goes, the kernel kills everything in its namespace: what
+     * the command started cannot outlive the probe. None of us is dumpable; each sets its
+     * saved uid to nobody, as the init does, so a root payload cannot prlimit() us. */
+    if (setresgid(-1, -1, 65534) < 0 || setresuid(-1, -1, 65534) < 0)
+        die("init", -errno, "setting the runner's saved ids");
     pid_t runner = fork();
     if (runner < 0)
         die("fork", -errno, "forking the probe");
@@ -434,15 +445,19 @@ static int probe_main(const char *ns_flags) {
         _exit(PROBE_EXIT_SETUP);
     if (unshare(CLONE_NEWPID) < 0)
         die("pidns", -errno, "making the probe's PID namespace");
-    pid_t parent = getpid();
+    pid_t reaper = fork();
+    if (reaper < 0)
+        die("fork", -errno, "forking the probe");
+    if (reaper > 0)
+        _exit(wait_status(reaper));
+    /* PID 1 of the probe's namespace: its parent is outside it */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != 0)
+        _exit(PROBE_EXIT_SETUP);
     pid_t child = fork();
     if (child < 0)
         die("fork", -errno, "forking the probe");
     if (child == 0) {
-        const char *step = "pdeathsig";
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != 0)
-            _exit(PROBE_EXIT_SETUP); /* PID 1 of its namespace: the parent is outside it */
-        (void) parent;
+        const char *step = "stdio";
         r = payload_stdio(STDOUT_FILENO);
         if (r >= 0)
             r = become_payload(plan, userns_fd, &id, &step);
@@ -454,6 +469,7 @@ static int probe_main(const char *ns_flags) {
         dprintf(STDERR_FILENO, "probe: %s %s: %s\n", step, plan->argv[0], strerror(-r));
         _exit(PROBE_EXIT_SETUP);
     }
+    /* the command's status; its children, orphaned to us meanwhile, go with the namespace */
     _exit(wait_status(child));
 }
 

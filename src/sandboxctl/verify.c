@@ -154,6 +154,10 @@ static int verify_one_deps(const UnitConfig *c, char ***printed) {
                 if (is_loaded(units, n, name))
                     continue;
                 int r = find_dep_file(units[i]->path, name, &path);
+                /* ordering against a unit that does not exist is no mistake (systemd's
+                 * view too): nothing to say, nothing to load */
+                if (r == -ENOENT && (d == UNIT_AFTER || d == UNIT_BEFORE))
+                    continue;
                 if (r == -ENOENT) {
                     bool needed = d == UNIT_REQUIRES || d == UNIT_BINDS_TO;
                     if (asprintf(&msg, "%s:%u: %s=%s: %sno unit file %s beside the file or in "

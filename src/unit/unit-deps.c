@@ -138,16 +138,91 @@ static char *edge_text(const UnitConfig *a, const UnitConfig *b) {
     return t;
 }
 
-/* Depth-first search over "after" edges; colour 0 unseen, 1 on the stack, 2 done. A back edge
- * closes a cycle made of the stack from its target up. */
+/* Depth-first search over "after" edges (i -> j: units[i] starts after units[j]), kept as
+ * adjacency lists built once from the names (a sorted index, so the work grows with the
+ * number of names, not with the square of the units); colour 0 unseen, 1 on the stack,
+ * 2 done. A back edge closes a cycle made of the stack from its target up. */
 typedef struct CycleSearch {
     UnitConfig *const *units;
     size_t n;
+    size_t *first, *targets; /* edges of i: targets[first[i] .. first[i + 1]) */
     unsigned char *colour;
     size_t *stack, depth;
     char ***errors;
     int found;
 } CycleSearch;
+
+typedef struct NameIndex {
+    const char *name;
+    size_t i;
+} NameIndex;
+
+static int name_index_compare(const void *a, const void *b) {
+    return strcmp(((const NameIndex *) a)->name, ((const NameIndex *) b)->name);
+}
+
+static bool name_lookup(const NameIndex *idx, size_t n, const char *name, size_t *ret) {
+    NameIndex key = {.name = name};
+    const NameIndex *f = bsearch(&key, idx, n, sizeof *idx, name_index_compare);
+    if (f)
+        *ret = f->i;
+    return f != NULL;
+}
+
+static int size_compare(const void *a, const void *b) {
+    size_t x = *(const size_t *) a, y = *(const size_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+/* Counts the edges of each unit into fill (targets NULL), or writes them (targets set). */
+static void for_each_edge(CycleSearch *c, const NameIndex *idx, size_t *fill) {
+    for (size_t i = 0; i < c->n; i++) {
+        const UnitDepList *after = &c->units[i]->deps[UNIT_AFTER];
+        const UnitDepList *before = &c->units[i]->deps[UNIT_BEFORE];
+        size_t j;
+        for (size_t k = 0; k < after->n; k++)
+            if (name_lookup(idx, c->n, after->names[k], &j) && j != i) {
+                if (c->targets)
+                    c->targets[c->first[i] + fill[i]] = j;
+                fill[i]++;
+            }
+        /* i's Before=x: x starts after i */
+        for (size_t k = 0; k < before->n; k++)
+            if (name_lookup(idx, c->n, before->names[k], &j) && j != i) {
+                if (c->targets)
+                    c->targets[c->first[j] + fill[j]] = i;
+                fill[j]++;
+            }
+    }
+}
+
+static int build_edges(CycleSearch *c) {
+    _cleanup_free_ NameIndex *idx = calloc(c->n ?: 1, sizeof(NameIndex));
+    _cleanup_free_ size_t *fill = calloc(c->n ?: 1, sizeof(size_t));
+    if (!idx || !fill || !(c->first = calloc(c->n + 1, sizeof(size_t))))
+        return -ENOMEM;
+    for (size_t i = 0; i < c->n; i++)
+        idx[i] = (NameIndex){c->units[i]->name, i};
+    qsort(idx, c->n, sizeof *idx, name_index_compare);
+    for_each_edge(c, idx, fill);
+    for (size_t i = 0; i < c->n; i++)
+        c->first[i + 1] = c->first[i] + fill[i];
+    if (!(c->targets = calloc(c->first[c->n] ?: 1, sizeof(size_t))))
+        return -ENOMEM;
+    memset(fill, 0, c->n * sizeof(size_t));
+    for_each_edge(c, idx, fill);
+    /* an edge said twice (After= here, Before= there) is one edge */
+    for (size_t i = 0; i < c->n; i++) {
+        size_t *t = c->targets + c->first[i], m = fill[i], w = 0;
+        qsort(t, m, sizeof(size_t), size_compare);
+        for (size_t k = 0; k < m; k++)
+            if (w == 0 || t[w - 1] != t[k])
+                t[w++] = t[k];
+        for (size_t k = w; k < m; k++)
+            t[k] = SIZE_MAX; /* skipped */
+    }
+    return 0;
+}
 
 static int report_cycle(CycleSearch *c, size_t from) {
     size_t len = c->depth - from, first = 0;
@@ -188,8 +263,9 @@ static int report_cycle(CycleSearch *c, size_t from) {
 static int visit(CycleSearch *c, size_t i) {
     c->colour[i] = 1;
     c->stack[c->depth++] = i;
-    for (size_t j = 0; j < c->n; j++) {
-        if (j == i || !unit_is_after(c->units[i], c->units[j], NULL, NULL))
+    for (size_t e = c->first[i]; e < c->first[i + 1]; e++) {
+        size_t j = c->targets[e];
+        if (j == SIZE_MAX)
             continue;
         if (c->colour[j] == 1) {
             size_t from = 0;
@@ -216,13 +292,13 @@ int unit_find_ordering_cycles(UnitConfig *const *units, size_t n, char ***errors
         return -ENOMEM;
     CycleSearch c = {.units = units, .n = n, .colour = colour, .stack = stack,
                      .errors = errors};
-    for (size_t i = 0; i < n; i++)
-        if (colour[i] == 0) {
-            int r = visit(&c, i);
-            if (r < 0)
-                return r;
-        }
-    return c.found;
+    int r = build_edges(&c);
+    for (size_t i = 0; i < n && r >= 0; i++)
+        if (colour[i] == 0)
+            r = visit(&c, i);
+    free(c.first);
+    free(c.targets);
+    return r < 0 ? r : c.found;
 }
 
 /* ---- [Health] ---- */

@@ -4,6 +4,7 @@
  *   notify-payload [--ready-after-ms N] [--no-ready] [--status TEXT] [--pings N]
  *                  [--mainpid N] [--big] [--ready-when PATH] [--flood N] [--pass-fds N]
  * --flood N: N messages as fast as the socket takes them (STATUS=flood K), before READY=1.
+ * --flood-line LINE: each flooding message is LINE repeated up to 4000 bytes instead.
  * --pass-fds N: N datagrams each carrying 16 descriptors (SCM_RIGHTS), before READY=1.
  * --ready-when PATH: READY=1 once PATH exists (polled), for a test that chooses the moment.
  * --pings N: N keep-alives WATCHDOG=1, every $WATCHDOG_USEC/4, then silence (-1: forever).
@@ -49,13 +50,18 @@ static int notify(const char *msg) {
     return 0;
 }
 
-static int flood(long n) {
+static int flood(long n, const char *line) {
     struct sockaddr_un sa;
     int fd = notify_socket(&sa);
     long sent = 0;
     for (long i = 0; i < n; i++) {
-        char msg[64];
-        int len = snprintf(msg, sizeof msg, "STATUS=flood %ld", i);
+        char msg[4096];
+        int len = 0;
+        if (!line)
+            len = snprintf(msg, sizeof msg, "STATUS=flood %ld", i);
+        else
+            while (len + strlen(line) + 1 < 4000)
+                len += snprintf(msg + len, sizeof msg - (size_t) len, "%s\n", line);
         if (sendto(fd, msg, (size_t) len, 0, (struct sockaddr *) &sa, sizeof sa) >= 0)
             sent++;
     }
@@ -105,6 +111,7 @@ int main(int argc, char **argv) {
     int ready = 1, big = 0;
     const char *status = NULL, *mainpid = NULL, *ready_when = NULL;
     long flood_n = 0, pass_n = 0;
+    const char *flood_line = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--ready-after-ms") && i + 1 < argc)
             ready_after = atol(argv[++i]);
@@ -120,6 +127,8 @@ int main(int argc, char **argv) {
             ready_when = argv[++i];
         else if (!strcmp(argv[i], "--flood") && i + 1 < argc)
             flood_n = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--flood-line") && i + 1 < argc)
+            flood_line = argv[++i];
         else if (!strcmp(argv[i], "--pass-fds") && i + 1 < argc)
             pass_n = atol(argv[++i]);
         else if (!strcmp(argv[i], "--big"))
@@ -147,7 +156,7 @@ int main(int argc, char **argv) {
         notify(msg);
     }
     if (flood_n)
-        flood(flood_n);
+        flood(flood_n, flood_line);
     if (pass_n)
         pass_fds(pass_n);
     sleep_ms(ready_after);

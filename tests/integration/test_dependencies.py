@@ -104,7 +104,7 @@ def test_verify_names_missing_units(daemon, layers):
     assert r.returncode == 1
     assert f"{a}:3: Requires=gone.unit: no unit file gone.unit" in r.stderr
     assert f"{a}:4: Wants=away.unit: warning: no unit file" in r.stderr
-    assert f"{a}:5: After=nowhere.unit: warning: no unit file" in r.stderr
+    assert "nowhere.unit" not in r.stderr  # ordering against a missing unit is fine
     # warnings alone pass
     daemon.write_unit("a.unit", sleeper(layers, unit="Wants=away"))
     assert daemon.ctl("verify", a).returncode == 0

@@ -4,8 +4,9 @@ probe runs confined like the payload and never outlives its timeout."""
 
 import os
 import signal
-
 import time
+
+import pytest
 
 from conftest import Daemon, sandbox_exec, unit_text
 
@@ -63,11 +64,17 @@ def test_tcp_probe(daemon, layers):
     assert p["ActiveState"] == "active"  # OnFailure=none: reported only
 
 
-def test_a_hanging_exec_probe_is_killed_at_its_timeout(daemon, layers):
+@pytest.mark.parametrize("who", ["root", "nobody", "userns"])
+def test_a_hanging_exec_probe_is_killed_at_its_timeout(daemon, layers, who):
+    """Also when the command drops privileges (which clears a parent-death signal): the probe's
+    PID namespace goes whole."""
+    extra = {"root": "", "nobody": "User=nobody",
+             "userns": "Namespaces=pid mount uts ipc net cgroup user"}[who]
     daemon.write_unit("hang.unit", health_unit(
         layers, "/bin/sleep 2000",
         "Exec=/bin/sh -c 'echo probing; /bin/sleep 1000 & exec /bin/sleep 1001'\n"
-        "TimeoutSec=500ms\nIntervalSec=1h\nRetries=1\nOnFailure=none"))
+        "TimeoutSec=500ms\nIntervalSec=1h\nRetries=1\nOnFailure=none",
+        sandbox=f"Network=none\n{extra}"))
     daemon.ctl("start", "hang")
     p = daemon.wait_for("hang.unit", lambda p: p["Health"] == "unhealthy")
     assert p["HealthResult"] == "timeout after 500 ms" and p["HealthOutput"] == "probing", p
@@ -77,6 +84,21 @@ def test_a_hanging_exec_probe_is_killed_at_its_timeout(daemon, layers):
         assert time.monotonic() < deadline, "a probe process outlived its timeout"
         time.sleep(0.05)
     assert daemon.show("hang.unit")["ActiveState"] == "active"
+
+
+def test_a_probe_enters_the_payloads_user_namespace(daemon, layers):
+    """Namespaces=user: the probe gets the payload's user namespace (taken from the init
+    through its pidfd, never from a PID the payload could name and let be reused)."""
+    daemon.write_unit("u.unit", health_unit(
+        layers, "/bin/sleep 2000",
+        "Exec=/bin/sh -c 'echo $(cat /proc/self/uid_map) uid=$(id -u)'\nIntervalSec=300ms",
+        sandbox="Network=none\nNamespaces=pid mount uts ipc net cgroup user"))
+    daemon.ctl("start", "u")
+    p = daemon.wait_for("u.unit", lambda p: "uid=" in p["HealthOutput"])
+    with open(f"/proc/{p['MainPID']}/uid_map") as f:
+        payload_map = " ".join(f.read().split())
+    assert p["HealthOutput"] == f"{payload_map} uid=0", (p["HealthOutput"], payload_map)
+    assert p["Health"] == "healthy"
 
 
 def test_an_exec_probe_runs_confined_like_the_payload(daemon, layers, tmp_path):
@@ -97,9 +119,9 @@ def test_an_exec_probe_runs_confined_like_the_payload(daemon, layers, tmp_path):
     p = daemon.wait_for("c.unit", lambda p: p["HealthOutput"].startswith("uid="))
     with open(f"/proc/{p['MainPID']}/status") as f:
         bnd = [l.split()[1] for l in f.read().splitlines() if l.startswith("CapBnd:")][0]
-    # the payload's identity and bounding set, no mount, and its own PID namespace (the
-    # probe's shell is PID 1 there)
-    assert p["HealthOutput"] == f"uid=65534 CapBnd:{bnd} mount=no pid=1", p
+    # the payload's identity and bounding set, no mount, and a PID namespace of its own (PID 1
+    # there is the probe's reaper, the command PID 2)
+    assert p["HealthOutput"] == f"uid=65534 CapBnd:{bnd} mount=no pid=2", p
     assert p["Health"] == "healthy"
 
 

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from conftest import BUILD, Daemon, notify_unit
+from conftest import BUILD, Daemon, notify_unit, unit_text
 
 
 def start_in_background(daemon, unit):
@@ -195,3 +195,22 @@ def test_a_deep_runtime_directory_still_gets_its_socket(daemon, layers, notify_l
     daemon.ctl("start", name)
     assert daemon.show(name)["ActiveState"] == "active"
     daemon.ctl("stop", name)
+
+
+def test_mainpid_floods_do_not_stall_the_daemon(daemon, layers, notify_layer):
+    """Each MAINPID= looks at every process of the sandbox: a payload with many processes
+    sending messages full of MAINPID= lines once stalled sandboxd for seconds per message.
+    Now one look per message at most, and two a second."""
+    daemon.write_unit("mp.unit", unit_text(
+        layers, "/bin/sh -c 'for i in $(seq 150); do sleep 1000 & done; "
+                "exec /bin/notify-payload --flood 3000 --flood-line MAINPID=99999'",
+        service="Type=notify\nTimeoutStartSec=5min", sandbox=f"Layers={notify_layer}"))
+    proc = start_in_background(daemon, "mp")
+    deadline = time.monotonic() + 300
+    while "flood: " not in "".join(daemon.payload_output("mp.unit")):
+        daemon.ctl("list", timeout=30)  # answers within the client's own 25 s, or fails
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    proc.communicate(timeout=300)
+    assert daemon.show("mp.unit")["ActiveState"] == "active"
+    assert "Main PID is now" not in daemon.log("mp.unit")
