@@ -100,16 +100,20 @@ def layers(tmp_path_factory):
     return {"base": base, "top": top}
 
 
+def helper_layer(tmp_path_factory, name):
+    """A layer holding /bin/NAME, the static program tests/helpers/NAME.c."""
+    d = tmp_path_factory.mktemp(f"{name}-layer")
+    (d / "bin").mkdir()
+    (d / "bin" / name).write_bytes((BUILD / "tests" / "helpers" / name).read_bytes())
+    os.chmod(d / "bin" / name, 0o755)
+    return d
+
+
 @pytest.fixture(scope="session")
 def notify_layer(tmp_path_factory):
-    """A layer with /bin/notify-payload (tests/helpers/notify-payload.c), a Type=notify
-    payload that speaks the protocol by hand."""
-    d = tmp_path_factory.mktemp("notify-layer")
-    (d / "bin").mkdir()
-    helper = BUILD / "tests" / "helpers" / "notify-payload"
-    (d / "bin" / "notify-payload").write_bytes(helper.read_bytes())
-    os.chmod(d / "bin" / "notify-payload", 0o755)
-    return d
+    """A layer with /bin/notify-payload, a Type=notify payload that speaks the protocol by
+    hand."""
+    return helper_layer(tmp_path_factory, "notify-payload")
 
 
 def notify_unit(layers, notify_layer, args, service="Type=notify", sandbox="", unit=""):

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUILD, SANDBOXCTL, cgroup_dir, sandbox_exec, started_daemon, unit_text
+from conftest import (SANDBOXCTL, cgroup_dir, helper_layer, sandbox_exec, started_daemon,
+                      unit_text)
 from netutil import (BRIDGE, CHAINS, EMPTY, GATEWAY4, GATEWAY6, NET_CONF, SUBNET4, SUBNET6,
                      PeerServer, SandboxNs, Uplink, assert_no_http, bridge_ports,
                      conntrack_entries, conntrack_involving, conntrack_left, expected_elements, http_get,
@@ -59,12 +60,7 @@ def uplink():
 @pytest.fixture(scope="module")
 def udp_layer(tmp_path_factory):
     """A layer with /bin/udp-echo (busybox nc has no UDP)."""
-    d = tmp_path_factory.mktemp("udp-layer")
-    (d / "bin").mkdir()
-    helper = BUILD / "tests" / "helpers" / "udp-echo"
-    (d / "bin" / "udp-echo").write_bytes(helper.read_bytes())
-    os.chmod(d / "bin" / "udp-echo", 0o755)
-    return d
+    return helper_layer(tmp_path_factory, "udp-echo")
 
 
 def net_unit(layers, exec_start, *sandbox_lines):
