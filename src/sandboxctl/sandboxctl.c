@@ -45,6 +45,7 @@ static uint64_t arg_timeout = 0; /* 0: the defaults above */
 bool arg_raw = false;
 static bool arg_force = false;
 static bool arg_now = false; /* enable --now, disable --now */
+static bool arg_quiet = false; /* is-active, is-failed: the exit status only */
 const char *arg_config = NULL;                       /* sandboxd.conf, for verify */
 const char *arg_image_store = IMAGE_STORE_DEFAULT;   /* for verify's Image= */
 const char *arg_unit_path = UNIT_PATH_DEFAULT;       /* for verify's dependencies */
@@ -436,6 +437,46 @@ static int verb_list_dependencies(sd_bus *bus, char **args) {
     }
     free(rows);
     return 0;
+}
+
+/* systemctl's is-active and is-failed: each unit's ActiveState on a line (unless --quiet), a
+ * unit sandboxd has not loaded being "inactive"; exit 0 when at least one is in the state
+ * asked about, else 3 for is-active (systemctl's "not running") and 1 for is-failed. */
+static int verb_is_state(sd_bus *bus, char **args, const char *wanted) {
+    bool any = false;
+    STRV_FOREACH(a, args) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *state = strdup("inactive");
+        uint64_t timeout = arg_timeout ?: QUERY_TIMEOUT_USEC;
+        int r = sd_bus_message_new_method_call(bus, &m, NULL, SANDBOXD_OBJECT_PATH,
+                                               SANDBOXD_MANAGER_IFACE, "GetUnitProperties");
+        if (r >= 0)
+            r = sd_bus_message_append(m, "s", *a);
+        if (r >= 0)
+            r = sd_bus_call(bus, m, timeout, &error, &reply);
+        if (r < 0 && !sd_bus_error_has_name(&error, SANDBOXD_ERROR_NO_SUCH_UNIT)) {
+            if (!report_transport_error(r, timeout))
+                print_message(error.message ?: strerror(-r));
+            return EXIT_FAILURE;
+        }
+        if (r >= 0 && sd_bus_message_enter_container(reply, 'a', "(ss)") >= 0) {
+            const char *k, *v;
+            while (sd_bus_message_read(reply, "(ss)", &k, &v) > 0)
+                if (streq(k, "ActiveState")) {
+                    free(state);
+                    state = strdup(v);
+                }
+        }
+        if (!state)
+            return EXIT_FAILURE;
+        any |= streq(state, wanted);
+        if (!arg_quiet) {
+            _cleanup_free_ char *shown = line_shown(state);
+            puts(shown ?: "?");
+        }
+    }
+    return any ? 0 : streq(wanted, "active") ? EXIT_NOT_ACTIVE : EXIT_FAILURE;
 }
 
 static int verb_simple(sd_bus *bus, char **args, const char *method) {
@@ -873,6 +914,8 @@ static void help(void) {
            "                        is linked as it is); --now: start them too\n"
            "  disable [--now] UNIT...  no more; --now: stop them too\n"
            "  is-enabled UNIT...    print enabled or disabled; exit 0 if all are enabled\n"
+           "  is-active UNIT...     print each unit's state; exit 0 if any is active, else 3\n"
+           "  is-failed UNIT...     print each unit's state; exit 0 if any has failed, else 1\n"
            "  list-dependencies UNIT  the units a start pulls in (Requires=, BindsTo=,\n"
            "                        Wants=), as a tree with their states\n"
            "  image import SOURCE NAME[:TAG]\n"
@@ -899,6 +942,7 @@ static void help(void) {
            "  -n, --lines=N         with status and logs: how many log lines (0: all)\n"
            "      --force           with image remove: even if unit files name the image\n"
            "      --now             with enable and disable: start or stop the units too\n"
+           "  -q, --quiet           with is-active and is-failed: print nothing\n"
            "      --raw             print logs and unit text as they are; by default control\n"
            "                        characters (ESC, CR...) and invalid UTF-8 are escaped\n"
            "                        (\\x1b, \\r, \\xff), in show's values only on a terminal\n"
@@ -930,12 +974,13 @@ int main(int argc, char *argv[]) {
         {"config", required_argument, NULL, ARG_CONFIG},
         {"image-store", required_argument, NULL, ARG_IMAGE_STORE},
         {"now", no_argument, NULL, ARG_NOW},
+        {"quiet", no_argument, NULL, 'q'},
         {"unit-path", required_argument, NULL, ARG_UNIT_PATH},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "hp:n:", options, NULL)) >= 0)
+    while ((opt = getopt_long(argc, argv, "hp:n:q", options, NULL)) >= 0)
         switch (opt) {
         case 'h':
             help();
@@ -962,6 +1007,9 @@ int main(int argc, char *argv[]) {
             break;
         case ARG_FORCE:
             arg_force = true;
+            break;
+        case 'q':
+            arg_quiet = true;
             break;
         case ARG_NOW:
             arg_now = true;
@@ -1009,6 +1057,7 @@ int main(int argc, char *argv[]) {
         {"reset-failed", 1, SIZE_MAX}, {"image", 1, 3}, {"commit", 2, 2},
         {"diff", 1, 1},           {"enable", 1, SIZE_MAX}, {"disable", 1, SIZE_MAX},
         {"is-enabled", 1, SIZE_MAX}, {"list-dependencies", 1, 1},
+        {"is-active", 1, SIZE_MAX}, {"is-failed", 1, SIZE_MAX},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -1058,5 +1107,9 @@ int main(int argc, char *argv[]) {
         return verb_diff(bus, args);
     if (streq(verb, "list-dependencies"))
         return verb_list_dependencies(bus, args);
+    if (streq(verb, "is-active"))
+        return verb_is_state(bus, args, "active");
+    if (streq(verb, "is-failed"))
+        return verb_is_state(bus, args, "failed");
     return verb_simple(bus, args, "ResetFailedUnit");
 }
