@@ -604,6 +604,38 @@ static int method_is_enabled(sd_bus_message *msg, void *userdata, sd_bus_error *
                                                     : "disabled");
 }
 
+/* CatUnit: the file a unit name stands for, as its bytes (a name, never a path: the daemon
+ * reads as root, and is no reader of arbitrary files for its callers). */
+static int method_cat(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    _cleanup_free_ char *path = NULL, *text = NULL;
+    const char *name;
+    size_t len;
+    int r = check_root(msg, error);
+    if (r < 0 || (r = sd_bus_message_read(msg, "s", &name)) < 0)
+        return r;
+    if (strchr(name, '/'))
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "'%s': cat takes unit names, not paths", name);
+    r = manager_find_unit_file(m, name, &path);
+    if (r < 0)
+        return load_error(error, name, r, NULL);
+    r = read_file(path, 1024 * 1024, &text, &len);
+    if (r < 0)
+        return error_set_text(error, SD_BUS_ERROR_FAILED, "reading %s: %s", path,
+                              r == -EBADFD ? "not a regular file" : strerror(-r));
+    _cleanup_free_ char *shown_path = utf8_escape_invalid(path);
+    if (!shown_path)
+        return -ENOMEM;
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_append(reply, "s", shown_path);
+    if (r >= 0)
+        r = sd_bus_message_append_array(reply, 'y', text, len);
+    return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
 static void append_dependency(void *userdata, unsigned depth, const char *name,
                               UnitDependency how, const Sandbox *loaded, int load_error) {
     sd_bus_message *reply = userdata;
@@ -932,6 +964,8 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_RESULT("a(ss)", changes), method_enable, 0),
     SD_BUS_METHOD_WITH_ARGS("DisableUnits", SD_BUS_ARGS("as", units),
                             SD_BUS_RESULT("as", removed), method_disable, 0),
+    SD_BUS_METHOD_WITH_ARGS("CatUnit", SD_BUS_ARGS("s", unit),
+                            SD_BUS_RESULT("s", path, "ay", text), method_cat, 0),
     SD_BUS_METHOD_WITH_ARGS("ListDependencies", SD_BUS_ARGS("s", unit),
                             SD_BUS_RESULT("a(usss)", dependencies), method_list_dependencies,
                             0),

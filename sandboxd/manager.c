@@ -425,7 +425,7 @@ char *manager_complete_name(const char *arg) {
     return r;
 }
 
-static int find_unit_file(Manager *m, const char *arg, char **ret) {
+int manager_find_unit_file(Manager *m, const char *arg, char **ret) {
     if (strchr(arg, '/')) {
         if (arg[0] != '/')
             return -EINVAL; /* the client makes paths absolute: our cwd is not theirs */
@@ -465,7 +465,7 @@ static int find_unit_file(Manager *m, const char *arg, char **ret) {
 int manager_load_config(Manager *m, const char *arg, UnitConfig **ret, char ***ret_errors) {
     _cleanup_free_ char *path = NULL;
     *ret_errors = NULL;
-    int r = find_unit_file(m, arg, &path);
+    int r = manager_find_unit_file(m, arg, &path);
     if (r < 0)
         return r;
     UnitConfig *c = NULL;

@@ -62,6 +62,9 @@ Sandbox *manager_find(Manager *m, const char *name);
 
 /* "web" -> "web.unit" (a name with a '.' stays as it is); NULL on OOM. */
 char *manager_complete_name(const char *arg);
+/* The file of a unit name (a loaded unit's own, else the first in the unit path) or of an
+ * absolute path; -ENOENT, -EINVAL for a name that is not one. */
+int manager_find_unit_file(Manager *m, const char *arg, char **ret);
 /* Reads and checks the unit file arg names (a name of the unit path or an absolute path),
  * without loading it into the manager. */
 int manager_load_config(Manager *m, const char *arg, UnitConfig **ret, char ***ret_errors);

@@ -391,6 +391,31 @@ static int verb_is_enabled(sd_bus *bus, char **args) {
     return ret;
 }
 
+/* systemctl cat: "# PATH" and the unit file, escaped as logs are unless --raw. */
+static int verb_cat(sd_bus *bus, char **args) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        const void *text;
+        size_t len;
+        int r = call(bus, "CatUnit", &reply, "s", *a);
+        if (r) {
+            ret = r;
+            continue;
+        }
+        if (sd_bus_message_read(reply, "s", &path) < 0 ||
+            sd_bus_message_read_array(reply, 'y', &text, &len) < 0)
+            return EXIT_FAILURE;
+        _cleanup_free_ char *shown = line_shown(path);
+        printf("%s# %s\n", a == args ? "" : "\n", shown ?: "?");
+        fflush(stdout);
+        if (print_log(text, len, true) < 0)
+            return EXIT_FAILURE;
+    }
+    return ret;
+}
+
 /* systemctl list-dependencies' tree: what a start pulls in, with each unit's state. */
 static int verb_list_dependencies(sd_bus *bus, char **args) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -915,6 +940,7 @@ static void help(void) {
            "  disable [--now] UNIT...  no more; --now: stop them too\n"
            "  is-enabled UNIT...    print enabled or disabled; exit 0 if all are enabled\n"
            "  is-active UNIT...     print each unit's state; exit 0 if any is active, else 3\n"
+           "  cat UNIT...           print the unit file (by name, as sandboxd finds it)\n"
            "  is-failed UNIT...     print each unit's state; exit 0 if any has failed, else 1\n"
            "  list-dependencies UNIT  the units a start pulls in (Requires=, BindsTo=,\n"
            "                        Wants=), as a tree with their states\n"
@@ -1057,7 +1083,7 @@ int main(int argc, char *argv[]) {
         {"reset-failed", 1, SIZE_MAX}, {"image", 1, 3}, {"commit", 2, 2},
         {"diff", 1, 1},           {"enable", 1, SIZE_MAX}, {"disable", 1, SIZE_MAX},
         {"is-enabled", 1, SIZE_MAX}, {"list-dependencies", 1, 1},
-        {"is-active", 1, SIZE_MAX}, {"is-failed", 1, SIZE_MAX},
+        {"is-active", 1, SIZE_MAX}, {"is-failed", 1, SIZE_MAX}, {"cat", 1, SIZE_MAX},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -1107,6 +1133,8 @@ int main(int argc, char *argv[]) {
         return verb_diff(bus, args);
     if (streq(verb, "list-dependencies"))
         return verb_list_dependencies(bus, args);
+    if (streq(verb, "cat"))
+        return verb_cat(bus, args);
     if (streq(verb, "is-active"))
         return verb_is_state(bus, args, "active");
     if (streq(verb, "is-failed"))

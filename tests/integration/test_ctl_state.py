@@ -29,3 +29,21 @@ def test_is_active_without_sandboxd_is_an_error_not_an_answer(daemon, layers):
     daemon.stop()
     r = daemon.ctl("is-active", "up", check=False)
     assert r.returncode == 1 and r.stdout == "" and r.stderr, r
+
+
+def test_cat_prints_the_unit_file(daemon, layers):
+    text = unit_text(layers, "/bin/sleep 1000") + "# a comment with \x1b[31m in it\n"
+    path = daemon.write_unit("web.unit", text)
+    r = daemon.ctl("cat", "web")  # not loaded yet: found in the unit path, as a start would
+    escaped = text.replace("\x1b", "\\x1b")
+    assert r.stdout == f"# {path}\n{escaped}", r.stdout
+    assert daemon.ctl("cat", "--raw", "web.unit").stdout == f"# {path}\n{text}"
+    daemon.write_unit("db.unit", unit_text(layers, "/bin/true"))
+    r = daemon.ctl("cat", "web", "db")
+    assert r.stdout.startswith(f"# {path}\n") and f"\n\n# {daemon.units / 'db.unit'}\n" in r.stdout
+    r = daemon.ctl("cat", "nosuch", check=False)
+    assert r.returncode != 0 and "nosuch" in r.stderr
+    # names only: sandboxd reads as root and is nobody's file reader
+    r = daemon.ctl("cat", "/etc/shadow", check=False)
+    assert r.returncode != 0 and "cat takes unit names, not paths" in r.stderr
+    assert "root:" not in r.stdout
