@@ -236,6 +236,33 @@ static int method_stop(sd_bus_message *msg, void *userdata, sd_bus_error *error)
     return 1;
 }
 
+static int method_kill(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Sandbox *s;
+    const char *whom;
+    int32_t sig;
+    int r = read_unit(msg, userdata, error, &s);
+    if (r <= 0)
+        return r;
+    if ((r = sd_bus_message_read(msg, "si", &whom, &sig)) < 0)
+        return r;
+    if (!streq(whom, "main") && !streq(whom, "all"))
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "kill whom '%s': expected main or all", whom);
+    if (sig <= 0 || sig >= _NSIG)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "signal %d: out of range",
+                                 (int) sig);
+    r = sandbox_kill(s, streq(whom, "all"), sig);
+    if (r == -ESRCH)
+        return sd_bus_error_setf(error, SANDBOXD_ERROR_UNIT_BUSY, "%s does not run%s", s->name,
+                                 streq(whom, "main") && sandbox_is_running(s)
+                                     ? " a main process of its own any more" : "");
+    if (r < 0)
+        return sd_bus_error_set_errnof(error, -r, "killing %s: %s", s->name, strerror(-r));
+    sandbox_log_event(s, "Sent %s to %s.", signal_to_string(sig),
+                      streq(whom, "all") ? "every process" : "the main process");
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
 static int method_reset_failed(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Sandbox *s;
     int r = read_unit(msg, userdata, error, &s);
@@ -964,6 +991,8 @@ static const sd_bus_vtable manager_vtable[] = {
                             SD_BUS_RESULT("a(ss)", changes), method_enable, 0),
     SD_BUS_METHOD_WITH_ARGS("DisableUnits", SD_BUS_ARGS("as", units),
                             SD_BUS_RESULT("as", removed), method_disable, 0),
+    SD_BUS_METHOD_WITH_ARGS("KillUnit", SD_BUS_ARGS("s", id, "s", whom, "i", signal),
+                            SD_BUS_NO_RESULT, method_kill, 0),
     SD_BUS_METHOD_WITH_ARGS("CatUnit", SD_BUS_ARGS("s", unit),
                             SD_BUS_RESULT("s", path, "ay", text), method_cat, 0),
     SD_BUS_METHOD_WITH_ARGS("ListDependencies", SD_BUS_ARGS("s", unit),

@@ -723,6 +723,30 @@ int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata) {
     return 0;
 }
 
+int sandbox_kill(Sandbox *s, bool all, int sig) {
+    if (!sandbox_is_running(s) || !s->cgroup)
+        return -ESRCH;
+    if (all)
+        return cg_kill(s->cgroup, sig);
+    if (s->main_pid <= 0)
+        return -ESRCH;
+    _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, s->main_pid, 0);
+    if (pidfd < 0)
+        return -errno;
+    /* the process the pidfd names is the one checked here, whatever happens to the number */
+    _cleanup_free_ pid_t *pids = NULL;
+    size_t n = 0;
+    int r = cg_read_pids(s->cgroup, &pids, &n);
+    if (r < 0)
+        return r;
+    bool member = false;
+    for (size_t i = 0; i < n; i++)
+        member |= pids[i] == s->main_pid;
+    if (!member)
+        return -ESRCH;
+    return RET_NERRNO((int) syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0));
+}
+
 int sandbox_reset_failed(Sandbox *s) {
     ratelimit_reset(&s->start_limit);
     if (s->state == SANDBOX_FAILED) {

@@ -145,6 +145,10 @@ int sandbox_start(Sandbox *s, SandboxJobDone done, void *userdata);
 /* Stop; done is called once the sandbox is down. */
 int sandbox_stop(Sandbox *s, SandboxJobDone done, void *userdata);
 int sandbox_reset_failed(Sandbox *s);
+/* kill: sig to the main process (main: pinned by a pidfd and checked to be in the sandbox's
+ * cgroup, so a reused PID is never hit) or to every process of the cgroup. -ESRCH when it
+ * does not run. */
+int sandbox_kill(Sandbox *s, bool all, int sig);
 /* A start that cannot happen: a unit it needs failed. The unit becomes failed with
  * Result=dependency and why as its start error. */
 void sandbox_fail_dependency(Sandbox *s, const char *why);

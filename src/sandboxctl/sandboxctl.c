@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -46,6 +47,8 @@ bool arg_raw = false;
 static bool arg_force = false;
 static bool arg_now = false; /* enable --now, disable --now */
 static bool arg_quiet = false; /* is-active, is-failed: the exit status only */
+static int arg_signal = SIGTERM;         /* kill --signal= */
+static const char *arg_kill_whom = "all"; /* kill --kill-whom=main|all */
 const char *arg_config = NULL;                       /* sandboxd.conf, for verify */
 const char *arg_image_store = IMAGE_STORE_DEFAULT;   /* for verify's Image= */
 const char *arg_unit_path = UNIT_PATH_DEFAULT;       /* for verify's dependencies */
@@ -387,6 +390,16 @@ static int verb_is_enabled(sd_bus *bus, char **args) {
         puts(state);
         if (!streq(state, "enabled"))
             ret = EXIT_FAILURE;
+    }
+    return ret;
+}
+
+static int verb_kill(sd_bus *bus, char **args) {
+    int ret = 0;
+    STRV_FOREACH(a, args) {
+        int r = call(bus, "KillUnit", NULL, "ssi", *a, arg_kill_whom, (int32_t) arg_signal);
+        if (r)
+            ret = r;
     }
     return ret;
 }
@@ -941,6 +954,9 @@ static void help(void) {
            "  is-enabled UNIT...    print enabled or disabled; exit 0 if all are enabled\n"
            "  is-active UNIT...     print each unit's state; exit 0 if any is active, else 3\n"
            "  cat UNIT...           print the unit file (by name, as sandboxd finds it)\n"
+           "  kill UNIT...          send a signal (-s, --signal=SIG, default SIGTERM) to every\n"
+           "                        process of the sandbox, or to its main process only\n"
+           "                        (--kill-whom=main|all, default all)\n"
            "  is-failed UNIT...     print each unit's state; exit 0 if any has failed, else 1\n"
            "  list-dependencies UNIT  the units a start pulls in (Requires=, BindsTo=,\n"
            "                        Wants=), as a tree with their states\n"
@@ -989,7 +1005,7 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG,
-           ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW, ARG_UNIT_PATH };
+           ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW, ARG_UNIT_PATH, ARG_KILL_WHOM };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
@@ -1001,12 +1017,14 @@ int main(int argc, char *argv[]) {
         {"image-store", required_argument, NULL, ARG_IMAGE_STORE},
         {"now", no_argument, NULL, ARG_NOW},
         {"quiet", no_argument, NULL, 'q'},
+        {"signal", required_argument, NULL, 's'},
+        {"kill-whom", required_argument, NULL, ARG_KILL_WHOM},
         {"unit-path", required_argument, NULL, ARG_UNIT_PATH},
         {"version", no_argument, NULL, ARG_VERSION},
         {},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "hp:n:q", options, NULL)) >= 0)
+    while ((opt = getopt_long(argc, argv, "hp:n:qs:", options, NULL)) >= 0)
         switch (opt) {
         case 'h':
             help();
@@ -1036,6 +1054,20 @@ int main(int argc, char *argv[]) {
             break;
         case 'q':
             arg_quiet = true;
+            break;
+        case 's':
+            if (parse_signal(optarg, &arg_signal) < 0) {
+                fprintf(stderr, "sandboxctl: --signal=%s: expected a signal name like SIGHUP, "
+                                "or its number\n", optarg);
+                return EXIT_FAILURE;
+            }
+            break;
+        case ARG_KILL_WHOM:
+            if (!streq(optarg, "main") && !streq(optarg, "all")) {
+                fprintf(stderr, "sandboxctl: --kill-whom=%s: expected main or all\n", optarg);
+                return EXIT_FAILURE;
+            }
+            arg_kill_whom = optarg;
             break;
         case ARG_NOW:
             arg_now = true;
@@ -1084,6 +1116,7 @@ int main(int argc, char *argv[]) {
         {"diff", 1, 1},           {"enable", 1, SIZE_MAX}, {"disable", 1, SIZE_MAX},
         {"is-enabled", 1, SIZE_MAX}, {"list-dependencies", 1, 1},
         {"is-active", 1, SIZE_MAX}, {"is-failed", 1, SIZE_MAX}, {"cat", 1, SIZE_MAX},
+        {"kill", 1, SIZE_MAX},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -1133,6 +1166,8 @@ int main(int argc, char *argv[]) {
         return verb_diff(bus, args);
     if (streq(verb, "list-dependencies"))
         return verb_list_dependencies(bus, args);
+    if (streq(verb, "kill"))
+        return verb_kill(bus, args);
     if (streq(verb, "cat"))
         return verb_cat(bus, args);
     if (streq(verb, "is-active"))

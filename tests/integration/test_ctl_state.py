@@ -47,3 +47,24 @@ def test_cat_prints_the_unit_file(daemon, layers):
     r = daemon.ctl("cat", "/etc/shadow", check=False)
     assert r.returncode != 0 and "cat takes unit names, not paths" in r.stderr
     assert "root:" not in r.stdout
+
+
+def test_kill_the_main_process_or_all(daemon, layers):
+    daemon.write_unit("t.unit", unit_text(
+        layers, "/bin/sh -c 'trap \"echo got-usr1\" USR1; echo ready; "
+                "while :; do sleep 0.1; done'"))
+    daemon.ctl("start", "t")
+    daemon.wait_for("t.unit", lambda p: "ready" in daemon.payload_output("t.unit"))
+    daemon.ctl("kill", "-s", "SIGUSR1", "--kill-whom=main", "t")
+    daemon.wait_for("t.unit", lambda p: "got-usr1" in daemon.payload_output("t.unit"))
+    assert daemon.show("t.unit")["ActiveState"] == "active"
+    assert "Sent SIGUSR1 to the main process." in daemon.log("t.unit")
+    daemon.ctl("kill", "--signal=9", "t")  # every process, the init too
+    p = daemon.wait_for("t.unit", lambda p: p["ActiveState"] in ("failed", "inactive"))
+    assert p["Result"] == "signal", p
+    r = daemon.ctl("kill", "t", check=False)
+    assert r.returncode != 0 and "does not run" in r.stderr
+    r = daemon.ctl("kill", "--kill-whom=children", "t", check=False)
+    assert r.returncode != 0 and "expected main or all" in r.stderr
+    r = daemon.ctl("kill", "--signal=SIGNOPE", "t", check=False)
+    assert r.returncode != 0 and "expected a signal name" in r.stderr
