@@ -477,37 +477,48 @@ static int verb_list_dependencies(sd_bus *bus, char **args) {
     return 0;
 }
 
+/* The unit's ActiveState ("inactive" for a unit sandboxd has not loaded) in *ret; 0, or
+ * EXIT_FAILURE once the error is reported. */
+static int unit_active_state(sd_bus *bus, const char *unit, char **ret) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+    _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+    _cleanup_free_ char *state = strdup("inactive");
+    uint64_t timeout = arg_timeout ?: QUERY_TIMEOUT_USEC;
+    int r = sd_bus_message_new_method_call(bus, &m, NULL, SANDBOXD_OBJECT_PATH,
+                                           SANDBOXD_MANAGER_IFACE, "GetUnitProperties");
+    if (r >= 0)
+        r = sd_bus_message_append(m, "s", unit);
+    if (r >= 0)
+        r = sd_bus_call(bus, m, timeout, &error, &reply);
+    if (r < 0 && !sd_bus_error_has_name(&error, SANDBOXD_ERROR_NO_SUCH_UNIT)) {
+        if (!report_transport_error(r, timeout))
+            print_message(error.message ?: strerror(-r));
+        return EXIT_FAILURE;
+    }
+    if (r >= 0 && sd_bus_message_enter_container(reply, 'a', "(ss)") >= 0) {
+        const char *k, *v;
+        while (sd_bus_message_read(reply, "(ss)", &k, &v) > 0)
+            if (streq(k, "ActiveState")) {
+                free(state);
+                state = strdup(v);
+            }
+    }
+    if (!state)
+        return EXIT_FAILURE;
+    *ret = TAKE_PTR(state);
+    return 0;
+}
+
 /* systemctl's is-active and is-failed: each unit's ActiveState on a line (unless --quiet), a
  * unit sandboxd has not loaded being "inactive"; exit 0 when at least one is in the state
  * asked about, else 3 for is-active (systemctl's "not running") and 1 for is-failed. */
 static int verb_is_state(sd_bus *bus, char **args, const char *wanted) {
     bool any = false;
     STRV_FOREACH(a, args) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-        _cleanup_free_ char *state = strdup("inactive");
-        uint64_t timeout = arg_timeout ?: QUERY_TIMEOUT_USEC;
-        int r = sd_bus_message_new_method_call(bus, &m, NULL, SANDBOXD_OBJECT_PATH,
-                                               SANDBOXD_MANAGER_IFACE, "GetUnitProperties");
-        if (r >= 0)
-            r = sd_bus_message_append(m, "s", *a);
-        if (r >= 0)
-            r = sd_bus_call(bus, m, timeout, &error, &reply);
-        if (r < 0 && !sd_bus_error_has_name(&error, SANDBOXD_ERROR_NO_SUCH_UNIT)) {
-            if (!report_transport_error(r, timeout))
-                print_message(error.message ?: strerror(-r));
-            return EXIT_FAILURE;
-        }
-        if (r >= 0 && sd_bus_message_enter_container(reply, 'a', "(ss)") >= 0) {
-            const char *k, *v;
-            while (sd_bus_message_read(reply, "(ss)", &k, &v) > 0)
-                if (streq(k, "ActiveState")) {
-                    free(state);
-                    state = strdup(v);
-                }
-        }
-        if (!state)
-            return EXIT_FAILURE;
+        _cleanup_free_ char *state = NULL;
+        int r = unit_active_state(bus, *a, &state);
+        if (r)
+            return r;
         any |= streq(state, wanted);
         if (!arg_quiet) {
             _cleanup_free_ char *shown = line_shown(state);
@@ -515,6 +526,21 @@ static int verb_is_state(sd_bus *bus, char **args, const char *wanted) {
         }
     }
     return any ? 0 : streq(wanted, "active") ? EXIT_NOT_ACTIVE : EXIT_FAILURE;
+}
+
+/* try-restart: restart the units that run (active or starting), leave the others alone. */
+static int verb_try_restart(sd_bus *bus, char **args) {
+    _cleanup_strv_free_ char **running = NULL;
+    STRV_FOREACH(a, args) {
+        _cleanup_free_ char *state = NULL;
+        int r = unit_active_state(bus, *a, &state);
+        if (r)
+            return r;
+        if ((streq(state, "active") || streq(state, "activating")) &&
+            strv_extend(&running, *a) < 0)
+            return EXIT_FAILURE;
+    }
+    return running ? verb_restart(bus, running) : 0;
 }
 
 static int verb_simple(sd_bus *bus, char **args, const char *method) {
@@ -954,6 +980,9 @@ static void help(void) {
            "  is-enabled UNIT...    print enabled or disabled; exit 0 if all are enabled\n"
            "  is-active UNIT...     print each unit's state; exit 0 if any is active, else 3\n"
            "  cat UNIT...           print the unit file (by name, as sandboxd finds it)\n"
+           "  try-restart UNIT...   restart the units that run; leave the others alone\n"
+           "  reload-or-restart UNIT...  restart (no payload reloads here), starting it if\n"
+           "                        it does not run\n"
            "  kill UNIT...          send a signal (-s, --signal=SIG, default SIGTERM) to every\n"
            "                        process of the sandbox, or to its main process only\n"
            "                        (--kill-whom=main|all, default all)\n"
@@ -1116,7 +1145,7 @@ int main(int argc, char *argv[]) {
         {"diff", 1, 1},           {"enable", 1, SIZE_MAX}, {"disable", 1, SIZE_MAX},
         {"is-enabled", 1, SIZE_MAX}, {"list-dependencies", 1, 1},
         {"is-active", 1, SIZE_MAX}, {"is-failed", 1, SIZE_MAX}, {"cat", 1, SIZE_MAX},
-        {"kill", 1, SIZE_MAX},
+        {"kill", 1, SIZE_MAX},  {"try-restart", 1, SIZE_MAX}, {"reload-or-restart", 1, SIZE_MAX},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -1168,6 +1197,10 @@ int main(int argc, char *argv[]) {
         return verb_list_dependencies(bus, args);
     if (streq(verb, "kill"))
         return verb_kill(bus, args);
+    if (streq(verb, "try-restart"))
+        return verb_try_restart(bus, args);
+    if (streq(verb, "reload-or-restart")) /* no unit reloads: a restart, as systemd does then */
+        return verb_restart(bus, args);
     if (streq(verb, "cat"))
         return verb_cat(bus, args);
     if (streq(verb, "is-active"))

@@ -68,3 +68,17 @@ def test_kill_the_main_process_or_all(daemon, layers):
     assert r.returncode != 0 and "expected main or all" in r.stderr
     r = daemon.ctl("kill", "--signal=SIGNOPE", "t", check=False)
     assert r.returncode != 0 and "expected a signal name" in r.stderr
+
+
+def test_try_restart_and_reload_or_restart(daemon, layers):
+    daemon.write_unit("up.unit", unit_text(layers, "/bin/sleep 1000"))
+    daemon.write_unit("down.unit", unit_text(layers, "/bin/sleep 1000"))
+    daemon.ctl("start", "up")
+    pid = daemon.show("up.unit")["MainPID"]
+    daemon.ctl("try-restart", "up", "down", "never-loaded")
+    assert daemon.show("up.unit")["MainPID"] != pid  # it ran: restarted
+    assert daemon.show("up.unit")["ActiveState"] == "active"
+    r = daemon.ctl("is-active", "down", check=False)
+    assert r.stdout == "inactive\n"  # it did not run: left alone, not started
+    daemon.ctl("reload-or-restart", "down")  # no reload here: a restart, which starts it
+    assert daemon.show("down.unit")["ActiveState"] == "active"
