@@ -81,11 +81,6 @@ _printf_(3, 4) static int error_set_text(sd_bus_error *error, const char *name, 
     return sd_bus_error_set(error, name, escaped);
 }
 
-static int no_such_unit(sd_bus_error *error, const char *name) {
-    return sd_bus_error_setf(error, SANDBOXD_ERROR_NO_SUCH_UNIT,
-                             "unit %s is not loaded; start it by name or path first", name);
-}
-
 static int load_error(sd_bus_error *error, const char *arg, int r, char **errors) {
     if (errors) {
         _cleanup_free_ char *text = strv_join(errors, "\n");
@@ -120,7 +115,18 @@ static Sandbox *lookup(Manager *m, const char *name) {
     return s;
 }
 
-/* The common head of the methods that take a loaded unit's name: authorise, read, look up.
+/* A loaded unit, else the unit loaded now from the unit path (or an absolute path): every verb
+ * knows a unit by name on its first mention, as systemctl does. Returns > 0 with *ret set, or
+ * what the method must return. */
+static int find_or_load(Manager *m, const char *arg, Sandbox **ret, sd_bus_error *error) {
+    char **errors = NULL;
+    if ((*ret = lookup(m, arg)))
+        return 1;
+    int r = manager_load_unit(m, arg, ret, &errors);
+    return r < 0 ? load_error(error, arg, r, errors) : 1;
+}
+
+/* The common head of the methods that take a unit's name: authorise, read, find or load.
  * Returns > 0 with *ret set, or what the method must return. */
 static int read_unit(sd_bus_message *msg, Manager *m, sd_bus_error *error, Sandbox **ret) {
     const char *name;
@@ -130,8 +136,7 @@ static int read_unit(sd_bus_message *msg, Manager *m, sd_bus_error *error, Sandb
     r = sd_bus_message_read(msg, "s", &name);
     if (r < 0)
         return r;
-    *ret = lookup(m, name);
-    return *ret ? 1 : no_such_unit(error, name);
+    return find_or_load(m, name, ret, error);
 }
 
 /* The answer to a StartUnit or StopUnit call, once the sandbox's job is done; userdata is the
@@ -459,16 +464,6 @@ static int method_prune_images(sd_bus_message *msg, void *userdata, sd_bus_error
     return run_worker(m, msg, (const char *const *) args, error);
 }
 
-/* The unit for CommitUnit and DiffUnit: a loaded one, else loaded from the unit path (its rw
- * layer outlives this sandboxd). Returns > 0 with *ret set, or what the method must return. */
-static int find_or_load(Manager *m, const char *arg, Sandbox **ret, sd_bus_error *error) {
-    char **errors = NULL;
-    if ((*ret = lookup(m, arg)))
-        return 1;
-    int r = manager_load_unit(m, arg, ret, &errors);
-    return r < 0 ? load_error(error, arg, r, errors) : 1;
-}
-
 static int layer_job_error(sd_bus_error *error, int r, const char *why) {
     return error_set_text(error,
                           r == -EBUSY    ? SANDBOXD_ERROR_UNIT_BUSY
@@ -697,6 +692,72 @@ static int method_list_dependencies(sd_bus_message *msg, void *userdata, sd_bus_
     return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
 }
 
+/* Reload: every loaded unit file read again (manager_reload_units()); the files that fail to
+ * load are named with their errors, and those units stay as they were. */
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_strv_free_ char **errors = NULL;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = manager_reload_units(m, &errors);
+    if (r < 0)
+        return r;
+    log_info("Reloaded %d unit file%s%s.", r, r == 1 ? "" : "s",
+             errors ? "; some failed to load and were left as they were" : "");
+    for (size_t i = 0; errors && errors[i]; i++) {
+        char *escaped = utf8_escape_invalid(errors[i]);
+        if (!escaped)
+            return -ENOMEM;
+        free(errors[i]);
+        errors[i] = escaped;
+    }
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    uint32_t n = (uint32_t) r;
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_append(reply, "u", n);
+    if (r >= 0)
+        r = sd_bus_message_append_strv(reply, errors);
+    return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+typedef struct UnitFileReply {
+    Manager *manager;
+    sd_bus_message *reply;
+} UnitFileReply;
+
+static int append_unit_file(const char *name, const char *path, void *userdata) {
+    UnitFileReply *u = userdata;
+    _cleanup_free_ char *shown = utf8_escape_invalid(path);
+    if (!shown)
+        return -ENOMEM;
+    return sd_bus_message_append(u->reply, "(sss)", name, shown,
+                                 manager_unit_is_enabled(u->manager, name) ? "enabled"
+                                                                          : "disabled");
+}
+
+/* ListUnitFiles: every unit file of the unit path (and those linked in from elsewhere), its path
+ * and whether it is enabled. */
+static int method_list_unit_files(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = sd_bus_message_new_method_return(msg, &reply);
+    if (r >= 0)
+        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+    if (r >= 0)
+        r = manager_list_unit_files(m, append_unit_file, &(UnitFileReply){m, reply});
+    if (r == -E2BIG)
+        return sd_bus_error_setf(error, SD_BUS_ERROR_LIMITS_EXCEEDED,
+                                 "the unit path holds more than 65536 unit files");
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
 static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
     Manager *m = userdata;
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -829,6 +890,11 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     r = r ?: append_kv(reply, "Id", "%s", s->name);
     r = r ?: append_kv(reply, "Description", "%s", c->description ? c->description : "");
     r = r ?: append_kv(reply, "FragmentPath", "%s", c->path);
+    r = r ?: append_kv(reply, "NeedDaemonReload", "%s",
+                       manager_unit_needs_reload(s) ? "yes" : "no");
+    /* a running unit whose file was reloaded since it started: the restart applies it */
+    r = r ?: append_kv(reply, "ReloadedConfigPending", "%s",
+                       s->reloaded && manager_unit_file_changed(c) ? "yes" : "no");
     r = r ?: append_kv(reply, "ActiveState", "%s", sandbox_active_state_to_string(s->state));
     r = r ?: append_kv(reply, "UnitFileState", "%s",
                        manager_unit_is_enabled(s->manager, s->name) ? "enabled" : "disabled");
@@ -937,9 +1003,9 @@ static int method_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
     r = sd_bus_message_read(msg, "su", &name, &lines);
     if (r < 0)
         return r;
-    Sandbox *s = lookup(m, name);
-    if (!s)
-        return no_such_unit(error, name);
+    Sandbox *s;
+    if ((r = find_or_load(m, name, &s, error)) <= 0)
+        return r;
     _cleanup_free_ char *path = sandbox_log_path(s), *buf = NULL;
     if (!path)
         return -ENOMEM;
@@ -998,6 +1064,10 @@ static const sd_bus_vtable manager_vtable[] = {
     SD_BUS_METHOD_WITH_ARGS("ListDependencies", SD_BUS_ARGS("s", unit),
                             SD_BUS_RESULT("a(usss)", dependencies), method_list_dependencies,
                             0),
+    SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", reloaded, "as", errors),
+                            method_reload, 0),
+    SD_BUS_METHOD_WITH_ARGS("ListUnitFiles", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", files),
+                            method_list_unit_files, 0),
     SD_BUS_METHOD_WITH_ARGS("GetUnitFileState", SD_BUS_ARGS("s", unit),
                             SD_BUS_RESULT("s", state), method_is_enabled, 0),
     SD_BUS_METHOD_WITH_ARGS("ImportImage", SD_BUS_ARGS("s", source, "s", ref),

@@ -198,3 +198,96 @@ void manager_start_enabled(Manager *m) {
     }
     free(todo);
 }
+
+#define UNIT_FILES_MAX 65536
+
+typedef struct UnitFile {
+    char *name, *path;
+    size_t order; /* earlier in the unit path wins */
+} UnitFile;
+
+typedef struct UnitFiles {
+    UnitFile *f;
+    size_t n;
+} UnitFiles;
+
+static void unit_files_done(UnitFiles *l) {
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->f[i].name);
+        free(l->f[i].path);
+    }
+    free(l->f);
+}
+
+static int unit_files_add(UnitFiles *l, const char *name, char *path /* takes */) {
+    if (l->n >= UNIT_FILES_MAX) {
+        free(path);
+        return -E2BIG;
+    }
+    UnitFile *n = realloc(l->f, (l->n + 1) * sizeof *n);
+    if (!n) {
+        free(path);
+        return -ENOMEM;
+    }
+    l->f = n;
+    l->f[l->n] = (UnitFile){strdup(name), path, l->n};
+    if (!l->f[l->n].name) {
+        free(path);
+        return -ENOMEM;
+    }
+    l->n++;
+    return 0;
+}
+
+static int unit_file_cmp(const void *a, const void *b) {
+    const UnitFile *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : x->order < y->order ? -1 : x->order > y->order;
+}
+
+int manager_list_unit_files(Manager *m, UnitFileFunc f, void *userdata) {
+    _cleanup_(unit_files_done) UnitFiles l = {0};
+    int r;
+    STRV_FOREACH(dir, m->config.unit_path) {
+        _cleanup_closedir_ DIR *d = opendir(*dir);
+        struct dirent *de;
+        if (!d)
+            continue; /* a directory of the path that does not exist has no units */
+        while ((de = readdir(d))) {
+            if (de->d_name[0] == '.' || !unit_name_is_valid(de->d_name) ||
+                strlen(de->d_name) <= 5 || !streq(strchr(de->d_name, '\0') - 5, ".unit"))
+                continue; /* a README or an editor's backup */
+            char *p = path_join(*dir, de->d_name);
+            struct stat st;
+            if (!p)
+                return -ENOMEM;
+            if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
+                free(p); /* a dangling link is no unit file */
+                continue;
+            }
+            if ((r = unit_files_add(&l, de->d_name, p)) < 0)
+                return r;
+        }
+    }
+    /* units enabled by a link to a file outside the unit path come after the path's own */
+    _cleanup_closedir_ DIR *d = opendir(m->config.enabled_dir);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        _cleanup_free_ char *link = NULL;
+        char *target;
+        if (de->d_name[0] == '.' || !unit_name_is_valid(de->d_name) ||
+            !(link = path_join(m->config.enabled_dir, de->d_name)) || !(target = read_link(link)))
+            continue;
+        if ((r = unit_files_add(&l, de->d_name, target)) < 0)
+            return r;
+    }
+    if (l.n)
+        qsort(l.f, l.n, sizeof *l.f, unit_file_cmp);
+    for (size_t i = 0; i < l.n; i++) {
+        if (i > 0 && streq(l.f[i].name, l.f[i - 1].name))
+            continue;
+        if ((r = f(l.f[i].name, l.f[i].path, userdata)) < 0)
+            return r;
+    }
+    return 0;
+}

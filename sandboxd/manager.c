@@ -461,6 +461,22 @@ int manager_find_unit_file(Manager *m, const char *arg, char **ret) {
     return -ENOENT;
 }
 
+int manager_unit_file_sig(const char *path, UnitFileSig *ret) {
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return -errno;
+    *ret = (UnitFileSig){(uint64_t) st.st_dev, (uint64_t) st.st_ino, (uint64_t) st.st_size,
+                         (uint64_t) st.st_mtim.tv_sec * 1000000000ULL +
+                             (uint64_t) st.st_mtim.tv_nsec};
+    return 0;
+}
+
+bool manager_unit_file_changed(const UnitConfig *c) {
+    UnitFileSig now = {0};
+    (void) manager_unit_file_sig(c->path, &now); /* a removed file is a change */
+    return memcmp(&now, &c->file_sig, sizeof now) != 0;
+}
+
 /* Finds the unit file for a name or path and parses it; nothing changes in the manager. */
 int manager_load_config(Manager *m, const char *arg, UnitConfig **ret, char ***ret_errors) {
     _cleanup_free_ char *path = NULL;
@@ -469,9 +485,12 @@ int manager_load_config(Manager *m, const char *arg, UnitConfig **ret, char ***r
     if (r < 0)
         return r;
     UnitConfig *c = NULL;
+    UnitFileSig sig = {0};
+    (void) manager_unit_file_sig(path, &sig); /* before the read: a change in between shows */
     r = unit_load(path, &c, ret_errors);
     if (r < 0)
         return r;
+    c->file_sig = sig;
     /* IPAddress= and friends against the subnets this sandboxd really uses */
     if (m->network && unit_check_network(c, network_context(m->network), ret_errors) < 0) {
         unit_config_free(c);
@@ -505,6 +524,45 @@ int manager_load_unit(Manager *m, const char *arg, Sandbox **ret, char ***ret_er
         sandbox_set_config(s, c);
     *ret = s;
     return 0;
+}
+
+int manager_reload_units(Manager *m, char ***ret_errors) {
+    int n = 0;
+    for (size_t i = 0; i < m->n_sandboxes; i++) {
+        Sandbox *s = m->sandboxes[i];
+        _cleanup_strv_free_ char **errors = NULL;
+        UnitConfig *c = NULL;
+        if (!s->config)
+            continue;
+        int r = manager_load_config(m, s->config->path, &c, &errors);
+        if (r < 0) {
+            if (!errors) {
+                char *e;
+                if (asprintf(&e, "%s: %s", s->config->path,
+                             r == -ENOENT ? "the unit file is gone" : strerror(-r)) < 0 ||
+                    strv_consume(&errors, e) < 0)
+                    return -ENOMEM;
+            }
+            if (strv_extend_strv(ret_errors, errors) < 0)
+                return -ENOMEM;
+            continue;
+        }
+        if (sandbox_is_running(s) || s->state == SANDBOX_AUTO_RESTART) {
+            s->reloaded = true; /* the running one keeps its configuration */
+            s->reloaded_sig = c->file_sig;
+            unit_config_free(c);
+        } else
+            sandbox_set_config(s, c);
+        n++;
+    }
+    return n;
+}
+
+bool manager_unit_needs_reload(const Sandbox *s) {
+    UnitFileSig now = {0};
+    (void) manager_unit_file_sig(s->config->path, &now);
+    const UnitFileSig *last = s->reloaded ? &s->reloaded_sig : &s->config->file_sig;
+    return memcmp(&now, last, sizeof now) != 0;
 }
 
 int manager_restart_unit(Manager *m, const char *arg, sd_bus_message *reply, char ***ret_errors) {

@@ -68,6 +68,16 @@ int manager_find_unit_file(Manager *m, const char *arg, char **ret);
 /* Reads and checks the unit file arg names (a name of the unit path or an absolute path),
  * without loading it into the manager. */
 int manager_load_config(Manager *m, const char *arg, UnitConfig **ret, char ***ret_errors);
+int manager_unit_file_sig(const char *path, UnitFileSig *ret);
+/* Is c's file no longer what it was when c was read from it? */
+bool manager_unit_file_changed(const UnitConfig *c);
+/* daemon-reload: every loaded unit's file read again. A unit that runs keeps the configuration
+ * it started with until it restarts (the file's newer text is kept for show and its next
+ * start); a file that no longer loads leaves the unit as it was, and its errors are added to
+ * *ret_errors. Returns the number of units reloaded. */
+int manager_reload_units(Manager *m, char ***ret_errors);
+/* Has s's file changed since it was loaded or reloaded (systemd's NeedDaemonReload)? */
+bool manager_unit_needs_reload(const Sandbox *s);
 
 /* Enabled units (sandboxd/enable.c): a link ENABLED_DIR/NAME.unit to the unit file, made for
  * a unit that loads without errors (*ret_errors as manager_load_unit()); *ret_link and
@@ -78,6 +88,10 @@ int manager_enable_unit(Manager *m, const char *arg, char **ret_link, char **ret
  * was none. */
 int manager_disable_unit(Manager *m, const char *name, char **ret_link);
 bool manager_unit_is_enabled(Manager *m, const char *name);
+/* Calls f for the unit files of the unit path (the first of each name) and those linked into
+ * the enabled directory from elsewhere, by name; stops at f's first error. -E2BIG past 65536. */
+typedef int (*UnitFileFunc)(const char *name, const char *path, void *userdata);
+int manager_list_unit_files(Manager *m, UnitFileFunc f, void *userdata);
 /* At start-up, after re-adoption: starts every enabled unit that is not running, all at once,
  * with STATUS= telling the progress. */
 void manager_start_enabled(Manager *m);

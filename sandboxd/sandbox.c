@@ -226,6 +226,7 @@ Sandbox *sandbox_free(Sandbox *s) {
 void sandbox_set_config(Sandbox *s, UnitConfig *c) {
     unit_config_free(s->config);
     s->config = c;
+    s->reloaded = false;
     s->start_limit.interval_usec = c->start_limit_interval_usec;
     s->start_limit.burst = c->start_limit_burst;
 }

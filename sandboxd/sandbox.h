@@ -131,6 +131,11 @@ struct Sandbox {
     sd_event_source *health_timer;   /* the next probe */
     HealthProbe *probe;              /* the probe under way, at most one */
 
+    /* daemon-reload of a running unit: its file as the reload read it (the unit keeps the
+     * configuration it started with until its next start) */
+    bool reloaded;
+    UnitFileSig reloaded_sig;
+
     Job *first_job; /* job.c's, during one pass over the jobs: the unit's first unfinished */
 };
 

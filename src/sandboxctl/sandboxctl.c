@@ -49,6 +49,8 @@ static bool arg_now = false; /* enable --now, disable --now */
 static bool arg_quiet = false; /* is-active, is-failed: the exit status only */
 static int arg_signal = SIGTERM;         /* kill --signal= */
 static const char *arg_kill_whom = "all"; /* kill --kill-whom=main|all */
+static bool arg_legend = true;             /* --no-legend: no header and footer lines */
+static bool arg_plain = false;             /* --plain: list-dependencies without tree lines */
 const char *arg_config = NULL;                       /* sandboxd.conf, for verify */
 const char *arg_image_store = IMAGE_STORE_DEFAULT;   /* for verify's Image= */
 const char *arg_unit_path = UNIT_PATH_DEFAULT;       /* for verify's dependencies */
@@ -201,8 +203,16 @@ static int connect_bus(sd_bus **ret) {
     if (r >= 0)
         r = sd_bus_start(bus);
     if (r == -ENOENT || r == -ECONNREFUSED) {
-        fprintf(stderr, "sandboxctl: cannot connect to sandboxd at %s: %s (is sandboxd "
-                        "running?)\n", socket_path, strerror(-r));
+        /* one line: what is wrong and what to do */
+        bool systemd = access("/run/systemd/system", F_OK) == 0;
+        fprintf(stderr, "sandboxctl: sandboxd is not running (%s %s); start it with %s\n",
+                r == -ENOENT ? "no socket at" : "nothing listens on", socket_path,
+                systemd ? "'systemctl start sandboxd'" : "'sandboxd &' as root");
+        return r;
+    }
+    if (r == -EACCES || r == -EPERM) {
+        fprintf(stderr, "sandboxctl: permission denied on %s: sandboxd answers root only "
+                        "(run sandboxctl as root)\n", socket_path);
         return r;
     }
     uint64_t timeout = arg_timeout ?: QUERY_TIMEOUT_USEC;
@@ -463,9 +473,9 @@ static int verb_list_dependencies(sd_bus *bus, char **args) {
             }
         more[d] = sibling;
         for (uint32_t k = 1; k < d; k++)
-            fputs(more[k] ? "\u2502 " : "  ", stdout);
+            fputs(more[k] && !arg_plain ? "\u2502 " : "  ", stdout);
         if (d > 0)
-            fputs(sibling ? "\u251c\u2500" : "\u2514\u2500", stdout);
+            fputs(arg_plain ? "  " : sibling ? "\u251c\u2500" : "\u2514\u2500", stdout);
         bool has_how = d > 0 && rows[i].how && *rows[i].how;
         printf("%s (%s%s%s)\n", rows[i].name ?: "?", rows[i].state ?: "?", has_how ? ", " : "",
                has_how ? rows[i].how : "");
@@ -561,8 +571,9 @@ static int verb_list(sd_bus *bus, char **args) {
     r = sd_bus_message_enter_container(reply, 'a', "(ssssuss)");
     if (r < 0)
         return EXIT_FAILURE;
-    printf("%-24s %-12s %-14s %-9s %-8s %-15s %s\n", "UNIT", "ACTIVE", "SUB", "ENABLED", "PID",
-           "ADDRESS", "DESCRIPTION");
+    if (arg_legend)
+        printf("%-24s %-12s %-14s %-9s %-8s %-15s %s\n", "UNIT", "ACTIVE", "SUB", "ENABLED",
+               "PID", "ADDRESS", "DESCRIPTION");
     unsigned n = 0;
     for (;;) {
         const char *id, *active, *sub, *desc, *addr, *enabled;
@@ -584,7 +595,51 @@ static int verb_list(sd_bus *bus, char **args) {
                pidbuf, *addr ? addr : "-", desc_s);
         n++;
     }
-    printf("\n%u unit%s listed.\n", n, n == 1 ? "" : "s");
+    if (arg_legend)
+        printf("\n%u unit%s listed.\n", n, n == 1 ? "" : "s");
+    return r < 0 ? EXIT_FAILURE : 0;
+}
+
+static int verb_daemon_reload(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    _cleanup_strv_free_ char **errors = NULL;
+    uint32_t n;
+    int r = call(bus, "Reload", &reply, NULL);
+    if (r)
+        return r;
+    if (sd_bus_message_read(reply, "u", &n) < 0 || sd_bus_message_read_strv(reply, &errors) < 0)
+        return EXIT_FAILURE;
+    STRV_FOREACH(e, errors)
+        print_message(*e);
+    return errors ? EXIT_FAILURE : 0;
+}
+
+static int verb_list_unit_files(sd_bus *bus, char **args) {
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    int r = call(bus, "ListUnitFiles", &reply, NULL);
+    if (r)
+        return r;
+    r = sd_bus_message_enter_container(reply, 'a', "(sss)");
+    if (r < 0)
+        return EXIT_FAILURE;
+    if (arg_legend)
+        printf("%-32s %-9s %s\n", "UNIT FILE", "STATE", "PATH");
+    unsigned n = 0;
+    for (;;) {
+        const char *name, *path, *state;
+        r = sd_bus_message_read(reply, "(sss)", &name, &path, &state);
+        if (r <= 0)
+            break;
+        _cleanup_free_ char *path_s = line_shown(path);
+        if (!path_s) {
+            r = -ENOMEM;
+            break;
+        }
+        printf("%-32s %-9s %s\n", name, state, path_s); /* names are checked unit names */
+        n++;
+    }
+    if (arg_legend)
+        printf("\n%u unit file%s listed.\n", n, n == 1 ? "" : "s");
     return r < 0 ? EXIT_FAILURE : 0;
 }
 
@@ -796,6 +851,23 @@ static int verb_show(sd_bus *bus, char **args) {
     return ret;
 }
 
+#define ANSI_GREEN "\x1b[0;1;32m"
+#define ANSI_RED "\x1b[0;1;31m"
+#define ANSI_NORMAL "\x1b[0m"
+
+/* As systemctl: on a terminal, unless NO_COLOR is set or SYSTEMD_COLORS says no. */
+static bool colors_enabled(void) {
+    const char *e = getenv("SYSTEMD_COLORS");
+    if (getenv("NO_COLOR") || arg_raw)
+        return false;
+    if (e && (streq(e, "0") || streq(e, "no") || streq(e, "false") || streq(e, "off")))
+        return false;
+    if (e && (streq(e, "1") || streq(e, "yes") || streq(e, "true") || streq(e, "on")))
+        return true;
+    const char *term = getenv("TERM");
+    return isatty(STDOUT_FILENO) && !(term && streq(term, "dumb"));
+}
+
 static void print_since(uint64_t usec) {
     time_t t = (time_t) (usec / USEC_PER_SEC);
     struct tm tm;
@@ -811,6 +883,7 @@ static void print_since(uint64_t usec) {
 }
 
 static int verb_status(sd_bus *bus, char **args) {
+    bool color = colors_enabled();
     int ret = 0;
     STRV_FOREACH(a, args) {
         Props ps;
@@ -826,12 +899,27 @@ static int verb_status(sd_bus *bus, char **args) {
         const char *active = prop_shown(&ps, "ActiveState");
         const char *desc = prop_shown(&ps, "Description");
         bool running = streq(prop(&ps, "ActiveState"), "active");
-        printf("%s %s%s%s\n", running ? "\u25cf" : "\u25cb", prop_shown(&ps, "Id"),
-               *desc ? " - " : "", desc);
-        printf("     Loaded: loaded (%s)\n", prop_shown(&ps, "FragmentPath"));
-        printf("     Active: %s (%s)", active, prop_shown(&ps, "SubState"));
-        if (!streq(prop(&ps, "Result"), "success"))
-            printf(" Result: %s", prop_shown(&ps, "Result"));
+        bool failed = streq(prop(&ps, "ActiveState"), "failed");
+        /* systemctl's colours: green for running, red for failed */
+        const char *on = !color ? "" : running ? ANSI_GREEN : failed ? ANSI_RED : "";
+        const char *off = *on ? ANSI_NORMAL : "";
+        printf("%s%s%s %s%s%s\n", on, running || failed ? "\u25cf" : "\u25cb", off,
+               prop_shown(&ps, "Id"), *desc ? " - " : "", desc);
+        printf("     Loaded: loaded (%s; %s)\n", prop_shown(&ps, "FragmentPath"),
+               prop_shown(&ps, "UnitFileState"));
+        if (streq(prop(&ps, "NeedDaemonReload"), "yes"))
+            printf("    Warning: the unit file of %s changed on disk. Run 'sandboxctl "
+                   "daemon-reload' to reload units.\n", prop_shown(&ps, "Id"));
+        if (streq(prop(&ps, "ReloadedConfigPending"), "yes"))
+            printf("    Warning: runs with the configuration it started with; a restart "
+                   "applies the reloaded unit file.\n");
+        /* systemctl's form: why it failed, not the sub-state "failed" again */
+        bool has_result = !streq(prop(&ps, "Result"), "success");
+        printf("     Active: %s%s%s", on, active, off);
+        if (!failed)
+            printf(" (%s)", prop_shown(&ps, "SubState"));
+        if (has_result)
+            printf(" (Result: %s)", prop_shown(&ps, "Result"));
         if (safe_atou64(prop(&ps, "StateChangeTimestamp"), &v) >= 0)
             print_since(v);
         printf("\n");
@@ -968,6 +1056,9 @@ static void help(void) {
            "  status UNIT...        show state, limits, usage and the last log lines\n"
            "  show UNIT...          show properties as Key=Value\n"
            "  list                  list loaded units (ENABLED: started at sandboxd's start)\n"
+           "  list-unit-files       list the unit files of the unit path, enabled or not\n"
+           "  daemon-reload         read every loaded unit file again (running units keep\n"
+           "                        their configuration until they restart)\n"
            "  logs UNIT             show the unit's log (payload output and sandboxd events)\n"
            "  verify FILE...        check unit files offline, printing every error; static\n"
            "                        addresses against the subnets of sandboxd.conf\n"
@@ -1014,6 +1105,9 @@ static void help(void) {
            "      --force           with image remove: even if unit files name the image\n"
            "      --now             with enable and disable: start or stop the units too\n"
            "  -q, --quiet           with is-active and is-failed: print nothing\n"
+           "      --no-legend       with list and list-unit-files: no header and footer\n"
+           "      --plain           with list-dependencies: a list, not a tree\n"
+           "      --no-pager        accepted, as systemctl's (sandboxctl never pages)\n"
            "      --raw             print logs and unit text as they are; by default control\n"
            "                        characters (ESC, CR...) and invalid UTF-8 are escaped\n"
            "                        (\\x1b, \\r, \\xff), in show's values only on a terminal\n"
@@ -1034,7 +1128,8 @@ static void help(void) {
 
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG,
-           ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW, ARG_UNIT_PATH, ARG_KILL_WHOM };
+           ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW, ARG_UNIT_PATH, ARG_KILL_WHOM,
+           ARG_NO_LEGEND, ARG_NO_PAGER, ARG_PLAIN };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
@@ -1050,6 +1145,9 @@ int main(int argc, char *argv[]) {
         {"kill-whom", required_argument, NULL, ARG_KILL_WHOM},
         {"unit-path", required_argument, NULL, ARG_UNIT_PATH},
         {"version", no_argument, NULL, ARG_VERSION},
+        {"no-legend", no_argument, NULL, ARG_NO_LEGEND},
+        {"no-pager", no_argument, NULL, ARG_NO_PAGER},
+        {"plain", no_argument, NULL, ARG_PLAIN},
         {},
     };
     int opt;
@@ -1120,6 +1218,14 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
             }
             break;
+        case ARG_NO_LEGEND:
+            arg_legend = false;
+            break;
+        case ARG_NO_PAGER: /* sandboxctl never pages: accepted for systemctl's scripts */
+            break;
+        case ARG_PLAIN:
+            arg_plain = true;
+            break;
         case ARG_VERSION:
             printf("sandboxctl %s\n", SANDBOXD_VERSION);
             return 0;
@@ -1146,6 +1252,7 @@ int main(int argc, char *argv[]) {
         {"is-enabled", 1, SIZE_MAX}, {"list-dependencies", 1, 1},
         {"is-active", 1, SIZE_MAX}, {"is-failed", 1, SIZE_MAX}, {"cat", 1, SIZE_MAX},
         {"kill", 1, SIZE_MAX},  {"try-restart", 1, SIZE_MAX}, {"reload-or-restart", 1, SIZE_MAX},
+        {"list-unit-files", 0, 0}, {"daemon-reload", 0, 0},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -1164,7 +1271,8 @@ int main(int argc, char *argv[]) {
 
     _cleanup_(sd_bus_close_unrefp) sd_bus *bus = NULL;
     if (connect_bus(&bus) < 0)
-        return EXIT_FAILURE;
+        /* systemctl's: a state query that cannot be answered says "not active" */
+        return streq(verb, "status") || streq(verb, "is-active") ? EXIT_NOT_ACTIVE : EXIT_FAILURE;
     if (streq(verb, "start"))
         return verb_start(bus, args);
     if (streq(verb, "stop"))
@@ -1177,6 +1285,10 @@ int main(int argc, char *argv[]) {
         return verb_show(bus, args);
     if (streq(verb, "list"))
         return verb_list(bus, args);
+    if (streq(verb, "daemon-reload"))
+        return verb_daemon_reload(bus, args);
+    if (streq(verb, "list-unit-files"))
+        return verb_list_unit_files(bus, args);
     if (streq(verb, "logs"))
         return verb_logs(bus, args);
     if (streq(verb, "clean"))

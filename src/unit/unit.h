@@ -198,8 +198,14 @@ static inline bool health_check_is_set(const HealthCheck *h) {
     return h->exec || h->tcp_port || h->http_port;
 }
 
+/* What a unit file was when it was read, to tell later that it changed on disk. */
+typedef struct UnitFileSig {
+    uint64_t dev, ino, size, mtime_nsec;
+} UnitFileSig;
+
 typedef struct UnitConfig {
     char *path; /* the file it came from */
+    UnitFileSig file_sig; /* the file as it was just before it was read; zero: unknown */
     char *name; /* its file name, the unit's id: "web.unit" */
 
     /* [Unit] */

@@ -192,8 +192,8 @@ class Daemon:
                 self.proc.wait()
         self.proc = None
 
-    def ctl(self, *args, check=True, timeout=60):
-        env = dict(os.environ, SANDBOXD_SOCKET=str(self.socket))
+    def ctl(self, *args, check=True, timeout=60, env=None):
+        env = dict(os.environ, SANDBOXD_SOCKET=str(self.socket), **(env or {}))
         r = subprocess.run([str(SANDBOXCTL), *map(str, args)], capture_output=True, text=True,
                            env=env, timeout=timeout)
         if check and r.returncode != 0:

@@ -44,7 +44,7 @@ def test_queries_time_out_jobs_wait(daemon, layers, tmp_path):
         short = popen_ctl(hung.socket, "--timeout=2s", "status", "x.unit")
 
         rc, _, err, took = finish(short, 30)
-        assert rc == 1 and 1.5 < took < 10, (took, err)
+        assert rc == 3 and 1.5 < took < 10, (took, err)  # status unanswered: "not active"
         assert err == f"sandboxctl: sandboxd at {hung.socket} did not answer within 2s\n"
 
         rc, _, err, took = finish(query, 60)
@@ -67,11 +67,11 @@ def test_queries_time_out_jobs_wait(daemon, layers, tmp_path):
 
 def test_daemon_not_running(tmp_path):
     missing = tmp_path / "missing"
+    hint = "start it with 'sandboxd &' as root\n"
     r = subprocess.run([str(SANDBOXCTL), "--socket", str(missing), "list"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 1
-    assert r.stderr == f"sandboxctl: cannot connect to sandboxd at {missing}: No such file " \
-                       "or directory (is sandboxd running?)\n"
+    assert r.stderr == f"sandboxctl: sandboxd is not running (no socket at {missing}); " + hint
     dead = tmp_path / "dead"  # a socket nobody listens on any more
     s = socket.socket(socket.AF_UNIX)
     s.bind(str(dead))
@@ -79,8 +79,24 @@ def test_daemon_not_running(tmp_path):
     r = subprocess.run([str(SANDBOXCTL), "--socket", str(dead), "start", "x.unit"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 1
-    assert r.stderr == f"sandboxctl: cannot connect to sandboxd at {dead}: Connection " \
-                       "refused (is sandboxd running?)\n"
+    assert r.stderr == f"sandboxctl: sandboxd is not running (nothing listens on {dead}); " + hint
+    # status-like verbs say "not active" (3), as systemctl does; the others fail (1)
+    for verb, rc in (("status", 3), ("is-active", 3), ("show", 1), ("stop", 1),
+                     ("is-failed", 1), ("cat", 1)):
+        r = subprocess.run([str(SANDBOXCTL), "--socket", str(missing), verb, "x.unit"],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == rc and r.stdout == "", (verb, r)
+        assert r.stderr.count("\n") == 1 and "sandboxd is not running" in r.stderr, (verb, r)
+
+
+def test_not_root(daemon, tmp_path):
+    """A user who is not root is told root is needed, not a bare errno."""
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        str(SANDBOXCTL), "--socket", str(daemon.socket), "list"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1, r
+    assert r.stderr == (f"sandboxctl: permission denied on {daemon.socket}: sandboxd answers "
+                        "root only (run sandboxctl as root)\n"), r
 
 
 def test_bad_timeout_option():
