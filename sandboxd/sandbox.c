@@ -437,7 +437,10 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
         char detail[sizeof msg->detail + 1], step[sizeof msg->step + 1];
         snprintf(detail, sizeof detail, "%.*s", (int) sizeof msg->detail, msg->detail);
         snprintf(step, sizeof step, "%.*s", (int) sizeof msg->step, msg->step);
-        sandbox_set_start_error(s, "%s (step %s): %s", detail, step, strerror(msg->error));
+        if (msg->code == SYNC_ERROR_DETAIL_COMPLETE)
+            sandbox_set_start_error(s, "%s (step %s)", detail, step);
+        else
+            sandbox_set_start_error(s, "%s (step %s): %s", detail, step, strerror(msg->error));
         break;
     }
     case SYNC_EXIT:

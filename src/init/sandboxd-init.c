@@ -71,20 +71,37 @@ static void send_msg(const SyncMsg *m, pid_t cred_pid) {
     (void) sendmsg(INIT_FD_SYNC, &mh, MSG_NOSIGNAL);
 }
 
-_printf_(3, 4) _noreturn_ static void die(const char *step, int error, const char *fmt, ...) {
-    SyncMsg m = {.type = SYNC_ERROR, .error = error < 0 ? -error : error};
+_printf_(4, 0) _noreturn_ static void die_full(const char *step, int error, bool complete,
+                                               const char *fmt, va_list ap_in) {
+    SyncMsg m = {.type = SYNC_ERROR, .error = error < 0 ? -error : error,
+                 .code = complete ? SYNC_ERROR_DETAIL_COMPLETE : 0};
     va_list ap;
     snprintf(m.step, sizeof m.step, "%s", step);
-    va_start(ap, fmt);
+    va_copy(ap, ap_in);
     vsnprintf(m.detail, sizeof m.detail, fmt, ap);
     va_end(ap);
     if (probe_mode) {
-        dprintf(STDERR_FILENO, "probe: %s (step %s): %s\n", m.detail, m.step,
-                strerror(m.error));
+        dprintf(STDERR_FILENO, "probe: %s (step %s)%s%s\n", m.detail, m.step,
+                complete ? "" : ": ", complete ? "" : strerror(m.error));
         _exit(PROBE_EXIT_SETUP);
     }
     send_msg(&m, 0);
     _exit(EXIT_FAILURE);
+}
+
+/* The step failed: "detail (step S): strerror(error)" */
+_printf_(3, 4) _noreturn_ static void die(const char *step, int error, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    die_full(step, error, false, fmt, ap);
+}
+
+/* The same, where the detail says all (no errno text after a lookup that found nothing). */
+_printf_(3, 4) _noreturn_ static void die_said(const char *step, int error, const char *fmt,
+                                               ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    die_full(step, error, true, fmt, ap);
 }
 
 /* execvpe() searches the PATH of our own environment, which is empty: search the payload's. */
@@ -146,30 +163,32 @@ static void resolve_identity(const SandboxPlan *p, Identity *id) {
     if (p->user) {
         UserRecord u;
         int r = passwd_find_user(pw, p->user, &u);
+        if (r == -ESRCH || r == -ERANGE)
+            die_said("user", r, "User=%s: %s", p->user,
+                     r == -ESRCH ? "no such user in the sandbox's /etc/passwd"
+                                 : "its uid or gid in the sandbox's /etc/passwd is above "
+                                   "2147483647, refused");
         if (r < 0)
-            die("user", r, "User=%s: %s", p->user,
-                r == -ESRCH    ? "no such user in the sandbox's /etc/passwd"
-                : r == -ERANGE ? "its uid or gid in the sandbox's /etc/passwd is above "
-                                 "2147483647, refused"
-                               : strerror(-r));
+            die("user", r, "User=%s: looking it up in the sandbox's /etc/passwd", p->user);
         id->uid = u.uid;
         id->gid = u.gid;
         id->home = u.home;
         r = passwd_member_groups(gr, p->user, &id->groups, &id->n_groups);
+        if (r == -ERANGE)
+            die_said("user", r, "User=%s: a group of the sandbox's /etc/group listing it has a "
+                     "gid above 2147483647, refused", p->user);
         if (r < 0)
-            die("user", r, "User=%s: %s", p->user,
-                r == -ERANGE ? "a group of the sandbox's /etc/group listing it has a gid above "
-                               "2147483647, refused"
-                             : "reading the sandbox's /etc/group");
+            die("user", r, "User=%s: reading the sandbox's /etc/group", p->user);
     }
     if (p->group) {
         int r = passwd_find_group(gr, p->group, &id->gid);
+        if (r == -ESRCH || r == -ERANGE)
+            die_said("user", r, "Group=%s: %s", p->group,
+                     r == -ESRCH ? "no such group in the sandbox's /etc/group"
+                                 : "its gid in the sandbox's /etc/group is above 2147483647, "
+                                   "refused");
         if (r < 0)
-            die("user", r, "Group=%s: %s", p->group,
-                r == -ESRCH    ? "no such group in the sandbox's /etc/group"
-                : r == -ERANGE ? "its gid in the sandbox's /etc/group is above 2147483647, "
-                                 "refused"
-                               : strerror(-r));
+            die("user", r, "Group=%s: looking it up in the sandbox's /etc/group", p->group);
     }
 }
 

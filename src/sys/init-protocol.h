@@ -29,6 +29,9 @@ typedef enum SyncType {
     SYNC_EXIT,   /* init -> daemon: the payload ended: code (CLD_*) and status */
 } SyncType;
 
+/* SYNC_ERROR's code: the detail says all; no strerror(error) after it */
+#define SYNC_ERROR_DETAIL_COMPLETE 1
+
 typedef struct SyncMsg {
     uint32_t type;
     int32_t error; /* positive errno, for SYNC_ERROR */
