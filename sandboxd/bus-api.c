@@ -838,6 +838,74 @@ static const char *u64_or_infinity(char buf[static 32], uint64_t v) {
     return buf;
 }
 
+/* A list as systemctl show prints Environment=: space-separated, an entry with blanks, quotes
+ * or backslashes (or an empty one) double-quoted with C escapes, so it reads back whole. */
+static char *strv_join_quoted(char *const *l) {
+    size_t n = 1;
+    STRV_FOREACH(e, l)
+        n += 2 * strlen(*e) + 3;
+    char *out = malloc(n), *p = out;
+    if (!out)
+        return NULL;
+    STRV_FOREACH(e, l) {
+        bool quote = !**e || strpbrk(*e, " \t\n\"\\'") != NULL;
+        if (p != out)
+            *p++ = ' ';
+        if (quote)
+            *p++ = '"';
+        for (const char *c = *e; *c; c++) {
+            if (quote && (*c == '"' || *c == '\\'))
+                *p++ = '\\';
+            *p++ = *c;
+        }
+        if (quote)
+            *p++ = '"';
+    }
+    *p = 0;
+    return out;
+}
+
+static const char *yes_no(bool b) {
+    return b ? "yes" : "no";
+}
+
+/* "Mon 2026-11-30 18:38:28 UTC", systemctl show's timestamps; "" for none. */
+static const char *format_timestamp(char buf[static 64], uint64_t usec) {
+    time_t t = (time_t) (usec / USEC_PER_SEC);
+    struct tm tm;
+    if (usec == 0 || !localtime_r(&t, &tm) ||
+        strftime(buf, 64, "%a %Y-%m-%d %H:%M:%S %Z", &tm) == 0)
+        buf[0] = 0;
+    return buf;
+}
+
+/* Volume= as the unit says it: "SRC:DST[:ro]", space-separated (quoted as Environment=). */
+static char *volumes_to_string(const UnitConfig *c) {
+    _cleanup_strv_free_ char **l = NULL;
+    for (size_t i = 0; i < c->n_volumes; i++) {
+        char *v;
+        if (asprintf(&v, "%s:%s%s", c->volumes[i].source, c->volumes[i].target,
+                     c->volumes[i].read_only ? ":ro" : "") < 0 ||
+            strv_consume(&l, v) < 0)
+            return NULL;
+    }
+    return strv_join_quoted(l);
+}
+
+/* AddHost= entries: "NAME:IP", space-separated. */
+static char *extra_hosts_to_string(const UnitConfig *c) {
+    _cleanup_strv_free_ char **l = NULL;
+    for (size_t i = 0; i < c->n_extra_hosts; i++) {
+        char a[INET6_ADDRSTRLEN], *v;
+        if (asprintf(&v, "%s:%s", c->extra_hosts[i].name,
+                     in_addr_to_string(c->extra_hosts[i].family, &c->extra_hosts[i].addr, a)) <
+                0 ||
+            strv_consume(&l, v) < 0)
+            return NULL;
+    }
+    return strv_join(l, " ") ?: strdup("");
+}
+
 /* Port= as the unit says it, space-separated. */
 static char *ports_to_string(const UnitConfig *c) {
     char *out = calloc(1, c->n_ports * 80 + 1);
@@ -878,9 +946,16 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     if (s->cgroup)
         (void) cg_read_stats(s->cgroup, &st);
     cpus = c->allowed_cpus_set ? cpu_set_to_string(&c->allowed_cpus) : strdup("");
-    exec = strv_join(c->exec_start, " ");
+    exec = strv_join_quoted(c->exec_start);
     layers = strv_join(c->layers, " ");
-    if (!cpus || !exec || !layers || !log || !caps || !ports)
+    _cleanup_free_ char *env = strv_join_quoted(c->environment), *volumes = volumes_to_string(c),
+                        *dns = strv_join(c->dns, " ") ?: strdup(""),
+                        *hosts = extra_hosts_to_string(c),
+                        *docs = strv_join_quoted(c->documentation),
+                        *health_exec = strv_join_quoted(c->health.exec);
+    char tsbuf[64], tbuf[64];
+    if (!cpus || !exec || !layers || !log || !caps || !ports || !env || !volumes || !dns ||
+        !hosts || !docs || !health_exec)
         return -ENOMEM;
     uint64_t quota_per_sec = c->cpu_quota_permyriad == UINT32_MAX
                                  ? UINT64_MAX
@@ -900,7 +975,10 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
                        manager_unit_is_enabled(s->manager, s->name) ? "enabled" : "disabled");
     r = r ?: append_kv(reply, "SubState", "%s", sandbox_sub_state(s));
     r = r ?: append_kv(reply, "Result", "%s", sandbox_result_to_string(s->result));
-    r = r ?: append_kv(reply, "StateChangeTimestamp", "%" PRIu64, s->state_change_usec);
+    r = r ?: append_kv(reply, "StateChangeTimestamp", "%s",
+                       format_timestamp(tsbuf, s->state_change_usec));
+    /* ours: the same to the microsecond, for status's "2ms ago" and for scripts */
+    r = r ?: append_kv(reply, "StateChangeTimestampUSec", "%" PRIu64, s->state_change_usec);
     r = r ?: append_kv(reply, "MainPID", "%d", (int) s->main_pid);
     r = r ?: append_kv(reply, "NRestarts", "%u", s->n_restarts);
     r = r ?: append_kv(reply, "ExecMainCode", "%d", code);
@@ -913,7 +991,9 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     r = r ?: append_kv(reply, "MemoryHigh", "%s", u64_or_infinity(b2, c->memory_high));
     r = r ?: append_kv(reply, "MemorySwapMax", "%s", u64_or_infinity(b3, c->memory_swap_max));
     r = r ?: append_kv(reply, "TasksMax", "%s", u64_or_infinity(b2, c->tasks_max));
-    r = r ?: append_kv(reply, "CPUQuotaPerSecUSec", "%s", u64_or_infinity(b3, quota_per_sec));
+    r = r ?: append_kv(reply, "CPUQuotaPerSecUSec", "%s",
+                       format_timespan_exact(tbuf, quota_per_sec == UINT64_MAX ? USEC_INFINITY
+                                                                           : quota_per_sec));
     /* empty when unset (systemd prints "[not set]") */
     r = r ?: append_kv(reply, "CPUWeight", "%s",
                        c->cpu_weight == UINT64_MAX ? "" : u64_or_infinity(b1, c->cpu_weight));
@@ -943,7 +1023,47 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     r = r ?: append_kv(reply, "ExecStart", "%s", exec);
     r = r ?: append_kv(reply, "Restart", "%s", restart_policy_to_string(c->restart));
     r = r ?: append_kv(reply, "Type", "%s", service_type_to_string(c->type));
-    r = r ?: append_kv(reply, "WatchdogUSec", "%" PRIu64, c->watchdog_usec);
+    r = r ?: append_kv(reply, "WatchdogUSec", "%s", format_timespan_exact(tbuf, c->watchdog_usec));
+    r = r ?: append_kv(reply, "RestartUSec", "%s", format_timespan_exact(tbuf, c->restart_usec));
+    r = r ?: append_kv(reply, "TimeoutStartUSec", "%s",
+                       format_timespan_exact(tbuf, c->timeout_start_usec));
+    r = r ?: append_kv(reply, "TimeoutStopUSec", "%s",
+                       format_timespan_exact(tbuf, c->timeout_stop_usec));
+    r = r ?: append_kv(reply, "KillSignal", "%d", c->kill_signal);
+    r = r ?: append_kv(reply, "StartLimitIntervalUSec", "%s",
+                       format_timespan_exact(tbuf, c->start_limit_interval_usec));
+    r = r ?: append_kv(reply, "StartLimitBurst", "%u", c->start_limit_burst);
+    r = r ?: append_kv(reply, "Environment", "%s", env);
+    r = r ?: append_kv(reply, "WorkingDirectory", "%s", c->working_directory ?: "");
+    r = r ?: append_kv(reply, "User", "%s", c->user ?: "");
+    r = r ?: append_kv(reply, "Group", "%s", c->group ?: "");
+    r = r ?: append_kv(reply, "Hostname", "%s", c->hostname ?: "");
+    r = r ?: append_kv(reply, "ReadOnly", "%s", yes_no(c->read_only));
+    r = r ?: append_kv(reply, "Volumes", "%s", volumes);
+    r = r ?: append_kv(reply, "DNS", "%s", dns);
+    r = r ?: append_kv(reply, "AddHost", "%s", hosts);
+    r = r ?: append_kv(reply, "Documentation", "%s", docs);
+    const HealthCheck *h = &c->health;
+    if (health_check_is_set(h)) {
+        r = r ?: append_kv(reply, "HealthExec", "%s", health_exec);
+        if (h->tcp_port)
+            r = r ?: append_kv(reply, "HealthTCP", "%u", h->tcp_port);
+        else
+            r = r ?: append_kv(reply, "HealthTCP", "%s", "");
+        if (h->http_port)
+            r = r ?: append_kv(reply, "HealthHTTP", "%u%s", h->http_port, h->http_path ?: "/");
+        else
+            r = r ?: append_kv(reply, "HealthHTTP", "%s", "");
+        r = r ?: append_kv(reply, "HealthIntervalUSec", "%s",
+                           format_timespan_exact(tbuf, h->interval_usec));
+        r = r ?: append_kv(reply, "HealthTimeoutUSec", "%s",
+                           format_timespan_exact(tbuf, h->timeout_usec));
+        r = r ?: append_kv(reply, "HealthStartPeriodUSec", "%s",
+                           format_timespan_exact(tbuf, h->start_period_usec));
+        r = r ?: append_kv(reply, "HealthRetries", "%u", h->retries);
+        r = r ?: append_kv(reply, "HealthOnFailure", "%s", health_action_to_string(h->on_failure));
+        r = r ?: append_kv(reply, "HealthStartup", "%s", yes_no(h->startup));
+    }
     r = r ?: append_kv(reply, "StatusText", "%s", s->status_text ?: "");
     r = r ?: append_kv(reply, "StatusErrno", "%d", s->status_errno);
     r = r ?: append_kv(reply, "Health", "%s", health_state_to_string(s->health));

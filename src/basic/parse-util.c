@@ -355,7 +355,7 @@ char *cpu_set_to_string(const CpuSet *c) {
     return buf;
 }
 
-char *format_timespan(char buf[static 64], uint64_t usec) {
+static char *format_timespan_internal(char buf[static 64], uint64_t usec, bool exact) {
     static const struct {
         const char *suffix;
         uint64_t usec;
@@ -377,10 +377,18 @@ char *format_timespan(char buf[static 64], uint64_t usec) {
                       table[i].suffix);
         usec %= table[i].usec;
         /* below a second, more digits say nothing useful in a status line */
-        if (table[i].usec >= USEC_PER_SEC && p - buf > 0 && i >= 3)
+        if (!exact && table[i].usec >= USEC_PER_SEC && p - buf > 0 && i >= 3)
             break;
     }
     return buf;
+}
+
+char *format_timespan(char buf[static 64], uint64_t usec) {
+    return format_timespan_internal(buf, usec, false);
+}
+
+char *format_timespan_exact(char buf[static 64], uint64_t usec) {
+    return format_timespan_internal(buf, usec, true);
 }
 
 char *format_bytes(char buf[static 64], uint64_t bytes) {

@@ -46,4 +46,6 @@ char *cpu_set_to_string(const CpuSet *c);
 
 /* Human forms for output: "1min 30s", "1.5G". buf must hold 64 bytes. */
 char *format_timespan(char buf[static 64], uint64_t usec);
+/* The same to the microsecond, as systemctl show prints time spans: "1min 30s 250ms". */
+char *format_timespan_exact(char buf[static 64], uint64_t usec);
 char *format_bytes(char buf[static 64], uint64_t bytes);

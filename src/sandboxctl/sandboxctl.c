@@ -49,6 +49,7 @@ static bool arg_now = false; /* enable --now, disable --now */
 static bool arg_quiet = false; /* is-active, is-failed: the exit status only */
 static int arg_signal = SIGTERM;         /* kill --signal= */
 static const char *arg_kill_whom = "all"; /* kill --kill-whom=main|all */
+static bool arg_all = false;               /* show --all: empty properties too */
 static bool arg_legend = true;             /* --no-legend: no header and footer lines */
 static bool arg_plain = false;             /* --plain: list-dependencies without tree lines */
 const char *arg_config = NULL;                       /* sandboxd.conf, for verify */
@@ -841,6 +842,9 @@ static int verb_show(sd_bus *bus, char **args) {
         for (size_t i = 0; i < ps.n; i++) {
             if (arg_properties && !strv_contains(arg_properties, ps.p[i].key))
                 continue;
+            /* as systemctl: empty values only when asked for by name or with --all */
+            if (!arg_properties && !arg_all && !*ps.p[i].value)
+                continue;
             if (arg_value)
                 printf("%s\n", ps.p[i].shown);
             else
@@ -920,7 +924,7 @@ static int verb_status(sd_bus *bus, char **args) {
             printf(" (%s)", prop_shown(&ps, "SubState"));
         if (has_result)
             printf(" (Result: %s)", prop_shown(&ps, "Result"));
-        if (safe_atou64(prop(&ps, "StateChangeTimestamp"), &v) >= 0)
+        if (safe_atou64(prop(&ps, "StateChangeTimestampUSec"), &v) >= 0 && v > 0)
             print_since(v);
         printf("\n");
         if (!streq(prop(&ps, "MainPID"), "0"))
@@ -958,7 +962,7 @@ static int verb_status(sd_bus *bus, char **args) {
         if (safe_atou64(prop(&ps, "CPUUsageNSec"), &v) >= 0) {
             uint64_t q;
             printf("        CPU: %s", format_timespan(b1, v / NSEC_PER_USEC));
-            if (safe_atou64(prop(&ps, "CPUQuotaPerSecUSec"), &q) >= 0)
+            if (parse_timespan(prop(&ps, "CPUQuotaPerSecUSec"), &q) >= 0 && q != USEC_INFINITY)
                 printf(" (quota: %" PRIu64 "%%)", q / 10000);
             if (*prop(&ps, "AllowedCPUs"))
                 printf(" (cpus: %s)", prop_shown(&ps, "AllowedCPUs"));
@@ -1101,6 +1105,7 @@ static void help(void) {
            "Options:\n"
            "  -p, --property=KEY    with show: only these properties (repeatable, or a,b)\n"
            "      --value           with show: print values only\n"
+           "  -a, --all             with show: empty properties too\n"
            "  -n, --lines=N         with status and logs: how many log lines (0: all)\n"
            "      --force           with image remove: even if unit files name the image\n"
            "      --now             with enable and disable: start or stop the units too\n"
@@ -1146,12 +1151,13 @@ int main(int argc, char *argv[]) {
         {"unit-path", required_argument, NULL, ARG_UNIT_PATH},
         {"version", no_argument, NULL, ARG_VERSION},
         {"no-legend", no_argument, NULL, ARG_NO_LEGEND},
+        {"all", no_argument, NULL, 'a'},
         {"no-pager", no_argument, NULL, ARG_NO_PAGER},
         {"plain", no_argument, NULL, ARG_PLAIN},
         {},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "hp:n:qs:", options, NULL)) >= 0)
+    while ((opt = getopt_long(argc, argv, "hap:n:qs:", options, NULL)) >= 0)
         switch (opt) {
         case 'h':
             help();
@@ -1217,6 +1223,9 @@ int main(int argc, char *argv[]) {
                                 "5min or infinity\n", optarg);
                 return EXIT_FAILURE;
             }
+            break;
+        case 'a':
+            arg_all = true;
             break;
         case ARG_NO_LEGEND:
             arg_legend = false;

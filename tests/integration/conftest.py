@@ -202,7 +202,7 @@ class Daemon:
         return r
 
     def show(self, unit):
-        out = self.ctl("show", unit).stdout
+        out = self.ctl("show", "--all", unit).stdout
         return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
 
     def wait_for(self, unit, pred, timeout=20):

@@ -50,9 +50,13 @@ def ctl_pipe(daemon, *args):
                           env=ctl_env(daemon), timeout=30)
 
 
+# status's own colours on a terminal (systemctl's): the only escape sequences sandboxctl writes
+OWN_COLOURS = (b"\x1b[0;1;32m", b"\x1b[0;1;31m", b"\x1b[0m")
+
+
 def ctl_pty(daemon, *args, timeout=30):
     """Runs sandboxctl with stdout and stderr on a pseudo-terminal, as an admin would; returns
-    (exit status, every byte the terminal got)."""
+    (exit status, every byte the terminal got, less sandboxctl's own colour sequences)."""
     master, slave = os.openpty()
     tty.setraw(slave)  # no output processing: the bytes read are the bytes written
     try:
@@ -77,6 +81,8 @@ def ctl_pty(daemon, *args, timeout=30):
             out += chunk
         else:
             p.kill()
+        for c in OWN_COLOURS:
+            out = out.replace(c, b"")
         return p.wait(timeout=timeout), out
     finally:
         os.close(master)

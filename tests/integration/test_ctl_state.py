@@ -167,3 +167,31 @@ def test_status_colours(daemon, layers):
     assert "\x1b[0;1;31mfailed\x1b[0m (Result: exit-code)" in r.stdout, r.stdout
     r = daemon.ctl("status", "bad", check=False, env={"SYSTEMD_COLORS": "1", "NO_COLOR": "1"})
     assert "\x1b" not in r.stdout
+
+
+def test_show_every_setting_in_systemd_formats(daemon, layers):
+    daemon.write_unit("s.unit", unit_text(
+        layers, "/bin/sh -c 'sleep 1000'",
+        sandbox="Environment=A=1 \"B=two words\"\nUser=nobody\nHostname=box\n"
+                f"Volume={daemon.tmp}:/data:ro\nReadOnly=yes",
+        service="RestartSec=1min 30s\nTimeoutStopSec=2.5s\nKillSignal=SIGINT\nRestart=on-failure",
+        unit="StartLimitBurst=7\nDocumentation=man:x(1)",
+        resources="CPUQuota=50%"))
+    p = daemon.show("s")  # not started: the file's settings, known by name
+    expect = {"RestartUSec": "1min 30s", "TimeoutStopUSec": "2s 500ms", "KillSignal": "2",
+              "Environment": 'A=1 "B=two words"', "User": "nobody", "Hostname": "box",
+              "Volumes": f"{daemon.tmp}:/data:ro", "ReadOnly": "yes", "Restart": "on-failure",
+              "StartLimitBurst": "7", "TimeoutStartUSec": "1min 30s",
+              "Documentation": "man:x(1)", "CPUQuotaPerSecUSec": "500ms",
+              "ExecStart": "/bin/sh -c \"sleep 1000\"", "MemoryMax": "infinity",
+              "Namespaces": "pid mount uts ipc net cgroup", "WatchdogUSec": "0",
+              "StateChangeTimestampUSec": p["StateChangeTimestampUSec"]}
+    assert {k: p.get(k) for k in expect} == expect, p
+    assert p["Layers"].split() == [str(layers["base"]), str(layers["top"])]
+    # without --all, empty values are left out, as systemctl does; -p names them anyway
+    plain = daemon.ctl("show", "s").stdout.splitlines()
+    assert "Group=" not in plain and "KillSignal=2" in plain, plain
+    assert daemon.ctl("show", "s", "-p", "Group").stdout == "Group=\n"
+    # in the order of the properties, as systemctl, not of -p
+    assert daemon.ctl("show", "s", "-p", "User,KillSignal", "--value").stdout == "2\nnobody\n"
+    assert "Group=" in daemon.ctl("show", "s", "--all").stdout.splitlines()
