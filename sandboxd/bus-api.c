@@ -1074,7 +1074,11 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
         _cleanup_free_ char *names = strv_join(c->deps[d].names, " ");
         r = r ?: names ? append_kv(reply, unit_dependency_to_string(d), "%s", names) : -ENOMEM;
     }
-    r = r ?: append_kv(reply, "LogPath", "%s", log);
+    r = r ?: append_kv(reply, "LogTarget", "%s",
+                       manager_logs_to_journal(s->manager) ? "journal" : "file");
+    r = r ?: append_kv(reply, "LogPath", "%s", manager_logs_to_journal(s->manager) ? "" : log);
+    if (!manager_logs_to_journal(s->manager)) /* how many rotated files `logs` reads back */
+        r = r ?: append_kv(reply, "LogMaxFiles", "%u", s->manager->config.daemon.log_max_files);
     r = r ?: append_kv(reply, "StatusErrorMessage", "%s", s->start_error ? s->start_error : "");
     return r;
 }
@@ -1126,6 +1130,10 @@ static int method_log(sd_bus_message *msg, void *userdata, sd_bus_error *error) 
     Sandbox *s;
     if ((r = find_or_load(m, name, &s, error)) <= 0)
         return r;
+    if (manager_logs_to_journal(m))
+        return sd_bus_error_setf(error, SD_BUS_ERROR_NOT_SUPPORTED,
+                                 "the log of %s is in the journal: journalctl SANDBOXD_UNIT=%s",
+                                 s->name, s->name);
     _cleanup_free_ char *path = sandbox_log_path(s), *buf = NULL;
     if (!path)
         return -ENOMEM;

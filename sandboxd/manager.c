@@ -237,6 +237,8 @@ Manager *manager_free(Manager *m) {
     free(m->config.enabled_dir);
     daemon_config_done(&m->config.daemon);
     strv_free(m->image_gc_added);
+    free(m->log_in);
+    free(m->log_out);
     free(m);
     return NULL;
 }
@@ -370,6 +372,18 @@ int manager_startup(Manager *m) {
         return log_error_errno(r, "creating cgroup /%s%s%s: %m", cg_root(),
                                *cg_root() ? "/" : "", m->config.slice);
 
+    UnitLogTarget t = m->config.daemon.log_target;
+    m->log_journal = t == UNIT_LOG_JOURNAL ||
+                     (t == UNIT_LOG_AUTO && access("/run/systemd/journal/socket", W_OK) == 0);
+    if (m->log_journal)
+        log_info("Unit logs go to the journal (SANDBOXD_UNIT=NAME).");
+    else
+        log_info("Unit logs go to %s/NAME.log (rotated past %s, %u files kept).",
+                 m->config.log_dir,
+                 m->config.daemon.log_max_file_size == UINT64_MAX
+                     ? "no size: never rotated"
+                     : format_bytes((char[64]){}, m->config.daemon.log_max_file_size),
+                 m->config.daemon.log_max_files);
     const char *dirs[] = {m->config.runtime_dir, m->config.log_dir};
     for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
         r = mkdir_p(dirs[i], 0755);

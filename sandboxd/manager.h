@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <time.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
@@ -50,6 +51,10 @@ typedef struct Manager {
     char **image_gc_added;            /* images added while a gc ran: the next one keeps them */
     unsigned boot_total, boot_done, boot_failed; /* the start of the enabled units */
     Job *jobs;                        /* start and stop jobs, oldest first (job.c) */
+    bool log_journal;                 /* unit logs go to the journal, not files */
+    char *log_in, *log_out;           /* sandbox-log.c's buffers, shared by every sandbox */
+    char log_stamp[32];               /* "DATE TIME " of log_stamp_time */
+    time_t log_stamp_time;
     sd_event_source *job_source;      /* runs the jobs that may run */
 } Manager;
 
@@ -106,6 +111,11 @@ int manager_restart_unit(Manager *m, const char *arg, sd_bus_message *reply, cha
 /* Called by a sandbox when it reached a resting state, so queued restarts run and shutdown
  * can finish. */
 void manager_check_shutdown(Manager *m);
+
+/* sandbox-log.c */
+#define LOG_IN_SIZE (64 * 1024)
+#define LOG_OUT_SIZE (128 * 1024)
+bool manager_logs_to_journal(const Manager *m);
 
 /* bus-api.c */
 int manager_bus_accept(Manager *m, int fd);

@@ -154,6 +154,11 @@ int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
         sandbox_on_init_exit(s, &si);
         return r;
     }
+    /* its output: the log pipe's read end, which its init holds for us */
+    if ((r = sandbox_log_adopt(s)) < 0)
+        log_warning_errno(r, "%s: taking its log pipe back from its init: %m; its output is "
+                          "not logged (an init of an older sandboxd writes its log itself)",
+                          s->name);
     /* its notify socket anew, where the sandbox's bind of the directory sees it */
     if (sandbox_wants_notify(s) && (r = sandbox_notify_open(s)) < 0)
         log_warning_errno(r, "%s: binding its notify socket again: %m; its READY=1 and "

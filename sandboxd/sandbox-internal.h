@@ -21,7 +21,6 @@ void sandbox_set_state(Sandbox *s, SandboxState state);
  * start_error. */
 int sandbox_start_process(Sandbox *s);
 /* sandbox.c, for the start steps */
-int sandbox_open_log(const Sandbox *s);
 int sandbox_on_sync(sd_event_source *src, int fd, uint32_t revents, void *userdata);
 int sandbox_on_start_timeout(sd_event_source *src, uint64_t usec, void *userdata);
 /* Kills and removes the cgroup; -EBUSY while processes still exit. */

@@ -217,16 +217,15 @@ static int step_plan(StartContext *c) {
 
 static int step_handover_fds(StartContext *c) {
     Sandbox *s = c->s;
-    Manager *m = s->manager;
     int r, pair[2];
 
     c->fds[INIT_FD_STDIN] = open("/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (c->fds[INIT_FD_STDIN] < 0)
         return start_fail(s, -errno, "opening /dev/null");
-    r = sandbox_open_log(s);
+    r = sandbox_log_pipe(s, &c->fds[INIT_FD_LOG], &c->fds[INIT_FD_LOG_READ]);
     if (r < 0)
-        return start_fail(s, r, "opening the log file in %s", m->config.log_dir);
-    c->fds[INIT_FD_LOG] = c->fds[INIT_FD_STDERR] = r;
+        return start_fail(s, r, "creating the log pipe");
+    c->fds[INIT_FD_STDERR] = c->fds[INIT_FD_LOG];
     c->fds[INIT_FD_EXIT] = open(c->exit_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND |
                                                   O_CLOEXEC | O_NOFOLLOW, 0600);
     if (c->fds[INIT_FD_EXIT] < 0)

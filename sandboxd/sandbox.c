@@ -116,51 +116,13 @@ bool sandbox_should_restart(RestartPolicy policy, SandboxResult result, int exit
     }
 }
 
-char *sandbox_log_path(const Sandbox *s) {
-    char *p;
-    if (asprintf(&p, "%s/%s.log", s->manager->config.log_dir, s->name) < 0)
-        return NULL;
-    return p;
-}
-
-int sandbox_open_log(const Sandbox *s) {
-    _cleanup_free_ char *p = sandbox_log_path(s);
-    if (!p)
-        return -ENOMEM;
-    int fd = open(p, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW |
-                         O_NONBLOCK, 0640);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        safe_close(fd);
-        return -EBADFD; /* a FIFO or a device here would hang or redirect our writes */
-    }
-    return fd;
-}
-
-void sandbox_log_event(Sandbox *s, const char *fmt, ...) {
-    char msg[1024], stamp[64];
-    va_list ap;
-    time_t t = time(NULL);
-    struct tm tm;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
-    log_info("%s: %s", s->name, msg);
-    _cleanup_close_ int fd = sandbox_open_log(s);
-    if (fd >= 0)
-        (void) dprintf(fd, "%s sandboxd[%s]: %s\n", stamp, s->name, msg);
-}
-
 Sandbox *sandbox_new(Manager *m, const char *name) {
     Sandbox *s = calloc(1, sizeof(Sandbox));
     if (!s)
         return NULL;
     s->manager = m;
     s->name = strdup(name);
-    s->init_pidfd = s->sync_fd = s->notify_fd = -EBADF;
+    s->init_pidfd = s->sync_fd = s->notify_fd = s->log_fd = s->log_file_fd = -EBADF;
     s->mainpid_limit = (RateLimit){.interval_usec = USEC_PER_SEC, .burst = 2};
     s->state_change_usec = now_usec(CLOCK_REALTIME);
     if (!s->name || asprintf(&s->runtime_dir, "%s/sandboxes/%s", m->config.runtime_dir,
@@ -206,6 +168,7 @@ Sandbox *sandbox_free(Sandbox *s) {
     sd_event_source_disable_unref(s->pidfd_source);
     sandbox_notify_close(s);
     sandbox_health_stop(s);
+    sandbox_log_free(s); /* what waits in the pipe is the next sandboxd's (--keep-running) */
     free(s->status_text);
     free(s->health_result);
     free(s->health_output);
@@ -260,6 +223,7 @@ void sandbox_set_state(Sandbox *s, SandboxState state) {
         else
             finish_jobs(s, false, -EIO, "the sandbox stopped before its payload ran");
         finish_jobs(s, true, 0, NULL);
+        sandbox_log_at_rest(s);
         if (s->config && s->config->image) /* its layers may go now (StoreMaxSize=) */
             image_gc(s->manager, NULL);
         manager_check_shutdown(s->manager);
@@ -346,6 +310,9 @@ static bool schedule_cleanup(Sandbox *s, bool then_finish) {
 }
 
 void sandbox_release_runtime(Sandbox *s) {
+    /* the init is gone or never ran: what it wrote is all in the pipe */
+    sandbox_log_drain(s);
+    sandbox_log_detach(s);
     s->sync_source = sd_event_source_disable_unref(s->sync_source);
     s->pidfd_source = sd_event_source_disable_unref(s->pidfd_source);
     s->init_pidfd = safe_close(s->init_pidfd);

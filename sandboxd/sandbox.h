@@ -9,6 +9,7 @@
 
 #include "cgroup.h"
 #include "image.h"
+#include "log-record.h"
 #include "network.h"
 #include "ratelimit.h"
 #include "unit.h"
@@ -136,6 +137,14 @@ struct Sandbox {
     bool reloaded;
     UnitFileSig reloaded_sig;
 
+    /* the unit's log (sandbox-log.c) */
+    int log_fd;                   /* read end of the init's log pipe; -EBADF: none */
+    sd_event_source *log_source;
+    LogRecordParser log_parser;
+    int log_file_fd;              /* LOG_DIR/NAME.log while it runs; -EBADF: closed */
+    uint64_t log_file_size;
+    bool log_file_error_logged;
+
     Job *first_job; /* job.c's, during one pass over the jobs: the unit's first unfinished */
 };
 
@@ -207,8 +216,22 @@ void sandbox_health_stop(Sandbox *s);
 bool manager_health_on_exit(Manager *m, const siginfo_t *si);
 
 /* Writes a line into the unit's log file, as the journal would carry the manager's messages. */
+/* sandbox-log.c: the unit's log, a file or the journal (see there). */
 void sandbox_log_event(Sandbox *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *sandbox_log_path(const Sandbox *s);
+/* A pipe for a new init: *ret_write for INIT_FD_LOG, *ret_read_for_init for INIT_FD_LOG_READ;
+ * our own read end is watched from now on. */
+int sandbox_log_pipe(Sandbox *s, int *ret_write, int *ret_read_for_init);
+/* Takes fd (a log pipe's read end) and reads it from now on. */
+int sandbox_log_attach(Sandbox *s, int fd);
+/* An adopted sandbox: the pipe's read end taken back from its init. */
+int sandbox_log_adopt(Sandbox *s);
+/* Reads everything the pipe holds now. */
+void sandbox_log_drain(Sandbox *s);
+void sandbox_log_detach(Sandbox *s);
+/* At rest: drained, the pipe and the file closed. */
+void sandbox_log_at_rest(Sandbox *s);
+void sandbox_log_free(Sandbox *s);
 
 /* The files the init layer generates, relative to the root: never in a commit or a diff. */
 extern const char *const sandbox_init_layer_files[];

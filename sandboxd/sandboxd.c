@@ -71,6 +71,8 @@ static void help(void) {
            "  --state-dir DIR     rw layers (default /var/lib/sandboxd)\n"
            "  --runtime-dir DIR   mount points and init layers (default /run/sandboxd)\n"
            "  --log-dir DIR       payload output, one file per unit (default /var/log/sandboxd)\n"
+           "  --log-target T      auto, file or journal: where unit logs go ([Logs] Target=;\n"
+           "                      auto: the journal when journald runs, else --log-dir)\n"
            "  --unit-path DIRS    ':'-separated search path for unit names\n"
            "  --slice NAME        parent cgroup of all sandboxes (default sandbox.slice)\n"
            "  --cgroup-root PATH  where the slice goes in each hierarchy (default: on cgroup\n"
@@ -100,7 +102,7 @@ int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_STATE, ARG_RUNTIME, ARG_LOG, ARG_UNIT_PATH, ARG_SLICE,
            ARG_CGROUP_ROOT, ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING, ARG_CONFIG,
            ARG_BRIDGE, ARG_SUBNET, ARG_IPV6_SUBNET, ARG_IMAGE_STORE, ARG_IMAGE_WORKER,
-           ARG_ENABLED_DIR, ARG_HOLD_CGROUP };
+           ARG_ENABLED_DIR, ARG_HOLD_CGROUP, ARG_LOG_TARGET };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},
         {"socket", required_argument, NULL, ARG_SOCKET},
@@ -122,6 +124,7 @@ int main(int argc, char *argv[]) {
         {"subnet", required_argument, NULL, ARG_SUBNET},
         {"ipv6-subnet", required_argument, NULL, ARG_IPV6_SUBNET},
         {"version", no_argument, NULL, ARG_VERSION},
+        {"log-target", required_argument, NULL, ARG_LOG_TARGET},
         {},
     };
     const char *unit_path = UNIT_PATH_DEFAULT;
@@ -135,7 +138,8 @@ int main(int argc, char *argv[]) {
         .image_worker = (char *) SANDBOXD_IMAGE_WORKER_PATH,
         .enabled_dir = (char *) "/etc/sandboxd/enabled",
     };
-    const char *config_path = NULL, *bridge = NULL, *subnet = NULL, *ipv6_subnet = NULL;
+    const char *config_path = NULL, *bridge = NULL, *subnet = NULL, *ipv6_subnet = NULL,
+               *log_target = NULL;
     int opt;
 
     log_set_target_auto();
@@ -163,6 +167,7 @@ int main(int argc, char *argv[]) {
         case ARG_BRIDGE: bridge = optarg; break;
         case ARG_SUBNET: subnet = optarg; break;
         case ARG_IPV6_SUBNET: ipv6_subnet = optarg; break;
+        case ARG_LOG_TARGET: log_target = optarg; break;
         case ARG_VERSION:
             printf("sandboxd %s\n", SANDBOXD_VERSION);
             return EXIT_SUCCESS;
@@ -222,6 +227,18 @@ int main(int argc, char *argv[]) {
                                   dc.ipv6_subnet.family != AF_INET6)) {
             log_error("--ipv6-subnet=%s: expected an IPv6 prefix like fd00:88::/64, or none",
                       ipv6_subnet);
+            return EXIT_FAILURE;
+        }
+    }
+    if (log_target) {
+        if (streq(log_target, "auto"))
+            dc.log_target = UNIT_LOG_AUTO;
+        else if (streq(log_target, "file"))
+            dc.log_target = UNIT_LOG_FILE;
+        else if (streq(log_target, "journal"))
+            dc.log_target = UNIT_LOG_JOURNAL;
+        else {
+            log_error("--log-target=%s: expected auto, file or journal", log_target);
             return EXIT_FAILURE;
         }
     }

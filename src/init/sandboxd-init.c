@@ -284,43 +284,43 @@ static int wait_for_go(void) {
     return 0;
 }
 
-/* The payload's stdout and stderr, relayed line by line into the unit's log. Each line gets a
- * prefix of ours ("DATE TIME IDENT[PID]: "), so nothing a payload prints can pass for one of
- * sandboxd's own event lines ("... sandboxd[NAME.unit]: ..."); the bytes themselves are kept as
- * they are. */
+/* The payload's stdout and stderr, relayed line by line to the daemon as LogRecords on
+ * INIT_FD_LOG (a pipe), which writes the unit's log file or the journal. Records are ours, so
+ * nothing a payload prints can pass for one of sandboxd's own event lines; the bytes of a line
+ * are kept as they are. The write blocks while the daemon does not read (a restart): the
+ * payload's own pipe then fills and it waits, as a service's output waits for journald. */
 typedef struct Relay {
     int fd; /* read end of the pipe; -EBADF once every writer is gone */
-    char ident[64];
+    LogStream stream;
+    uint32_t pid;
+    char ident[LOG_RECORD_IDENT_MAX];
+    uint8_t ident_len;
     size_t len;
-    char buf[4096];
+    char buf[LOG_RECORD_LINE_MAX];
 } Relay;
 
-static void relay_init(Relay *r, int fd, const char *argv0, pid_t pid) {
+static void relay_init(Relay *r, int fd, LogStream stream, const char *argv0, pid_t pid) {
     const char *base = strrchr(argv0, '/') ? strrchr(argv0, '/') + 1 : argv0;
     size_t n = 0;
-    for (const char *c = base; *c && n < 32; c++)
+    for (const char *c = base; *c && n < sizeof r->ident; c++)
         r->ident[n++] = (*c > ' ' && *c < 0x7f && *c != '[' && *c != ']') ? *c : '_';
-    snprintf(r->ident + n, sizeof r->ident - n, "[%d]: ", (int) pid);
+    r->ident_len = (uint8_t) n;
+    r->stream = stream;
+    r->pid = (uint32_t) pid;
     r->fd = fd;
     r->len = 0;
 }
 
 static void relay_emit(const Relay *r, const char *line, size_t n) {
-    char stamp[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    if (!localtime_r(&now, &tm) || strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S ", &tm) == 0)
-        stamp[0] = 0;
-    struct iovec iov[] = {{stamp, strlen(stamp)},
-                          {(void *) r->ident, strlen(r->ident)},
-                          {(void *) line, n},
-                          {(void *) "\n", 1}};
-    /* one writev on an O_APPEND file: lines never interleave with the daemon's */
-    if (writev(INIT_FD_LOG, iov, ELEMENTSOF(iov)) < 0 && errno == EFBIG)
-        /* the payload may set our limits (prlimit checks uids only): lift RLIMIT_FSIZE again
-         * rather than lose what it writes after that */
-        if (setrlimit(RLIMIT_FSIZE, &(struct rlimit){RLIM_INFINITY, RLIM_INFINITY}) >= 0)
-            (void) writev(INIT_FD_LOG, iov, ELEMENTSOF(iov));
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    LogRecord h = {.usec = (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000,
+                   .pid = r->pid, .len = (uint16_t) n, .stream = (uint8_t) r->stream,
+                   .ident_len = r->ident_len};
+    struct iovec iov[] = {{&h, sizeof h}, {(void *) r->ident, r->ident_len}, {(void *) line, n}};
+    /* one writev: a record is never split by another of ours (we are the pipe's only
+     * writer, and signals are blocked, so a blocking write completes) */
+    (void) writev(INIT_FD_LOG, iov, ELEMENTSOF(iov));
 }
 
 /* Reads what is there; returns false once the pipe is closed. */
@@ -368,8 +368,8 @@ static void relay_drain(Relay *r) {
 }
 
 /* In the payload's child: stdin is the sandbox's own /dev/null (never a host node), stdout and
- * stderr the relay pipe, and no other descriptor survives the exec. */
-static int payload_stdio(int out_fd) {
+ * stderr the relay pipes, and no other descriptor survives the exec. */
+static int payload_stdio(int out_fd, int err_fd) {
     struct stat st;
     /* still root here, in a root the payload may have rewritten (its /dev is a tmpfs it can
      * write with CAP_DAC_OVERRIDE): no symlink, no FIFO to block on */
@@ -385,7 +385,7 @@ static int payload_stdio(int out_fd) {
         safe_close(p[1]);
         in = p[0];
     }
-    if (dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
+    if (dup2(in, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0)
         return -errno;
     if (in > 2)
         safe_close(in);
@@ -477,7 +477,7 @@ static int probe_main(const char *ns_flags) {
         die("fork", -errno, "forking the probe");
     if (child == 0) {
         const char *step = "stdio";
-        r = payload_stdio(STDOUT_FILENO);
+        r = payload_stdio(STDOUT_FILENO, STDERR_FILENO);
         if (r >= 0)
             r = become_payload(plan, userns_fd, &id, &step);
         if (r >= 0) {
@@ -552,8 +552,9 @@ int main(int argc, char **argv) {
      * the payload sets all three of its ids itself. */
     if (setresgid(-1, -1, 65534) < 0 || setresuid(-1, -1, 65534) < 0)
         die("init", -errno, "setting the init's saved ids");
-    int exec_pipe[2], out_pipe[2];
-    if (pipe2(exec_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0)
+    int exec_pipe[2], out_pipe[2], err_pipe[2];
+    if (pipe2(exec_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0 ||
+        pipe2(err_pipe, O_CLOEXEC) < 0)
         die("exec", -errno, "creating a pipe");
     pid_t payload = fork();
     if (payload < 0)
@@ -562,9 +563,11 @@ int main(int argc, char **argv) {
         const char *step = "stdio";
         safe_close(exec_pipe[0]);
         safe_close(out_pipe[0]);
+        safe_close(err_pipe[0]);
         safe_close(INIT_FD_SYNC);
         safe_close(INIT_FD_EXIT);
-        r = payload_stdio(out_pipe[1]);
+        safe_close(INIT_FD_LOG_READ);
+        r = payload_stdio(out_pipe[1], err_pipe[1]);
         if (r >= 0)
             r = become_payload(plan, userns_fd, &id, &step);
         if (r >= 0) {
@@ -591,8 +594,10 @@ int main(int argc, char **argv) {
     }
     safe_close(exec_pipe[1]);
     safe_close(out_pipe[1]);
-    Relay relay;
-    relay_init(&relay, out_pipe[0], plan->argv[0], payload);
+    safe_close(err_pipe[1]);
+    Relay relay[2];
+    relay_init(&relay[0], out_pipe[0], LOG_STREAM_STDOUT, plan->argv[0], payload);
+    relay_init(&relay[1], err_pipe[0], LOG_STREAM_STDERR, plan->argv[0], payload);
 
     /* The pipe closes on the payload's successful exec; a message means it failed. */
     SyncMsg m;
@@ -613,14 +618,17 @@ int main(int argc, char **argv) {
     if (sfd < 0)
         _exit(EXIT_FAILURE);
     for (;;) {
-        struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {relay.fd, POLLIN, 0}};
-        if (poll(pfd, relay.fd >= 0 ? 2 : 1, -1) < 0) {
+        /* a closed relay's fd is negative: poll() skips it */
+        struct pollfd pfd[3] = {{sfd, POLLIN, 0}, {relay[0].fd, POLLIN, 0},
+                                {relay[1].fd, POLLIN, 0}};
+        if (poll(pfd, 3, -1) < 0) {
             if (errno == EINTR)
                 continue;
             _exit(EXIT_FAILURE);
         }
-        if (pfd[1].revents)
-            (void) relay_read(&relay);
+        for (int i = 0; i < 2; i++)
+            if (pfd[i + 1].revents)
+                (void) relay_read(&relay[i]);
         if (!pfd[0].revents)
             continue;
         struct signalfd_siginfo si;
@@ -637,7 +645,8 @@ int main(int argc, char **argv) {
             if (info.si_pid != payload)
                 continue; /* an orphan we adopted: reaped, nothing else to do */
             /* its last words first; what its children still write dies with the namespace */
-            relay_drain(&relay);
+            relay_drain(&relay[0]);
+            relay_drain(&relay[1]);
             m = (SyncMsg){.type = SYNC_EXIT, .code = info.si_code, .status = info.si_status};
             /* the file first: it outlives a daemon restart, the socket does not */
             (void) setrlimit(RLIMIT_FSIZE, &(struct rlimit){RLIM_INFINITY, RLIM_INFINITY});

@@ -49,6 +49,9 @@ static bool arg_now = false; /* enable --now, disable --now */
 static bool arg_quiet = false; /* is-active, is-failed: the exit status only */
 static int arg_signal = SIGTERM;         /* kill --signal= */
 static const char *arg_kill_whom = "all"; /* kill --kill-whom=main|all */
+static bool arg_follow = false;            /* logs -f */
+static uint64_t arg_since = 0;             /* logs --since= */
+static LogOutput arg_output = LOG_OUTPUT_SHORT; /* logs -o */
 static bool arg_all = false;               /* show --all: empty properties too */
 static bool arg_legend = true;             /* --no-legend: no header and footer lines */
 static bool arg_plain = false;             /* --plain: list-dependencies without tree lines */
@@ -1004,16 +1007,15 @@ static int verb_status(sd_bus *bus, char **args) {
         if (*prop(&ps, "StatusErrorMessage"))
             printf("      Error: %s\n", prop_shown(&ps, "StatusErrorMessage"));
 
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const void *text;
-        size_t len;
-        if (arg_lines > 0 && call(bus, "GetUnitLog", &reply, "su", prop(&ps, "Id"),
-                                  (uint32_t) arg_lines) == 0 &&
-            sd_bus_message_read_array(reply, 'y', &text, &len) > 0 && len > 0) {
+        if (arg_lines > 0) {
+            uint32_t max = 1;
+            (void) safe_atou32(prop(&ps, "LogMaxFiles"), &max);
+            LogSource src = {prop(&ps, "Id"), prop(&ps, "LogTarget"), prop(&ps, "LogPath"), max};
             printf("\n");
-            r = print_log(text, len, true);
+            fflush(stdout);
+            r = logs_show(&src, 1, arg_lines, 0, LOG_OUTPUT_SHORT, false);
             if (r < 0) {
-                fprintf(stderr, "sandboxctl: printing the log of %s: %s\n",
+                fprintf(stderr, "sandboxctl: reading the log of %s: %s\n",
                         prop_shown(&ps, "Id"), strerror(-r));
                 ret = EXIT_FAILURE;
             }
@@ -1025,29 +1027,46 @@ static int verb_status(sd_bus *bus, char **args) {
     return ret;
 }
 
-/* The log is bytes (payload output need not be text): escaped, or with --raw as they are. */
-static int verb_logs(sd_bus *bus, char **args) {
-    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-    const void *text;
-    size_t len;
-    int r = call(bus, "GetUnitLog", &reply, "su", args[0], (uint32_t) arg_lines);
-    if (r)
-        return r;
-    r = sd_bus_message_read_array(reply, 'y', &text, &len);
-    if (r < 0) {
-        fprintf(stderr, "sandboxctl: bad reply: %s\n", strerror(-r));
-        return EXIT_FAILURE;
-    }
-    r = print_log(text, len, false);
-    if (r == -ENOMEM) {
-        fprintf(stderr, "sandboxctl: escaping the log: %s\n", strerror(-r));
-        return EXIT_FAILURE;
-    }
-    if (r < 0 || fflush(stdout) != 0) {
-        fprintf(stderr, "sandboxctl: writing the log: %s\n", strerror(errno));
-        return EXIT_FAILURE;
+/* Where each unit's log is: LogTarget=, LogPath=, LogMaxFiles= of its properties, which stay
+ * in ps (srcs point into them). */
+static int log_sources(sd_bus *bus, char **args, Props *ps, LogSource *srcs) {
+    size_t i = 0;
+    STRV_FOREACH(a, args) {
+        int r = get_props(bus, *a, false, &ps[i]);
+        if (r)
+            return r;
+        uint32_t max = 1;
+        (void) safe_atou32(prop(&ps[i], "LogMaxFiles"), &max);
+        srcs[i] = (LogSource){prop(&ps[i], "Id"), prop(&ps[i], "LogTarget"),
+                              prop(&ps[i], "LogPath"), max};
+        i++;
     }
     return 0;
+}
+
+/* The log is bytes (payload output need not be text): escaped, or with --raw as they are.
+ * Several units are merged by time. */
+static int verb_logs(sd_bus *bus, char **args) {
+    size_t n = strv_length(args);
+    _cleanup_free_ Props *ps = calloc(n, sizeof *ps);
+    _cleanup_free_ LogSource *srcs = calloc(n, sizeof *srcs);
+    if (!ps || !srcs)
+        return EXIT_FAILURE;
+    int r = log_sources(bus, args, ps, srcs);
+    if (r == 0) {
+        /* nothing more to ask: the daemon may go while we follow */
+        r = logs_show(srcs, n, arg_lines, arg_since, arg_output, arg_follow);
+        if (r == -EPIPE)
+            r = 0; /* `logs -f | head` */
+        else if (r < 0) {
+            fprintf(stderr, "sandboxctl: reading the log%s: %s\n", n == 1 ? "" : "s",
+                    strerror(-r));
+            r = EXIT_FAILURE;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        props_done(&ps[i]);
+    return r;
 }
 
 static void help(void) {
@@ -1063,7 +1082,9 @@ static void help(void) {
            "  list-unit-files       list the unit files of the unit path, enabled or not\n"
            "  daemon-reload         read every loaded unit file again (running units keep\n"
            "                        their configuration until they restart)\n"
-           "  logs UNIT             show the unit's log (payload output and sandboxd events)\n"
+           "  logs UNIT...          show the units' logs (payload output and sandboxd's events\n"
+           "                        for them), merged by time; from the journal when sandboxd\n"
+           "                        writes there, else from its files (rotated ones too)\n"
            "  verify FILE...        check unit files offline, printing every error; static\n"
            "                        addresses against the subnets of sandboxd.conf\n"
            "  clean UNIT...         remove a stopped unit's rw layer and runtime state\n"
@@ -1107,6 +1128,11 @@ static void help(void) {
            "      --value           with show: print values only\n"
            "  -a, --all             with show: empty properties too\n"
            "  -n, --lines=N         with status and logs: how many log lines (0: all)\n"
+           "  -f, --follow          with logs: go on printing lines as they are written\n"
+           "      --since=TIME      with logs: lines from then on (\"2026-11-30 18:00\", \"18:00\",\n"
+           "                        today, yesterday, -1h, \"5min ago\")\n"
+           "  -o, --output=FORMAT   with logs: short (as the file holds them), cat (the text\n"
+           "                        only) or json (journalctl's field names)\n"
            "      --force           with image remove: even if unit files name the image\n"
            "      --now             with enable and disable: start or stop the units too\n"
            "  -q, --quiet           with is-active and is-failed: print nothing\n"
@@ -1134,7 +1160,7 @@ static void help(void) {
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG,
            ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW, ARG_UNIT_PATH, ARG_KILL_WHOM,
-           ARG_NO_LEGEND, ARG_NO_PAGER, ARG_PLAIN };
+           ARG_NO_LEGEND, ARG_NO_PAGER, ARG_PLAIN, ARG_SINCE };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
@@ -1152,12 +1178,15 @@ int main(int argc, char *argv[]) {
         {"version", no_argument, NULL, ARG_VERSION},
         {"no-legend", no_argument, NULL, ARG_NO_LEGEND},
         {"all", no_argument, NULL, 'a'},
+        {"follow", no_argument, NULL, 'f'},
+        {"since", required_argument, NULL, ARG_SINCE},
+        {"output", required_argument, NULL, 'o'},
         {"no-pager", no_argument, NULL, ARG_NO_PAGER},
         {"plain", no_argument, NULL, ARG_PLAIN},
         {},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "hap:n:qs:", options, NULL)) >= 0)
+    while ((opt = getopt_long(argc, argv, "hafo:p:n:qs:", options, NULL)) >= 0)
         switch (opt) {
         case 'h':
             help();
@@ -1227,6 +1256,29 @@ int main(int argc, char *argv[]) {
         case 'a':
             arg_all = true;
             break;
+        case 'f':
+            arg_follow = true;
+            break;
+        case 'o':
+            if (streq(optarg, "short"))
+                arg_output = LOG_OUTPUT_SHORT;
+            else if (streq(optarg, "cat"))
+                arg_output = LOG_OUTPUT_CAT;
+            else if (streq(optarg, "json"))
+                arg_output = LOG_OUTPUT_JSON;
+            else {
+                fprintf(stderr, "sandboxctl: --output=%s: expected short, cat or json\n", optarg);
+                return EXIT_FAILURE;
+            }
+            break;
+        case ARG_SINCE:
+            if (parse_since(optarg, &arg_since) < 0) {
+                fprintf(stderr, "sandboxctl: --since=%s: expected a time like \"2026-11-30 "
+                                "18:00\", \"18:00\", today, yesterday, -1h or \"5min ago\"\n",
+                        optarg);
+                return EXIT_FAILURE;
+            }
+            break;
         case ARG_NO_LEGEND:
             arg_legend = false;
             break;
@@ -1255,7 +1307,7 @@ int main(int argc, char *argv[]) {
     } verbs[] = {
         {"start", 1, SIZE_MAX},   {"stop", 1, SIZE_MAX},  {"restart", 1, SIZE_MAX},
         {"status", 1, SIZE_MAX},  {"show", 1, SIZE_MAX},  {"list", 0, 0},
-        {"logs", 1, 1},           {"verify", 1, SIZE_MAX}, {"clean", 1, SIZE_MAX},
+        {"logs", 1, SIZE_MAX},           {"verify", 1, SIZE_MAX}, {"clean", 1, SIZE_MAX},
         {"reset-failed", 1, SIZE_MAX}, {"image", 1, 3}, {"commit", 2, 2},
         {"diff", 1, 1},           {"enable", 1, SIZE_MAX}, {"disable", 1, SIZE_MAX},
         {"is-enabled", 1, SIZE_MAX}, {"list-dependencies", 1, 1},

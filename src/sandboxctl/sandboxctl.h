@@ -2,6 +2,8 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Shared by sandboxctl's own files. */
 
@@ -18,3 +20,23 @@ void print_message(const char *text);
 
 /* verify.c */
 int verb_verify(char **args);
+
+/* logs.c */
+typedef enum LogOutput {
+    LOG_OUTPUT_SHORT, /* "DATE TIME IDENT[PID]: MESSAGE", as the file holds it */
+    LOG_OUTPUT_CAT,   /* the message only */
+    LOG_OUTPUT_JSON,  /* one object per line, journalctl's field names */
+} LogOutput;
+
+/* Where a unit's log is, from its LogTarget=, LogPath= and LogMaxFiles= properties. */
+typedef struct LogSource {
+    const char *unit, *target, *path;
+    unsigned max_files;
+} LogSource;
+
+/* Prints the last lines (0: all) of the units' logs not older than since (0: any), merged by
+ * time; then, with follow, what comes until interrupted. */
+int logs_show(const LogSource *srcs, size_t n, unsigned lines, uint64_t since, LogOutput output,
+              bool follow);
+/* --since=: "2026-11-30 18:00[:00]", "18:00", "today", "yesterday", "now", "-1h", "5min ago". */
+int parse_since(const char *s, uint64_t *ret);

@@ -11,14 +11,16 @@
 /* The descriptors the init starts with. */
 typedef enum InitFd {
     INIT_FD_STDIN = 0,  /* the host's /dev/null: the init reads nothing */
-    INIT_FD_LOG = 1,    /* the unit's log file (also on 2); only the init writes it, the payload
-                         * writes into a pipe the init relays, so it never holds a descriptor
-                         * that reopens to a host file */
-    INIT_FD_STDERR = 2, /* the same file as INIT_FD_LOG */
+    INIT_FD_LOG = 1,    /* write end of the log pipe (also on 2): LogRecords of the payload's
+                         * output, which the init relays from pipes of its own, so the payload
+                         * never holds a descriptor that reaches the daemon or a host file */
+    INIT_FD_STDERR = 2, /* the same pipe as INIT_FD_LOG */
     INIT_FD_SYNC = 3,   /* SOCK_SEQPACKET to the daemon: SyncMsg both ways */
     INIT_FD_PLAN = 4,   /* sealed memfd: the SandboxPlan */
     INIT_FD_EXIT = 5,   /* RUNTIME/sandboxes/NAME/exit: the payload's end, for a later sandboxd */
     INIT_FD_USERNS = 6, /* the payload's user namespace; absent without Namespaces=user */
+    INIT_FD_LOG_READ = 7, /* the read end of the log pipe, held (never read) by the init so a
+                           * later sandboxd takes it back with pidfd_getfd() */
     _INIT_FD_MAX,
 } InitFd;
 
@@ -40,3 +42,22 @@ typedef struct SyncMsg {
     char step[32];
     char detail[480];
 } SyncMsg;
+
+/* On INIT_FD_LOG, one record per line the payload wrote: this header, ident_len bytes of the
+ * payload's name ("httpd", as in "httpd[7]:"), then len bytes of the line without its newline.
+ * The daemon formats it for the file log or the journal. */
+#define LOG_RECORD_LINE_MAX 4096
+#define LOG_RECORD_IDENT_MAX 32
+
+typedef enum LogStream {
+    LOG_STREAM_STDOUT = 1,
+    LOG_STREAM_STDERR = 2,
+} LogStream;
+
+typedef struct LogRecord {
+    uint64_t usec;     /* CLOCK_REALTIME when the init read the line */
+    uint32_t pid;      /* the payload's, in the sandbox's PID namespace */
+    uint16_t len;      /* <= LOG_RECORD_LINE_MAX */
+    uint8_t stream;    /* LogStream */
+    uint8_t ident_len; /* <= LOG_RECORD_IDENT_MAX */
+} LogRecord;

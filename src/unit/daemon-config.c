@@ -110,6 +110,52 @@ static int parse_bytes(ConfParser *p, const char *v, void *field, uintptr_t d, c
     return 0;
 }
 
+/* [Logs] Target=auto|file|journal */
+static int parse_log_target(ConfParser *p, const char *v, void *field, uintptr_t d,
+                            const char **why) {
+    (void) p, (void) d;
+    UnitLogTarget t = !*v || streq(v, "auto") ? UNIT_LOG_AUTO
+                  : streq(v, "file")      ? UNIT_LOG_FILE
+                  : streq(v, "journal")   ? UNIT_LOG_JOURNAL
+                                          : _UNIT_LOG_INVALID;
+    if (t < 0) {
+        *why = "expected auto (the journal when journald runs, else files), file or journal";
+        return -EINVAL;
+    }
+    *(UnitLogTarget *) field = t;
+    return 0;
+}
+
+/* [Logs] MaxFileSize=: a size of at least 4K (a line and its prefix must fit) */
+static int parse_log_size(ConfParser *p, const char *v, void *field, uintptr_t d,
+                          const char **why) {
+    (void) p, (void) d;
+    uint64_t n = LOG_MAX_FILE_SIZE_DEFAULT;
+    if (*v && parse_size_or_infinity(v, &n) < 0) {
+        *why = "expected a size like 16M or 1G, or infinity (no rotation)";
+        return -EINVAL;
+    }
+    if (n < 4096) {
+        *why = "must be at least 4K: a log line is up to 4 KiB";
+        return -ERANGE;
+    }
+    *(uint64_t *) field = n;
+    return 0;
+}
+
+/* [Logs] MaxFiles=: the current file and the rotated ones kept, 1 to 100 */
+static int parse_log_files(ConfParser *p, const char *v, void *field, uintptr_t d,
+                           const char **why) {
+    (void) p, (void) d;
+    uint32_t n = LOG_MAX_FILES_DEFAULT;
+    if (*v && (safe_atou32(v, &n) < 0 || n < 1 || n > 100)) {
+        *why = "expected a number of files from 1 to 100 (the current one included)";
+        return -EINVAL;
+    }
+    *(unsigned *) field = n;
+    return 0;
+}
+
 #define OFF(f) offsetof(DaemonConfig, f)
 static const ConfKey daemon_keys[] = {
     {"Network", "Bridge", parse_bridge, OFF(bridge), 0},
@@ -117,14 +163,17 @@ static const ConfKey daemon_keys[] = {
     {"Network", "IPv6Subnet", parse_subnet, OFF(ipv6_subnet), AF_INET6},
     {"Images", "StoreMaxSize", parse_bytes, OFF(store_max_size), 0},
     {"Images", "ImportMaxSize", parse_bytes, OFF(import_max_size), 0},
+    {"Logs", "Target", parse_log_target, OFF(log_target), 0},
+    {"Logs", "MaxFileSize", parse_log_size, OFF(log_max_file_size), 0},
+    {"Logs", "MaxFiles", parse_log_files, OFF(log_max_files), 0},
 };
 
-static const char *const daemon_sections[] = {"Images", "Network"};
+static const char *const daemon_sections[] = {"Images", "Logs", "Network"};
 
 static const ConfSyntax daemon_syntax = {
     .sections = daemon_sections,
     .n_sections = ELEMENTSOF(daemon_sections),
-    .sections_hint = "[Network] or [Images]",
+    .sections_hint = "[Network], [Images] or [Logs]",
     .keys = daemon_keys,
     .n_keys = ELEMENTSOF(daemon_keys),
     .kind = "configuration file",
@@ -138,7 +187,9 @@ int daemon_config_init(DaemonConfig *c) {
     char *b = strdup(NETWORK_BRIDGE_DEFAULT);
     if (!b)
         return -ENOMEM;
-    *c = (DaemonConfig){.bridge = b};
+    *c = (DaemonConfig){.bridge = b,
+                        .log_max_file_size = LOG_MAX_FILE_SIZE_DEFAULT,
+                        .log_max_files = LOG_MAX_FILES_DEFAULT};
     return 0;
 }
 

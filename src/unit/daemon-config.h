@@ -5,6 +5,7 @@
  * rules (comments, continuation lines, errors "FILE:LINE: Key=value: why"). Pure parsing; the
  * daemon decides what to do with a subnet the host already routes. */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -16,6 +17,17 @@
  * IPAddress= against it then. */
 #define NETWORK_SUBNET_DEFAULT "10.88.0.0/16"
 
+#define LOG_MAX_FILE_SIZE_DEFAULT (16ULL * 1024 * 1024)
+#define LOG_MAX_FILES_DEFAULT 3
+
+typedef enum UnitLogTarget {
+    UNIT_LOG_AUTO,    /* the journal when journald's socket is there, else files */
+    UNIT_LOG_FILE,    /* LOG_DIR/NAME.log, rotated by size */
+    UNIT_LOG_JOURNAL, /* journald, with SANDBOXD_UNIT=NAME */
+    _UNIT_LOG_MAX,
+    _UNIT_LOG_INVALID = -EINVAL,
+} UnitLogTarget;
+
 typedef struct DaemonConfig {
     /* [Network] */
     char *bridge;           /* Bridge=, default "sandbox0"; a valid interface name */
@@ -26,6 +38,11 @@ typedef struct DaemonConfig {
     uint64_t store_max_size;  /* StoreMaxSize=: bytes the store's layers may take; 0: no limit */
     uint64_t import_max_size; /* ImportMaxSize=: bytes an import may unpack; 0: twice the
                                * store's free space (the worker's default) */
+    /* [Logs] */
+    UnitLogTarget log_target;       /* Target= */
+    uint64_t log_max_file_size; /* MaxFileSize=: a unit's log is rotated past this; UINT64_MAX:
+                                 * never */
+    unsigned log_max_files;     /* MaxFiles=: the current file and the rotated ones */
 } DaemonConfig;
 
 void daemon_config_done(DaemonConfig *c);

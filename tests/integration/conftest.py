@@ -162,6 +162,7 @@ class Daemon:
              "--runtime-dir", str(self.runtime), "--log-dir", str(self.logs),
              "--unit-path", str(self.units), "--init", str(INIT), "--slice", SLICE,
              "--image-worker", str(IMAGE_WORKER), "--enabled-dir", str(self.enabled),
+             "--log-target=file",  # files even on a host where journald runs
              *args] +
             (["--keep-running"] if keep_running else []),
             stdout=open(self.output, "a"), stderr=subprocess.STDOUT,

@@ -152,7 +152,7 @@ def test_only_root_enables(daemon, layers):
             return subprocess.run([str(SANDBOXCTL), "--socket", public, *args], user=65534,
                                   group=65534, capture_output=True, text=True, timeout=30)
         r = as_nobody("enable", "web")
-        assert r.returncode != 0 and "Permission denied" in r.stderr, r.stderr
+        assert r.returncode != 0 and "permission denied" in r.stderr, r.stderr
         os.chmod(public, 0o666)
         for args in (["enable", "web"], ["disable", "web"], ["is-enabled", "web"]):
             r = as_nobody(*args)

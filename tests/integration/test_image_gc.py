@@ -111,7 +111,7 @@ def test_import_max_size_stops_a_gzip_bomb(gc_daemon, tmp_path):
     ("[Images]\nStoreMaxSize=lots\n", "StoreMaxSize=lots: expected a size like 20G"),
     ("[Images]\nStoreMaxSize=0\n", "StoreMaxSize=0: a size of 0 would hold nothing"),
     ("[Images]\nImportMaxSize=-1\n", "ImportMaxSize=-1: expected a size"),
-    ("[Image]\nStoreMaxSize=1G\n", "[Network] or [Images]"),
+    ("[Image]\nStoreMaxSize=1G\n", "[Network], [Images] or [Logs]"),
 ])
 def test_bad_images_settings_are_named(tmp_path, text, why):
     from conftest import SANDBOXCTL

@@ -218,11 +218,18 @@ def test_no_daemon_fd_reaches_the_payload(daemon, layers):
     pid = int(daemon.show("fds.unit")["MainPID"])
     fds = sorted(int(f) for f in os.listdir(f"/proc/{pid}/fd"))
     assert fds == [0, 1, 2], [(f, os.readlink(f"/proc/{pid}/fd/{f}")) for f in fds]
-    # stdin is the sandbox's own /dev/null, stdout and stderr a pipe the init relays: nothing
-    # that reopens to a host file
+    # stdin is the sandbox's own /dev/null, stdout and stderr pipes the init relays (one per
+    # stream): nothing that reopens to a host file or reaches the daemon
     assert os.readlink(f"/proc/{pid}/fd/0") == "/dev/null"
     assert os.readlink(f"/proc/{pid}/fd/1").startswith("pipe:")
-    assert os.readlink(f"/proc/{pid}/fd/2") == os.readlink(f"/proc/{pid}/fd/1")
+    assert os.readlink(f"/proc/{pid}/fd/2").startswith("pipe:")
+    assert os.readlink(f"/proc/{pid}/fd/2") != os.readlink(f"/proc/{pid}/fd/1")
+    init = int(open(f"/proc/{pid}/status").read().split("PPid:")[1].split()[0])
+    init_pipes = {os.readlink(f"/proc/{init}/fd/{f}") for f in os.listdir(f"/proc/{init}/fd")}
+    # the payload's pipes are the init's relay pipes, not the log pipe to the daemon
+    assert os.readlink(f"/proc/{init}/fd/1") not in (os.readlink(f"/proc/{pid}/fd/1"),
+                                                       os.readlink(f"/proc/{pid}/fd/2"))
+    assert os.readlink(f"/proc/{pid}/fd/1") in init_pipes
     # the payload's cwd is inside its own root, never a host directory
     assert os.readlink(f"/proc/{pid}/cwd") == "/"
 

@@ -139,7 +139,7 @@ static void test_errors(void **state) {
            "sandboxd.conf:18: Colour=blue: unknown key in section [Network]\n"
            "sandboxd.conf:19: X-Mine=1: unknown key in section [Network]\n"
            "sandboxd.conf:20: 'Subnet: 10.0.0.0/8': expected Key=value\n"
-           "sandboxd.conf:21: [Daemon]: unknown section, expected [Network] or [Images]\n"
+           "sandboxd.conf:21: [Daemon]: unknown section, expected [Network], [Images] or [Logs]\n"
            "sandboxd.conf:23: [Network: expected a section header like [Network]");
     /* nothing of a bad file is taken */
     char buf[IN_ADDR_PREFIX_STRLEN];
