@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-id128.h>
 #include <unistd.h>
@@ -30,10 +31,15 @@
 
 #define LOG_TAIL_MAX_BYTES (1024 * 1024)
 
+/* A subscriber that lets this many messages queue up unread is dropped: a client that does
+ * not read must not grow the daemon without bound. */
+#define SUBSCRIBER_QUEUE_MAX 1024
+
 struct Connection {
     Manager *manager;
     sd_bus *bus;
     sd_event_source *auth_source; /* see on_authenticated() */
+    bool subscribed;              /* Subscribe(): gets UnitStateChanged */
     Connection *next;
 };
 
@@ -722,6 +728,47 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
     return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
 }
 
+/* Subscribe: this connection gets a UnitStateChanged signal for every state change from now
+ * on, until it closes. */
+static int method_subscribe(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    for (Connection *c = m->connections; c; c = c->next)
+        if (c->bus == sd_bus_message_get_bus(msg))
+            c->subscribed = true;
+    return sd_bus_reply_method_return(msg, NULL);
+}
+
+void manager_bus_emit_state(Sandbox *s, SandboxState old) {
+    Manager *m = s->manager;
+    for (Connection *c = m->connections; c; c = c->next) {
+        if (!c->subscribed)
+            continue;
+        uint64_t queued = 0;
+        (void) sd_bus_get_n_queued_write(c->bus, &queued);
+        if (queued >= SUBSCRIBER_QUEUE_MAX) {
+            log_warning("A subscriber left %" PRIu64 " messages unread; dropping it.", queued);
+            c->subscribed = false;
+            /* sd-bus sees the end of the stream and our on_disconnect() frees c then, outside
+             * of whatever handler is running now */
+            int fd = sd_bus_get_fd(c->bus);
+            if (fd >= 0)
+                (void) shutdown(fd, SHUT_RDWR);
+            continue;
+        }
+        int r = sd_bus_emit_signal(c->bus, SANDBOXD_OBJECT_PATH, SANDBOXD_MANAGER_IFACE,
+                                   "UnitStateChanged", "sssssut", s->name,
+                                   sandbox_active_state_to_string(old),
+                                   sandbox_active_state_to_string(s->state),
+                                   sandbox_sub_state(s), sandbox_result_to_string(s->result),
+                                   (uint32_t) s->main_pid, s->state_change_usec);
+        if (r < 0)
+            log_debug_errno(r, "Sending UnitStateChanged: %m");
+    }
+}
+
 typedef struct UnitFileReply {
     Manager *manager;
     sd_bus_message *reply;
@@ -1194,6 +1241,10 @@ static const sd_bus_vtable manager_vtable[] = {
                             0),
     SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", reloaded, "as", errors),
                             method_reload, 0),
+    SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_subscribe, 0),
+    SD_BUS_SIGNAL_WITH_ARGS("UnitStateChanged",
+                            SD_BUS_ARGS("s", unit, "s", old_state, "s", new_state, "s", sub_state,
+                                        "s", result, "u", main_pid, "t", timestamp), 0),
     SD_BUS_METHOD_WITH_ARGS("ListUnitFiles", SD_BUS_NO_ARGS, SD_BUS_RESULT("a(sss)", files),
                             method_list_unit_files, 0),
     SD_BUS_METHOD_WITH_ARGS("GetUnitFileState", SD_BUS_ARGS("s", unit),

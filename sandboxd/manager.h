@@ -123,3 +123,5 @@ int manager_bus_accept(Manager *m, int fd);
  * error return nothing was answered, and *ret_why (free()) may say why. */
 int manager_bus_start(Sandbox *s, sd_bus_message *reply, char **ret_why);
 void manager_bus_free_all(Manager *m);
+/* UnitStateChanged to every subscriber: s went from old to its state now. */
+void manager_bus_emit_state(Sandbox *s, SandboxState old);

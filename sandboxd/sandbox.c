@@ -210,6 +210,7 @@ void sandbox_set_state(Sandbox *s, SandboxState state) {
         s->timer_source = sd_event_source_disable_unref(s->timer_source);
         s->state = state;
         s->state_change_usec = now_usec(CLOCK_REALTIME);
+        manager_bus_emit_state(s, old);
     }
     if (state == SANDBOX_ACTIVE)
         finish_jobs(s, false, 0, NULL);

@@ -49,6 +49,7 @@ static bool arg_now = false; /* enable --now, disable --now */
 static bool arg_quiet = false; /* is-active, is-failed: the exit status only */
 static int arg_signal = SIGTERM;         /* kill --signal= */
 static const char *arg_kill_whom = "all"; /* kill --kill-whom=main|all */
+static bool arg_json = false;              /* monitor --json */
 static bool arg_follow = false;            /* logs -f */
 static uint64_t arg_since = 0;             /* logs --since= */
 static LogOutput arg_output = LOG_OUTPUT_SHORT; /* logs -o */
@@ -604,6 +605,69 @@ static int verb_list(sd_bus *bus, char **args) {
     return r < 0 ? EXIT_FAILURE : 0;
 }
 
+static int on_state_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+    char **units = userdata;
+    const char *unit, *old, *new, *sub, *result;
+    uint32_t pid;
+    uint64_t usec;
+    if (sd_bus_message_read(m, "sssssut", &unit, &old, &new, &sub, &result, &pid, &usec) < 0)
+        return 0;
+    if (units && !strv_contains(units, unit))
+        return 0;
+    if (arg_json) {
+        /* names, states and results are the daemon's words: no escaping needed */
+        printf("{\"unit\":\"%s\",\"old_state\":\"%s\",\"new_state\":\"%s\","
+               "\"sub_state\":\"%s\",\"result\":\"%s\",\"main_pid\":%" PRIu32
+               ",\"timestamp\":%" PRIu64 "}\n", unit, old, new, sub, result, pid, usec);
+    } else {
+        char stamp[64] = "";
+        time_t t = (time_t) (usec / USEC_PER_SEC);
+        struct tm tm;
+        if (localtime_r(&t, &tm))
+            strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
+        printf("%s.%06" PRIu64 " %s: %s -> %s (%s)", stamp, usec % USEC_PER_SEC, unit, old, new,
+               sub);
+        if (!streq(result, "success"))
+            printf(" Result: %s", result);
+        if (pid)
+            printf(", main PID %" PRIu32, pid);
+        printf("\n");
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* monitor [UNIT...]: the state changes of every unit (or of these) as they happen. */
+static int verb_monitor(sd_bus *bus, char **args) {
+    _cleanup_strv_free_ char **units = NULL;
+    STRV_FOREACH(a, args) {
+        char *u;
+        if (asprintf(&u, "%s%s", *a, strchr(*a, '.') ? "" : ".unit") < 0 ||
+            strv_consume(&units, u) < 0)
+            return EXIT_FAILURE;
+    }
+    int r = sd_bus_match_signal(bus, NULL, NULL, SANDBOXD_OBJECT_PATH, SANDBOXD_MANAGER_IFACE,
+                                "UnitStateChanged", on_state_changed, units);
+    if (r < 0) {
+        fprintf(stderr, "sandboxctl: watching state changes: %s\n", strerror(-r));
+        return EXIT_FAILURE;
+    }
+    if ((r = call(bus, "Subscribe", NULL, NULL)))
+        return r;
+    for (;;) {
+        r = sd_bus_process(bus, NULL);
+        if (r > 0)
+            continue;
+        if (r >= 0)
+            r = sd_bus_wait(bus, UINT64_MAX);
+        if (r < 0 && r != -EINTR) {
+            fprintf(stderr, "sandboxctl: sandboxd at %s went away (%s)\n", socket_path,
+                    strerror(-r));
+            return EXIT_FAILURE;
+        }
+    }
+}
+
 static int verb_daemon_reload(sd_bus *bus, char **args) {
     _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
     _cleanup_strv_free_ char **errors = NULL;
@@ -1080,6 +1144,8 @@ static void help(void) {
            "  show UNIT...          show properties as Key=Value\n"
            "  list                  list loaded units (ENABLED: started at sandboxd's start)\n"
            "  list-unit-files       list the unit files of the unit path, enabled or not\n"
+           "  monitor [UNIT...]     print state changes as they happen (--json: one object\n"
+           "                        per line)\n"
            "  daemon-reload         read every loaded unit file again (running units keep\n"
            "                        their configuration until they restart)\n"
            "  logs UNIT...          show the units' logs (payload output and sandboxd's events\n"
@@ -1136,6 +1202,7 @@ static void help(void) {
            "      --force           with image remove: even if unit files name the image\n"
            "      --now             with enable and disable: start or stop the units too\n"
            "  -q, --quiet           with is-active and is-failed: print nothing\n"
+           "      --json            with monitor: JSON lines\n"
            "      --no-legend       with list and list-unit-files: no header and footer\n"
            "      --plain           with list-dependencies: a list, not a tree\n"
            "      --no-pager        accepted, as systemctl's (sandboxctl never pages)\n"
@@ -1160,7 +1227,7 @@ static void help(void) {
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG,
            ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW, ARG_UNIT_PATH, ARG_KILL_WHOM,
-           ARG_NO_LEGEND, ARG_NO_PAGER, ARG_PLAIN, ARG_SINCE };
+           ARG_NO_LEGEND, ARG_NO_PAGER, ARG_PLAIN, ARG_SINCE, ARG_JSON };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
@@ -1179,6 +1246,7 @@ int main(int argc, char *argv[]) {
         {"no-legend", no_argument, NULL, ARG_NO_LEGEND},
         {"all", no_argument, NULL, 'a'},
         {"follow", no_argument, NULL, 'f'},
+        {"json", no_argument, NULL, ARG_JSON},
         {"since", required_argument, NULL, ARG_SINCE},
         {"output", required_argument, NULL, 'o'},
         {"no-pager", no_argument, NULL, ARG_NO_PAGER},
@@ -1259,6 +1327,9 @@ int main(int argc, char *argv[]) {
         case 'f':
             arg_follow = true;
             break;
+        case ARG_JSON:
+            arg_json = true;
+            break;
         case 'o':
             if (streq(optarg, "short"))
                 arg_output = LOG_OUTPUT_SHORT;
@@ -1313,7 +1384,7 @@ int main(int argc, char *argv[]) {
         {"is-enabled", 1, SIZE_MAX}, {"list-dependencies", 1, 1},
         {"is-active", 1, SIZE_MAX}, {"is-failed", 1, SIZE_MAX}, {"cat", 1, SIZE_MAX},
         {"kill", 1, SIZE_MAX},  {"try-restart", 1, SIZE_MAX}, {"reload-or-restart", 1, SIZE_MAX},
-        {"list-unit-files", 0, 0}, {"daemon-reload", 0, 0},
+        {"list-unit-files", 0, 0}, {"daemon-reload", 0, 0}, {"monitor", 0, SIZE_MAX},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -1346,6 +1417,8 @@ int main(int argc, char *argv[]) {
         return verb_show(bus, args);
     if (streq(verb, "list"))
         return verb_list(bus, args);
+    if (streq(verb, "monitor"))
+        return verb_monitor(bus, args);
     if (streq(verb, "daemon-reload"))
         return verb_daemon_reload(bus, args);
     if (streq(verb, "list-unit-files"))
