@@ -82,3 +82,7 @@ int conf_parser_finish(ConfParser *p, char ***ret_errors);
  * -EINVAL with "FILE: why" in *ret_errors. Other negative errnos: it could not be read. */
 int conf_read_file(const char *path, size_t max, const char *kind, char **ret_text,
                    char ***ret_errors);
+
+/* The key tables, for the test that holds the man pages to them. */
+const ConfSyntax *unit_file_syntax(void);
+const ConfSyntax *daemon_config_syntax(void);

@@ -179,6 +179,10 @@ static const ConfSyntax daemon_syntax = {
     .kind = "configuration file",
 };
 
+const ConfSyntax *daemon_config_syntax(void) {
+    return &daemon_syntax;
+}
+
 void daemon_config_done(DaemonConfig *c) {
     c->bridge = mfree(c->bridge);
 }

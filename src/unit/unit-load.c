@@ -474,6 +474,10 @@ static const ConfSyntax unit_syntax = {
     .kind = "unit file",
 };
 
+const ConfSyntax *unit_file_syntax(void) {
+    return &unit_syntax;
+}
+
 static void validate(ConfParser *p) {
     UnitConfig *u = p->target;
     unsigned sandbox_line = p->section_line[1] ? p->section_line[1] : 1;
