@@ -320,7 +320,9 @@ static void relay_emit(const Relay *r, const char *line, size_t n) {
     struct iovec iov[] = {{&h, sizeof h}, {(void *) r->ident, r->ident_len}, {(void *) line, n}};
     /* one writev: a record is never split by another of ours (we are the pipe's only
      * writer, and signals are blocked, so a blocking write completes) */
-    (void) writev(INIT_FD_LOG, iov, ELEMENTSOF(iov));
+    if (writev(INIT_FD_LOG, iov, ELEMENTSOF(iov)) < 0) {
+        /* the daemon's reader is gone (it stopped reading a malformed stream): lines go */
+    }
 }
 
 /* Reads what is there; returns false once the pipe is closed. */
@@ -589,7 +591,9 @@ int main(int argc, char **argv) {
             snprintf(m.detail, sizeof m.detail, "setting up the payload's output");
         else
             snprintf(m.detail, sizeof m.detail, "switching to uid %u gid %u", id.uid, id.gid);
-        (void) write(exec_pipe[1], &m, sizeof m);
+        /* a lost message still fails the start: the payload exits 127 before its exec */
+        ssize_t w = write(exec_pipe[1], &m, sizeof m);
+        (void) w;
         _exit(127);
     }
     safe_close(exec_pipe[1]);
@@ -650,7 +654,9 @@ int main(int argc, char **argv) {
             m = (SyncMsg){.type = SYNC_EXIT, .code = info.si_code, .status = info.si_status};
             /* the file first: it outlives a daemon restart, the socket does not */
             (void) setrlimit(RLIMIT_FSIZE, &(struct rlimit){RLIM_INFINITY, RLIM_INFINITY});
-            (void) write(INIT_FD_EXIT, &m, sizeof m);
+            if (write(INIT_FD_EXIT, &m, sizeof m) != (ssize_t) sizeof m) {
+                /* the socket below still tells a sandboxd that runs */
+            }
             send_msg(&m, 0);
             _exit(info.si_code == CLD_EXITED ? info.si_status : 128 + info.si_status);
         }

@@ -40,7 +40,9 @@ int userns_create(uid_t base, uint32_t size, int *ret_fd) {
         int e = unshare(CLONE_NEWUSER) < 0 ? errno : 0;
         if (write(ready[1], &e, sizeof e) != sizeof e || e != 0)
             _exit(EXIT_FAILURE);
-        (void) read(done[0], &c, 1);
+        /* the parent's byte, or its close, ends the wait: the result says nothing more */
+        ssize_t n = read(done[0], &c, 1);
+        (void) n;
         _exit(EXIT_SUCCESS);
     }
     ready[1] = safe_close(ready[1]);
