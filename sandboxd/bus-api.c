@@ -87,6 +87,12 @@ _printf_(3, 4) static int error_set_text(sd_bus_error *error, const char *name, 
     return sd_bus_error_set(error, name, escaped);
 }
 
+/* A reply to msg that opens an array of contents: the list methods' start. */
+static int array_reply(sd_bus_message *msg, const char *contents, sd_bus_message **reply) {
+    int r = sd_bus_message_new_method_return(msg, reply);
+    return r < 0 ? r : sd_bus_message_open_container(*reply, 'a', contents);
+}
+
 static int load_error(sd_bus_error *error, const char *arg, int r, char **errors) {
     if (errors) {
         _cleanup_free_ char *text = strv_join(errors, "\n");
@@ -553,9 +559,7 @@ static int method_enable(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         if ((r = manager_load_config(m, *u, &c, &errors)) < 0)
             return load_error(error, *u, r, errors);
     }
-    r = sd_bus_message_new_method_return(msg, &reply);
-    if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(ss)");
+    r = array_reply(msg, "(ss)", &reply);
     STRV_FOREACH(u, units) {
         _cleanup_free_ char *link = NULL, *target = NULL;
         char **errors = NULL;
@@ -683,9 +687,7 @@ static int method_list_dependencies(sd_bus_message *msg, void *userdata, sd_bus_
     int r = check_root(msg, error);
     if (r < 0 || (r = sd_bus_message_read(msg, "s", &arg)) < 0)
         return r;
-    r = sd_bus_message_new_method_return(msg, &reply);
-    if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(usss)");
+    r = array_reply(msg, "(usss)", &reply);
     if (r < 0)
         return r;
     r = manager_walk_dependencies(m, arg, append_dependency, reply, &errors);
@@ -792,9 +794,7 @@ static int method_list_unit_files(sd_bus_message *msg, void *userdata, sd_bus_er
     int r = check_root(msg, error);
     if (r < 0)
         return r;
-    r = sd_bus_message_new_method_return(msg, &reply);
-    if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(sss)");
+    r = array_reply(msg, "(sss)", &reply);
     if (r >= 0)
         r = manager_list_unit_files(m, append_unit_file, &(UnitFileReply){m, reply});
     if (r == -E2BIG)
@@ -816,9 +816,7 @@ static int method_list_images(sd_bus_message *msg, void *userdata, sd_bus_error 
     if ((r = image_list(m->config.image_store, &l, &n)) < 0)
         return error_set_text(error, SD_BUS_ERROR_FAILED, "reading %s: %s", m->config.image_store,
                               strerror(-r));
-    r = sd_bus_message_new_method_return(msg, &reply);
-    if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(ssssutt)");
+    r = array_reply(msg, "(ssssutt)", &reply);
     for (size_t i = 0; r >= 0 && i < n; i++) {
         /* names and tags are checked on the way in; a created stamp is the image's text */
         _cleanup_free_ char *created = escape_terminal(l[i].created, strlen(l[i].created), 0);
@@ -840,9 +838,7 @@ static int method_list(sd_bus_message *msg, void *userdata, sd_bus_error *error)
     int r = check_root(msg, error);
     if (r < 0)
         return r;
-    r = sd_bus_message_new_method_return(msg, &reply);
-    if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(ssssuss)");
+    r = array_reply(msg, "(ssssuss)", &reply);
     for (size_t i = 0; r >= 0 && i < m->n_sandboxes; i++) {
         Sandbox *s = m->sandboxes[i];
         char a4[INET6_ADDRSTRLEN];
@@ -1136,9 +1132,7 @@ static int method_properties(sd_bus_message *msg, void *userdata, sd_bus_error *
     int r = read_unit(msg, userdata, error, &s);
     if (r <= 0)
         return r;
-    r = sd_bus_message_new_method_return(msg, &reply);
-    if (r >= 0)
-        r = sd_bus_message_open_container(reply, 'a', "(ss)");
+    r = array_reply(msg, "(ss)", &reply);
     if (r >= 0)
         r = append_properties(reply, s);
     if (r >= 0)
