@@ -112,8 +112,9 @@ static int parse_file_line(const char *line, size_t n, Entry *e) {
     return e->message ? 0 : -ENOMEM;
 }
 
-/* The last bytes of a file (at most LOG_FILE_READ_MAX), from a line's start. */
-static int read_tail(int fd, char **ret, size_t *ret_len) {
+/* The last bytes of a file (at most LOG_FILE_READ_MAX), from a line's start; *ret_start: their
+ * offset in the file. */
+static int read_tail(int fd, char **ret, size_t *ret_len, off_t *ret_start) {
     struct stat st;
     if (fstat(fd, &st) < 0)
         return -errno;
@@ -136,6 +137,7 @@ static int read_tail(int fd, char **ret, size_t *ret_len) {
     *ret_len = (size_t) n - skip;
     buf[*ret_len] = 0;
     *ret = buf;
+    *ret_start = from + (off_t) skip;
     return 0;
 }
 
@@ -162,26 +164,66 @@ static int add_lines(Entries *l, size_t unit, const char *text, size_t len, bool
     return 0;
 }
 
-/* The unit's files, oldest first: NAME.log.(max-1) .. NAME.log.1, NAME.log. */
-static int read_files(Entries *l, size_t unit, const LogSource *src) {
+/* -f on files: each unit's current file, read on from where the tail ended. */
+typedef struct Follow {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+    char *pending; /* a line still without its newline */
+    size_t pending_len;
+} Follow;
+
+static int follow_open(Follow *f, const char *path) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        safe_close(fd);
+        return -EBADFD;
+    }
+    f->fd = fd;
+    f->dev = st.st_dev;
+    f->ino = st.st_ino;
+    f->pending_len = 0;
+    return 0;
+}
+
+/* The unit's files, oldest first: NAME.log.(max-1) .. NAME.log.1, NAME.log. With f (-f), the
+ * current file is opened as f and left at the end of its last whole line, where following
+ * goes on: nothing written in between is missed or shown twice. */
+static int read_files(Entries *l, size_t unit, const LogSource *src, Follow *f) {
     for (unsigned k = src->max_files > 0 ? src->max_files - 1 : 0;; k--) {
         char path[PATH_MAX];
+        _cleanup_close_ int own = -EBADF;
+        int fd, r;
         if (k == 0)
             snprintf(path, sizeof path, "%s", src->path);
         else
             snprintf(path, sizeof path, "%s.%u", src->path, k);
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (k == 0 && f) {
+            if ((r = follow_open(f, path)) < 0)
+                return r;
+            fd = f->fd;
+        } else {
+            fd = own = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+            struct stat st;
+            if (fd < 0 && errno != ENOENT)
+                return -errno;
+            if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
+                return -EBADFD;
+        }
         if (fd >= 0) {
             _cleanup_free_ char *text = NULL;
-            size_t len = 0;
-            struct stat st;
-            if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-                return -EBADFD;
-            int r = read_tail(fd, &text, &len);
-            if (r < 0 || (r = add_lines(l, unit, text, len, true, NULL)) < 0)
+            size_t len = 0, used = 0;
+            off_t start = 0;
+            bool following = k == 0 && f;
+            r = read_tail(fd, &text, &len, &start);
+            if (r < 0 || (r = add_lines(l, unit, text, len, !following, &used)) < 0)
                 return r;
-        } else if (errno != ENOENT)
-            return -errno;
+            if (following && lseek(fd, start + (off_t) used, SEEK_SET) < 0)
+                return -errno;
+        }
         if (k == 0)
             return 0;
     }
@@ -301,35 +343,6 @@ static int print_tail(Entries *l, const LogSource *srcs, unsigned lines, uint64_
     return fflush(stdout) == 0 ? 0 : -EIO;
 }
 
-/* -f on files: each unit's current file, read from where the tail ended. */
-typedef struct Follow {
-    int fd;
-    dev_t dev;
-    ino_t ino;
-    char *pending; /* a line still without its newline */
-    size_t pending_len;
-} Follow;
-
-static int follow_open(Follow *f, const char *path, bool at_end) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    struct stat st;
-    if (fd < 0)
-        return errno == ENOENT ? 0 : -errno;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        safe_close(fd);
-        return -EBADFD;
-    }
-    if (at_end && lseek(fd, 0, SEEK_END) < 0) {
-        safe_close(fd);
-        return -errno;
-    }
-    f->fd = fd;
-    f->dev = st.st_dev;
-    f->ino = st.st_ino;
-    f->pending_len = 0;
-    return 0;
-}
-
 /* Reads f to its end, printing complete lines. */
 static int follow_read(Follow *f, size_t unit, const LogSource *srcs, LogOutput output) {
     char buf[65536];
@@ -383,21 +396,19 @@ static int follow_check(Follow *f, size_t unit, const LogSource *srcs, LogOutput
             return r;
     }
     f->fd = safe_close(f->fd);
-    if ((r = follow_open(f, srcs[unit].path, false)) < 0)
+    if ((r = follow_open(f, srcs[unit].path)) < 0)
         return r;
     return f->fd >= 0 ? follow_read(f, unit, srcs, output) : 0;
 }
 
-static int follow_files(const LogSource *srcs, size_t n, LogOutput output) {
-    _cleanup_free_ Follow *f = calloc(n, sizeof *f);
+/* f: the units' current files, opened by read_files() where their tails ended (fd < 0: none
+ * yet). */
+static int follow_files(const LogSource *srcs, size_t n, LogOutput output, Follow *f) {
     _cleanup_close_ int ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
     int r = 0;
-    if (!f)
-        return -ENOMEM;
     if (ino < 0)
         return -errno;
     for (size_t i = 0; i < n; i++) {
-        f[i].fd = -EBADF;
         _cleanup_free_ char *dir = strdup(srcs[i].path);
         if (!dir)
             return -ENOMEM;
@@ -408,9 +419,6 @@ static int follow_files(const LogSource *srcs, size_t n, LogOutput output) {
         if (inotify_add_watch(ino, dir, IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_MOVED_FROM |
                                             IN_CLOSE_WRITE) < 0)
             return -errno;
-        /* from where the tail ended: the end, as it was a moment ago */
-        if ((r = follow_open(&f[i], srcs[i].path, true)) < 0)
-            return r;
     }
     for (;;) {
         for (size_t i = 0; i < n && r >= 0; i++)
@@ -425,10 +433,6 @@ static int follow_files(const LogSource *srcs, size_t n, LogOutput output) {
         char ev[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
         while (read(ino, ev, sizeof ev) > 0)
             ; /* which file does not matter: each is checked */
-    }
-    for (size_t i = 0; i < n; i++) {
-        safe_close(f[i].fd);
-        free(f[i].pending);
     }
     return r;
 }
@@ -522,14 +526,21 @@ int logs_show(const LogSource *srcs, size_t n, unsigned lines, uint64_t since, L
     if (journal)
         return show_journal(srcs, n, lines, since, output, follow);
     Entries l = {};
-    int r = 0;
+    _cleanup_free_ Follow *f = follow ? calloc(n, sizeof *f) : NULL;
+    int r = follow && !f ? -ENOMEM : 0;
+    for (size_t i = 0; f && i < n; i++)
+        f[i].fd = -EBADF;
     for (size_t i = 0; i < n && r >= 0; i++)
-        r = read_files(&l, i, &srcs[i]);
+        r = read_files(&l, i, &srcs[i], f ? &f[i] : NULL);
     if (r >= 0)
         r = print_tail(&l, srcs, lines, since, output);
     entries_done(&l);
     if (r >= 0 && follow)
-        r = follow_files(srcs, n, output);
+        r = follow_files(srcs, n, output, f);
+    for (size_t i = 0; f && i < n; i++) {
+        safe_close(f[i].fd);
+        free(f[i].pending);
+    }
     return r;
 }
 
