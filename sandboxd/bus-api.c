@@ -27,6 +27,7 @@
 #include "process-util.h"
 #include "sandbox-bus.h"
 #include "strv.h"
+#include "time-util.h"
 #include "utf8.h"
 
 #define LOG_TAIL_MAX_BYTES (1024 * 1024)
@@ -771,6 +772,32 @@ void manager_bus_emit_state(Sandbox *s, SandboxState old) {
     }
 }
 
+/* GetUnitStats: for each running sandbox, what `sandboxctl top` shows, read from its cgroup now
+ * (UINT64_MAX: unknown): name, CPU time (ns), memory, memory limit, tasks, IO read and written
+ * (bytes), and the monotonic time of the reading. */
+static int method_unit_stats(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+    Manager *m = userdata;
+    _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+    int r = check_root(msg, error);
+    if (r < 0)
+        return r;
+    r = array_reply(msg, "(sttttttt)", &reply);
+    for (size_t i = 0; r >= 0 && i < m->n_sandboxes; i++) {
+        Sandbox *s = m->sandboxes[i];
+        CgStats st = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
+        if (!s->cgroup || !sandbox_is_running(s))
+            continue;
+        (void) cg_read_stats(s->cgroup, &st);
+        r = sd_bus_message_append(reply, "(sttttttt)", s->name, st.cpu_usage_nsec,
+                                  st.memory_current, s->config->memory_max, st.tasks_current,
+                                  st.io_read_bytes, st.io_write_bytes,
+                                  now_usec(CLOCK_MONOTONIC));
+    }
+    if (r >= 0)
+        r = sd_bus_message_close_container(reply);
+    return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
 typedef struct UnitFileReply {
     Manager *manager;
     sd_bus_message *reply;
@@ -980,7 +1007,7 @@ static const char *sandbox_address(const Sandbox *s, int family, char buf[static
 
 static int append_properties(sd_bus_message *reply, Sandbox *s) {
     const UnitConfig *c = s->config;
-    CgStats st = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
+    CgStats st = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
     char b1[32], b2[32], b3[32], nsbuf[64];
     _cleanup_free_ char *cpus = NULL, *exec = NULL, *layers = NULL, *log = sandbox_log_path(s),
                         *caps = capability_set_to_string(c->capability_bounding_set),
@@ -1059,6 +1086,7 @@ static int append_properties(sd_bus_message *reply, Sandbox *s) {
     r = r ?: append_kv(reply, "CapabilityBoundingSet", "%s", caps);
     r = r ?: append_kv(reply, "Seccomp", "%s", c->seccomp_profile ?: "default");
     r = r ?: append_kv(reply, "NoNewPrivileges", "%s", c->no_new_privileges ? "yes" : "no");
+    r = r ?: append_kv(reply, "ProcView", "%s", yes_no(c->proc_view));
     if (s->userns_base)
         r = r ?: append_kv(reply, "UserNamespace", "0 %u %u", s->userns_base, USERNS_SIZE);
     else
@@ -1235,6 +1263,8 @@ static const sd_bus_vtable manager_vtable[] = {
                             0),
     SD_BUS_METHOD_WITH_ARGS("Reload", SD_BUS_NO_ARGS, SD_BUS_RESULT("u", reloaded, "as", errors),
                             method_reload, 0),
+    SD_BUS_METHOD_WITH_ARGS("GetUnitStats", SD_BUS_NO_ARGS,
+                            SD_BUS_RESULT("a(sttttttt)", stats), method_unit_stats, 0),
     SD_BUS_METHOD_WITH_ARGS("Subscribe", SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_subscribe, 0),
     SD_BUS_SIGNAL_WITH_ARGS("UnitStateChanged",
                             SD_BUS_ARGS("s", unit, "s", old_state, "s", new_state, "s", sub_state,

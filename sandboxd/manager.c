@@ -79,7 +79,8 @@ static int on_sigchld(sd_event_source *src, const struct signalfd_siginfo *ssi, 
         siginfo_t si = {0};
         if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
             break;
-        if (image_import_on_exit(m, &si) || manager_health_on_exit(m, &si))
+        if (image_import_on_exit(m, &si) || manager_health_on_exit(m, &si) ||
+            procview_on_exit(m, &si))
             continue;
         for (size_t i = 0; i < m->n_sandboxes; i++)
             if (m->sandboxes[i]->init_pid == si.si_pid) {
@@ -173,6 +174,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         .image_worker = strdup(c->image_worker),
         .enabled_dir = strdup(c->enabled_dir),
         .cgroup_root = c->cgroup_root ? strdup(c->cgroup_root) : NULL,
+        .lxcfs_path = c->lxcfs_path ? strdup(c->lxcfs_path) : NULL,
         .keep_running = c->keep_running,
         .daemon = c->daemon,
     };
@@ -181,7 +183,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
         !m->config.log_dir || !m->config.unit_path || !m->config.slice || !m->config.init_path ||
         !m->config.image_store || !m->config.image_worker || !m->config.enabled_dir ||
         !m->config.daemon.bridge ||
-        (c->cgroup_root && !m->config.cgroup_root)) {
+        (c->cgroup_root && !m->config.cgroup_root) || (c->lxcfs_path && !m->config.lxcfs_path)) {
         manager_free(m);
         return -ENOMEM;
     }
@@ -212,6 +214,8 @@ Manager *manager_free(Manager *m) {
         remain |= m->sandboxes[i]->init_pid > 0;
     /* the table stays while sandboxes run on (--keep-running): their ports keep answering */
     m->network = network_free(m->network, remain);
+    /* lxcfs too: the sandboxes that run on read their /proc through it */
+    procview_free(m->procview, remain);
     for (size_t i = 0; i < m->n_sandboxes; i++)
         sandbox_free(m->sandboxes[i]);
     free(m->sandboxes);
@@ -235,6 +239,7 @@ Manager *manager_free(Manager *m) {
     free(m->config.image_store);
     free(m->config.image_worker);
     free(m->config.enabled_dir);
+    free(m->config.lxcfs_path);
     daemon_config_done(&m->config.daemon);
     strv_free(m->image_gc_added);
     free(m->log_in);
@@ -413,7 +418,14 @@ int manager_startup(Manager *m) {
     /* Before the socket listens: a client (or a test) that sees it finds the sandboxes that
      * still run adopted and the table written from them, in one batch, so ports that
      * answered go on answering. */
+    /* the proc view first: the sandboxes it serves are adopted next, and bound anew when the
+     * lxcfs that served them is gone */
+    if ((r = procview_new(m, &m->procview)) < 0)
+        return log_error_errno(r, "setting up the proc view: %m");
+    procview_start(m->procview);
     adopt_all(m);
+    if (procview_started_new(m->procview))
+        procview_rebind(m->procview);
     if (m->network)
         (void) network_rebuild(m->network);
     return listen_socket(m);

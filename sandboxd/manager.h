@@ -8,6 +8,7 @@
 
 #include "cgroup.h"
 #include "daemon-config.h"
+#include "procview.h"
 #include "sandbox.h"
 
 typedef struct ManagerConfig {
@@ -22,6 +23,7 @@ typedef struct ManagerConfig {
     char *image_store; /* the image store (default STATE_DIR/images) */
     char *image_worker; /* sandboxd-image, which imports into it */
     char *enabled_dir;  /* /etc/sandboxd/enabled: links to the unit files started at start-up */
+    char *lxcfs_path;   /* the proc view's lxcfs; NULL or "none": no view */
     bool keep_running; /* on SIGTERM leave sandboxes running for the next sandboxd */
     DaemonConfig daemon; /* sandboxd.conf, with the command line's overrides */
 } ManagerConfig;
@@ -51,6 +53,7 @@ typedef struct Manager {
     char **image_gc_added;            /* images added while a gc ran: the next one keeps them */
     unsigned boot_total, boot_done, boot_failed; /* the start of the enabled units */
     Job *jobs;                        /* start and stop jobs, oldest first (job.c) */
+    ProcView *procview;               /* lxcfs for ProcView= (procview.c) */
     bool log_journal;                 /* unit logs go to the journal, not files */
     char *log_in, *log_out;           /* sandbox-log.c's buffers, shared by every sandbox */
     char log_stamp[32];               /* "DATE TIME " of log_stamp_time */

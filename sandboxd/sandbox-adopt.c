@@ -154,6 +154,8 @@ int sandbox_adopt(Sandbox *s, const SandboxSavedState *st) {
         sandbox_on_init_exit(s, &si);
         return r;
     }
+    /* its proc view, if its unit has one: bound anew should the lxcfs that serves it be gone */
+    s->procview = s->config && s->config->proc_view;
     /* its output: the log pipe's read end, which its init holds for us */
     if ((r = sandbox_log_adopt(s)) < 0)
         log_warning_errno(r, "%s: taking its log pipe back from its init: %m; its output is "

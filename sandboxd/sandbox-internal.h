@@ -33,6 +33,9 @@ int sandbox_preflight(Sandbox *s);
 /* IO*Max= devices as whole disks; start_error names the key on failure. */
 int sandbox_resolve_io_limits(Sandbox *s, CgIoLimit **ret, size_t *ret_n);
 int sandbox_pick_userns_base(Sandbox *s);
+/* CPUs=n: n of the CPUs sandboxd may use, as an AllowedCPUs= list in *ret; NULL (and 0) when
+ * there are fewer. */
+int sandbox_pick_cpus(Sandbox *s, unsigned n, char **ret);
 const char *sandbox_effective_hostname(const Sandbox *s, char buf[static 65]);
 /* The init layer: etc/hostname, etc/hosts and etc/resolv.conf. net (NULL: none) gives the
  * sandbox's own addresses for its host name. *ret_no_resolvers: resolv.conf names no server

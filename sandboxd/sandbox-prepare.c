@@ -353,6 +353,19 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
         memcpy(p->seccomp_bpf, s->seccomp->bpf, s->seccomp->size);
         p->seccomp_bpf_size = s->seccomp->size;
     }
+    /* ProcView=: lxcfs's files, if it serves now */
+    s->procview = false;
+    if (c->proc_view) {
+        const char *dir = procview_dir(s->manager->procview);
+        if (dir && !(p->procview_dir = strdup(dir))) {
+            plan_free(p);
+            return -ENOMEM;
+        }
+        s->procview = dir != NULL;
+        if (!dir && s->manager->config.lxcfs_path && !streq(s->manager->config.lxcfs_path, "none"))
+            sandbox_log_event(s, "ProcView: lxcfs does not serve now; this start sees the "
+                                 "host's values in /proc/meminfo, /proc/cpuinfo and the rest.");
+    }
     p->userns_base = s->userns_base;
     if (s->userns_base && !(p->stage_dir = path_join(s->runtime_dir, "stage"))) {
         plan_free(p);
@@ -481,4 +494,29 @@ int sandbox_build_probe_plan(Sandbox *s, SandboxPlan **ret) {
     }
     *ret = TAKE_PTR(p);
     return 0;
+}
+
+int sandbox_pick_cpus(Sandbox *s, unsigned n, char **ret) {
+    cpu_set_t mine;
+    unsigned online[CPU_SET_MAX], count = 0;
+    *ret = NULL;
+    /* the CPUs sandboxd may use; fewer than n: the quota alone limits it */
+    if (sched_getaffinity(0, sizeof mine, &mine) < 0)
+        return -errno;
+    for (unsigned c = 0; c < CPU_SET_MAX && c < CPU_SETSIZE; c++)
+        if (CPU_ISSET(c, &mine))
+            online[count++] = c;
+    if (count < n)
+        return 0;
+    /* spread: each unit starts at a place of its own, so CPUs=1 units do not all share CPU 0 */
+    unsigned h = 5381;
+    for (const char *p = s->name; *p; p++)
+        h = h * 33 + (unsigned char) *p;
+    CpuSet set = {};
+    for (unsigned i = 0; i < n; i++) {
+        unsigned c = online[(h + i) % count];
+        set.bits[c / 8] |= (uint8_t) (1u << (c % 8));
+    }
+    *ret = cpu_set_to_string(&set);
+    return *ret ? 0 : -ENOMEM;
 }

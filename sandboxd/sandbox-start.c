@@ -158,6 +158,8 @@ static int step_cgroup(StartContext *c) {
     int r;
     if (u->allowed_cpus_set && !(c->cpus = cpu_set_to_string(&u->allowed_cpus)))
         return start_fail(s, -ENOMEM, "AllowedCPUs=");
+    if (u->cpus && !u->allowed_cpus_set && (r = sandbox_pick_cpus(s, u->cpus, &c->cpus)) < 0)
+        return start_fail(s, r, "CPUs=%u: picking CPUs", u->cpus);
     if ((r = sandbox_resolve_io_limits(s, &c->io, &c->n_io)) < 0)
         return r;
     /* a previous instance's group that could not be removed yet: never share it */

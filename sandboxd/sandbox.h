@@ -137,6 +137,8 @@ struct Sandbox {
     bool reloaded;
     UnitFileSig reloaded_sig;
 
+    bool procview; /* the init bound the proc view (ProcView=): bound anew when lxcfs restarts */
+
     /* the unit's log (sandbox-log.c) */
     int log_fd;                   /* read end of the init's log pipe; -EBADF: none */
     sd_event_source *log_source;

@@ -87,6 +87,8 @@ static void help(void) {
            "                      first /16 of 10.88-10.99 the host does not route)\n"
            "  --ipv6-subnet P     their IPv6 subnet, or none (IPv6Subnet=, default a ULA /64\n"
            "                      derived from the machine id)\n"
+           "  --lxcfs PATH        lxcfs, for the proc view of ProcView= units (default\n"
+           "                      /usr/bin/lxcfs; none: no proc view)\n"
            "  --enabled-dir DIR   the enabled units, started at start-up (links to unit files,\n"
            "                      made by sandboxctl enable; default /etc/sandboxd/enabled)\n"
            "  --hold-cgroup       do nothing but hold a delegated cgroup for the sandboxes:\n"
@@ -102,7 +104,7 @@ int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_STATE, ARG_RUNTIME, ARG_LOG, ARG_UNIT_PATH, ARG_SLICE,
            ARG_CGROUP_ROOT, ARG_INIT, ARG_DEBUG, ARG_VERSION, ARG_KEEP_RUNNING, ARG_CONFIG,
            ARG_BRIDGE, ARG_SUBNET, ARG_IPV6_SUBNET, ARG_IMAGE_STORE, ARG_IMAGE_WORKER,
-           ARG_ENABLED_DIR, ARG_HOLD_CGROUP, ARG_LOG_TARGET };
+           ARG_ENABLED_DIR, ARG_HOLD_CGROUP, ARG_LOG_TARGET, ARG_LXCFS };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},
         {"socket", required_argument, NULL, ARG_SOCKET},
@@ -125,6 +127,7 @@ int main(int argc, char *argv[]) {
         {"ipv6-subnet", required_argument, NULL, ARG_IPV6_SUBNET},
         {"version", no_argument, NULL, ARG_VERSION},
         {"log-target", required_argument, NULL, ARG_LOG_TARGET},
+        {"lxcfs", required_argument, NULL, ARG_LXCFS},
         {},
     };
     const char *unit_path = UNIT_PATH_DEFAULT;
@@ -137,6 +140,7 @@ int main(int argc, char *argv[]) {
         .init_path = (char *) SANDBOXD_INIT_PATH,
         .image_worker = (char *) SANDBOXD_IMAGE_WORKER_PATH,
         .enabled_dir = (char *) "/etc/sandboxd/enabled",
+        .lxcfs_path = (char *) "/usr/bin/lxcfs",
     };
     const char *config_path = NULL, *bridge = NULL, *subnet = NULL, *ipv6_subnet = NULL,
                *log_target = NULL;
@@ -168,6 +172,7 @@ int main(int argc, char *argv[]) {
         case ARG_SUBNET: subnet = optarg; break;
         case ARG_IPV6_SUBNET: ipv6_subnet = optarg; break;
         case ARG_LOG_TARGET: log_target = optarg; break;
+        case ARG_LXCFS: c.lxcfs_path = optarg; break;
         case ARG_VERSION:
             printf("sandboxd %s\n", SANDBOXD_VERSION);
             return EXIT_SUCCESS;

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -44,6 +46,7 @@
 #include "rootfs.h"
 #include "seccomp-apply.h"
 #include "spawn.h"
+#include "sysinfo-view.h"
 #include "strv.h"
 
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
@@ -194,8 +197,37 @@ static void resolve_identity(const SandboxPlan *p, Identity *id) {
 
 /* In the payload's child, before exec: enter the user namespace, drop to the identity, enter
  * the directory. */
+/* The sysinfo(2) filter (ProcView=): its listener goes to the init over sock, which answers
+ * from the proc view. Loaded before the unit's filter, which may not allow seccomp() or
+ * sendmsg(). Best effort: without it sysinfo() shows the host. */
+static void install_sysinfo_listener(int *sock, bool no_new_privs) {
+    if (*sock < 0)
+        return;
+    if (no_new_privs)
+        (void) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+    int fd = seccomp_sysinfo_listener();
+    if (fd >= 0) {
+        union {
+            char buf[CMSG_SPACE(sizeof(int))];
+            struct cmsghdr align;
+        } control = {};
+        char byte = 'L';
+        struct iovec iov = {&byte, 1};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                            .msg_controllen = sizeof control.buf};
+        struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        (void) sendmsg(*sock, &mh, MSG_NOSIGNAL);
+        close(fd);
+    }
+    *sock = safe_close(*sock);
+}
+
 static int become_payload(const SandboxPlan *p, int userns_fd, const Identity *id,
-                          const char **step) {
+                          int sysinfo_sock, const char **step) {
     sigset_t all;
     sigemptyset(&all);
     for (int s = 1; s < _NSIG; s++)
@@ -220,6 +252,8 @@ static int become_payload(const SandboxPlan *p, int userns_fd, const Identity *i
      * to another uid drops: then it goes on now, else last before the exec (runc's order). */
     bool filter_last = p->no_new_privs || id->uid == 0;
     *step = "seccomp";
+    if (!filter_last)
+        install_sysinfo_listener(&sysinfo_sock, p->no_new_privs);
     if (!filter_last && (r = seccomp_apply_program(p->seccomp_bpf, p->seccomp_bpf_size,
                                                    p->no_new_privs)) < 0)
         return r;
@@ -236,6 +270,8 @@ static int become_payload(const SandboxPlan *p, int userns_fd, const Identity *i
             return -errno;
     }
     *step = "seccomp";
+    if (filter_last)
+        install_sysinfo_listener(&sysinfo_sock, p->no_new_privs);
     if (filter_last &&
         (r = seccomp_apply_program(p->seccomp_bpf, p->seccomp_bpf_size, p->no_new_privs)) < 0)
         return r;
@@ -481,7 +517,7 @@ static int probe_main(const char *ns_flags) {
         const char *step = "stdio";
         r = payload_stdio(STDOUT_FILENO, STDERR_FILENO);
         if (r >= 0)
-            r = become_payload(plan, userns_fd, &id, &step);
+            r = become_payload(plan, userns_fd, &id, -EBADF, &step);
         if (r >= 0) {
             exec_payload(plan->argv, env);
             r = -errno;
@@ -492,6 +528,76 @@ static int probe_main(const char *ns_flags) {
     }
     /* the command's status; its children, orphaned to us meanwhile, go with the namespace */
     _exit(wait_status(child));
+}
+
+/* The listener the payload's child sends once it loaded the sysinfo filter; -EBADF if none. */
+static int receive_fd(int sock) {
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    char byte;
+    struct iovec iov = {&byte, 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                        .msg_controllen = sizeof control.buf};
+    int fd = -EBADF;
+    if (recvmsg(sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) <= 0)
+        return -EBADF;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+            c->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(&fd, CMSG_DATA(c), sizeof fd);
+    return fd;
+}
+
+/* Up to size-1 bytes of a /proc file of the view, NUL-terminated; false on failure. */
+static bool read_view_file(const char *path, char *buf, size_t size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0)
+        return false;
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = read(fd, buf + n, size - 1 - n);
+        if (k <= 0) {
+            close(fd);
+            buf[n] = 0;
+            return k == 0 && n > 0;
+        }
+        n += (size_t) k;
+        if (n == size - 1) {
+            close(fd);
+            buf[n] = 0;
+            return true;
+        }
+    }
+}
+
+/* A payload's sysinfo(): the proc view's values, written into its buffer; anything else (or a
+ * view that does not answer now) goes on to the kernel as it is. */
+static void answer_sysinfo(int listener) {
+    struct seccomp_notif req;
+    struct seccomp_notif_resp resp;
+    memset(&req, 0, sizeof req);
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+        return; /* the caller went away meanwhile */
+    resp = (struct seccomp_notif_resp){.id = req.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+    static char meminfo[16384], uptime[256], loadavg[256];
+    struct sysinfo si;
+    if (req.data.nr == __NR_sysinfo && read_view_file("/proc/meminfo", meminfo, sizeof meminfo) &&
+        read_view_file("/proc/uptime", uptime, sizeof uptime) &&
+        read_view_file("/proc/loadavg", loadavg, sizeof loadavg) &&
+        sysinfo_from_proc(meminfo, uptime, loadavg, &si) >= 0) {
+        struct iovec local = {&si, sizeof si};
+        struct iovec remote = {(void *) (uintptr_t) req.data.args[0], sizeof si};
+        /* the same task still waits on this call: its memory is the one we write */
+        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) < 0)
+            return;
+        ssize_t n = process_vm_writev((pid_t) req.pid, &local, 1, &remote, 1, 0);
+        resp.flags = 0;
+        resp.val = n == (ssize_t) sizeof si ? 0 : -1;
+        resp.error = n == (ssize_t) sizeof si ? 0 : -EFAULT;
+    }
+    (void) ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
 int main(int argc, char **argv) {
@@ -554,10 +660,14 @@ int main(int argc, char **argv) {
      * the payload sets all three of its ids itself. */
     if (setresgid(-1, -1, 65534) < 0 || setresuid(-1, -1, 65534) < 0)
         die("init", -errno, "setting the init's saved ids");
-    int exec_pipe[2], out_pipe[2], err_pipe[2];
+    int exec_pipe[2], out_pipe[2], err_pipe[2], sysinfo_pair[2] = {-EBADF, -EBADF};
     if (pipe2(exec_pipe, O_CLOEXEC) < 0 || pipe2(out_pipe, O_CLOEXEC) < 0 ||
         pipe2(err_pipe, O_CLOEXEC) < 0)
         die("exec", -errno, "creating a pipe");
+    /* the proc view answers sysinfo() too (free, uptime); best effort */
+    if (plan->procview_dir &&
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sysinfo_pair) < 0)
+        sysinfo_pair[0] = sysinfo_pair[1] = -EBADF;
     pid_t payload = fork();
     if (payload < 0)
         die("fork", -errno, "forking the payload");
@@ -566,12 +676,13 @@ int main(int argc, char **argv) {
         safe_close(exec_pipe[0]);
         safe_close(out_pipe[0]);
         safe_close(err_pipe[0]);
+        safe_close(sysinfo_pair[0]);
         safe_close(INIT_FD_SYNC);
         safe_close(INIT_FD_EXIT);
         safe_close(INIT_FD_LOG_READ);
         r = payload_stdio(out_pipe[1], err_pipe[1]);
         if (r >= 0)
-            r = become_payload(plan, userns_fd, &id, &step);
+            r = become_payload(plan, userns_fd, &id, sysinfo_pair[1], &step);
         if (r >= 0) {
             exec_payload(plan->argv, env);
             r = -errno;
@@ -599,6 +710,8 @@ int main(int argc, char **argv) {
     safe_close(exec_pipe[1]);
     safe_close(out_pipe[1]);
     safe_close(err_pipe[1]);
+    safe_close(sysinfo_pair[1]);
+    int sysinfo_sock = sysinfo_pair[0], listener = -EBADF;
     Relay relay[2];
     relay_init(&relay[0], out_pipe[0], LOG_STREAM_STDOUT, plan->argv[0], payload);
     relay_init(&relay[1], err_pipe[0], LOG_STREAM_STDERR, plan->argv[0], payload);
@@ -623,9 +736,10 @@ int main(int argc, char **argv) {
         _exit(EXIT_FAILURE);
     for (;;) {
         /* a closed relay's fd is negative: poll() skips it */
-        struct pollfd pfd[3] = {{sfd, POLLIN, 0}, {relay[0].fd, POLLIN, 0},
-                                {relay[1].fd, POLLIN, 0}};
-        if (poll(pfd, 3, -1) < 0) {
+        struct pollfd pfd[5] = {{sfd, POLLIN, 0}, {relay[0].fd, POLLIN, 0},
+                                {relay[1].fd, POLLIN, 0}, {sysinfo_sock, POLLIN, 0},
+                                {listener, POLLIN, 0}};
+        if (poll(pfd, 5, -1) < 0) {
             if (errno == EINTR)
                 continue;
             _exit(EXIT_FAILURE);
@@ -633,6 +747,14 @@ int main(int argc, char **argv) {
         for (int i = 0; i < 2; i++)
             if (pfd[i + 1].revents)
                 (void) relay_read(&relay[i]);
+        if (pfd[3].revents) {
+            listener = receive_fd(sysinfo_sock);
+            sysinfo_sock = safe_close(sysinfo_sock);
+        }
+        if (pfd[4].revents & POLLIN)
+            answer_sysinfo(listener);
+        else if (pfd[4].revents) /* every task of the filter is gone */
+            listener = safe_close(listener);
         if (!pfd[0].revents)
             continue;
         struct signalfd_siginfo si;

@@ -49,7 +49,10 @@ static bool arg_now = false; /* enable --now, disable --now */
 static bool arg_quiet = false; /* is-active, is-failed: the exit status only */
 static int arg_signal = SIGTERM;         /* kill --signal= */
 static const char *arg_kill_whom = "all"; /* kill --kill-whom=main|all */
-static bool arg_json = false;              /* monitor --json */
+static bool arg_json = false;              /* monitor --json, top --json */
+static bool arg_lines_set = false;         /* -n given: top's iterations */
+static uint64_t arg_delay = USEC_PER_SEC;  /* top -d */
+static TopOrder arg_order = TOP_ORDER_CPU; /* top --order= */
 static bool arg_follow = false;            /* logs -f */
 static uint64_t arg_since = 0;             /* logs --since= */
 static LogOutput arg_output = LOG_OUTPUT_SHORT; /* logs -o */
@@ -249,6 +252,10 @@ static int call(sd_bus *bus, const char *method, sd_bus_message **reply, const c
         va_end(ap);
     }
     return call_message(bus, m, method, r, reply);
+}
+
+int ctl_call(sd_bus *bus, const char *method, sd_bus_message **reply) {
+    return call(bus, method, reply, NULL);
 }
 
 /* The same with one argument, a list of strings (as). */
@@ -1022,6 +1029,8 @@ static int verb_status(sd_bus *bus, char **args) {
                 if (safe_atou64(prop(&ps, lim[i][0]), &x) < 0)
                     continue; /* "infinity" */
                 printf("%s%s: %s", sep, lim[i][1], format_bytes(b2, x));
+                if (i == 1 && x > 0) /* how much of MemoryMax= it uses */
+                    printf(", %.1f%%", 100.0 * (double) v / (double) x);
                 sep = " ";
             }
             printf("%s\n", streq(sep, " ") ? ")" : "");
@@ -1029,6 +1038,14 @@ static int verb_status(sd_bus *bus, char **args) {
         if (safe_atou64(prop(&ps, "CPUUsageNSec"), &v) >= 0) {
             uint64_t q;
             printf("        CPU: %s", format_timespan(b1, v / NSEC_PER_USEC));
+            /* on average since it became active: one CPU is 100% (top shows it now) */
+            uint64_t since;
+            if (running && safe_atou64(prop(&ps, "StateChangeTimestampUSec"), &since) >= 0) {
+                uint64_t now = now_usec(CLOCK_REALTIME);
+                if (now > since + USEC_PER_SEC / 10)
+                    printf(" (%.1f%% since started)",
+                           100.0 * (double) (v / NSEC_PER_USEC) / (double) (now - since));
+            }
             if (parse_timespan(prop(&ps, "CPUQuotaPerSecUSec"), &q) >= 0 && q != USEC_INFINITY)
                 printf(" (quota: %" PRIu64 "%%)", q / 10000);
             if (*prop(&ps, "AllowedCPUs"))
@@ -1144,6 +1161,10 @@ static void help(void) {
            "  show UNIT...          show properties as Key=Value\n"
            "  list                  list loaded units (ENABLED: started at sandboxd's start)\n"
            "  list-unit-files       list the unit files of the unit path, enabled or not\n"
+           "  top                   the running sandboxes' CPU %%, memory, tasks and IO,\n"
+           "                        refreshed every -d (1s); -n N times (a terminal: until\n"
+           "                        interrupted; a pipe or --json: once); --order=cpu|memory|\n"
+           "                        tasks|io|name\n"
            "  monitor [UNIT...]     print state changes as they happen (--json: one object\n"
            "                        per line)\n"
            "  daemon-reload         read every loaded unit file again (running units keep\n"
@@ -1227,7 +1248,7 @@ static void help(void) {
 int main(int argc, char *argv[]) {
     enum { ARG_SOCKET = 0x100, ARG_VALUE, ARG_VERSION, ARG_TIMEOUT, ARG_RAW, ARG_CONFIG,
            ARG_FORCE, ARG_IMAGE_STORE, ARG_NOW, ARG_UNIT_PATH, ARG_KILL_WHOM,
-           ARG_NO_LEGEND, ARG_NO_PAGER, ARG_PLAIN, ARG_SINCE, ARG_JSON };
+           ARG_NO_LEGEND, ARG_NO_PAGER, ARG_PLAIN, ARG_SINCE, ARG_JSON, ARG_ORDER };
     static const struct option options[] = {
         {"help", no_argument, NULL, 'h'},        {"property", required_argument, NULL, 'p'},
         {"value", no_argument, NULL, ARG_VALUE}, {"lines", required_argument, NULL, 'n'},
@@ -1247,6 +1268,8 @@ int main(int argc, char *argv[]) {
         {"all", no_argument, NULL, 'a'},
         {"follow", no_argument, NULL, 'f'},
         {"json", no_argument, NULL, ARG_JSON},
+        {"delay", required_argument, NULL, 'd'},
+        {"order", required_argument, NULL, ARG_ORDER},
         {"since", required_argument, NULL, ARG_SINCE},
         {"output", required_argument, NULL, 'o'},
         {"no-pager", no_argument, NULL, ARG_NO_PAGER},
@@ -1254,7 +1277,7 @@ int main(int argc, char *argv[]) {
         {},
     };
     int opt;
-    while ((opt = getopt_long(argc, argv, "hafo:p:n:qs:", options, NULL)) >= 0)
+    while ((opt = getopt_long(argc, argv, "hafd:o:p:n:qs:", options, NULL)) >= 0)
         switch (opt) {
         case 'h':
             help();
@@ -1271,6 +1294,29 @@ int main(int argc, char *argv[]) {
                 return EXIT_FAILURE;
             }
             arg_lines = n;
+            arg_lines_set = true;
+            break;
+        }
+        case 'd': {
+            if (parse_timespan(optarg, &arg_delay) < 0 || arg_delay == 0 ||
+                arg_delay == USEC_INFINITY) {
+                fprintf(stderr, "sandboxctl: --delay=%s: expected a time span like 1s or "
+                                "500ms\n", optarg);
+                return EXIT_FAILURE;
+            }
+            break;
+        }
+        case ARG_ORDER: {
+            static const char *const names[] = {"cpu", "memory", "tasks", "io", "name"};
+            size_t k;
+            for (k = 0; k < ELEMENTSOF(names) && !streq(optarg, names[k]); k++)
+                ;
+            if (k == ELEMENTSOF(names)) {
+                fprintf(stderr, "sandboxctl: --order=%s: expected cpu, memory, tasks, io or "
+                                "name\n", optarg);
+                return EXIT_FAILURE;
+            }
+            arg_order = (TopOrder) k;
             break;
         }
         case ARG_VALUE:
@@ -1385,6 +1431,7 @@ int main(int argc, char *argv[]) {
         {"is-active", 1, SIZE_MAX}, {"is-failed", 1, SIZE_MAX}, {"cat", 1, SIZE_MAX},
         {"kill", 1, SIZE_MAX},  {"try-restart", 1, SIZE_MAX}, {"reload-or-restart", 1, SIZE_MAX},
         {"list-unit-files", 0, 0}, {"daemon-reload", 0, 0}, {"monitor", 0, SIZE_MAX},
+        {"top", 0, 0},
     };
     size_t i;
     for (i = 0; i < ELEMENTSOF(verbs); i++)
@@ -1419,6 +1466,10 @@ int main(int argc, char *argv[]) {
         return verb_list(bus, args);
     if (streq(verb, "monitor"))
         return verb_monitor(bus, args);
+    if (streq(verb, "top")) /* a terminal: until interrupted; a pipe or --json: one */
+        return verb_top(bus, arg_lines_set ? arg_lines
+                             : isatty(STDOUT_FILENO) && !arg_json ? 0 : 1,
+                        arg_delay, arg_order, arg_json, arg_legend);
     if (streq(verb, "daemon-reload"))
         return verb_daemon_reload(bus, args);
     if (streq(verb, "list-unit-files"))

@@ -40,3 +40,22 @@ int logs_show(const LogSource *srcs, size_t n, unsigned lines, uint64_t since, L
               bool follow);
 /* --since=: "2026-11-30 18:00[:00]", "18:00", "today", "yesterday", "now", "-1h", "5min ago". */
 int parse_since(const char *s, uint64_t *ret);
+
+/* sandboxctl.c: a method without arguments; on a bus error prints it and returns the exit code
+ * to use (> 0). */
+typedef struct sd_bus sd_bus;
+typedef struct sd_bus_message sd_bus_message;
+int ctl_call(sd_bus *bus, const char *method, sd_bus_message **reply);
+
+/* top.c */
+typedef enum TopOrder {
+    TOP_ORDER_CPU,
+    TOP_ORDER_MEMORY,
+    TOP_ORDER_TASKS,
+    TOP_ORDER_IO,
+    TOP_ORDER_NAME,
+} TopOrder;
+/* iterations 0: until interrupted; a redrawn screen on a terminal, else one table (or JSON
+ * array) per iteration. */
+int verb_top(sd_bus *bus, unsigned iterations, uint64_t delay_usec, TopOrder order, bool json,
+             bool legend);

@@ -1052,8 +1052,36 @@ int cg_file_path(const Cgroup *cg, const char *controller, const char *file, cha
     return -EINVAL;
 }
 
+/* Bytes read and written, summed over devices: v2 io.stat ("8:0 rbytes=N wbytes=N ..."), v1
+ * blkio.throttle.io_service_bytes ("8:0 Read N"). */
+static void read_io_bytes(const Cgroup *cg, uint64_t *rd, uint64_t *wr) {
+    bool v2 = state.v2[CTRL_IO];
+    _cleanup_free_ char *p = NULL, *text = NULL;
+    if (!state.mount[CTRL_IO] || (!v2 && !(cg->ctrls & (1u << CTRL_IO))))
+        return;
+    p = ctrl_path(CTRL_IO, cg->path, v2 ? "io.stat" : "blkio.throttle.io_service_bytes");
+    if (!p || read_small(p, &text) < 0)
+        return;
+    uint64_t r = 0, w = 0;
+    for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        unsigned long long a, b;
+        char *x;
+        if (v2) {
+            if ((x = strstr(l, "rbytes=")) && sscanf(x, "rbytes=%llu", &a) == 1)
+                r += a;
+            if ((x = strstr(l, "wbytes=")) && sscanf(x, "wbytes=%llu", &b) == 1)
+                w += b;
+        } else if (sscanf(l, "%*u:%*u Read %llu", &a) == 1)
+            r += a;
+        else if (sscanf(l, "%*u:%*u Write %llu", &b) == 1)
+            w += b;
+    }
+    *rd = r;
+    *wr = w;
+}
+
 int cg_read_stats(const Cgroup *cg, CgStats *ret) {
-    CgStats s = {UINT64_MAX, UINT64_MAX, UINT64_MAX};
+    CgStats s = {UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX};
     _cleanup_free_ char *mem = ctrl_path(CTRL_MEMORY, cg->path,
                                          state.v2[CTRL_MEMORY] ? "memory.current"
                                                                : "memory.usage_in_bytes");
@@ -1073,6 +1101,7 @@ int cg_read_stats(const Cgroup *cg, CgStats *ret) {
         (void) read_u64_file(cpu, &s.cpu_usage_nsec);
     else if (read_keyed(cpu, "usage_usec", &s.cpu_usage_nsec) >= 0)
         s.cpu_usage_nsec *= 1000;
+    read_io_bytes(cg, &s.io_read_bytes, &s.io_write_bytes);
     *ret = s;
     return 0;
 }

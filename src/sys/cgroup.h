@@ -48,6 +48,7 @@ typedef struct CgStats {
     uint64_t memory_current; /* UINT64_MAX when unknown, for each field */
     uint64_t cpu_usage_nsec;
     uint64_t tasks_current;
+    uint64_t io_read_bytes, io_write_bytes; /* all devices; v1: only with an IO limit's group */
 } CgStats;
 
 typedef struct Cgroup Cgroup;

@@ -17,6 +17,11 @@
 #include "plan.h"
 #include "strv.h"
 
+const char *const plan_procview_files[PLAN_PROCVIEW_FILES] = {
+    "proc/meminfo", "proc/cpuinfo",   "proc/stat",  "proc/uptime",
+    "proc/loadavg", "proc/diskstats", "proc/swaps", "sys/devices/system/cpu/online",
+};
+
 SandboxPlan *plan_free(SandboxPlan *p) {
     if (!p)
         return NULL;
@@ -39,6 +44,7 @@ SandboxPlan *plan_free(SandboxPlan *p) {
     free(p->group);
     free(p->stage_dir);
     strv_free(p->hide_paths);
+    free(p->procview_dir);
     free(p->seccomp_bpf);
     free(p);
     return NULL;
@@ -177,6 +183,7 @@ int plan_to_memfd(const SandboxPlan *p) {
     r = r ?: put(f, "userns_base", base);
     r = r ?: put(f, "stage_dir", p->stage_dir);
     r = r ?: put_strv(f, "hide", p->hide_paths);
+    r = r ?: put(f, "procview_dir", p->procview_dir);
     r = r ?: put(f, "no_new_privs", p->no_new_privs ? "1" : "0");
     r = r ?: put_hex(f, "seccomp_bpf", p->seccomp_bpf, p->seccomp_bpf_size);
     if (r == 0 && fflush(f) != 0)
@@ -345,6 +352,8 @@ int plan_from_fd(int fd, SandboxPlan **ret) {
             r = set_str(&p->stage_dir, v);
         else if (streq(k, "hide"))
             r = strv_extend(&p->hide_paths, v);
+        else if (streq(k, "procview_dir"))
+            r = v[0] == '/' ? set_str(&p->procview_dir, v) : -EBADMSG;
         else if (streq(k, "no_new_privs"))
             p->no_new_privs = streq(v, "1");
         else if (streq(k, "seccomp_bpf"))

@@ -46,6 +46,8 @@ typedef struct SandboxPlan {
     uint32_t userns_base; /* 0: no user namespace; else ids 0..65535 map to base.. */
     char *stage_dir;      /* empty directory for idmapped layer mounts (user namespace) */
     char **hide_paths;    /* the daemon's host directories: hidden wherever the root shows them */
+    char *procview_dir;   /* lxcfs's mount: its proc/ and sys/ files go over the sandbox's; NULL:
+                           * the plain /proc */
     bool pid_ns;
     bool net_ns;
     PlanNetwork net;
@@ -56,6 +58,11 @@ typedef struct SandboxPlan {
 
 /* The kernel's limit: BPF_MAXINSNS instructions of 8 bytes (struct sock_filter). */
 #define PLAN_SECCOMP_BPF_MAX (4096 * 8)
+
+/* The files of a proc view (lxcfs's names, relative to its mount and to the root), which
+ * rootfs_setup() binds and the daemon binds again after a restart of the view. */
+extern const char *const plan_procview_files[];
+#define PLAN_PROCVIEW_FILES 8
 
 SandboxPlan *plan_free(SandboxPlan *p);
 static inline void plan_freep(SandboxPlan **p) {

@@ -714,6 +714,25 @@ static int setup_private_host_dirs(const SandboxPlan *p, int rootfd, StepError *
     return 0;
 }
 
+/* The proc view: lxcfs's files, computed from the reader's cgroup, over /proc/meminfo and the
+ * rest (and the CPU list in /sys). Best effort: a view that went away since the daemon
+ * planned it leaves the plain files (the daemon logs that it planned none when it knew). */
+static void setup_procview(const SandboxPlan *p, int rootfd) {
+    if (!p->procview_dir)
+        return;
+    _cleanup_close_ int dirfd = open(p->procview_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dirfd < 0)
+        return;
+    for (size_t i = 0; i < PLAN_PROCVIEW_FILES; i++) {
+        _cleanup_close_ int fd = openat2_in_root(rootfd, plan_procview_files[i], O_PATH,
+                                                 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
+        if (fd >= 0)
+            (void) bind_on(dirfd, plan_procview_files[i], fd, false,
+                           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                               MOUNT_ATTR_NOEXEC);
+    }
+}
+
 int rootfs_setup(const SandboxPlan *p, int userns_fd, StepError *e) {
     int r;
     /* nothing we mount may propagate back to the host */
@@ -732,8 +751,10 @@ int rootfs_setup(const SandboxPlan *p, int userns_fd, StepError *e) {
     if (nullfd < 0)
         return nullfd;
     /* masks last, so that no later mount can cover them */
-    if ((r = setup_proc(rootfd, e)) < 0 || (r = setup_sys(rootfd, e)) < 0 ||
-        (r = setup_volumes(p, rootfd, e)) < 0 || (r = setup_masks(p, rootfd, nullfd, e)) < 0)
+    if ((r = setup_proc(rootfd, e)) < 0 || (r = setup_sys(rootfd, e)) < 0)
+        return r;
+    setup_procview(p, rootfd);
+    if ((r = setup_volumes(p, rootfd, e)) < 0 || (r = setup_masks(p, rootfd, nullfd, e)) < 0)
         return r;
     return pivot_into(rootfd, e);
 }

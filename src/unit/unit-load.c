@@ -177,6 +177,16 @@ static int parse_bool(ConfParser *p, const char *v, void *field, uintptr_t d, co
     return 0;
 }
 
+/* ProcView=: a boolean; empty is the default again (settled after parsing) */
+static int parse_proc_view(ConfParser *p, const char *v, void *field, uintptr_t d,
+                           const char **why) {
+    UnitConfig *u = p->target;
+    int r = parse_bool(p, v, field, d, why);
+    if (r >= 0)
+        u->proc_view_assigned = *v != 0;
+    return r;
+}
+
 static int parse_environment(ConfParser *p, const char *v, void *field, uintptr_t d,
                              const char **why) {
     (void) p, (void) d;
@@ -208,6 +218,19 @@ static int parse_cpus(ConfParser *p, const char *v, void *field, uintptr_t d, co
     }
     ((UnitConfig *) p->target)->allowed_cpus = c;
     ((UnitConfig *) p->target)->allowed_cpus_set = *v;
+    return 0;
+}
+
+/* CPUs=N: N whole CPUs' worth (settled into CPUQuota= and, at the start, AllowedCPUs=) */
+static int parse_cpu_count(ConfParser *p, const char *v, void *field, uintptr_t d,
+                           const char **why) {
+    (void) p, (void) d;
+    uint32_t n = 0;
+    if (*v && (safe_atou32(v, &n) < 0 || n == 0 || n > CPU_SET_MAX)) {
+        *why = "expected a number of CPUs, 1 to 1024";
+        return -EINVAL;
+    }
+    *FIELD(unsigned) = n;
     return 0;
 }
 
@@ -416,6 +439,7 @@ static const ConfKey key_table[] = {
     {"Sandbox", "CapabilityBoundingSet", parse_capabilities, OFF(capability_bounding_set), 0},
     {"Sandbox", "SeccompProfile", parse_seccomp_profile, OFF(seccomp_profile), 0},
     {"Sandbox", "NoNewPrivileges", parse_bool, OFF(no_new_privileges), false},
+    {"Sandbox", "ProcView", parse_proc_view, OFF(proc_view), true},
     {"Sandbox", "Network", unit_parse_network, OFF(network), 0},
     {"Sandbox", "Port", unit_parse_port, OFF(ports), 0},
     {"Sandbox", "IPAddress", unit_parse_address, OFF(ip_address), AF_INET},
@@ -424,6 +448,7 @@ static const ConfKey key_table[] = {
     {"Sandbox", "AddHost", unit_parse_extra_host, OFF(extra_hosts), 0},
     {"Resources", "CPUQuota", parse_cpu_quota, OFF(cpu_quota_permyriad), 0},
     {"Resources", "AllowedCPUs", parse_cpus, OFF(allowed_cpus), 0},
+    {"Resources", "CPUs", parse_cpu_count, OFF(cpus), 0},
     {"Resources", "CPUWeight", parse_cpu_weight, OFF(cpu_weight), 0},
     {"Resources", "MemoryMax", parse_memory, OFF(memory_max), 0},
     {"Resources", "MemoryHigh", parse_memory, OFF(memory_high), 0},
@@ -515,6 +540,20 @@ static void validate(ConfParser *p) {
                                "Volume=%s:%s: the target is mounted twice",
                                u->volumes[i].source, u->volumes[i].target);
     unit_settle_network(p);
+    /* CPUs=N is CPUQuota=N*100% here, and N CPUs of AllowedCPUs= when the sandbox starts */
+    if (u->cpus && u->cpu_quota_permyriad != UINT32_MAX)
+        conf_add_error(p, conf_line_of(p, "CPUs"),
+                       "CPUs=%u: sets CPUQuota= (line %u) already; use one of them", u->cpus,
+                       conf_line_of(p, "CPUQuota"));
+    else if (u->cpus && u->allowed_cpus_set)
+        conf_add_error(p, conf_line_of(p, "CPUs"),
+                       "CPUs=%u: picks AllowedCPUs= (line %u) itself; use one of them", u->cpus,
+                       conf_line_of(p, "AllowedCPUs"));
+    else if (u->cpus)
+        u->cpu_quota_permyriad = u->cpus * 10000;
+    /* the host's own root shows the host: a view of the sandbox's limits only when asked */
+    if (!u->proc_view_assigned)
+        u->proc_view = !(u->root_directory && streq(u->root_directory, "/"));
     if (u->deps[UNIT_CONFLICTS].n)
         for (int d = 0; d < _UNIT_DEPENDENCY_MAX; d++) {
             if (d == UNIT_CONFLICTS || d == UNIT_AFTER || d == UNIT_BEFORE || d == UNIT_ON_FAILURE)
@@ -542,6 +581,7 @@ static void unit_config_init(UnitConfig *u) {
         .namespaces = NS_DEFAULT,
         .network = NETWORK_BRIDGE, /* NS_DEFAULT has net */
         .capability_bounding_set = DEFAULT_CAPABILITY_BOUNDING_SET,
+        .proc_view = true,
         .cpu_quota_permyriad = UINT32_MAX,
         .cpu_weight = UINT64_MAX,
         .memory_max = UINT64_MAX,

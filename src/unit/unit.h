@@ -233,6 +233,10 @@ typedef struct UnitConfig {
     bool capability_bounding_set_assigned; /* the file set it, so later lines merge */
     char *seccomp_profile; /* NULL: the built-in default; "unconfined"; or a JSON file's path */
     bool no_new_privileges;
+    /* ProcView=: lxcfs's /proc files over the sandbox's; default yes, but no on the host's
+     * own root (RootDirectory=/) */
+    bool proc_view;
+    bool proc_view_assigned;
     /* Network=; NETWORK_HOST exactly when namespaces lacks NS_NET (settled after parsing) */
     NetworkMode network;
     PortMapping *ports;
@@ -252,6 +256,7 @@ typedef struct UnitConfig {
     uint32_t cpu_quota_permyriad;
     bool allowed_cpus_set;
     CpuSet allowed_cpus;
+    unsigned cpus; /* CPUs=: 0 unset; else CPUQuota= is N*100% and the start picks N CPUs */
     uint64_t cpu_weight; /* 1..10000 */
     uint64_t memory_max;
     uint64_t memory_high;

@@ -252,6 +252,28 @@ def assert_no_sanitizer_report(tmp: Path):
                 assert marker not in text, f"{f}:\n{text[max(0, text.index(marker) - 200):][:3000]}"
 
 
+def kill_stray_lxcfs(under):
+    """The proc view's lxcfs of a daemon on `under` that a test killed or stopped with
+    --keep-running (it outlives its sandboxd by design), and its mount."""
+    under = str(under)
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            argv = (p / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"lxcfs") and any(a.startswith(under.encode()) for a in argv):
+            try:
+                os.kill(int(p.name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for mnt in reversed(Path("/proc/self/mounts").read_text().splitlines()):
+        target = mnt.split()[1]
+        if target.startswith(under) and "fuse" in mnt.split()[2]:
+            subprocess.run(["umount", "-l", target], capture_output=True)
+
+
 @contextlib.contextmanager
 def started_daemon(tmp_path, **start_args):
     """A sandboxd on tmp_path (Daemon.start's arguments), stopped afterwards with whatever a
@@ -265,6 +287,7 @@ def started_daemon(tmp_path, **start_args):
         # Whatever a failed test left: nothing of ours may outlive it.
         for leftover in cgroup_dirs_of_slice():
             kill_and_remove_cgroup(leftover)
+        kill_stray_lxcfs(tmp_path)
     assert_no_sanitizer_report(tmp_path)
 
 
@@ -349,7 +372,7 @@ def unit_text(layers, exec_start, sandbox="", resources="", service="", unit="")
 class InitReaper:
     """Stands in for the host's PID 1 while sandboxd is away: sandbox inits left by a stopped
     sandboxd are re-parented to us (we are a child subreaper) and reaped here once they exit.
-    Only sandboxd-init zombies are reaped, never subprocess's own children."""
+    Only sandboxd-init and lxcfs (the proc view) zombies are reaped, never subprocess's own children."""
 
     def __init__(self):
         import ctypes
@@ -373,7 +396,7 @@ class InitReaper:
                 continue
             comm = stat[stat.index("(") + 1:stat.rindex(")")]
             fields = stat[stat.rindex(")") + 2:].split()
-            if comm == "sandboxd-init" and fields[0] == "Z" and int(fields[1]) == me:
+            if comm in ("sandboxd-init", "lxcfs") and fields[0] == "Z" and int(fields[1]) == me:
                 try:
                     os.waitpid(int(p.name), os.WNOHANG)
                 except ChildProcessError:

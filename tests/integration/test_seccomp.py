@@ -75,7 +75,8 @@ def test_default_profile_denies_what_docker_denies(daemon, layers, probe_layer):
         "allowed-personality-query": "ok", "allowed-getpid": "ok", "allowed-socket-unix": "ok"}
 
     st = status(p["MainPID"])
-    assert st["Seccomp"] == "2" and st["Seccomp_filters"] == "1"
+    # the profile's filter, and the proc view's sysinfo(2) one (ProcView=yes, the default)
+    assert st["Seccomp"] == "2" and st["Seccomp_filters"] == "2"
     assert st["NoNewPrivs"] == "0"
     assert st["CapBnd"] == DEFAULT_CAPBND
     assert st["CapInh"] == "0000000000000000" and st["CapAmb"] == "0000000000000000"
@@ -91,8 +92,13 @@ def test_unconfined_denies_nothing(daemon, layers, probe_layer):
     got = results("\n".join(daemon.payload_output("open.unit")))
     assert got["unshare-user"] == "ok" and got["clone-newuser"] == "ok"
     assert {k: v for k, v in got.items() if v == "EPERM"} == {}
-    assert status(p["MainPID"])["Seccomp"] == "0"
+    # only the proc view's filter, which hands sysinfo(2) to the init and denies nothing
+    assert status(p["MainPID"])["Seccomp_filters"] == "1"
     daemon.ctl("stop", "open.unit")
+    p = probe_unit(daemon, layers, probe_layer, "bare.unit", "syscalls",
+                   sandbox="SeccompProfile=unconfined\nProcView=no")
+    assert status(p["MainPID"])["Seccomp"] == "0"
+    daemon.ctl("stop", "bare.unit")
 
 
 def test_unconfined_lets_a_user_namespace_be_made(daemon, layers, probe_layer):
@@ -118,7 +124,7 @@ def test_filter_and_no_new_privs(daemon, layers, probe_layer, sandbox, nnp):
     p = probe_unit(daemon, layers, probe_layer, "nnp.unit", "syscalls", sandbox=sandbox)
     assert p["NoNewPrivileges"] == ("yes" if nnp == "1" else "no")
     st = status(p["MainPID"])
-    assert st["Seccomp"] == "2" and st["Seccomp_filters"] == "1"
+    assert st["Seccomp"] == "2" and st["Seccomp_filters"] == "2"  # with the view's sysinfo one
     assert st["NoNewPrivs"] == nnp
     got = results("\n".join(daemon.payload_output("nnp.unit")))
     assert got["unshare-user"] == "EPERM" and got["keyctl"] == "EPERM"

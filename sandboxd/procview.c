@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The proc view (ProcView=): lxcfs, run and supervised by sandboxd on RUNTIME/procview, whose
+ * proc/meminfo and friends each sandbox's init binds over its own (src/sys/rootfs.c). lxcfs
+ * computes each file from the cgroups of the reader's PID namespace's init: the sandbox's.
+ *
+ * lxcfs outlives sandboxd (--keep-running): a new sandboxd adopts it from its pidfile. When it
+ * dies, the binds in running sandboxes fail with ENOTCONN; sandboxd starts it again on the same
+ * mount point and binds the new files into every sandbox that had the view, from a child that
+ * enters each sandbox's mount namespace (open_tree() clones made here, move_mount() there). A
+ * sandbox started while no lxcfs serves gets the plain files, and its log says so. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "manager.h"
+#include "parse-util.h"
+#include "path-util.h"
+#include "plan.h"
+#include "procview.h"
+#include "process-util.h"
+#include "ratelimit.h"
+#include "time-util.h"
+
+#define FUSE_SUPER_MAGIC 0x65735546
+#define READY_WAIT_USEC (3 * USEC_PER_SEC)
+#define RESTART_BURST 5 /* starts of lxcfs in RESTART_INTERVAL before sandboxd gives up */
+#define RESTART_INTERVAL_USEC (30 * USEC_PER_SEC)
+
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+
+struct ProcView {
+    Manager *manager;
+    char *binary;   /* lxcfs; NULL: disabled */
+    char *dir;      /* its mount point */
+    char *pidfile;
+    pid_t pid;      /* 0: none runs */
+    int pidfd;
+    bool child;     /* ours (reaped by the manager's SIGCHLD handler), else adopted */
+    sd_event_source *pidfd_source; /* an adopted lxcfs's exit */
+    bool ready;     /* its files answer */
+    bool given_up;
+    RateLimit starts;
+    pid_t rebind_pid; /* the child binding the new files into running sandboxes */
+    bool started_new;
+};
+
+/* Is DIR a FUSE mount whose meminfo reads? A dead one fails with ENOTCONN. */
+static bool view_answers(const char *dir) {
+    struct statfs sf;
+    char path[PATH_MAX], buf[64];
+    if (statfs(dir, &sf) < 0 || (unsigned long) sf.f_type != FUSE_SUPER_MAGIC)
+        return false;
+    snprintf(path, sizeof path, "%s/proc/meminfo", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    return n > 0;
+}
+
+/* A dead FUSE mount (or anything else) on the mount point goes; lazily, as binds of it may
+ * still be held in sandboxes. */
+static void clear_mount_point(ProcView *pv) {
+    while (umount2(pv->dir, MNT_DETACH) == 0)
+        ;
+}
+
+static int on_adopted_exit(sd_event_source *src, int fd, uint32_t revents, void *userdata);
+
+/* Waits (bounded) for lxcfs's files to answer; false if they do not, or lxcfs ended. */
+static bool wait_ready(ProcView *pv) {
+    uint64_t end = now_usec(CLOCK_MONOTONIC) + READY_WAIT_USEC;
+    while (!view_answers(pv->dir)) {
+        if (now_usec(CLOCK_MONOTONIC) > end ||
+            syscall(SYS_pidfd_send_signal, pv->pidfd, 0, NULL, 0) < 0)
+            return false;
+        (void) nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
+    }
+    return true;
+}
+
+static int spawn(ProcView *pv) {
+    if (!ratelimit_below(&pv->starts, now_usec(CLOCK_MONOTONIC))) {
+        log_error("lxcfs was started %u times in %s and keeps ending; the proc view is off "
+                  "until sandboxd restarts (sandboxes see the host's /proc values)",
+                  RESTART_BURST, "30s");
+        pv->given_up = true;
+        return -EBUSY;
+    }
+    clear_mount_point(pv);
+    int r = mkdir_p(pv->dir, 0755);
+    if (r < 0)
+        return log_error_errno(r, "creating %s for lxcfs: %m", pv->dir);
+    pid_t pid = fork();
+    if (pid < 0)
+        return log_error_errno(errno, "forking lxcfs: %m");
+    if (pid == 0) {
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0)
+            (void) (dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0);
+        /* its own session: a terminal's ^C to sandboxd is not its */
+        (void) setsid();
+        execl(pv->binary, "lxcfs", "--foreground", "--enable-cfs", "--enable-loadavg",
+              "--enable-pidfd", "--pidfile", pv->pidfile, pv->dir, (char *) NULL);
+        _exit(127);
+    }
+    pv->pid = pid;
+    pv->child = true;
+    pv->pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+    if (!wait_ready(pv)) {
+        log_error("lxcfs (%s, PID %d) did not serve %s within 3s; the proc view is off for now",
+                  pv->binary, (int) pid, pv->dir);
+        (void) kill(pid, SIGKILL); /* reaped by the SIGCHLD handler, which tries again */
+        return -ETIMEDOUT;
+    }
+    pv->ready = true;
+    log_info("lxcfs (PID %d) serves the sandboxes' proc view on %s.", (int) pid, pv->dir);
+    return 0;
+}
+
+/* An lxcfs a previous sandboxd left running (--keep-running): its pidfile names it. */
+static bool adopt(ProcView *pv) {
+    _cleanup_free_ char *text = NULL, *comm_path = NULL, *comm = NULL;
+    int pid;
+    if (read_file(pv->pidfile, 64, &text, NULL) < 0 || sscanf(text, "%d", &pid) != 1 || pid <= 1)
+        return false;
+    if (asprintf(&comm_path, "/proc/%d/comm", pid) < 0 ||
+        read_file(comm_path, 64, &comm, NULL) < 0 || strncmp(comm, "lxcfs", 5) != 0)
+        return false;
+    int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd < 0)
+        return false;
+    if (!view_answers(pv->dir) ||
+        sd_event_add_io(pv->manager->event, &pv->pidfd_source, pidfd, EPOLLIN, on_adopted_exit,
+                        pv) < 0) {
+        close(pidfd);
+        return false;
+    }
+    pv->pid = pid;
+    pv->pidfd = pidfd;
+    pv->child = false;
+    pv->ready = true;
+    log_info("Adopted lxcfs (PID %d) on %s.", pid, pv->dir);
+    return true;
+}
+
+int procview_new(Manager *m, ProcView **ret) {
+    ProcView *pv = calloc(1, sizeof *pv);
+    if (!pv)
+        return -ENOMEM;
+    *pv = (ProcView){.manager = m, .pidfd = -EBADF,
+                     .starts = {.interval_usec = RESTART_INTERVAL_USEC, .burst = RESTART_BURST}};
+    const char *bin = m->config.lxcfs_path;
+    if (bin && *bin && !streq(bin, "none") && !(pv->binary = strdup(bin)))
+        return free(pv), -ENOMEM;
+    if (!(pv->dir = path_join(m->config.runtime_dir, "procview")) ||
+        !(pv->pidfile = path_join(m->config.runtime_dir, "procview.pid"))) {
+        procview_free(pv, false);
+        return -ENOMEM;
+    }
+    *ret = pv;
+    return 0;
+}
+
+void procview_start(ProcView *pv) {
+    if (!pv->binary)
+        return;
+    if (access(pv->binary, X_OK) < 0) {
+        log_warning("%s not found: no proc view (sandboxes see the host's memory, CPUs and "
+                    "uptime in /proc); install lxcfs", pv->binary);
+        pv->binary = mfree(pv->binary);
+        return;
+    }
+    if (!adopt(pv))
+        pv->started_new = spawn(pv) >= 0;
+}
+
+bool procview_started_new(const ProcView *pv) {
+    return pv && pv->started_new;
+}
+
+const char *procview_dir(const ProcView *pv) {
+    return pv && pv->ready ? pv->dir : NULL;
+}
+
+/* In a child: the new files into each sandbox's mount namespace, over the dead binds. */
+_noreturn_ static void rebind_child(ProcView *pv, Sandbox **list, size_t n) {
+    int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC), failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        int trees[PLAN_PROCVIEW_FILES];
+        for (size_t f = 0; f < PLAN_PROCVIEW_FILES; f++) {
+            char src[PATH_MAX];
+            snprintf(src, sizeof src, "%s/%s", pv->dir, plan_procview_files[f]);
+            trees[f] = (int) syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | O_CLOEXEC);
+        }
+        if (setns(list[i]->init_pidfd, CLONE_NEWNS) < 0) {
+            failed++;
+            continue;
+        }
+        for (size_t f = 0; f < PLAN_PROCVIEW_FILES; f++) {
+            char target[PATH_MAX];
+            snprintf(target, sizeof target, "/%s", plan_procview_files[f]);
+            if (trees[f] < 0) {
+                failed++;
+                continue;
+            }
+            /* the old bind only: its file is lxcfs's dead one (or the plain one beneath) */
+            (void) umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
+            if (syscall(SYS_move_mount, trees[f], "", AT_FDCWD, target,
+                        MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                failed++;
+            close(trees[f]);
+        }
+        if (setns(own, CLONE_NEWNS) < 0)
+            _exit(100);
+    }
+    _exit(failed > 99 ? 99 : failed);
+}
+
+void procview_rebind(ProcView *pv) {
+    Manager *m = pv->manager;
+    Sandbox **list = calloc(m->n_sandboxes + 1, sizeof *list);
+    size_t n = 0;
+    if (!list)
+        return;
+    for (size_t i = 0; i < m->n_sandboxes; i++) {
+        Sandbox *s = m->sandboxes[i];
+        if (s->procview && s->init_pidfd >= 0 && sandbox_is_running(s))
+            list[n++] = s;
+    }
+    if (n == 0) {
+        free(list);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0)
+        rebind_child(pv, list, n);
+    free(list);
+    if (pid < 0) {
+        log_error_errno(errno, "forking to bind the new proc view into the sandboxes: %m");
+        return;
+    }
+    pv->rebind_pid = pid;
+}
+
+/* lxcfs ended: start it again, and bind its files into the sandboxes anew. */
+static void on_lxcfs_exit(ProcView *pv, const char *how) {
+    log_warning("lxcfs (PID %d) %s; the sandboxes' proc view fails until it is back. "
+                "Starting it again on %s.", (int) pv->pid, how, pv->dir);
+    pv->pid = 0;
+    pv->ready = false;
+    pv->pidfd_source = sd_event_source_disable_unref(pv->pidfd_source);
+    pv->pidfd = safe_close(pv->pidfd);
+    if (pv->manager->shutting_down || pv->given_up)
+        return;
+    if (spawn(pv) >= 0)
+        procview_rebind(pv);
+}
+
+static int on_adopted_exit(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+    on_lxcfs_exit(userdata, "ended");
+    return 0;
+}
+
+bool procview_on_exit(Manager *m, const siginfo_t *si) {
+    ProcView *pv = m->procview;
+    if (!pv || si->si_pid <= 0)
+        return false;
+    if (si->si_pid == pv->rebind_pid) {
+        pv->rebind_pid = 0;
+        if (si->si_code == CLD_EXITED && si->si_status == 0)
+            log_info("The new proc view is bound into the running sandboxes.");
+        else
+            log_warning("Binding the new proc view into the running sandboxes: %d of the "
+                        "binds failed (%s %d)", si->si_status,
+                        si->si_code == CLD_EXITED ? "status" : "signal", si->si_status);
+        return true;
+    }
+    if (pv->child && si->si_pid == pv->pid) {
+        char how[64];
+        if (si->si_code == CLD_EXITED)
+            snprintf(how, sizeof how, "exited with status %d", si->si_status);
+        else
+            snprintf(how, sizeof how, "was killed by %s", signal_to_string(si->si_status));
+        on_lxcfs_exit(pv, how);
+        return true;
+    }
+    return false;
+}
+
+void procview_free(ProcView *pv, bool keep_running) {
+    if (!pv)
+        return;
+    if (pv->pid > 0 && !keep_running) {
+        /* lxcfs keeps nothing worth a clean exit, which takes it seconds (its loadavg
+         * thread); its mount goes lazily below */
+        (void) syscall(SYS_pidfd_send_signal, pv->pidfd, SIGKILL, NULL, 0);
+        if (pv->child)
+            (void) waitpid(pv->pid, NULL, 0);
+        clear_mount_point(pv);
+        (void) unlink(pv->pidfile);
+        (void) rmdir(pv->dir);
+    }
+    sd_event_source_disable_unref(pv->pidfd_source);
+    safe_close(pv->pidfd);
+    free(pv->binary);
+    free(pv->dir);
+    free(pv->pidfile);
+    free(pv);
+}

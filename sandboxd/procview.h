@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+
+typedef struct Manager Manager;
+typedef struct ProcView ProcView;
+
+/* The proc view's supervisor (procview.c); lxcfs at m->config.lxcfs_path (NULL or "none":
+ * none). */
+int procview_new(Manager *m, ProcView **ret);
+/* Adopts the lxcfs a previous sandboxd left, or starts one and waits (3 s at most) until its
+ * files answer; logs what went wrong. */
+void procview_start(ProcView *pv);
+/* Binds the view anew into every running sandbox that has ProcView= (after adoption, when the
+ * lxcfs that served them is gone). */
+void procview_rebind(ProcView *pv);
+/* Whether procview_start() started a new lxcfs (rather than adopting one). */
+bool procview_started_new(const ProcView *pv);
+/* Its mount point while lxcfs serves, else NULL. */
+const char *procview_dir(const ProcView *pv);
+/* The manager's SIGCHLD handler: lxcfs (restarted) or the rebinding child. */
+bool procview_on_exit(Manager *m, const siginfo_t *si);
+/* keep_running: lxcfs stays for the sandboxes and the next sandboxd. */
+void procview_free(ProcView *pv, bool keep_running);
