@@ -2,8 +2,14 @@
 /* A payload for test_procview.py: sysinfo(2) with a null pointer, a read-only buffer, a good
  * one, and from a second thread; prints what each got, then "done" and sleeps.
  *   sysinfo-probe alloc MIB: prints /proc/meminfo's MemAvailable, touches MIB MiB of anonymous
- *   memory, prints it again, then "done" and sleeps holding it. */
+ *   memory, prints it again, then "done" and sleeps holding it.
+ *   sysinfo-probe hammer PATH THREADS: reads PATH whole, again and again, in THREADS threads.
+ *   sysinfo-probe time PATH N: reads PATH whole N times; prints "median_ns p99_ns". (Both for
+ *   bench/procview-read.) */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <time.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +47,55 @@ static void print_available(void) {
     fflush(stdout);
 }
 
+static const char *hammer_path;
+
+static void read_whole(const char *path) {
+    char buf[65536];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    while (read(fd, buf, sizeof buf) > 0)
+        ;
+    close(fd);
+}
+
+static void *hammer_main(void *arg) {
+    (void) arg;
+    for (;;)
+        read_whole(hammer_path);
+    return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
 int main(int argc, char **argv) {
     struct sysinfo si;
+    if (argc == 4 && strcmp(argv[1], "hammer") == 0) {
+        hammer_path = argv[2];
+        int n = atoi(argv[3]);
+        for (int i = 1; i < n; i++) {
+            pthread_t t;
+            pthread_create(&t, NULL, hammer_main, NULL);
+        }
+        hammer_main(NULL);
+    }
+    if (argc == 4 && strcmp(argv[1], "time") == 0) {
+        int n = atoi(argv[3]);
+        uint64_t *t = calloc((size_t) n, sizeof *t);
+        for (int i = 0; t && i < n; i++) {
+            struct timespec a, b;
+            clock_gettime(CLOCK_MONOTONIC, &a);
+            read_whole(argv[2]);
+            clock_gettime(CLOCK_MONOTONIC, &b);
+            t[i] = (uint64_t) (b.tv_sec - a.tv_sec) * 1000000000u + (uint64_t) (b.tv_nsec - a.tv_nsec);
+        }
+        qsort(t, (size_t) n, sizeof *t, cmp_u64);
+        printf("%llu %llu\n", (unsigned long long) t[n / 2], (unsigned long long) t[n * 99 / 100]);
+        return 0;
+    }
     if (argc == 3 && strcmp(argv[1], "alloc") == 0) {
         size_t n = (size_t) atoi(argv[2]) << 20;
         print_available();

@@ -203,3 +203,54 @@ def test_top_json_agrees_with_the_cgroup_files(daemon, layers):
     table = daemon.ctl("top", "-n", "1", "-d", "200ms", "--order=name").stdout.splitlines()
     assert table[0].split()[:3] == ["UNIT", "CPU%", "MEMORY"], table
     assert [ln.split()[0] for ln in table[1:]] == ["burn.unit", "idle.unit"], table
+
+
+def test_lxcfs_outlives_a_restart_and_is_adopted(daemon, layers, init_reaper):
+    """--keep-running leaves lxcfs serving the sandboxes; the next sandboxd adopts it. One that
+    died while no sandboxd ran is started anew and bound into the adopted sandboxes."""
+    daemon.stop()
+    daemon.start(keep_running=True)
+    daemon.write_unit("k.unit", unit_text(
+        layers, "/bin/sh -c 'while :; do head -1 /proc/meminfo 2>&1; sleep 0.1; done'",
+        resources="MemoryMax=48M"))
+    daemon.ctl("start", "k")
+    first = lxcfs_pid(daemon)
+    daemon.stop()  # SIGTERM with --keep-running: the sandbox and lxcfs stay
+    assert Path(f"/proc/{first}").exists()
+    daemon.start(keep_running=True)
+    assert f"Adopted lxcfs (PID {first})" in daemon.output.read_text()
+    # away again, and lxcfs dies meanwhile
+    daemon.stop(signal.SIGKILL)
+    os.kill(first, signal.SIGKILL)
+    time.sleep(0.5)
+    seen = len(daemon.payload_output("k.unit"))
+    daemon.start()
+    assert lxcfs_pid(daemon) != first
+    daemon.wait_for("k.unit", lambda p: (lambda lines: len(lines) >= 3 and all(
+        re.fullmatch(r"MemTotal:\s+49152 kB", ln) for ln in lines[-3:]))(
+            daemon.payload_output("k.unit")[seen:]))
+    daemon.ctl("stop", "k")
+
+
+def test_a_payload_cannot_remove_the_view_for_others(daemon, layers):
+    """A payload without CAP_SYS_ADMIN cannot unmount its view; one given it unmounts its own,
+    and only its own: the other sandbox and lxcfs go on."""
+    daemon.write_unit("plain.unit", unit_text(
+        layers, "/bin/sh -c 'umount /proc/meminfo; echo rc=$?; head -1 /proc/meminfo; "
+                "exec sleep 1000'", resources="MemoryMax=32M"))
+    daemon.write_unit("admin.unit", unit_text(
+        layers, "/bin/sh -c 'umount -l /proc/meminfo; echo rc=$?; head -1 /proc/meminfo; "
+                "exec sleep 1000'", resources="MemoryMax=48M",
+        sandbox="CapabilityBoundingSet=CAP_SYS_ADMIN\nSeccompProfile=unconfined"))
+    daemon.write_unit("other.unit", unit_text(layers, "/bin/sleep 1000",
+                                              resources="MemoryMax=64M"))
+    daemon.ctl("start", "plain", "admin", "other")
+    daemon.wait_for("plain.unit", lambda p: "MemTotal" in daemon.log("plain.unit"))
+    daemon.wait_for("admin.unit", lambda p: "MemTotal" in daemon.log("admin.unit"))
+    plain = daemon.payload_output("plain.unit")
+    assert plain[0] != "rc=0" and re.fullmatch(r"MemTotal:\s+32768 kB", plain[-1]), plain
+    admin = daemon.payload_output("admin.unit")
+    assert admin[0] == "rc=0", admin  # its own view, gone: it sees the host's now
+    assert int(re.search(r"(\d+) kB", admin[-1]).group(1)) == host_mem_total_kb()
+    pid = int(daemon.show("other.unit")["MainPID"])
+    assert meminfo_kb(sandbox_exec(pid, "cat", "/proc/meminfo").stdout, "MemTotal") == 65536
