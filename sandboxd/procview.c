@@ -38,6 +38,10 @@
 #define READY_WAIT_USEC (3 * USEC_PER_SEC)
 #define RESTART_BURST 5 /* starts of lxcfs in RESTART_INTERVAL before sandboxd gives up */
 #define RESTART_INTERVAL_USEC (30 * USEC_PER_SEC)
+/* A hung lxcfs (a stuck FUSE request) is found by a child that reads a file of the view: one
+ * every WATCH_INTERVAL, and one that has not finished after WATCH_TIMEOUT means lxcfs hangs. */
+#define WATCH_INTERVAL_USEC (5 * USEC_PER_SEC)
+#define WATCH_TIMEOUT_USEC (2 * USEC_PER_SEC)
 
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
 #define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
@@ -60,7 +64,56 @@ struct ProcView {
     RateLimit starts;
     pid_t rebind_pid; /* the child binding the new files into running sandboxes */
     bool started_new;
+    sd_event_source *watch_timer; /* the next read of the view, or the current one's deadline */
+    pid_t watch_pid;              /* the child reading it now */
 };
+
+static int on_watch_timer(sd_event_source *src, uint64_t usec, void *userdata);
+
+/* Arms the watch: the next read of the view in `after`. */
+static void watch_arm(ProcView *pv, uint64_t after) {
+    int r;
+    if (pv->watch_timer)
+        r = sd_event_source_set_time_relative(pv->watch_timer, after) ?:
+            sd_event_source_set_enabled(pv->watch_timer, SD_EVENT_ONESHOT);
+    else
+        r = sd_event_add_time_relative(pv->manager->event, &pv->watch_timer, CLOCK_MONOTONIC,
+                                       after, USEC_PER_MSEC * 100, on_watch_timer, pv);
+    if (r < 0)
+        log_warning_errno(r, "Arming the watch of lxcfs: %m; a hung lxcfs goes unnoticed");
+}
+
+static int on_watch_timer(sd_event_source *src, uint64_t usec, void *userdata) {
+    ProcView *pv = userdata;
+    if (pv->watch_pid > 0) {
+        /* the read has not come back: lxcfs hangs. Killed, it is restarted like a crash,
+         * and the read (a FUSE request) ends with it. */
+        log_warning("lxcfs (PID %d) did not answer a read of %s/proc/uptime within 2s; killing "
+                    "it", (int) pv->pid, pv->dir);
+        (void) kill(pv->watch_pid, SIGKILL);
+        if (pv->pidfd >= 0)
+            (void) syscall(SYS_pidfd_send_signal, pv->pidfd, SIGKILL, NULL, 0);
+        return 0; /* the exits re-arm */
+    }
+    if (!pv->ready) {
+        watch_arm(pv, WATCH_INTERVAL_USEC);
+        return 0;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        char path[PATH_MAX], buf[128];
+        snprintf(path, sizeof path, "%s/proc/uptime", pv->dir);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _exit(fd >= 0 && read(fd, buf, sizeof buf) > 0 ? 0 : 1);
+    }
+    if (pid < 0) {
+        watch_arm(pv, WATCH_INTERVAL_USEC);
+        return 0;
+    }
+    pv->watch_pid = pid;
+    watch_arm(pv, WATCH_TIMEOUT_USEC);
+    return 0;
+}
 
 /* Is DIR a FUSE mount whose meminfo reads? A dead one fails with ENOTCONN. */
 static bool view_answers(const char *dir) {
@@ -137,6 +190,7 @@ static int spawn(ProcView *pv) {
     }
     pv->ready = true;
     log_info("lxcfs (PID %d) serves the sandboxes' proc view on %s.", (int) pid, pv->dir);
+    watch_arm(pv, WATCH_INTERVAL_USEC);
     return 0;
 }
 
@@ -163,6 +217,7 @@ static bool adopt(ProcView *pv) {
     pv->child = false;
     pv->ready = true;
     log_info("Adopted lxcfs (PID %d) on %s.", pid, pv->dir);
+    watch_arm(pv, WATCH_INTERVAL_USEC);
     return true;
 }
 
@@ -288,6 +343,12 @@ bool procview_on_exit(Manager *m, const siginfo_t *si) {
     ProcView *pv = m->procview;
     if (!pv || si->si_pid <= 0)
         return false;
+    if (si->si_pid == pv->watch_pid) {
+        pv->watch_pid = 0;
+        if (pv->ready) /* else the restart re-arms it */
+            watch_arm(pv, WATCH_INTERVAL_USEC);
+        return true;
+    }
     if (si->si_pid == pv->rebind_pid) {
         pv->rebind_pid = 0;
         if (si->si_code == CLD_EXITED && si->si_status == 0)
@@ -324,6 +385,9 @@ void procview_free(ProcView *pv, bool keep_running) {
         (void) rmdir(pv->dir);
     }
     sd_event_source_disable_unref(pv->pidfd_source);
+    sd_event_source_disable_unref(pv->watch_timer);
+    if (pv->watch_pid > 0)
+        (void) kill(pv->watch_pid, SIGKILL); /* reaped by whoever reaps our children next */
     safe_close(pv->pidfd);
     free(pv->binary);
     free(pv->dir);

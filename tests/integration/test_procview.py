@@ -254,3 +254,31 @@ def test_a_payload_cannot_remove_the_view_for_others(daemon, layers):
     assert int(re.search(r"(\d+) kB", admin[-1]).group(1)) == host_mem_total_kb()
     pid = int(daemon.show("other.unit")["MainPID"])
     assert meminfo_kb(sandbox_exec(pid, "cat", "/proc/meminfo").stdout, "MemTotal") == 65536
+
+
+def test_hung_lxcfs_is_killed_and_restarted(daemon, layers):
+    """A stopped (hung) lxcfs blocks every read of the view: sandboxd's watch finds a read that
+    does not come back, kills lxcfs, and the view comes back as after a crash."""
+    daemon.write_unit("h.unit", unit_text(
+        layers, "/bin/sh -c 'while :; do head -1 /proc/meminfo 2>&1; sleep 0.1; done'",
+        resources="MemoryMax=48M"))
+    daemon.ctl("start", "h")
+    daemon.wait_for("h.unit", lambda p: "MemTotal" in daemon.log("h.unit"))
+    old = lxcfs_pid(daemon)
+    os.kill(old, signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        while "did not answer a read" not in daemon.output.read_text():
+            assert time.monotonic() < stopped + 60, daemon.output.read_text()
+            time.sleep(0.1)
+    finally:
+        try:
+            os.kill(old, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    seen = len(daemon.payload_output("h.unit"))
+    daemon.wait_for("h.unit", lambda p: (lambda lines: len(lines) >= 3 and all(
+        re.fullmatch(r"MemTotal:\s+49152 kB", ln) for ln in lines[-3:]))(
+            daemon.payload_output("h.unit")[seen:]))
+    print(f"the view was back {time.monotonic() - stopped:.1f} s after lxcfs stopped")
+    assert lxcfs_pid(daemon) != old
