@@ -34,7 +34,9 @@
 
 /* A subscriber that lets this many messages queue up unread is dropped: a client that does
  * not read must not grow the daemon without bound. */
-#define SUBSCRIBER_QUEUE_MAX 1024
+#define SUBSCRIBER_QUEUE_MAX 256
+/* and the kernel holds this much of what it has not read: a small buffer for an event stream */
+#define SUBSCRIBER_SNDBUF (64 * 1024)
 
 struct Connection {
     Manager *manager;
@@ -739,8 +741,13 @@ static int method_subscribe(sd_bus_message *msg, void *userdata, sd_bus_error *e
     if (r < 0)
         return r;
     for (Connection *c = m->connections; c; c = c->next)
-        if (c->bus == sd_bus_message_get_bus(msg))
+        if (c->bus == sd_bus_message_get_bus(msg) && !c->subscribed) {
             c->subscribed = true;
+            int fd = sd_bus_get_fd(c->bus);
+            if (fd >= 0)
+                (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){SUBSCRIBER_SNDBUF},
+                                  sizeof(int));
+        }
     return sd_bus_reply_method_return(msg, NULL);
 }
 

@@ -77,14 +77,15 @@ def test_systemd_analyze_verify_passes(destdir):
     where it names them (the DESTDIR's prefix bound over the real one in a mount namespace
     of this test's own), its Documentation=man:sandboxd(8) found."""
     p = "/" + prefix_of_build().lstrip("/")
-    script = (f"mount --bind {destdir}{p} {p} && "
+    # (and a /tmp of its own: the v2 guest's is read-only, and systemd-analyze works there)
+    script = (f"mount --bind {destdir}{p} {p} && mount -t tmpfs tmpfs /tmp && "
               "systemd-analyze verify sandboxd.service sandboxd-sandboxes.service")
     r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "sandboxd" not in r.stderr, r.stderr
     # the check is real: without the man page it fails
     script = (f"mount --bind {destdir}{p} {p} && mount -t tmpfs tmpfs {p}/share/man && "
-              "systemd-analyze verify sandboxd.service")
+              "mount -t tmpfs tmpfs /tmp && systemd-analyze verify sandboxd.service")
     r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "man sandboxd(8)" in r.stderr, r.stderr

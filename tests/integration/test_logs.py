@@ -157,7 +157,7 @@ mount -t tmpfs tmpfs /run
 mkdir -p "{tmp}" && mount --bind /proc/self/fd/9 "{tmp}"
 mount -t tmpfs tmpfs /var/log/journal 2>/dev/null || true
 mkdir -p /run/systemd/journal /run/log/journal
-/lib/systemd/systemd-journald &
+/lib/systemd/systemd-journald > "{tmp}/journald.out" 2>&1 &
 JPID=$!
 for i in $(seq 100); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
 {sandboxd} --socket {tmp}/sock --state-dir {tmp}/state --runtime-dir {tmp}/rt \
@@ -191,9 +191,15 @@ def test_journal_with_a_real_journald(tmp_path, layers):
         layers, "/bin/sh -c 'echo to-stdout; echo to-stderr >&2; exec sleep 1000'"))
     script = JOURNAL_SCRIPT.format(sandboxd=SANDBOXD, ctl=SANDBOXCTL, init=INIT, slice=SLICE,
                                    tmp=tmp_path)
-    r = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c", script],
-                       capture_output=True, text=True, timeout=120)
-    out = (tmp_path / "sandboxd.out").read_text() if (tmp_path / "sandboxd.out").exists() else ""
+    def text(name):
+        return (tmp_path / name).read_text() if (tmp_path / name).exists() else ""
+    try:
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "bash", "-c",
+                            script], capture_output=True, text=True, timeout=300)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"timed out: {e.stdout}\n--- sandboxd:\n{text('sandboxd.out')}"
+                             f"\n--- journald:\n{text('journald.out')}")
+    out = text("sandboxd.out")
     assert r.returncode == 0, (r.stdout, r.stderr, out)
     journal, rest = r.stdout.split("=== logs\n")
     logs, show = rest.split("=== show\n")

@@ -71,7 +71,7 @@ def test_monitor_prints_start_crash_restart_stop_in_order(daemon, layers, tmp_pa
 
 def test_subscriber_that_never_reads_cannot_stall_sandboxd(daemon, layers):
     """A hostile bus client subscribes and never reads: sandboxd's writes to it do not block,
-    it goes on serving everyone else, and past 1024 queued messages the client is dropped
+    it goes on serving everyone else, and past 256 queued messages the client is dropped
     (memory it holds in the daemon stays bounded)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -114,7 +114,8 @@ def test_subscriber_that_never_reads_cannot_stall_sandboxd(daemon, layers):
         sock.settimeout(10)
         while chunk := sock.recv(1 << 20):
             got += chunk
-        assert b"OK " in got and got.count(b"UnitStateChanged") > 500, len(got)
+        # what the kernel held for it (its 64 KiB buffer); the queued rest went with the drop
+        assert b"OK " in got and got.count(b"UnitStateChanged") >= 50, len(got)
     finally:
         sock.close()
     assert daemon.proc.poll() is None
