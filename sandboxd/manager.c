@@ -161,7 +161,7 @@ int manager_new(const ManagerConfig *c, Manager **ret) {
     Manager *m = calloc(1, sizeof(Manager));
     if (!m)
         return -ENOMEM;
-    m->listen_fd = -EBADF;
+    m->listen_fd = m->journal_fd = -EBADF;
     m->config = (ManagerConfig){
         .socket_path = strdup(c->socket_path),
         .state_dir = strdup(c->state_dir),
@@ -244,6 +244,7 @@ Manager *manager_free(Manager *m) {
     strv_free(m->image_gc_added);
     free(m->log_in);
     free(m->log_out);
+    safe_close(m->journal_fd);
     free(m);
     return NULL;
 }

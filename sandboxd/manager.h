@@ -55,6 +55,8 @@ typedef struct Manager {
     Job *jobs;                        /* start and stop jobs, oldest first (job.c) */
     ProcView *procview;               /* lxcfs for ProcView= (procview.c) */
     bool log_journal;                 /* unit logs go to the journal, not files */
+    int journal_fd;                   /* our own non-blocking socket to journald */
+    uint64_t journal_dropped;         /* lines journald did not take */
     char *log_in, *log_out;           /* sandbox-log.c's buffers, shared by every sandbox */
     char log_stamp[32];               /* "DATE TIME " of log_stamp_time */
     time_t log_stamp_time;

@@ -13,6 +13,7 @@
  * takes it back with pidfd_getfd() and lines written meanwhile wait in the pipe. The reader
  * takes at most LOG_READ_MAX bytes per wakeup, so one chatty sandbox cannot starve the loop. */
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -22,8 +23,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
-#include <systemd/sd-journal.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -144,23 +146,67 @@ static const char *stamp(Manager *m, uint64_t usec) {
     return m->log_stamp;
 }
 
+/* One entry to journald in its native protocol ("FIELD=value\n" each; no field here holds a
+ * newline), over a non-blocking socket of our own: a journald that does not keep up costs
+ * lines (counted, logged once in a while), never a stall of sandboxd's event loop, as the
+ * blocking sd_journal_sendv() would. */
+static void journal_send(Manager *m, struct iovec *fields, size_t n) {
+    struct iovec iov[2 * 8];
+    size_t k = 0;
+    if (n > 8)
+        return;
+    if (m->journal_fd < 0) {
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        struct sockaddr_un sa = {.sun_family = AF_UNIX,
+                                 .sun_path = "/run/systemd/journal/socket"};
+        if (fd < 0 || connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+            safe_close(fd);
+            m->journal_dropped++;
+            return;
+        }
+        (void) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &(int){8 * 1024 * 1024}, sizeof(int));
+        m->journal_fd = fd;
+    }
+    for (size_t i = 0; i < n; i++) {
+        iov[k++] = fields[i];
+        iov[k++] = (struct iovec){(void *) "\n", 1};
+    }
+    if (sendmsg(m->journal_fd, &(struct msghdr){.msg_iov = iov, .msg_iovlen = k},
+                MSG_NOSIGNAL) >= 0)
+        return;
+    if (errno != EAGAIN)
+        m->journal_fd = safe_close(m->journal_fd); /* journald restarted: connect anew */
+    if (m->journal_dropped++ % 1000 == 0)
+        log_warning("journald does not take sandboxd's unit log lines (%m): %" PRIu64
+                    " dropped so far", m->journal_dropped);
+}
+
 static void journal_line(Sandbox *s, const LogRecord *h, const char *ident, const char *line) {
     char prio[16], pid[32], unit[UNIT_NAME_MAX + 32], id[LOG_RECORD_IDENT_MAX + 32];
-    char msg[8 + LOG_RECORD_LINE_MAX];
+    char msg[8 + 8 + LOG_RECORD_LINE_MAX];
     snprintf(prio, sizeof prio, "PRIORITY=%d",
              h->stream == LOG_STREAM_STDERR ? LOG_WARNING : LOG_INFO);
     snprintf(pid, sizeof pid, "SYSLOG_PID=%" PRIu32, h->pid);
     snprintf(unit, sizeof unit, "SANDBOXD_UNIT=%s", s->name);
-    snprintf(id, sizeof id, "SYSLOG_IDENTIFIER=%.*s", (int) h->ident_len, ident);
-    memcpy(msg, "MESSAGE=", 8);
-    memcpy(msg + 8, line, h->len); /* any bytes: the native protocol is binary-safe */
+    /* the init's bytes (it runs in the sandbox): an identifier of plain characters only, so
+     * no field can be slipped in after a newline */
+    int n = snprintf(id, sizeof id, "SYSLOG_IDENTIFIER=");
+    for (uint8_t i = 0; i < h->ident_len && (size_t) n < sizeof id - 1; i++)
+        id[n++] = ident[i] > ' ' && ident[i] < 0x7f ? ident[i] : '_';
+    id[n] = 0;
+    /* MESSAGE in the protocol's binary form: "MESSAGE\n", its length (64-bit little
+     * endian), the bytes as they are, whatever they hold */
+    uint64_t len = htole64((uint64_t) h->len);
+    memcpy(msg, "MESSAGE\n", 8);
+    memcpy(msg + 8, &len, 8);
+    memcpy(msg + 16, line, h->len);
     const char *stream = h->stream == LOG_STREAM_STDERR ? "SANDBOXD_STREAM=stderr"
                                                         : "SANDBOXD_STREAM=stdout";
     struct iovec iov[] = {
-        {msg, 8 + (size_t) h->len}, {prio, strlen(prio)}, {pid, strlen(pid)},
-        {unit, strlen(unit)},       {id, strlen(id)},     {(void *) stream, strlen(stream)},
+        {msg, 16 + (size_t) h->len}, {prio, strlen(prio)}, {pid, strlen(pid)},
+        {unit, strlen(unit)},        {id, strlen(id)},     {(void *) stream, strlen(stream)},
     };
-    (void) sd_journal_sendv(iov, ELEMENTSOF(iov));
+    journal_send(s->manager, iov, ELEMENTSOF(iov));
 }
 
 /* Output of one read: file lines gathered and written at once. */
@@ -340,8 +386,17 @@ void sandbox_log_event(Sandbox *s, const char *fmt, ...) {
         sandbox_log_detach(s);
     if (manager_logs_to_journal(s->manager)) {
         /* once, with the unit's field: journalctl -u sandboxd shows it as well */
-        (void) sd_journal_send("MESSAGE=%s: %s", s->name, msg, "PRIORITY=%d", LOG_INFO,
-                               "SANDBOXD_UNIT=%s", s->name, "SYSLOG_IDENTIFIER=sandboxd", NULL);
+        char m1[1024 + UNIT_NAME_MAX + 16], unit[UNIT_NAME_MAX + 32];
+        snprintf(m1, sizeof m1, "MESSAGE=%s: %s", s->name, msg);
+        snprintf(unit, sizeof unit, "SANDBOXD_UNIT=%s", s->name);
+        for (char *c = m1; *c; c++) /* an event is one line */
+            if (*c == '\n')
+                *c = ' ';
+        struct iovec iov[] = {{m1, strlen(m1)},
+                              {(void *) "PRIORITY=6", 10},
+                              {unit, strlen(unit)},
+                              {(void *) "SYSLOG_IDENTIFIER=sandboxd", 26}};
+        journal_send(s->manager, iov, ELEMENTSOF(iov));
         return;
     }
     log_info("%s: %s", s->name, msg);

@@ -174,6 +174,8 @@ for i in $(seq 100); do
 done
 echo "=== journalctl"
 journalctl --no-pager -q SANDBOXD_UNIT=j.unit -o json
+echo "=== victim"
+journalctl --no-pager -q SANDBOXD_UNIT=victim.unit -o json
 echo "=== logs"
 {ctl} logs -n 0 -o cat j.unit || rc=1
 echo "=== show"
@@ -188,7 +190,9 @@ exit $rc
 def test_journal_with_a_real_journald(tmp_path, layers):
     (tmp_path / "units").mkdir()
     (tmp_path / "units" / "j.unit").write_text(unit_text(
-        layers, "/bin/sh -c 'echo to-stdout; echo to-stderr >&2; exec sleep 1000'"))
+        layers, "/bin/sh -c 'echo to-stdout; echo to-stderr >&2; "
+                "printf \"SANDBOXD_UNIT=victim.unit\\nPRIORITY=0 \\001 \\377\\n\"; "
+                "exec sleep 1000'"))
     script = JOURNAL_SCRIPT.format(sandboxd=SANDBOXD, ctl=SANDBOXCTL, init=INIT, slice=SLICE,
                                    tmp=tmp_path)
     def text(name):
@@ -201,7 +205,10 @@ def test_journal_with_a_real_journald(tmp_path, layers):
                              f"\n--- journald:\n{text('journald.out')}")
     out = text("sandboxd.out")
     assert r.returncode == 0, (r.stdout, r.stderr, out)
-    journal, rest = r.stdout.split("=== logs\n")
+    journal_and_victim, rest = r.stdout.split("=== logs\n")
+    journal, victim = journal_and_victim.split("=== victim\n")
+    # a payload's line is a MESSAGE, whatever it says: no field of it reaches the entry
+    assert victim.strip() == "", victim
     logs, show = rest.split("=== show\n")
     rows = [json.loads(ln) for ln in journal.split("=== journalctl\n")[1].splitlines()]
     by_msg = {x["MESSAGE"]: x for x in rows if isinstance(x.get("MESSAGE"), str)}
@@ -210,6 +217,9 @@ def test_journal_with_a_real_journald(tmp_path, layers):
     assert out_row["SYSLOG_IDENTIFIER"] == "sh" and int(out_row["SYSLOG_PID"]) > 0
     assert out_row["SANDBOXD_UNIT"] == "j.unit"
     assert any(m.startswith("j.unit: Started, main PID") for m in by_msg), by_msg.keys()
+    assert by_msg["SANDBOXD_UNIT=victim.unit"]["SANDBOXD_UNIT"] == "j.unit"
+    binary = next(x for x in rows if isinstance(x.get("MESSAGE"), list))
+    assert bytes(binary["MESSAGE"]) == b"PRIORITY=0 \x01 \xff" and binary["PRIORITY"] == "6"
     # sandboxctl reads it back through sd-journal
     assert "to-stdout" in logs.splitlines() and "to-stderr" in logs.splitlines(), logs
     assert any(ln.startswith("Started, main PID") for ln in logs.splitlines()), logs
