@@ -154,7 +154,7 @@ set -e
 # guest) is bound back in from a descriptor opened before
 exec 9<"{tmp}"
 mount -t tmpfs tmpfs /run
-mkdir -p "{tmp}" && mount --bind /proc/self/fd/9 "{tmp}"
+mkdir -p "{tmp}" && mount --no-canonicalize --bind /proc/self/fd/9 "{tmp}"
 mount -t tmpfs tmpfs /var/log/journal 2>/dev/null || true
 mkdir -p /run/systemd/journal /run/log/journal
 /lib/systemd/systemd-journald > "{tmp}/journald.out" 2>&1 &
