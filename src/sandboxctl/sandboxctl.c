@@ -1029,11 +1029,13 @@ static int verb_status(sd_bus *bus, char **args) {
                 if (safe_atou64(prop(&ps, lim[i][0]), &x) < 0)
                     continue; /* "infinity" */
                 printf("%s%s: %s", sep, lim[i][1], format_bytes(b2, x));
-                if (i == 1 && x > 0) /* how much of MemoryMax= it uses */
-                    printf(", %.1f%%", 100.0 * (double) v / (double) x);
                 sep = " ";
             }
-            printf("%s\n", streq(sep, " ") ? ")" : "");
+            printf("%s", streq(sep, " ") ? ")" : "");
+            uint64_t max;
+            if (safe_atou64(prop(&ps, "MemoryMax"), &max) >= 0 && max > 0)
+                printf(", %.1f%% of max", 100.0 * (double) v / (double) max);
+            printf("\n");
         }
         if (safe_atou64(prop(&ps, "CPUUsageNSec"), &v) >= 0) {
             uint64_t q;

@@ -274,6 +274,13 @@ def kill_stray_lxcfs(under):
             subprocess.run(["umount", "-l", target], capture_output=True)
 
 
+@pytest.fixture(autouse=True)
+def no_stray_lxcfs(tmp_path):
+    """Every test: a daemon it killed (or made by hand) may leave its proc view's lxcfs."""
+    yield
+    kill_stray_lxcfs(tmp_path)
+
+
 @contextlib.contextmanager
 def started_daemon(tmp_path, **start_args):
     """A sandboxd on tmp_path (Daemon.start's arguments), stopped afterwards with whatever a

@@ -201,7 +201,7 @@ def test_top_json_agrees_with_the_cgroup_files(daemon, layers):
     # read after it: the same or a little more (the quota may hold it still in between)
     assert 0 <= usage - rows["burn.unit"]["cpu_usage_nsec"] <= 0.05 * usage + 2e8
     # status: memory as a part of MemoryMax=, CPU on average since the start
-    assert re.search(r"Memory: .*\(max: 64\.0M, \d+\.\d%\)", daemon.ctl("status", "idle").stdout)
+    assert re.search(r"Memory: .*\(max: 64\.0M\), \d+\.\d% of max", daemon.ctl("status", "idle").stdout)
     assert re.search(r"CPU: .*\(\d+\.\d% since started\)", daemon.ctl("status", "burn").stdout)
     # the table, for people
     table = daemon.ctl("top", "-n", "1", "-d", "200ms", "--order=name").stdout.splitlines()
