@@ -150,11 +150,11 @@ def test_flooding_payload_is_bounded_and_others_answer(daemon, layers):
 
 JOURNAL_SCRIPT = r"""
 set -e
-# a journald of our own on a /run of our own; the test's directory (under /run in the v2
-# guest) is bound back in from a descriptor opened before
-exec 9<"{tmp}"
+# a journald of our own on a /run of our own; pytest's directory (the test's and the layers',
+# under /run in the v2 guest) is bound back in from a descriptor opened before
+exec 9<"{base}"
 mount -t tmpfs tmpfs /run
-mkdir -p "{tmp}" && mount --no-canonicalize --bind /proc/self/fd/9 "{tmp}"
+mkdir -p "{base}" && mount --no-canonicalize --bind /proc/self/fd/9 "{base}"
 mount -t tmpfs tmpfs /var/log/journal 2>/dev/null || true
 mkdir -p /run/systemd/journal /run/log/journal
 /lib/systemd/systemd-journald > "{tmp}/journald.out" 2>&1 &
@@ -193,8 +193,10 @@ def test_journal_with_a_real_journald(tmp_path, layers):
         layers, "/bin/sh -c 'echo to-stdout; echo to-stderr >&2; "
                 "printf \"SANDBOXD_UNIT=victim.unit\\nPRIORITY=0 \\001 \\377\\n\"; "
                 "exec sleep 1000'"))
+    # pytest's base directory: the test's own and the session's layers are below it
+    base = os.path.commonpath([tmp_path, layers["base"]])
     script = JOURNAL_SCRIPT.format(sandboxd=SANDBOXD, ctl=SANDBOXCTL, init=INIT, slice=SLICE,
-                                   tmp=tmp_path)
+                                   tmp=tmp_path, base=base)
     def text(name):
         return (tmp_path / name).read_text() if (tmp_path / name).exists() else ""
     try:
