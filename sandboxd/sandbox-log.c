@@ -303,7 +303,10 @@ static int on_log_readable(sd_event_source *src, int fd, uint32_t revents, void 
 int sandbox_log_attach(Sandbox *s, int fd) {
     Manager *m = s->manager;
     sandbox_log_detach(s);
-    if (!m->log_in && (!(m->log_in = malloc(LOG_IN_SIZE)) || !(m->log_out = malloc(LOG_OUT_SIZE))))
+    /* each on its own: a failed second allocation must not leave the first without it */
+    if (!m->log_in && !(m->log_in = malloc(LOG_IN_SIZE)))
+        return safe_close(fd), -ENOMEM;
+    if (!m->log_out && !(m->log_out = malloc(LOG_OUT_SIZE)))
         return safe_close(fd), -ENOMEM;
     int r = fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
     if (r >= 0)
