@@ -34,6 +34,10 @@
 #include "ratelimit.h"
 #include "time-util.h"
 
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200 /* Linux 6.5 */
+#endif
+
 #define FUSE_SUPER_MAGIC 0x65735546
 #define READY_WAIT_USEC (3 * USEC_PER_SEC)
 #define RESTART_BURST 5 /* starts of lxcfs in RESTART_INTERVAL before sandboxd gives up */
@@ -260,6 +264,22 @@ const char *procview_dir(const ProcView *pv) {
     return pv && pv->ready ? pv->dir : NULL;
 }
 
+/* Puts TREE (a detached clone of a new view file) at TARGET in place of the dead bind there.
+ * Never unmount first and mount after: in between (ms: the unmount waits for an RCU grace
+ * period) the payload would read the host's /proc file, wrong values where an error is honest.
+ * Since Linux 6.5 the new one goes beneath the old and the old is lifted off, with no gap;
+ * before, the new one is stacked on the dead one, which stays hidden beneath (a few mounts per
+ * lxcfs restart, and restarts are rate limited). A target that is no bind any more (the
+ * payload unmounted its view) gets the new file on the plain one. */
+static int replace_bind(int tree, const char *target) {
+    if (syscall(SYS_move_mount, tree, "", AT_FDCWD, target,
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0)
+        return umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 0;
+    if (syscall(SYS_move_mount, tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+        return -errno;
+    return 0;
+}
+
 /* In a child: the new files into each sandbox's mount namespace, over the dead binds. */
 _noreturn_ static void rebind_child(ProcView *pv, Sandbox **list, size_t n) {
     int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC), failed = 0;
@@ -281,10 +301,7 @@ _noreturn_ static void rebind_child(ProcView *pv, Sandbox **list, size_t n) {
                 failed++;
                 continue;
             }
-            /* the old bind only: its file is lxcfs's dead one (or the plain one beneath) */
-            (void) umount2(target, MNT_DETACH | UMOUNT_NOFOLLOW);
-            if (syscall(SYS_move_mount, trees[f], "", AT_FDCWD, target,
-                        MOVE_MOUNT_F_EMPTY_PATH) < 0)
+            if (replace_bind(trees[f], target) < 0)
                 failed++;
             close(trees[f]);
         }

@@ -5,7 +5,10 @@
  *   memory, prints it again, then "done" and sleeps holding it.
  *   sysinfo-probe hammer PATH THREADS: reads PATH whole, again and again, in THREADS threads.
  *   sysinfo-probe time PATH N: reads PATH whole N times; prints "median_ns p99_ns". (Both for
- *   bench/procview-read.) */
+ *   bench/procview-read.)
+ *   sysinfo-probe watch PATH [USEC]: reads PATH's first line every USEC (1000) and prints
+ *   "up MONOTONIC_NS LINE" or "down MONOTONIC_NS ERROR" each time the outcome changes (for
+ *   bench/procview-recovery; the sandbox shares the host's CLOCK_MONOTONIC). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -71,8 +74,46 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+static void watch(const char *path, unsigned usec) {
+    char last[256] = "", now[256];
+    for (;;) {
+        char buf[200];
+        ssize_t n = -1;
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            n = read(fd, buf, sizeof buf - 1);
+            if (n < 0)
+                n = -errno;
+            close(fd);
+        } else
+            n = -errno;
+        if (n > 0) {
+            buf[n] = 0;
+            buf[strcspn(buf, "\n")] = 0;
+            snprintf(now, sizeof now, "up %s", buf);
+        } else
+            snprintf(now, sizeof now, "down %s", n == 0 ? "empty" : strerror((int) -n));
+        if (strcmp(now, last) != 0) {
+            printf("%.*s %llu%s\n", (int) strcspn(now, " "), now, (unsigned long long) now_ns(),
+                   now + strcspn(now, " "));
+            fflush(stdout);
+            memcpy(last, now, sizeof last);
+        }
+        if (usec)
+            usleep(usec);
+    }
+}
+
 int main(int argc, char **argv) {
     struct sysinfo si;
+    if ((argc == 3 || argc == 4) && strcmp(argv[1], "watch") == 0)
+        watch(argv[2], argc == 4 ? (unsigned) atoi(argv[3]) : 1000);
     if (argc == 4 && strcmp(argv[1], "hammer") == 0) {
         hammer_path = argv[2];
         int n = atoi(argv[3]);
