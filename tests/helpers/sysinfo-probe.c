@@ -8,7 +8,8 @@
  *   bench/procview-read.)
  *   sysinfo-probe watch PATH [USEC]: reads PATH's first line every USEC (1000) and prints
  *   "up MONOTONIC_NS LINE" or "down MONOTONIC_NS ERROR" each time the outcome changes (for
- *   bench/procview-recovery; the sandbox shares the host's CLOCK_MONOTONIC). */
+ *   bench/procview-recovery; the sandbox shares the host's CLOCK_MONOTONIC).
+ *   sysinfo-probe cpus: prints sysconf(_SC_NPROCESSORS_ONLN), as glibc programs count CPUs. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -112,6 +113,10 @@ static void watch(const char *path, unsigned usec) {
 
 int main(int argc, char **argv) {
     struct sysinfo si;
+    if (argc == 2 && strcmp(argv[1], "cpus") == 0) {
+        printf("%ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+        return 0;
+    }
     if ((argc == 3 || argc == 4) && strcmp(argv[1], "watch") == 0)
         watch(argv[2], argc == 4 ? (unsigned) atoi(argv[3]) : 1000);
     if (argc == 4 && strcmp(argv[1], "hammer") == 0) {

@@ -30,6 +30,14 @@ def lxcfs_pid(daemon):
     return int((daemon.runtime / "procview.pid").read_text().split()[0])
 
 
+def pid_or_none(daemon):
+    """lxcfs's PID, or None while its new pidfile is not written yet."""
+    try:
+        return lxcfs_pid(daemon)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 @pytest.fixture(scope="module")
 def sysinfo_layer(tmp_path_factory):
     return helper_layer(tmp_path_factory, "sysinfo-probe")
@@ -66,15 +74,18 @@ def test_memavailable_follows_the_payloads_memory(daemon, layers, sysinfo_layer)
     assert 28 * 1024 <= before - after <= 36 * 1024, (before, after)
 
 
-def test_cpus_follow_the_quota(daemon, layers):
+def test_cpus_follow_the_quota(daemon, layers, sysinfo_layer):
     if os.cpu_count() < 2:
         pytest.skip("needs 2 CPUs")  # counted as failed by tests/run: this host has 2
-    daemon.write_unit("c.unit", unit_text(layers, "/bin/sleep 1000", resources="CPUQuota=50%"))
+    daemon.write_unit("c.unit", unit_text(layers, "/bin/sleep 1000", resources="CPUQuota=50%",
+                                          sandbox=f"Layers={sysinfo_layer}"))
     daemon.ctl("start", "c")
     pid = int(daemon.show("c.unit")["MainPID"])
     cpuinfo = sandbox_exec(pid, "cat", "/proc/cpuinfo").stdout
     assert len(re.findall(r"^processor", cpuinfo, re.M)) == 1, cpuinfo
     assert sandbox_exec(pid, "cat", "/sys/devices/system/cpu/online").stdout.strip() == "0"
+    # glibc's count (sysconf, get_nprocs: JVMs, nginx's worker_processes auto, make -j)
+    assert sandbox_exec(pid, "/bin/sysinfo-probe", "cpus").stdout.strip() == "1"
     stat = sandbox_exec(pid, "cat", "/proc/stat").stdout
     from conftest import is_v2
     if not is_v2():
@@ -298,3 +309,27 @@ def test_hung_lxcfs_is_killed_and_restarted(daemon, layers):
             daemon.payload_output("h.unit")[seen:]))
     print(f"the view was back {time.monotonic() - stopped:.1f} s after lxcfs stopped")
     assert lxcfs_pid(daemon) != old
+
+
+def test_a_start_while_the_view_is_down_gets_the_plain_files(daemon, layers):
+    """lxcfs that keeps dying (killed again and again) is given up after five starts in 30 s;
+    a sandbox started then runs on the plain /proc, and its log says so."""
+    for _ in range(10):
+        if "keeps ending" in daemon.output.read_text():
+            break
+        old = lxcfs_pid(daemon)
+        os.kill(old, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while pid_or_none(daemon) in (old, None) and \
+                "keeps ending" not in daemon.output.read_text():
+            assert time.monotonic() < deadline, daemon.output.read_text()
+            time.sleep(0.02)
+    out = daemon.output.read_text()
+    assert "lxcfs was started 5 times in 30s and keeps ending; the proc view is off" in out, out
+    daemon.write_unit("p.unit", unit_text(layers, "/bin/sleep 1000", resources="MemoryMax=64M"))
+    daemon.ctl("start", "p")
+    pid = int(daemon.show("p.unit")["MainPID"])
+    meminfo = sandbox_exec(pid, "cat", "/proc/meminfo").stdout
+    assert meminfo_kb(meminfo, "MemTotal") == host_mem_total_kb(), meminfo
+    assert "ProcView: lxcfs does not serve now; this start sees the host's values" in \
+        daemon.log("p.unit")
