@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <grp.h>
 #include <signal.h>
@@ -600,6 +601,40 @@ static void answer_sysinfo(int listener) {
     (void) ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
+/* The view is lxcfs's: a hung lxcfs blocks the read of an answer until sandboxd's watch kills
+ * it (seconds). A thread of its own waits then, not the loop that forwards signals and relays
+ * the payload's output. It starts with a call pending, which its first poll() finds. */
+static void *sysinfo_thread(void *arg) {
+    int listener = (int) (intptr_t) arg;
+    for (;;) {
+        struct pollfd p = {listener, POLLIN, 0};
+        if (poll(&p, 1, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p.revents & POLLIN)
+            answer_sysinfo(listener);
+        else if (p.revents) /* every task of the filter is gone */
+            break;
+    }
+    safe_close(listener);
+    return NULL;
+}
+
+/* true: the thread owns the listener now */
+static bool start_sysinfo_thread(int listener) {
+    pthread_attr_t attr;
+    pthread_t t;
+    if (pthread_attr_init(&attr) != 0)
+        return false;
+    (void) pthread_attr_setstacksize(&attr, 64 * 1024);
+    (void) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    bool ok = pthread_create(&t, &attr, sysinfo_thread, (void *) (intptr_t) listener) == 0;
+    pthread_attr_destroy(&attr);
+    return ok;
+}
+
 int main(int argc, char **argv) {
     SandboxPlan *plan = NULL;
     Identity id;
@@ -751,7 +786,11 @@ int main(int argc, char **argv) {
             listener = receive_fd(sysinfo_sock);
             sysinfo_sock = safe_close(sysinfo_sock);
         }
-        if (pfd[4].revents & POLLIN)
+        /* on the first call: a payload that never calls sysinfo() pays no task for it (the
+         * thread counts towards TasksMax=); without a thread the loop answers */
+        if ((pfd[4].revents & POLLIN) && start_sysinfo_thread(listener))
+            listener = -EBADF;
+        else if (pfd[4].revents & POLLIN)
             answer_sysinfo(listener);
         else if (pfd[4].revents) /* every task of the filter is gone */
             listener = safe_close(listener);

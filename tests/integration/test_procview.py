@@ -90,7 +90,8 @@ def test_cpus_follow_the_quota(daemon, layers, sysinfo_layer):
     from conftest import is_v2
     if not is_v2():
         # lxcfs 5.0.3 views /proc/stat per CPU through cpuacct, which pure v2 has not: there
-        # it shows the cpuset's CPUs, not the quota's (a gap of lxcfs, in the README)
+        # it shows the cpuset's CPUs, not the quota's (a gap of lxcfs fixed in its 7.0, in
+        # the README)
         assert re.findall(r"^cpu\d+ ", stat, re.M) == ["cpu0 "], stat
 
 
@@ -333,3 +334,37 @@ def test_a_start_while_the_view_is_down_gets_the_plain_files(daemon, layers):
     assert meminfo_kb(meminfo, "MemTotal") == host_mem_total_kb(), meminfo
     assert "ProcView: lxcfs does not serve now; this start sees the host's values" in \
         daemon.log("p.unit")
+
+
+def test_a_hung_view_does_not_stall_the_init(daemon, layers, sysinfo_layer):
+    """The init answers sysinfo() from the view: while lxcfs hangs, the call waits, but the
+    init's loop (the payload's output, signals) goes on; it once stalled until the watch killed
+    lxcfs."""
+    daemon.write_unit("st.unit", unit_text(
+        layers, "/bin/sh -c 'while :; do echo tick; sleep 0.05; done & "
+                "while [ ! -e /tmp/go ]; do sleep 0.05; done; exec /bin/sysinfo-probe'",
+        resources="MemoryMax=64M", sandbox=f"Layers={sysinfo_layer}"))
+    daemon.ctl("start", "st")
+    daemon.wait_for("st.unit", lambda p: "tick" in daemon.payload_output("st.unit"))
+    pid = int(daemon.show("st.unit")["MainPID"])
+    old = lxcfs_pid(daemon)
+    os.kill(old, signal.SIGSTOP)
+    try:
+        assert sandbox_exec(pid, "touch", "/tmp/go").returncode == 0
+        # the probe (the main PID, exec'd) waits in sysinfo (99) on the stopped view
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}/syscall").read_text().split()[0] != "99":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        before = daemon.payload_output("st.unit").count("tick")
+        time.sleep(0.5)
+        after = daemon.payload_output("st.unit").count("tick")
+        # still within the hang: sandboxd's watch needs 2 s from the stop to call it one
+        assert "did not answer a read" not in daemon.output.read_text()
+        assert after > before, (before, after)
+    finally:
+        try:
+            os.kill(old, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    daemon.wait_for("st.unit", lambda p: "done" in daemon.payload_output("st.unit"))
