@@ -291,6 +291,10 @@ _noreturn_ static void rebind_child(ProcView *pv, Sandbox **list, size_t n) {
             char src[PATH_MAX];
             snprintf(src, sizeof src, "%s/%s", pv->dir, plan_procview_files[f]);
             trees[f] = (int) syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | O_CLOEXEC);
+            /* as rootfs_setup() binds them: a clone has lxcfs's own (writable) flags */
+            struct mount_attr attr = {.attr_set = PLAN_PROCVIEW_ATTRS};
+            if (trees[f] >= 0 && mount_setattr(trees[f], "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+                trees[f] = safe_close(trees[f]);
         }
         if (setns(list[i]->init_pidfd, CLONE_NEWNS) < 0) {
             failed++;

@@ -63,6 +63,8 @@ typedef struct SandboxPlan {
  * rootfs_setup() binds and the daemon binds again after a restart of the view. */
 extern const char *const plan_procview_files[];
 #define PLAN_PROCVIEW_FILES 8
+/* their binds' MOUNT_ATTR_* flags (linux/mount.h): read-only, as the files they cover */
+#define PLAN_PROCVIEW_ATTRS (0x1 /* RDONLY */ | 0x2 /* NOSUID */ | 0x4 /* NODEV */ | 0x8 /* NOEXEC */)
 
 SandboxPlan *plan_free(SandboxPlan *p);
 static inline void plan_freep(SandboxPlan **p) {

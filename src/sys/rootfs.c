@@ -717,6 +717,9 @@ static int setup_private_host_dirs(const SandboxPlan *p, int rootfd, StepError *
 /* The proc view: lxcfs's files, computed from the reader's cgroup, over /proc/meminfo and the
  * rest (and the CPU list in /sys). Best effort: a view that went away since the daemon
  * planned it leaves the plain files (the daemon logs that it planned none when it knew). */
+_Static_assert(PLAN_PROCVIEW_ATTRS == (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                      MOUNT_ATTR_NOEXEC), "PLAN_PROCVIEW_ATTRS");
+
 static void setup_procview(const SandboxPlan *p, int rootfd) {
     if (!p->procview_dir)
         return;
@@ -727,9 +730,7 @@ static void setup_procview(const SandboxPlan *p, int rootfd) {
         _cleanup_close_ int fd = openat2_in_root(rootfd, plan_procview_files[i], O_PATH,
                                                  RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS);
         if (fd >= 0)
-            (void) bind_on(dirfd, plan_procview_files[i], fd, false,
-                           MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
-                               MOUNT_ATTR_NOEXEC);
+            (void) bind_on(dirfd, plan_procview_files[i], fd, false, PLAN_PROCVIEW_ATTRS);
     }
 }
 

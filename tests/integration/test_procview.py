@@ -146,6 +146,10 @@ def test_killed_lxcfs_is_restarted_and_bound_again(daemon, layers, sysinfo_layer
     assert f"lxcfs (PID {old}) was killed by SIGKILL" in out, out
     assert "The new proc view is bound into the running sandboxes." in out, out
     assert lxcfs_pid(daemon) != old
+    for p in pids:  # bound again as at the start: read-only, nosuid, nodev, noexec
+        opts = [ln.split()[5].split(",") for ln in Path(f"/proc/{p}/mountinfo").read_text()
+                .splitlines() if ln.split()[4] == "/proc/meminfo"]
+        assert opts and all({"ro", "nosuid", "nodev", "noexec"} <= set(o) for o in opts), opts
     release = tuple(map(int, re.match(r"(\d+)\.(\d+)", os.uname().release).groups()))
     if release >= (6, 5):
         # MOVE_MOUNT_BENEATH: the dead binds are replaced, not stacked on
