@@ -9,7 +9,9 @@
  *   sysinfo-probe watch PATH [USEC]: reads PATH's first line every USEC (1000) and prints
  *   "up MONOTONIC_NS LINE" or "down MONOTONIC_NS ERROR" each time the outcome changes (for
  *   bench/procview-recovery; the sandbox shares the host's CLOCK_MONOTONIC).
- *   sysinfo-probe cpus: prints sysconf(_SC_NPROCESSORS_ONLN), as glibc programs count CPUs. */
+ *   sysinfo-probe cpus: prints sysconf(_SC_NPROCESSORS_ONLN), as glibc programs count CPUs.
+ *   sysinfo-probe hold PATH N: raises its soft RLIMIT_NOFILE to the hard one, opens PATH N
+ *   times (kept open), prints "held K" and sleeps. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
@@ -113,6 +116,20 @@ static void watch(const char *path, unsigned usec) {
 
 int main(int argc, char **argv) {
     struct sysinfo si;
+    if (argc == 4 && strcmp(argv[1], "hold") == 0) {
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+            rl.rlim_cur = rl.rlim_max;
+            (void) setrlimit(RLIMIT_NOFILE, &rl);
+        }
+        long n = atol(argv[3]), k = 0;
+        while (k < n && open(argv[2], O_RDONLY | O_CLOEXEC) >= 0)
+            k++;
+        printf("held %ld\n", k);
+        fflush(stdout);
+        for (;;)
+            pause();
+    }
     if (argc == 2 && strcmp(argv[1], "cpus") == 0) {
         printf("%ld\n", sysconf(_SC_NPROCESSORS_ONLN));
         return 0;

@@ -372,3 +372,31 @@ def test_a_hung_view_does_not_stall_the_init(daemon, layers, sysinfo_layer):
         except ProcessLookupError:
             pass
     daemon.wait_for("st.unit", lambda p: "done" in daemon.payload_output("st.unit"))
+
+
+def test_a_payload_holding_view_files_open_harms_no_other(daemon, layers, sysinfo_layer):
+    """A payload opens its view's cpuinfo as often as its file limit lets it (lxcfs keeps a
+    buffer per open file, ~3 KB, which the sandbox does not pay for): lxcfs stays up and
+    another sandbox reads its own values."""
+    def rss_kb(pid):
+        return int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())[1])
+    lxcfs = lxcfs_pid(daemon)
+    before = rss_kb(lxcfs)
+    daemon.write_unit("hold.unit", unit_text(
+        layers, "/bin/sysinfo-probe hold /proc/cpuinfo 1000000", resources="MemoryMax=64M",
+        sandbox=f"Layers={sysinfo_layer}"))
+    daemon.write_unit("other.unit", unit_text(layers, "/bin/sleep 1000",
+                                              resources="MemoryMax=48M"))
+    daemon.ctl("start", "hold", "other")
+    daemon.wait_for("hold.unit", lambda p: any(
+        ln.startswith("held ") for ln in daemon.payload_output("hold.unit")), timeout=120)
+    held = int(next(ln for ln in daemon.payload_output("hold.unit")
+                    if ln.startswith("held ")).split()[1])
+    assert held > 1000, held
+    pid = int(daemon.show("other.unit")["MainPID"])
+    meminfo = sandbox_exec(pid, "cat", "/proc/meminfo").stdout
+    assert meminfo_kb(meminfo, "MemTotal") == 49152, meminfo
+    assert lxcfs_pid(daemon) == lxcfs and "lxcfs (PID" not in daemon.output.read_text().split(
+        "serves the sandboxes' proc view", 1)[1]
+    print(f"{held} files held open: lxcfs {rss_kb(lxcfs) - before} kB more, the sandbox "
+          f"{int(daemon.show('hold.unit')['MemoryCurrent']) // 1024} kB")
