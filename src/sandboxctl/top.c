@@ -108,7 +108,7 @@ static void print_json(const Sample *s) {
     printf("[");
     for (size_t i = 0; i < s->n; i++) {
         const Row *r = &s->rows[i];
-        char b[5][32];
+        char b[6][32];
         /* names are unit names (checked by the daemon): no escaping needed */
         printf("%s{\"unit\":\"%s\",\"cpu_percent\":", i ? "," : "", r->name);
         if (r->cpu < 0)
@@ -122,7 +122,7 @@ static void print_json(const Sample *s) {
                r->mem_max == UINT64_MAX ? "null" : num(b[2], r->mem_max),
                r->tasks == UINT64_MAX ? "null" : num(b[3], r->tasks),
                r->rd == UINT64_MAX ? "null" : num(b[4], r->rd),
-               r->wr == UINT64_MAX ? "null" : num(b[4], r->wr));
+               r->wr == UINT64_MAX ? "null" : num(b[5], r->wr));
     }
     printf("]\n");
 }

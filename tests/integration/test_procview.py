@@ -201,15 +201,31 @@ def test_top_json_agrees_with_the_cgroup_files(daemon, layers):
         layers, "/bin/sh -c 'while :; do :; done'", resources="CPUQuota=50%"))
     daemon.write_unit("idle.unit", unit_text(
         layers, "/bin/sh -c 'sleep 1000 & sleep 1000 & wait'", resources="MemoryMax=64M"))
-    daemon.ctl("start", "burn", "idle")
+    # 4 MiB written, 2 MiB read, past the page cache: what top shows for IO is told apart
+    daemon.write_unit("disk.unit", unit_text(
+        layers, "/bin/sh -c 'dd if=/dev/zero of=/f bs=64k count=64 oflag=direct && "
+                "dd if=/f of=/dev/null bs=64k count=32 iflag=direct && echo io-done; "
+                "exec sleep 1000'"))
+    daemon.ctl("start", "burn", "idle", "disk")
     daemon.wait_for("idle.unit", lambda p: p["TasksCurrent"] == "4")  # init, sh, 2 sleeps
+    daemon.wait_for("disk.unit", lambda p: "io-done" in daemon.payload_output("disk.unit"))
     r = daemon.ctl("top", "-n", "1", "--json", "-d", "1s")
     rows = {x["unit"]: x for x in __import__("json").loads(r.stdout)}
-    assert set(rows) == {"burn.unit", "idle.unit"}, rows
+    assert set(rows) == {"burn.unit", "idle.unit", "disk.unit"}, rows
 
     def cg_read(controller, unit, v1_file, v2_file):
         d = cgroup_dir(controller, unit)
         return (d / (v2_file if is_v2() else v1_file)).read_text()
+    io = cg_read("blkio" if not is_v2() else "io", "disk.unit", "blkio.throttle.io_service_bytes",
+                 "io.stat")
+    if is_v2():
+        rd = sum(int(x.split("=")[1]) for x in io.split() if x.startswith("rbytes="))
+        wr = sum(int(x.split("=")[1]) for x in io.split() if x.startswith("wbytes="))
+    else:
+        rd = sum(int(ln.split()[2]) for ln in io.splitlines() if ln.split()[1:2] == ["Read"])
+        wr = sum(int(ln.split()[2]) for ln in io.splitlines() if ln.split()[1:2] == ["Write"])
+    assert wr >= 4 << 20 and rd >= 2 << 20, io
+    assert (rows["disk.unit"]["io_read_bytes"], rows["disk.unit"]["io_write_bytes"]) == (rd, wr)
     for unit, row in rows.items():
         tasks = int(cg_read("pids", unit, "pids.current", "pids.current"))
         assert row["tasks_current"] == tasks, (unit, row, tasks)
@@ -234,7 +250,7 @@ def test_top_json_agrees_with_the_cgroup_files(daemon, layers):
     # the table, for people
     table = daemon.ctl("top", "-n", "1", "-d", "200ms", "--order=name").stdout.splitlines()
     assert table[0].split()[:3] == ["UNIT", "CPU%", "MEMORY"], table
-    assert [ln.split()[0] for ln in table[1:]] == ["burn.unit", "idle.unit"], table
+    assert [ln.split()[0] for ln in table[1:]] == ["burn.unit", "disk.unit", "idle.unit"], table
 
 
 def test_lxcfs_outlives_a_restart_and_is_adopted(daemon, layers, init_reaper):
