@@ -363,6 +363,25 @@ def kill_and_remove_cgroup(d: Path):
             time.sleep(0.05)
 
 
+def interruptible():
+    """preexec_fn for a client the test stops with SIGINT (^C): a run started in the
+    background (`.ci/run &`) ignores SIGINT, its children inherit that, and sandboxctl, as
+    programs should, keeps an ignored SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def interrupt(p, timeout=10):
+    """^C to a client started with preexec_fn=interruptible; its (stdout, stderr). One that
+    does not end is killed, so a failing test leaves no process behind."""
+    p.send_signal(signal.SIGINT)
+    try:
+        return p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.communicate()
+        raise
+
+
 def sandbox_exec(pid, *cmd):
     """Runs cmd inside the sandbox whose process is pid (all its namespaces and its root)."""
     return subprocess.run(["nsenter", "-t", str(pid), "-m", "-u", "-i", "-n", "-p", "-r", "-w",

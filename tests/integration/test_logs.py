@@ -6,12 +6,10 @@ journal, with a real systemd-journald in a mount namespace of the test's own."""
 import json
 import os
 import re
-import signal
 import subprocess
-import textwrap
 import time
 
-from conftest import INIT, SANDBOXCTL, SANDBOXD, SLICE, unit_text
+from conftest import INIT, SANDBOXCTL, SANDBOXD, SLICE, interrupt, interruptible, unit_text
 
 ROTATING = "[Logs]\nMaxFileSize=4K\nMaxFiles=3\n"
 
@@ -32,9 +30,9 @@ def test_follow_across_rotations(daemon, layers):
     daemon.wait_for("talk.unit", lambda p: len(numbered(daemon.log("talk.unit"))) >= 5)
     env = dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket))
     f = subprocess.Popen([str(SANDBOXCTL), "logs", "-f", "-n", "3", "talk"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                         preexec_fn=interruptible)
     try:
-        log1 = daemon.logs / "talk.unit.log.1"
         log2 = daemon.logs / "talk.unit.log.2"
         # two rotations after the follow started: .2 holds lines written after it
         deadline = time.monotonic() + 60
@@ -52,8 +50,7 @@ def test_follow_across_rotations(daemon, layers):
         daemon.ctl("stop", "talk")
         time.sleep(1.5)  # the follower checks at least once a second
     finally:
-        f.send_signal(signal.SIGINT)
-        out, err = f.communicate(timeout=10)
+        out, err = interrupt(f)
     got = numbered(out.decode(errors="replace"))
     assert len(got) > 40, (got, err)
     # every line once, in order, none lost at a rotation

@@ -4,26 +4,23 @@ that never reads cannot stall sandboxd."""
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
 
-from conftest import SANDBOXCTL, unit_text
+from conftest import SANDBOXCTL, interrupt, interruptible, unit_text
 
 
 def monitor(daemon, *args):
     env = dict(os.environ, SANDBOXD_SOCKET=str(daemon.socket))
     p = subprocess.Popen([str(SANDBOXCTL), "monitor", *args], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=env)
+                         stderr=subprocess.PIPE, text=True, env=env, preexec_fn=interruptible)
     time.sleep(0.3)  # subscribed (the call returns before any change we make)
     return p
 
 
 def stop_monitor(p):
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=10)
-    return out, err
+    return interrupt(p)
 
 
 def test_monitor_prints_start_crash_restart_stop_in_order(daemon, layers, tmp_path):
