@@ -291,8 +291,10 @@ _noreturn_ static void rebind_child(ProcView *pv, Sandbox **list, size_t n) {
             char src[PATH_MAX];
             snprintf(src, sizeof src, "%s/%s", pv->dir, plan_procview_files[f]);
             trees[f] = (int) syscall(SYS_open_tree, AT_FDCWD, src, OPEN_TREE_CLONE | O_CLOEXEC);
-            /* as rootfs_setup() binds them: a clone has lxcfs's own (writable) flags */
-            struct mount_attr attr = {.attr_set = PLAN_PROCVIEW_ATTRS};
+            /* as rootfs_setup() binds them: a clone has lxcfs's own (writable) flags, and
+             * it joins the peer group of lxcfs's mount (shared where /run is, as on systemd
+             * hosts): a mount on it in a sandbox would show on the host and in the others */
+            struct mount_attr attr = {.attr_set = PLAN_PROCVIEW_ATTRS, .propagation = MS_PRIVATE};
             if (trees[f] >= 0 && mount_setattr(trees[f], "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
                 trees[f] = safe_close(trees[f]);
         }

@@ -416,3 +416,37 @@ def test_a_payload_holding_view_files_open_harms_no_other(daemon, layers, sysinf
         "serves the sandboxes' proc view", 1)[1]
     print(f"{held} files held open: lxcfs {rss_kb(lxcfs) - before} kB more, the sandbox "
           f"{int(daemon.show('hold.unit')['MemoryCurrent']) // 1024} kB")
+
+
+def test_a_rebound_view_shares_no_mount_events(daemon, layers):
+    """Where the runtime directory is a shared mount (/run on systemd hosts), lxcfs's mount is
+    shared too, and a plain clone of its files joins that peer group: the view bound again
+    after a restart must be private, as the one the init binds."""
+    run = daemon.runtime
+    subprocess.run(["mount", "--bind", str(run), str(run)], check=True)
+    try:
+        subprocess.run(["mount", "--make-shared", str(run)], check=True)
+        daemon.write_unit("sh.unit", unit_text(layers, "/bin/sleep 1000"))
+        daemon.ctl("start", "sh")
+        pid = int(daemon.show("sh.unit")["MainPID"])
+        for _ in range(2):  # the first restart mounts lxcfs on the shared bind
+            old = lxcfs_pid(daemon)
+            done = daemon.output.read_text().count("The new proc view is bound")
+            os.kill(old, signal.SIGKILL)
+            deadline = time.monotonic() + 30
+            while daemon.output.read_text().count("The new proc view is bound") == done:
+                assert time.monotonic() < deadline, daemon.output.read_text()
+                time.sleep(0.02)
+        # lxcfs's mount now (the last at that path; the first one is under the bind)
+        assert "shared:" in [ln for ln in Path("/proc/self/mountinfo").read_text().splitlines()
+                             if ln.split()[4] == f"{run}/procview"][-1]
+        lines = [ln for ln in Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
+                 if ln.split()[4] in ("/proc/meminfo", "/sys/devices/system/cpu/online")]
+        assert lines and not any("shared:" in ln.split(" - ")[0] for ln in lines), lines
+    finally:
+        daemon.stop()
+        subprocess.run(["umount", "-l", str(run)], check=False)
+        # the first lxcfs's mount, which the bind hid from sandboxd
+        while subprocess.run(["umount", "-l", str(run / "procview")],
+                             stderr=subprocess.DEVNULL).returncode == 0:
+            pass
