@@ -69,6 +69,8 @@ struct ProcView {
     bool given_up;
     RateLimit starts;
     pid_t rebind_pid; /* the child binding the new files into running sandboxes */
+    pid_t stale_rebind_pid; /* one killed because a newer view came: reaped quietly */
+    unsigned generation; /* counts the lxcfs mounts served: a sandbox holds the one it bound */
     bool started_new;
     sd_event_source *watch_timer; /* the next read of the view, or the current one's deadline */
     pid_t watch_pid;              /* the child reading it now */
@@ -195,6 +197,7 @@ static int spawn(ProcView *pv) {
         return -ETIMEDOUT;
     }
     pv->ready = true;
+    pv->generation++;
     log_info("lxcfs (PID %d) serves the sandboxes' proc view on %s.", (int) pid, pv->dir);
     watch_arm(pv, WATCH_INTERVAL_USEC);
     return 0;
@@ -222,6 +225,7 @@ static bool adopt(ProcView *pv) {
     pv->pidfd = pidfd;
     pv->child = false;
     pv->ready = true;
+    pv->generation++;
     log_info("Adopted lxcfs (PID %d) on %s.", pid, pv->dir);
     watch_arm(pv, WATCH_INTERVAL_USEC);
     return true;
@@ -266,6 +270,10 @@ const char *procview_dir(const ProcView *pv) {
     return pv && pv->ready ? pv->dir : NULL;
 }
 
+unsigned procview_generation(const ProcView *pv) {
+    return pv ? pv->generation : 0;
+}
+
 /* Puts TREE (a detached clone of a new view file) at TARGET in place of the dead bind there.
  * Never unmount first and mount after: in between (ms: the unmount waits for an RCU grace
  * period) the payload would read the host's /proc file, wrong values where an error is honest.
@@ -285,6 +293,9 @@ static int replace_bind(int tree, const char *target) {
 /* In a child: the new files into each sandbox's mount namespace, over the dead binds. */
 _noreturn_ static void rebind_child(ProcView *pv, Sandbox **list, size_t n) {
     int own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC), failed = 0;
+    struct stat host_root;
+    if (stat("/", &host_root) < 0)
+        _exit(100);
     for (size_t i = 0; i < n; i++) {
         int trees[PLAN_PROCVIEW_FILES];
         for (size_t f = 0; f < PLAN_PROCVIEW_FILES; f++) {
@@ -298,8 +309,20 @@ _noreturn_ static void rebind_child(ProcView *pv, Sandbox **list, size_t n) {
             if (trees[f] >= 0 && mount_setattr(trees[f], "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
                 trees[f] = safe_close(trees[f]);
         }
+        struct stat root;
         if (setns(list[i]->init_pidfd, CLONE_NEWNS) < 0) {
             failed++;
+            continue;
+        }
+        /* only into a root the init built: a namespace still on the host's tree (or one we
+         * share) would take the mounts to the host */
+        if (stat("/", &root) < 0 || (root.st_dev == host_root.st_dev &&
+                                     root.st_ino == host_root.st_ino)) {
+            for (size_t f = 0; f < PLAN_PROCVIEW_FILES; f++)
+                safe_close(trees[f]);
+            failed++;
+            if (setns(own, CLONE_NEWNS) < 0)
+                _exit(100);
             continue;
         }
         for (size_t f = 0; f < PLAN_PROCVIEW_FILES; f++) {
@@ -319,33 +342,53 @@ _noreturn_ static void rebind_child(ProcView *pv, Sandbox **list, size_t n) {
     _exit(failed > 99 ? 99 : failed);
 }
 
-void procview_rebind(ProcView *pv) {
-    Manager *m = pv->manager;
-    Sandbox **list = calloc(m->n_sandboxes + 1, sizeof *list);
-    size_t n = 0;
-    if (!list)
+/* Binds the current view into list[0..n-1] from a child; a child still binding an older
+ * view is killed first, so it cannot lay dead files over the new ones. */
+static void rebind_list(ProcView *pv, Sandbox **list, size_t n) {
+    if (n == 0)
         return;
-    for (size_t i = 0; i < m->n_sandboxes; i++) {
-        Sandbox *s = m->sandboxes[i];
-        if (s->procview && s->init_pidfd >= 0 && sandbox_is_running(s))
-            list[n++] = s;
-    }
-    if (n == 0) {
-        free(list);
-        return;
+    if (pv->rebind_pid > 0) {
+        (void) kill(pv->rebind_pid, SIGKILL);
+        pv->stale_rebind_pid = pv->rebind_pid;
+        pv->rebind_pid = 0;
     }
     pid_t pid = fork();
     if (pid == 0)
         rebind_child(pv, list, n);
-    free(list);
     if (pid < 0) {
         log_error_errno(errno, "forking to bind the new proc view into the sandboxes: %m");
         return;
     }
+    for (size_t i = 0; i < n; i++)
+        list[i]->procview_generation = pv->generation;
     pv->rebind_pid = pid;
 }
 
-/* lxcfs ended: start it again, and bind its files into the sandboxes anew. */
+/* A sandbox whose init has built its root (and made its mounts private): READY came. */
+static bool rebindable(const Sandbox *s) {
+    return s->procview && s->init_pidfd >= 0 && s->got_ready && sandbox_is_running(s);
+}
+
+void procview_rebind(ProcView *pv) {
+    Manager *m = pv->manager;
+    if (!pv->ready)
+        return;
+    _cleanup_free_ Sandbox **list = calloc(m->n_sandboxes + 1, sizeof *list);
+    size_t n = 0;
+    if (!list)
+        return;
+    for (size_t i = 0; i < m->n_sandboxes; i++)
+        if (rebindable(m->sandboxes[i]))
+            list[n++] = m->sandboxes[i];
+    rebind_list(pv, list, n);
+}
+
+void procview_sandbox_ready(ProcView *pv, Sandbox *s) {
+    /* it bound a view that has died since its plan was made (or while it built its root) */
+    if (pv && pv->ready && rebindable(s) && s->procview_generation != pv->generation)
+        rebind_list(pv, &s, 1);
+}
+
 static void on_lxcfs_exit(ProcView *pv, const char *how) {
     log_warning("lxcfs (PID %d) %s; the sandboxes' proc view fails until it is back. "
                 "Starting it again on %s.", (int) pv->pid, how, pv->dir);
@@ -372,6 +415,10 @@ bool procview_on_exit(Manager *m, const siginfo_t *si) {
         pv->watch_pid = 0;
         if (pv->ready) /* else the restart re-arms it */
             watch_arm(pv, WATCH_INTERVAL_USEC);
+        return true;
+    }
+    if (si->si_pid == pv->stale_rebind_pid) {
+        pv->stale_rebind_pid = 0;
         return true;
     }
     if (si->si_pid == pv->rebind_pid) {

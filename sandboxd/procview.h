@@ -6,6 +6,7 @@
 
 typedef struct Manager Manager;
 typedef struct ProcView ProcView;
+typedef struct Sandbox Sandbox;
 
 /* The proc view's supervisor (procview.c); lxcfs at m->config.lxcfs_path (NULL or "none":
  * none). */
@@ -16,6 +17,10 @@ void procview_start(ProcView *pv);
 /* Binds the view anew into every running sandbox that has ProcView= (after adoption, when the
  * lxcfs that served them is gone). */
 void procview_rebind(ProcView *pv);
+/* s has just reported READY: binds the view again if the one its init bound has died since. */
+void procview_sandbox_ready(ProcView *pv, Sandbox *s);
+/* Which lxcfs mount serves now (a counter); a sandbox records the one it bound. */
+unsigned procview_generation(const ProcView *pv);
 /* Whether procview_start() started a new lxcfs (rather than adopting one). */
 bool procview_started_new(const ProcView *pv);
 /* Its mount point while lxcfs serves, else NULL. */

@@ -362,6 +362,7 @@ int sandbox_build_plan(Sandbox *s, const char *root, const char *init_dir, const
             return -ENOMEM;
         }
         s->procview = dir != NULL;
+        s->procview_generation = procview_generation(s->manager->procview);
         if (!dir && s->manager->config.lxcfs_path && !streq(s->manager->config.lxcfs_path, "none"))
             sandbox_log_event(s, "ProcView: lxcfs does not serve now; this start sees the "
                                  "host's values in /proc/meminfo, /proc/cpuinfo and the rest.");

@@ -29,6 +29,7 @@
 #include "process-util.h"
 #include "rm-rf.h"
 #include "sandbox-internal.h"
+#include "procview.h"
 #include "sandbox.h"
 #include "seccomp-cache.h"
 #include "strv.h"
@@ -396,6 +397,7 @@ static void handle_msg(Sandbox *s, const SyncMsg *msg, pid_t cred_pid) {
         if (r < 0) /* only a later sandboxd needs it: not a reason to fail the start */
             log_warning_errno(r, "%s: saving its state for re-adoption: %m", s->name);
         sandbox_health_start(s);
+        procview_sandbox_ready(s->manager->procview, s);
         if (s->state == SANDBOX_STARTING)
             sandbox_ready(s); /* Type=notify: once READY=1 came too */
         else if (s->state == SANDBOX_STOPPING)

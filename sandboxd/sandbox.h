@@ -138,6 +138,7 @@ struct Sandbox {
     UnitFileSig reloaded_sig;
 
     bool procview; /* the init bound the proc view (ProcView=): bound anew when lxcfs restarts */
+    unsigned procview_generation; /* which lxcfs mount it bound (procview_generation()) */
 
     /* the unit's log (sandbox-log.c) */
     int log_fd;                   /* read end of the init's log pipe; -EBADF: none */
