@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -573,8 +574,9 @@ static bool read_view_file(const char *path, char *buf, size_t size) {
     }
 }
 
-/* A payload's sysinfo(): the proc view's values, written into its buffer; anything else (or a
- * view that does not answer now) goes on to the kernel as it is. */
+/* A payload's sysinfo(): the proc view's values, written into its buffer (in the 32-bit
+ * layout for an i386 call); anything else, a view that does not answer now, or a write the
+ * host refuses (Yama, an LSM) goes on to the kernel as it is. */
 static void answer_sysinfo(int listener) {
     struct seccomp_notif req;
     struct seccomp_notif_resp resp;
@@ -584,19 +586,31 @@ static void answer_sysinfo(int listener) {
     resp = (struct seccomp_notif_resp){.id = req.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
     static char meminfo[16384], uptime[256], loadavg[256];
     struct sysinfo si;
-    if (req.data.nr == __NR_sysinfo && read_view_file("/proc/meminfo", meminfo, sizeof meminfo) &&
+    SysinfoCompat32 si32;
+#ifdef __x86_64__
+    bool compat = req.data.arch == AUDIT_ARCH_I386;
+#else
+    bool compat = false;
+#endif
+    if ((compat || req.data.nr == __NR_sysinfo) &&
+        read_view_file("/proc/meminfo", meminfo, sizeof meminfo) &&
         read_view_file("/proc/uptime", uptime, sizeof uptime) &&
         read_view_file("/proc/loadavg", loadavg, sizeof loadavg) &&
         sysinfo_from_proc(meminfo, uptime, loadavg, &si) >= 0) {
-        struct iovec local = {&si, sizeof si};
-        struct iovec remote = {(void *) (uintptr_t) req.data.args[0], sizeof si};
+        if (compat)
+            sysinfo_to_compat32(&si, &si32);
+        size_t size = compat ? sizeof si32 : sizeof si;
+        uint64_t addr = compat ? (uint32_t) req.data.args[0] : req.data.args[0];
+        struct iovec local = {compat ? (void *) &si32 : (void *) &si, size};
+        struct iovec remote = {(void *) (uintptr_t) addr, size};
         /* the same task still waits on this call: its memory is the one we write */
         if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) < 0)
             return;
         ssize_t n = process_vm_writev((pid_t) req.pid, &local, 1, &remote, 1, 0);
-        resp.flags = 0;
-        resp.val = n == (ssize_t) sizeof si ? 0 : -1;
-        resp.error = n == (ssize_t) sizeof si ? 0 : -EFAULT;
+        if (n == (ssize_t) size)
+            resp = (struct seccomp_notif_resp){.id = req.id};
+        else if (n >= 0 || errno == EFAULT) /* a bad pointer: the kernel's answer too */
+            resp = (struct seccomp_notif_resp){.id = req.id, .val = -1, .error = -EFAULT};
     }
     (void) ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }

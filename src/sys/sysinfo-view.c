@@ -48,3 +48,24 @@ int sysinfo_from_proc(const char *meminfo, const char *uptime, const char *loada
     si->procs = total > 65535 ? 65535 : (unsigned short) total;
     return 0;
 }
+
+_Static_assert(sizeof(SysinfoCompat32) == 64, "the kernel's compat_sysinfo");
+
+void sysinfo_to_compat32(const struct sysinfo *si, SysinfoCompat32 *ret) {
+    unsigned long v[8] = {si->totalram, si->freeram,   si->sharedram, si->bufferram,
+                          si->totalswap, si->freeswap, si->totalhigh, si->freehigh};
+    unsigned unit = si->mem_unit ? si->mem_unit : 1, shift = 0;
+    if (si->totalram > UINT32_MAX || si->totalswap > UINT32_MAX)
+        while (unit < 4096) {
+            unit <<= 1;
+            shift++;
+        }
+    *ret = (SysinfoCompat32){
+        .uptime = si->uptime > INT32_MAX ? INT32_MAX : (int32_t) si->uptime,
+        .loads = {(uint32_t) si->loads[0], (uint32_t) si->loads[1], (uint32_t) si->loads[2]},
+        .totalram = (uint32_t) (v[0] >> shift), .freeram = (uint32_t) (v[1] >> shift),
+        .sharedram = (uint32_t) (v[2] >> shift), .bufferram = (uint32_t) (v[3] >> shift),
+        .totalswap = (uint32_t) (v[4] >> shift), .freeswap = (uint32_t) (v[5] >> shift),
+        .procs = si->procs, .totalhigh = (uint32_t) (v[6] >> shift),
+        .freehigh = (uint32_t) (v[7] >> shift), .mem_unit = unit};
+}

@@ -10,6 +10,9 @@
  *   "up MONOTONIC_NS LINE" or "down MONOTONIC_NS ERROR" each time the outcome changes (for
  *   bench/procview-recovery; the sandbox shares the host's CLOCK_MONOTONIC).
  *   sysinfo-probe cpus: prints sysconf(_SC_NPROCESSORS_ONLN), as glibc programs count CPUs.
+ *   sysinfo-probe i386: sysinfo() as a 32-bit program calls it (int $0x80, nr 116) into a
+ *   buffer below 4 GiB, then with a null pointer; prints "i386: R BYTES UNIT" and
+ *   "i386-null: R".
  *   sysinfo-probe hold PATH N: raises its soft RLIMIT_NOFILE to the hard one, opens PATH N
  *   times (kept open), prints "held K" and sleeps. */
 #include <errno.h>
@@ -130,6 +133,19 @@ int main(int argc, char **argv) {
         for (;;)
             pause();
     }
+#ifdef __x86_64__
+    if (argc == 2 && strcmp(argv[1], "i386") == 0) {
+        uint32_t *b = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+        long r;
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(116), "b"(b) : "memory");
+        /* compat_sysinfo: totalram at byte 16, mem_unit at 52 */
+        printf("i386: %ld %llu %u\n", r, (unsigned long long) b[4] * b[13], b[13]);
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(116), "b"(0) : "memory");
+        printf("i386-null: %ld\n", r);
+        return 0;
+    }
+#endif
     if (argc == 2 && strcmp(argv[1], "cpus") == 0) {
         printf("%ld\n", sysconf(_SC_NPROCESSORS_ONLN));
         return 0;
