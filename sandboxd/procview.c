@@ -47,6 +47,8 @@
  * Payloads' reads block meanwhile, so the sum bounds how long a hang lasts (a fork every 2 s
  * costs the daemon nothing worth counting; a read takes ~0.3 ms, 4 ms at p99 under load). */
 #define WATCH_INTERVAL_USEC (2 * USEC_PER_SEC)
+#define WATCH_BUSY_TICKS 20 /* CPU time (clock ticks, 10 ms) in a timeout that means busy */
+#define WATCH_BUSY_WAITS 15 /* timeouts (30 s) a busy lxcfs gets before it counts as hung */
 #define WATCH_TIMEOUT_USEC (2 * USEC_PER_SEC)
 
 #ifndef MOVE_MOUNT_F_EMPTY_PATH
@@ -74,6 +76,8 @@ struct ProcView {
     bool started_new;
     sd_event_source *watch_timer; /* the next read of the view, or the current one's deadline */
     pid_t watch_pid;              /* the child reading it now */
+    uint64_t watch_cpu;           /* lxcfs's CPU time (ticks) when that read started */
+    unsigned watch_waits;         /* timeouts of that read while lxcfs kept working */
 };
 
 static int on_watch_timer(sd_event_source *src, uint64_t usec, void *userdata);
@@ -91,9 +95,42 @@ static void watch_arm(ProcView *pv, uint64_t after) {
         log_warning_errno(r, "Arming the watch of lxcfs: %m; a hung lxcfs goes unnoticed");
 }
 
+bool procview_watch_busy(bool stopped, uint64_t cpu_before, uint64_t cpu_now, unsigned waits) {
+    return !stopped && cpu_before != UINT64_MAX && cpu_now != UINT64_MAX &&
+           cpu_now >= cpu_before && cpu_now - cpu_before >= WATCH_BUSY_TICKS &&
+           waits < WATCH_BUSY_WAITS;
+}
+
+/* lxcfs's CPU time, or UINT64_MAX; *stopped when it is (SIGSTOP, a debugger). */
+static uint64_t lxcfs_cpu(const ProcView *pv, bool *stopped) {
+    char state = 0;
+    uint64_t ticks;
+    *stopped = false;
+    if (pid_get_cpu(pv->pid, &state, &ticks) < 0)
+        return UINT64_MAX;
+    *stopped = state == 'T' || state == 't';
+    return ticks;
+}
+
 static int on_watch_timer(sd_event_source *src, uint64_t usec, void *userdata) {
     ProcView *pv = userdata;
     if (pv->watch_pid > 0) {
+        /* Not answered in time. A flood of reads (one sandbox's) queues ours behind them:
+         * lxcfs is busy then, not hung, and killing it would cut every sandbox off (and five
+         * kills in 30 s end the view). Busy means it used CPU meanwhile (its loadavg thread
+         * alone takes far less than WATCH_BUSY_TICKS); a bound on the waits still catches
+         * one that spins without answering. */
+        bool stopped;
+        uint64_t cpu = lxcfs_cpu(pv, &stopped);
+        if (procview_watch_busy(stopped, pv->watch_cpu, cpu, pv->watch_waits)) {
+            if (pv->watch_waits++ == 0)
+                log_warning("lxcfs (PID %d) is slow: a read of the view waited 2s while it "
+                            "worked; waiting on (a sandbox may be flooding its view)",
+                            (int) pv->pid);
+            pv->watch_cpu = cpu;
+            watch_arm(pv, WATCH_TIMEOUT_USEC);
+            return 0;
+        }
         /* the read has not come back: lxcfs hangs. Killed, it is restarted like a crash,
          * and the read (a FUSE request) ends with it. */
         log_warning("lxcfs (PID %d) did not answer a read of %s/proc/uptime within 2s; killing "
@@ -119,6 +156,9 @@ static int on_watch_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         return 0;
     }
     pv->watch_pid = pid;
+    bool stopped;
+    pv->watch_cpu = lxcfs_cpu(pv, &stopped);
+    pv->watch_waits = 0;
     watch_arm(pv, WATCH_TIMEOUT_USEC);
     return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct Manager Manager;
 typedef struct ProcView ProcView;
@@ -27,5 +28,10 @@ bool procview_started_new(const ProcView *pv);
 const char *procview_dir(const ProcView *pv);
 /* The manager's SIGCHLD handler: lxcfs (restarted) or the rebinding child. */
 bool procview_on_exit(Manager *m, const siginfo_t *si);
+/* The watch's verdict on a read of the view not answered in time (pure): true when lxcfs is
+ * busy rather than hung, i.e. not stopped, it used WATCH_BUSY_TICKS of CPU (clock ticks;
+ * UINT64_MAX: unknown) since the read started, and it has not been given WATCH_BUSY_WAITS
+ * extensions yet. */
+bool procview_watch_busy(bool stopped, uint64_t cpu_before, uint64_t cpu_now, unsigned waits);
 /* keep_running: lxcfs stays for the sandboxes and the next sandboxd. */
 void procview_free(ProcView *pv, bool keep_running);

@@ -9,27 +9,57 @@
 #include "path-util.h"
 #include "process-util.h"
 
-int parse_stat_start_time(const char *stat, uint64_t *ret) {
+/* Field `field` (1-based, as proc(5) counts, >= 3) of a /proc/PID/stat text into buf. */
+static int stat_field(const char *stat, int field, char *buf, size_t size) {
     /* the command name may hold spaces and ')': fields start after the last ')' */
     const char *p = strrchr(stat, ')');
-    if (!p)
+    if (!p || field < 3)
         return -EBADMSG;
     p++;
-    /* after ')' come field 3 (state) ... field 22 (starttime): skip 19 fields */
-    for (int field = 3; field < 22; field++) {
+    for (int f = 3; f < field; f++) {
         p += strspn(p, " ");
         p += strcspn(p, " ");
         if (!*p)
             return -EBADMSG;
     }
     p += strspn(p, " ");
-    char buf[32];
     size_t n = strcspn(p, " \n");
-    if (n == 0 || n >= sizeof buf)
+    if (n == 0 || n >= size)
         return -EBADMSG;
     memcpy(buf, p, n);
     buf[n] = 0;
-    return safe_atou64(buf, ret);
+    return 0;
+}
+
+int parse_stat_start_time(const char *stat, uint64_t *ret) {
+    char buf[32];
+    int r = stat_field(stat, 22, buf, sizeof buf);
+    return r < 0 ? r : safe_atou64(buf, ret);
+}
+
+int parse_stat_cpu(const char *stat, char *ret_state, uint64_t *ret_ticks) {
+    char state[4], ut[32], st[32];
+    uint64_t u, s;
+    int r = stat_field(stat, 3, state, sizeof state);
+    if (r < 0 || (r = stat_field(stat, 14, ut, sizeof ut)) < 0 ||
+        (r = stat_field(stat, 15, st, sizeof st)) < 0 || (r = safe_atou64(ut, &u)) < 0 ||
+        (r = safe_atou64(st, &s)) < 0)
+        return r;
+    if (u > UINT64_MAX - s)
+        return -ERANGE;
+    *ret_state = state[0];
+    *ret_ticks = u + s;
+    return 0;
+}
+
+int pid_get_cpu(pid_t pid, char *ret_state, uint64_t *ret_ticks) {
+    char path[64];
+    _cleanup_free_ char *text = NULL;
+    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
+    int r = read_file(path, 4096, &text, NULL);
+    if (r < 0)
+        return r == -ENOENT ? -ESRCH : r;
+    return parse_stat_cpu(text, ret_state, ret_ticks);
 }
 
 int pid_get_start_time(pid_t pid, uint64_t *ret) {

@@ -12,6 +12,7 @@
 #include "macro.h"
 #include "parse-util.h"
 #include "path-util.h"
+#include "process-util.h"
 #include "ratelimit.h"
 #include "utf8.h"
 
@@ -310,8 +311,25 @@ static void test_read_file_regular_only(void **state) {
     assert_int_equal(rmdir(dir), 0);
 }
 
+static void test_parse_stat(void **state) {
+    /* a command name with spaces and ')' in it, as a payload may choose */
+    const char *stat = "4242 (a b) c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 "
+                       "250 125 0 0 20 0 3 0 98765 1000 100\n";
+    char st;
+    uint64_t ticks, start;
+    assert_int_equal(parse_stat_cpu(stat, &st, &ticks), 0);
+    assert_int_equal(st, 'S');
+    assert_int_equal(ticks, 375);
+    assert_int_equal(parse_stat_start_time(stat, &start), 0);
+    assert_int_equal(start, 98765);
+    assert_int_equal(parse_stat_cpu("4242 (x) T 1 2", &st, &ticks), -EBADMSG); /* cut short */
+    assert_int_equal(parse_stat_cpu("no parenthesis", &st, &ticks), -EBADMSG);
+    assert_int_equal(parse_stat_cpu("1 (x) R 1 1 1 0 -1 0 0 0 0 0 x 1 0", &st, &ticks), -EINVAL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_stat),
         cmocka_unit_test(test_parse_size),    cmocka_unit_test(test_parse_timespan),
         cmocka_unit_test(test_parse_percent), cmocka_unit_test(test_cpu_set),
         cmocka_unit_test(test_parse_signal),  cmocka_unit_test(test_parse_boolean),

@@ -16,6 +16,7 @@
 
 #include "path-util.h"
 #include "plan.h"
+#include "procview.h"
 #include "rm-rf.h"
 #include "rootfs.h"
 #include "sandbox-internal.h"
@@ -287,10 +288,22 @@ static void test_write_init_layer(void **state) {
     assert_int_equal(rm_rf(dir), 0);
 }
 
+/* A read of the view not answered in 2 s: lxcfs hangs, unless it was working meanwhile. */
+static void test_procview_watch_busy(void **state) {
+    assert_true(procview_watch_busy(false, 100, 400, 0));      /* flooded: it works */
+    assert_false(procview_watch_busy(true, 100, 400, 0));      /* stopped */
+    assert_false(procview_watch_busy(false, 100, 101, 0));     /* its loadavg thread only */
+    assert_false(procview_watch_busy(false, 100, 400, 15));    /* busy for 30 s: counts as hung */
+    assert_true(procview_watch_busy(false, 100, 400, 14));
+    assert_false(procview_watch_busy(false, UINT64_MAX, 400, 0)); /* unknown: as before */
+    assert_false(procview_watch_busy(false, 100, UINT64_MAX, 0));
+    assert_false(procview_watch_busy(false, 400, 100, 0));     /* another process's numbers */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_should_restart), cmocka_unit_test(test_string_tables),
-        cmocka_unit_test(test_userns_base),
+        cmocka_unit_test(test_userns_base), cmocka_unit_test(test_procview_watch_busy),
         cmocka_unit_test(test_plan_roundtrip), cmocka_unit_test(test_overlay_options),
         cmocka_unit_test(test_read_state), cmocka_unit_test(test_plan_hide_paths),
         cmocka_unit_test(test_hosts_text), cmocka_unit_test(test_resolv_conf_text),
