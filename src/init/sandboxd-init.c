@@ -574,6 +574,48 @@ static bool read_view_file(const char *path, char *buf, size_t size) {
     }
 }
 
+/* Writes buf into the memory of the task waiting on req. Its mm is pinned first (an open
+ * /proc/TID/mem), then the notification is checked still valid: the fd is then the caller's
+ * memory, even if the pid is reused or a sibling thread execs (a setuid program) right after;
+ * process_vm_writev() would look the pid up again. /proc/TID/mem writes even read-only pages
+ * (FOLL_FORCE): the range must lie in writable mappings, else EFAULT as the kernel's call.
+ * -ESRCH: the call is gone; -EFAULT: a bad pointer; other errors: the host refused (ptrace
+ * rules, an LSM), and the kernel should answer. */
+static int write_to_caller(int listener, struct seccomp_notif *req, uint64_t addr,
+                           const void *buf, size_t size) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%u/mem", req->pid);
+    int mem = open(path, O_RDWR | O_CLOEXEC);
+    if (mem < 0)
+        return errno == ENOENT ? -ESRCH : -errno;
+    int r = -EFAULT;
+    if (addr <= UINT64_MAX - size && addr + size <= (uint64_t) INT64_MAX) {
+        snprintf(path, sizeof path, "/proc/%u/maps", req->pid);
+        FILE *maps = fopen(path, "re");
+        char line[512];
+        uint64_t cur = addr;
+        r = maps ? -EFAULT : -errno;
+        while (maps && fgets(line, sizeof line, maps)) {
+            int k = maps_writable_step(line, &cur, addr + size);
+            if (k != 0) {
+                r = k > 0 ? 0 : k;
+                break;
+            }
+            if (!strchr(line, '\n')) /* a long path: skip the rest of the line */
+                while (fgets(line, sizeof line, maps) && !strchr(line, '\n'))
+                    ;
+        }
+        if (maps)
+            fclose(maps);
+    }
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req->id) < 0)
+        r = -ESRCH;
+    else if (r == 0 && pwrite(mem, buf, size, (off_t) addr) != (ssize_t) size)
+        r = -EFAULT;
+    close(mem);
+    return r;
+}
+
 /* A payload's sysinfo(): the proc view's values, written into its buffer (in the 32-bit
  * layout for an i386 call); anything else, a view that does not answer now, or a write the
  * host refuses (Yama, an LSM) goes on to the kernel as it is. */
@@ -601,15 +643,13 @@ static void answer_sysinfo(int listener) {
             sysinfo_to_compat32(&si, &si32);
         size_t size = compat ? sizeof si32 : sizeof si;
         uint64_t addr = compat ? (uint32_t) req.data.args[0] : req.data.args[0];
-        struct iovec local = {compat ? (void *) &si32 : (void *) &si, size};
-        struct iovec remote = {(void *) (uintptr_t) addr, size};
-        /* the same task still waits on this call: its memory is the one we write */
-        if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &req.id) < 0)
-            return;
-        ssize_t n = process_vm_writev((pid_t) req.pid, &local, 1, &remote, 1, 0);
-        if (n == (ssize_t) size)
+        int r = write_to_caller(listener, &req, addr, compat ? (void *) &si32 : (void *) &si,
+                                size);
+        if (r == -ESRCH)
+            return; /* the call is gone */
+        if (r == 0)
             resp = (struct seccomp_notif_resp){.id = req.id};
-        else if (n >= 0 || errno == EFAULT) /* a bad pointer: the kernel's answer too */
+        else if (r == -EFAULT) /* a bad pointer: the kernel's answer too */
             resp = (struct seccomp_notif_resp){.id = req.id, .val = -1, .error = -EFAULT};
     }
     (void) ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);

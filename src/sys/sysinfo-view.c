@@ -69,3 +69,16 @@ void sysinfo_to_compat32(const struct sysinfo *si, SysinfoCompat32 *ret) {
         .procs = si->procs, .totalhigh = (uint32_t) (v[6] >> shift),
         .freehigh = (uint32_t) (v[7] >> shift), .mem_unit = unit};
 }
+
+int maps_writable_step(const char *line, uint64_t *cur, uint64_t end) {
+    unsigned long long start, stop;
+    char perms[5];
+    if (sscanf(line, "%llx-%llx %4s", &start, &stop, perms) != 3 || stop <= start)
+        return 0; /* not a mapping line: nothing it says */
+    if (stop <= *cur)
+        return 0; /* below the range */
+    if (start > *cur || perms[1] != 'w')
+        return -EFAULT; /* a hole, or read-only: the kernel's sysinfo() would fault */
+    *cur = stop;
+    return *cur >= end ? 1 : 0;
+}

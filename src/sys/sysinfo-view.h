@@ -27,3 +27,8 @@ typedef struct SysinfoCompat32 {
 /* si as the kernel gives it to a 32-bit caller: sizes that do not fit 32 bits are counted in
  * pages instead (mem_unit raised to 4096), as do_compat_sysinfo() does. */
 void sysinfo_to_compat32(const struct sysinfo *si, SysinfoCompat32 *ret);
+
+/* One line of /proc/PID/maps ("START-END PERMS ...", in address order) against the range
+ * [*cur, end) a write must cover: 1 when the range is covered by writable mappings up to here,
+ * 0 to read the next line, -EFAULT when part of it is unmapped or not writable. */
+int maps_writable_step(const char *line, uint64_t *cur, uint64_t end);

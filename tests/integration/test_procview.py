@@ -466,3 +466,15 @@ def test_a_32_bit_sysinfo_sees_the_view_too(daemon, layers, sysinfo_layer):
     out = daemon.payload_output("p32.unit")
     assert "i386: 0 67108864 1" in out, out
     assert "i386-null: -14" in out, out  # EFAULT, as the kernel
+
+
+def test_sysinfo_in_a_user_namespace(daemon, layers):
+    """With Namespaces=user the payload's root is an unprivileged id range on the host: the
+    init (host root, outside that namespace) still writes the answer into it."""
+    daemon.write_unit("u.unit", unit_text(
+        layers, "/bin/sh -c 'free -m; echo printed; exec sleep 1000'",
+        resources="MemoryMax=64M", sandbox="Namespaces=pid mount uts ipc net user"))
+    daemon.ctl("start", "u")
+    daemon.wait_for("u.unit", lambda p: "printed" in daemon.payload_output("u.unit"))
+    out = daemon.payload_output("u.unit")
+    assert int(next(ln for ln in out if ln.startswith("Mem:")).split()[1]) == 64, out

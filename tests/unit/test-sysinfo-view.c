@@ -81,12 +81,42 @@ static void test_compat32_large_values_count_pages(void **state) {
     assert_int_equal(c.totalswap, (8UL << 30) / 4096);
 }
 
+/* Runs maps lines through maps_writable_step() for [addr, addr + size). */
+static int covered(const char *const *lines, uint64_t addr, uint64_t size) {
+    uint64_t cur = addr;
+    for (size_t i = 0; lines[i]; i++) {
+        int k = maps_writable_step(lines[i], &cur, addr + size);
+        if (k != 0)
+            return k;
+    }
+    return -EFAULT; /* past the last mapping */
+}
+
+static void test_writable_ranges(void **state) {
+    const char *const maps[] = {
+        "00400000-00401000 r-xp 00000000 fd:01 1234 /bin/probe\n",
+        "00600000-00601000 r--p 00000000 fd:01 1234 /bin/probe\n",
+        "00601000-00602000 rw-p 00001000 fd:01 1234 /bin/probe\n",
+        "00602000-00603000 rw-p 00000000 00:00 0 [heap]\n",
+        "7ffd0000-7ffd1000 rw-p 00000000 00:00 0 [stack]\n",
+        NULL};
+    assert_int_equal(covered(maps, 0x601010, 112), 1);
+    assert_int_equal(covered(maps, 0x601fc0, 112), 1);        /* across two writable ones */
+    assert_int_equal(covered(maps, 0x600010, 112), -EFAULT);  /* read-only */
+    assert_int_equal(covered(maps, 0x5fffc0, 112), -EFAULT);  /* a hole before it */
+    assert_int_equal(covered(maps, 0x602fc0, 112), -EFAULT);  /* runs into a hole */
+    assert_int_equal(covered(maps, 0, 112), -EFAULT);         /* null */
+    assert_int_equal(covered(maps, 0x7ffd0f90, 112), 1);
+    assert_int_equal(covered(maps, 0x7ffd0fa0, 112), -EFAULT); /* past the last one */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_from_the_view),
         cmocka_unit_test(test_what_it_refuses),
         cmocka_unit_test(test_compat32_small_values_stay_in_bytes),
         cmocka_unit_test(test_compat32_large_values_count_pages),
+        cmocka_unit_test(test_writable_ranges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
