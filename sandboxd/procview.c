@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -178,6 +179,25 @@ static bool view_answers(const char *dir) {
     return n > 0;
 }
 
+/* view_answers() from a child, waited for at most `usec`: a hung lxcfs blocks statfs() and
+ * read() on its mount for good, and the event loop must never wait on it (an lxcfs that hangs
+ * while it starts, or the one a sandboxd restarted to cure it would adopt). */
+static bool view_answers_within(const char *dir, uint64_t usec) {
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(view_answers(dir) ? 0 : 1);
+    if (pid < 0)
+        return false;
+    int status = 0, pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+    struct pollfd p = {pidfd, POLLIN, 0};
+    if (pidfd < 0 || poll(&p, 1, (int) (usec / USEC_PER_MSEC)) <= 0)
+        (void) kill(pid, SIGKILL); /* a FUSE wait ends on SIGKILL */
+    safe_close(pidfd);
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 /* A dead FUSE mount (or anything else) on the mount point goes; lazily, as binds of it may
  * still be held in sandboxes. */
 static void clear_mount_point(ProcView *pv) {
@@ -189,14 +209,15 @@ static int on_adopted_exit(sd_event_source *src, int fd, uint32_t revents, void 
 
 /* Waits (bounded) for lxcfs's files to answer; false if they do not, or lxcfs ended. */
 static bool wait_ready(ProcView *pv) {
-    uint64_t end = now_usec(CLOCK_MONOTONIC) + READY_WAIT_USEC;
-    while (!view_answers(pv->dir)) {
-        if (now_usec(CLOCK_MONOTONIC) > end ||
+    uint64_t end = now_usec(CLOCK_MONOTONIC) + READY_WAIT_USEC, now;
+    for (;;) {
+        if ((now = now_usec(CLOCK_MONOTONIC)) >= end ||
             syscall(SYS_pidfd_send_signal, pv->pidfd, 0, NULL, 0) < 0)
             return false;
+        if (view_answers_within(pv->dir, end - now))
+            return true;
         (void) nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
     }
-    return true;
 }
 
 static int spawn(ProcView *pv) {
@@ -243,6 +264,21 @@ static int spawn(ProcView *pv) {
     return 0;
 }
 
+/* Whether PID's last argument is our mount point: an lxcfs we started, not another one
+ * (the host's lxcfs.service) that took a stale pidfile's PID. */
+static bool serves_our_dir(const ProcView *pv, int pid) {
+    _cleanup_free_ char *path = NULL, *argv = NULL;
+    size_t n = 0;
+    if (asprintf(&path, "/proc/%d/cmdline", pid) < 0 || read_file(path, 65536, &argv, &n) < 0 ||
+        n == 0)
+        return false;
+    /* NUL-separated, NUL-terminated: the last argument starts after the second-last NUL */
+    size_t end = argv[n - 1] == 0 ? n - 1 : n, start = end;
+    while (start > 0 && argv[start - 1] != 0)
+        start--;
+    return end - start == strlen(pv->dir) && memcmp(argv + start, pv->dir, end - start) == 0;
+}
+
 /* An lxcfs a previous sandboxd left running (--keep-running): its pidfile names it. */
 static bool adopt(ProcView *pv) {
     _cleanup_free_ char *text = NULL, *comm_path = NULL, *comm = NULL;
@@ -255,8 +291,18 @@ static bool adopt(ProcView *pv) {
     int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
     if (pidfd < 0)
         return false;
-    if (!view_answers(pv->dir) ||
-        sd_event_add_io(pv->manager->event, &pv->pidfd_source, pidfd, EPOLLIN, on_adopted_exit,
+    if (!view_answers_within(pv->dir, WATCH_TIMEOUT_USEC)) {
+        /* ours (it serves our mount point) but hung or broken: a new one takes over, and
+         * this one would otherwise stay for good */
+        if (serves_our_dir(pv, pid)) {
+            log_warning("lxcfs (PID %d) left by the previous sandboxd does not answer on %s; "
+                        "killing it", pid, pv->dir);
+            (void) syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+        }
+        close(pidfd);
+        return false;
+    }
+    if (sd_event_add_io(pv->manager->event, &pv->pidfd_source, pidfd, EPOLLIN, on_adopted_exit,
                         pv) < 0) {
         close(pidfd);
         return false;

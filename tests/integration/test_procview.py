@@ -478,3 +478,38 @@ def test_sysinfo_in_a_user_namespace(daemon, layers):
     daemon.wait_for("u.unit", lambda p: "printed" in daemon.payload_output("u.unit"))
     out = daemon.payload_output("u.unit")
     assert int(next(ln for ln in out if ln.startswith("Mem:")).split()[1]) == 64, out
+
+
+def test_a_hung_lxcfs_left_behind_is_replaced_not_adopted(daemon, layers, init_reaper):
+    """A sandboxd restarted while the lxcfs it left hangs (as an admin would, to cure it) must
+    not wait on it: it kills that one (it serves our mount point), starts another and binds it
+    into the sandboxes it adopts."""
+    daemon.stop()
+    daemon.start(keep_running=True)
+    daemon.write_unit("hk.unit", unit_text(layers, "/bin/sleep 1000", resources="MemoryMax=48M"))
+    daemon.ctl("start", "hk")
+    first = lxcfs_pid(daemon)
+    daemon.stop()  # --keep-running: the sandbox and lxcfs stay
+    os.kill(first, signal.SIGSTOP)
+    try:
+        daemon.start(keep_running=True)
+        daemon.ctl("status", "hk")  # it answers: the start did not hang on the view
+        out = daemon.output.read_text()
+        assert f"lxcfs (PID {first}) left by the previous sandboxd does not answer" in out, out
+        assert lxcfs_pid(daemon) != first
+        pid = int(daemon.show("hk.unit")["MainPID"])
+        daemon.wait_for("hk.unit", lambda p: "The new proc view is bound" in
+                        daemon.output.read_text())
+        meminfo = sandbox_exec(pid, "cat", "/proc/meminfo").stdout
+        assert meminfo_kb(meminfo, "MemTotal") == 49152, meminfo
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{first}").exists() and \
+                Path(f"/proc/{first}/stat").read_text().split()[2] != "Z":
+            assert time.monotonic() < deadline, "the hung lxcfs was not killed"
+            time.sleep(0.05)
+    finally:
+        try:
+            os.kill(first, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+    daemon.ctl("stop", "hk")
