@@ -52,24 +52,23 @@ int parse_stat_cpu(const char *stat, char *ret_state, uint64_t *ret_ticks) {
     return 0;
 }
 
-int pid_get_cpu(pid_t pid, char *ret_state, uint64_t *ret_ticks) {
+static int read_pid_stat(pid_t pid, char **ret) {
     char path[64];
-    _cleanup_free_ char *text = NULL;
     snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    int r = read_file(path, 4096, &text, NULL);
-    if (r < 0)
-        return r == -ENOENT ? -ESRCH : r;
-    return parse_stat_cpu(text, ret_state, ret_ticks);
+    int r = read_file(path, 4096, ret, NULL);
+    return r == -ENOENT ? -ESRCH : r;
+}
+
+int pid_get_cpu(pid_t pid, char *ret_state, uint64_t *ret_ticks) {
+    _cleanup_free_ char *text = NULL;
+    int r = read_pid_stat(pid, &text);
+    return r < 0 ? r : parse_stat_cpu(text, ret_state, ret_ticks);
 }
 
 int pid_get_start_time(pid_t pid, uint64_t *ret) {
-    char path[64];
     _cleanup_free_ char *text = NULL;
-    snprintf(path, sizeof path, "/proc/%d/stat", (int) pid);
-    int r = read_file(path, 4096, &text, NULL);
-    if (r < 0)
-        return r == -ENOENT ? -ESRCH : r;
-    return parse_stat_start_time(text, ret);
+    int r = read_pid_stat(pid, &text);
+    return r < 0 ? r : parse_stat_start_time(text, ret);
 }
 
 int pid_find_child(pid_t pid, pid_t *ret) {

@@ -3,6 +3,7 @@
 limits, not the host's (lxcfs, run and supervised by sandboxd; sysinfo answered by the init);
 a killed lxcfs is restarted and bound again into running sandboxes."""
 
+import contextlib
 import os
 import re
 import signal
@@ -28,6 +29,19 @@ def host_mem_total_kb():
 
 def lxcfs_pid(daemon):
     return int((daemon.runtime / "procview.pid").read_text().split()[0])
+
+
+@contextlib.contextmanager
+def stopped(pid):
+    """pid under SIGSTOP (a hung lxcfs) for the block; SIGCONT after, unless it is gone."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
 
 
 def pid_or_none(daemon):
@@ -314,22 +328,16 @@ def test_hung_lxcfs_is_killed_and_restarted(daemon, layers):
     daemon.ctl("start", "h")
     daemon.wait_for("h.unit", lambda p: "MemTotal" in daemon.log("h.unit"))
     old = lxcfs_pid(daemon)
-    os.kill(old, signal.SIGSTOP)
-    stopped = time.monotonic()
-    try:
+    with stopped(old):
+        stopped_at = time.monotonic()
         while "did not answer a read" not in daemon.output.read_text():
-            assert time.monotonic() < stopped + 60, daemon.output.read_text()
+            assert time.monotonic() < stopped_at + 60, daemon.output.read_text()
             time.sleep(0.1)
-    finally:
-        try:
-            os.kill(old, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
     seen = len(daemon.payload_output("h.unit"))
     daemon.wait_for("h.unit", lambda p: (lambda lines: len(lines) >= 3 and all(
         re.fullmatch(r"MemTotal:\s+49152 kB", ln) for ln in lines[-3:]))(
             daemon.payload_output("h.unit")[seen:]))
-    print(f"the view was back {time.monotonic() - stopped:.1f} s after lxcfs stopped")
+    print(f"the view was back {time.monotonic() - stopped_at:.1f} s after lxcfs stopped")
     assert lxcfs_pid(daemon) != old
 
 
@@ -369,8 +377,7 @@ def test_a_hung_view_does_not_stall_the_init(daemon, layers, sysinfo_layer):
     daemon.wait_for("st.unit", lambda p: "tick" in daemon.payload_output("st.unit"))
     pid = int(daemon.show("st.unit")["MainPID"])
     old = lxcfs_pid(daemon)
-    os.kill(old, signal.SIGSTOP)
-    try:
+    with stopped(old):
         assert sandbox_exec(pid, "touch", "/tmp/go").returncode == 0
         # the probe (the main PID, exec'd) waits in sysinfo (99) on the stopped view
         deadline = time.monotonic() + 30
@@ -383,11 +390,6 @@ def test_a_hung_view_does_not_stall_the_init(daemon, layers, sysinfo_layer):
         # still within the hang: sandboxd's watch needs 2 s from the stop to call it one
         assert "did not answer a read" not in daemon.output.read_text()
         assert after > before, (before, after)
-    finally:
-        try:
-            os.kill(old, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
     daemon.wait_for("st.unit", lambda p: "done" in daemon.payload_output("st.unit"))
 
 
@@ -490,8 +492,7 @@ def test_a_hung_lxcfs_left_behind_is_replaced_not_adopted(daemon, layers, init_r
     daemon.ctl("start", "hk")
     first = lxcfs_pid(daemon)
     daemon.stop()  # --keep-running: the sandbox and lxcfs stay
-    os.kill(first, signal.SIGSTOP)
-    try:
+    with stopped(first):
         daemon.start(keep_running=True)
         daemon.ctl("status", "hk")  # it answers: the start did not hang on the view
         out = daemon.output.read_text()
@@ -507,9 +508,4 @@ def test_a_hung_lxcfs_left_behind_is_replaced_not_adopted(daemon, layers, init_r
                 Path(f"/proc/{first}/stat").read_text().split()[2] != "Z":
             assert time.monotonic() < deadline, "the hung lxcfs was not killed"
             time.sleep(0.05)
-    finally:
-        try:
-            os.kill(first, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
     daemon.ctl("stop", "hk")
