@@ -470,9 +470,11 @@ void procview_rebind(ProcView *pv) {
 }
 
 void procview_sandbox_ready(ProcView *pv, Sandbox *s) {
-    /* it bound a view that has died since its plan was made (or while it built its root) */
+    /* it bound a view that has died since its plan was made (or while it built its root).
+     * All of them again, not this one alone: a child still binding the others would be
+     * killed by the next (rare: lxcfs died during a start) */
     if (pv && pv->ready && rebindable(s) && s->procview_generation != pv->generation)
-        rebind_list(pv, &s, 1);
+        procview_rebind(pv);
 }
 
 static void on_lxcfs_exit(ProcView *pv, const char *how) {
