@@ -59,12 +59,20 @@ static bool pid_in_sandbox(Sandbox *s, pid_t pid) {
 }
 
 /* MAINPID= names a process in the sandbox's own PID namespace: the host's number is the
- * process of the group whose innermost NSpid is that one. */
+ * process of the group whose innermost NSpid is that one. Each /proc/PID/status read costs
+ * the event loop (more with many supplementary groups): at most TRANSLATE_SCAN_MAX of them per
+ * message, which the rate limit of MAINPID= bounds in turn. */
+#define TRANSLATE_SCAN_MAX 1024
 static pid_t translate_pid(Sandbox *s, pid_t inner) {
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
     if (!s->cgroup || cg_read_pids(s->cgroup, &pids, &n) < 0)
         return 0;
+    if (n > TRANSLATE_SCAN_MAX) {
+        log_debug("%s: MAINPID=%d among %zu processes: only the first %d are looked at",
+                  s->name, (int) inner, n, TRANSLATE_SCAN_MAX);
+        n = TRANSLATE_SCAN_MAX;
+    }
     for (size_t i = 0; i < n; i++) {
         char path[64];
         _cleanup_free_ char *text = NULL;

@@ -12,6 +12,7 @@
  */
 
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
 #include <sched.h>
@@ -100,6 +101,10 @@ static long t_process_madvise(void) { return syscall(SYS_process_madvise, -1, NU
 static long t_socket_alg(void) { return socket(AF_ALG, SOCK_SEQPACKET, 0); }
 static long t_socket_vsock(void) { return socket(AF_VSOCK, SOCK_STREAM, 0); }
 static long t_getpid(void) { return getpid(); }
+/* more supplementary groups than the default profile allows (256), and as many */
+static gid_t many_gids[257];
+static long t_setgroups_many(void) { return setgroups(257, many_gids); }
+static long t_setgroups_256(void) { return setgroups(256, many_gids); }
 static long t_socket_unix(void) { return socket(AF_UNIX, SOCK_STREAM, 0); }
 #if defined(__x86_64__)
 /* the same calls from 32-bit code: i386 keyctl is 288, unshare 310; x32 keyctl 250 */
@@ -114,6 +119,10 @@ static long t_i386_keyctl(void) {
     return result_of(i386_call(288, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0));
 }
 static long t_i386_unshare(void) { return result_of(i386_call(310, CLONE_NEWUSER, 0, 0)); }
+/* setgroups32 (206); a static binary's data lies below 4 GiB */
+static long t_i386_setgroups_many(void) {
+    return result_of(i386_call(206, 257, (long) (uintptr_t) many_gids, 0));
+}
 static long t_x32_keyctl(void) {
     return syscall(0x40000000 | 250, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0);
 }
@@ -163,12 +172,15 @@ static const struct {
 #if defined(__x86_64__)
     {"i386-keyctl", t_i386_keyctl},
     {"i386-unshare-user", t_i386_unshare},
+    {"i386-setgroups-many", t_i386_setgroups_many},
     {"x32-keyctl", t_x32_keyctl},
 #endif
     /* allowed by the default profile: the probe itself works */
     {"allowed-personality-query", t_personality_query},
     {"allowed-getpid", t_getpid},
     {"allowed-socket-unix", t_socket_unix},
+    {"setgroups-many", t_setgroups_many},
+    {"allowed-setgroups-256", t_setgroups_256},
 };
 
 static int run_syscalls(void) {

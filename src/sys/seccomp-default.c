@@ -17,6 +17,7 @@
 #include "strv.h"
 
 #define CAP(c) (1ULL << (c))
+#define SECCOMP_GROUPS_MAX 256
 
 static const char *const allowed[] = {
     "accept", "accept4", "access", "adjtimex", "alarm", "bind", "brk", "cachestat", "capget",
@@ -62,7 +63,7 @@ static const char *const allowed[] = {
     "sched_setscheduler", "sched_yield", "seccomp", "select", "semctl", "semget", "semop",
     "semtimedop", "semtimedop_time64", "send", "sendfile", "sendfile64", "sendmmsg", "sendmsg",
     "sendto", "setfsgid", "setfsgid32", "setfsuid", "setfsuid32", "setgid", "setgid32",
-    "setgroups", "setgroups32", "setitimer", "setpgid", "setpriority", "setregid", "setregid32",
+    "setitimer", "setpgid", "setpriority", "setregid", "setregid32",
     "setresgid", "setresgid32", "setresuid", "setresuid32", "setreuid", "setreuid32",
     "setrlimit", "set_robust_list", "setsid", "setsockopt", "set_thread_area",
     "set_tid_address", "setuid", "setuid32", "setxattr", "setxattrat", "shmat", "shmctl",
@@ -108,6 +109,12 @@ static const DefaultRule rules[] = {
     /* before 4.8 ptrace could get around seccomp */
     {NAMES("process_vm_readv", "process_vm_writev", "ptrace"), SECCOMP_ACTION_ALLOW,
      .min_kernel = SECCOMP_KERNEL(4, 8)},
+    /* at most SECCOMP_GROUPS_MAX supplementary groups (the kernel takes 65536): every read
+     * of a task's /proc/PID/status prints them all, 14 ms each with 65536, and lxcfs's
+     * loadavg pass and sandboxd's MAINPID= lookup read those of every task of a sandbox: one
+     * payload in 65536 groups froze the view's load averages for an hour (lxcfs 5.0.3 then
+     * sleeps 2^32 us) and stalled sandboxd's loop */
+    {NAMES("setgroups", "setgroups32"), SECCOMP_ACTION_ALLOW, ARG(0, LE, SECCOMP_GROUPS_MAX, 0)},
     /* every address family but AF_ALG and AF_VSOCK (kernel crypto and VM sockets) */
     {NAMES("socket"), SECCOMP_ACTION_ALLOW, ARG(0, LT, AF_ALG_, 0)},
     {NAMES("socket"), SECCOMP_ACTION_ALLOW, ARG(0, EQ, AF_ALG_ + 1, 0)},

@@ -72,7 +72,8 @@ def test_default_profile_denies_what_docker_denies(daemon, layers, probe_layer):
     assert denied.pop("x32-keyctl") == "ENOSYS"
     assert {k: v for k, v in denied.items() if v != "EPERM"} == {}
     assert {k: v for k, v in got.items() if k.startswith("allowed-")} == {
-        "allowed-personality-query": "ok", "allowed-getpid": "ok", "allowed-socket-unix": "ok"}
+        "allowed-personality-query": "ok", "allowed-getpid": "ok", "allowed-socket-unix": "ok",
+        "allowed-setgroups-256": "ok"}
 
     st = status(p["MainPID"])
     # the profile's filter, and the proc view's sysinfo(2) one (ProcView=yes, the default)
