@@ -134,8 +134,8 @@ static int on_watch_timer(sd_event_source *src, uint64_t usec, void *userdata) {
         }
         /* the read has not come back: lxcfs hangs. Killed, it is restarted like a crash,
          * and the read (a FUSE request) ends with it. */
-        log_warning("lxcfs (PID %d) did not answer a read of its uptime or loadavg on %s "
-                    "within 2s; killing it", (int) pv->pid, pv->dir);
+        log_warning("lxcfs (PID %d) did not answer a read of %s/proc/uptime within 2s; killing "
+                    "it", (int) pv->pid, pv->dir);
         (void) kill(pv->watch_pid, SIGKILL);
         if (pv->pidfd >= 0)
             (void) syscall(SYS_pidfd_send_signal, pv->pidfd, SIGKILL, NULL, 0);
@@ -147,18 +147,10 @@ static int on_watch_timer(sd_event_source *src, uint64_t usec, void *userdata) {
     }
     pid_t pid = fork();
     if (pid == 0) {
-        /* uptime, and loadavg, whose code in lxcfs has locks of its own (and a deadlock in
-         * 5.0.3, #605) that would hang the sysinfo() answers */
-        static const char *const files[] = {"proc/uptime", "proc/loadavg"};
-        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
-            char path[PATH_MAX], buf[128];
-            snprintf(path, sizeof path, "%s/%s", pv->dir, files[i]);
-            int fd = open(path, O_RDONLY | O_CLOEXEC);
-            if (fd < 0 || read(fd, buf, sizeof buf) <= 0)
-                _exit(1);
-            close(fd);
-        }
-        _exit(0);
+        char path[PATH_MAX], buf[128];
+        snprintf(path, sizeof path, "%s/proc/uptime", pv->dir);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        _exit(fd >= 0 && read(fd, buf, sizeof buf) > 0 ? 0 : 1);
     }
     if (pid < 0) {
         watch_arm(pv, WATCH_INTERVAL_USEC);
