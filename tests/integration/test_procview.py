@@ -334,9 +334,12 @@ def test_hung_lxcfs_is_killed_and_restarted(daemon, layers):
             assert time.monotonic() < stopped_at + 60, daemon.output.read_text()
             time.sleep(0.1)
     seen = len(daemon.payload_output("h.unit"))
-    daemon.wait_for("h.unit", lambda p: (lambda lines: len(lines) >= 3 and all(
-        re.fullmatch(r"MemTotal:\s+49152 kB", ln) for ln in lines[-3:]))(
-            daemon.payload_output("h.unit")[seen:]))
+    try:
+        daemon.wait_for("h.unit", lambda p: (lambda lines: len(lines) >= 3 and all(
+            re.fullmatch(r"MemTotal:\s+49152 kB", ln) for ln in lines[-3:]))(
+                daemon.payload_output("h.unit")[seen:]))
+    except AssertionError:
+        raise AssertionError((daemon.output.read_text(), daemon.payload_output("h.unit")[-6:]))
     print(f"the view was back {time.monotonic() - stopped_at:.1f} s after lxcfs stopped")
     assert lxcfs_pid(daemon) != old
 
