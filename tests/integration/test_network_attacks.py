@@ -563,11 +563,14 @@ def test_net_raw_payload_cannot_forge_arp_or_nd(netd, layers, attack_layer):
     sends = [f"net-attack arp-reply {v4} {fake}", f"net-attack arp-reply {GATEWAY4} {fake}",
              f"net-attack na {v6} {fake}", f"net-attack na {GATEWAY6} {fake}",
              f"net-attack arp-reply {a4} {fake}"]
-    # sent well after ARP's locktime (1 s) since the entries below were confirmed
-    netd.write_unit("a.unit", attack_unit(layers, attack_layer, "sleep 4; " + "; ".join(sends),
+    # sent on the test's signal (a fixed sleep raced the checks below on a slow guest), and
+    # well after ARP's locktime (1 s) since the entries below were confirmed
+    wait = "trap go=1 USR1; echo armed; until [ -n \"$go\" ]; do sleep 0.1; done; sleep 2; "
+    netd.write_unit("a.unit", attack_unit(layers, attack_layer, wait + "; ".join(sends),
                                           "CapabilityBoundingSet=CAP_NET_RAW",
                                           f"IPAddress={a4}"))
     start(netd, "a.unit")
+    assert payload_says(netd, "a.unit") == ["armed"]
     udp_exchange(a4, 9, "resolve", timeout=1)  # the host's entry for the attacker
     # the entries an attacker would overwrite (the kernel updates existing ones only): the
     # host's for the victim, the victim's for the gateway (its answers go there)
@@ -577,7 +580,8 @@ def test_net_raw_payload_cannot_forge_arp_or_nd(netd, layers, attack_layer):
               "victim": {a: neigh_lladdr(victim, a) for a in (GATEWAY4, GATEWAY6)}}
     assert all(before["host"].values()) and all(before["victim"].values()), before
     assert neigh_lladdr(None, a4) not in (None, fake)
-    assert payload_says(netd, "a.unit", count=len(sends)) == ["sent"] * len(sends)
+    netd.ctl("kill", "-s", "SIGUSR1", "--kill-whom=main", "a.unit")
+    assert payload_says(netd, "a.unit", count=1 + len(sends))[1:] == ["sent"] * len(sends)
     wait_until(lambda: neigh_lladdr(None, a4) == fake, "the control forgery took", timeout=5)
     after = {"host": {a: neigh_lladdr(None, a) for a in (v4, v6)},
              "victim": {a: neigh_lladdr(victim, a) for a in (GATEWAY4, GATEWAY6)}}
