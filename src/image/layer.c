@@ -457,9 +457,12 @@ static int unpack_entry(Unpack *u, struct archive_entry *e) {
         if ((r = make_room(parent, base)) < 0)
             return fail(u, r, path, "%s", strerror(-r));
         mode_t kind = type == AE_IFIFO ? S_IFIFO : type == AE_IFCHR ? S_IFCHR : S_IFBLK;
-        if (mknodat(parent, base, kind | 0600, (dev_t) archive_entry_rdev(e)) < 0)
+        /* A whiteout is made bare, as from a .wh. entry: overlayfs reads none of its metadata
+         * and a pack writes none (.wh.NAME), so the layer packs back to the same tree. */
+        if (mknodat(parent, base, kind | (whiteout ? 0000 : 0600),
+                    (dev_t) archive_entry_rdev(e)) < 0)
             return fail(u, -errno, path, "%s", strerror(errno));
-        r = apply_meta_at(u, e, parent, base, false);
+        r = whiteout ? 0 : apply_meta_at(u, e, parent, base, false);
         break;
     }
     default:
