@@ -143,11 +143,13 @@ static int print_log(const void *text, size_t len, bool add_newline) {
     return 0;
 }
 
-/* Calls that take as long as they take (no default timeout): units' jobs, and the image
- * worker's imports, commits, diffs and exports. */
+/* Calls that take as long as they take (no default timeout): units' jobs, the removal of a
+ * rw layer (as big as its payload made it), and the image worker's imports, commits, diffs
+ * and exports. */
 static bool is_job(const char *method) {
     return streq(method, "StartUnit") || streq(method, "StopUnit") ||
-           streq(method, "RestartUnit") || streq(method, "ImportImage") ||
+           streq(method, "RestartUnit") || streq(method, "CleanUnit") ||
+           streq(method, "ImportImage") ||
            streq(method, "CommitUnit") || streq(method, "DiffUnit") ||
            streq(method, "ExportImage");
 }
