@@ -564,9 +564,13 @@ def test_net_raw_payload_cannot_forge_arp_or_nd(netd, layers, attack_layer):
              f"net-attack na {v6} {fake}", f"net-attack na {GATEWAY6} {fake}",
              f"net-attack arp-reply {a4} {fake}"]
     # sent on the test's signal (a fixed sleep raced the checks below on a slow guest), and
-    # well after ARP's locktime (1 s) since the entries below were confirmed
-    wait = "trap go=1 USR1; echo armed; until [ -n \"$go\" ]; do sleep 0.1; done; sleep 2; "
-    netd.write_unit("a.unit", attack_unit(layers, attack_layer, wait + "; ".join(sends),
+    # well after ARP's locktime (1 s) since the entries below were confirmed; in three rounds
+    # 2 s apart, all alike, as a timer's state change of an entry restarts its locktime
+    wait = "trap go=1 USR1; echo armed; until [ -n \"$go\" ]; do sleep 0.1; done; "
+    rounds = 3
+    script = f"{wait}for r in {' '.join(map(str, range(rounds)))}; do sleep 2; "
+    netd.write_unit("a.unit", attack_unit(layers, attack_layer,
+                                          script + "; ".join(sends) + "; done",
                                           "CapabilityBoundingSet=CAP_NET_RAW",
                                           f"IPAddress={a4}"))
     start(netd, "a.unit")
@@ -581,7 +585,8 @@ def test_net_raw_payload_cannot_forge_arp_or_nd(netd, layers, attack_layer):
     assert all(before["host"].values()) and all(before["victim"].values()), before
     assert neigh_lladdr(None, a4) not in (None, fake)
     netd.ctl("kill", "-s", "SIGUSR1", "--kill-whom=main", "a.unit")
-    assert payload_says(netd, "a.unit", count=1 + len(sends))[1:] == ["sent"] * len(sends)
+    n = rounds * len(sends)
+    assert payload_says(netd, "a.unit", count=1 + n, timeout=30)[1:] == ["sent"] * n
     wait_until(lambda: neigh_lladdr(None, a4) == fake, "the control forgery took", timeout=5)
     after = {"host": {a: neigh_lladdr(None, a) for a in (v4, v6)},
              "victim": {a: neigh_lladdr(victim, a) for a in (GATEWAY4, GATEWAY6)}}
