@@ -6,6 +6,8 @@ import subprocess
 
 import pytest
 
+pytestmark = pytest.mark.layout_independent
+
 DBUS_SEND = shutil.which("dbus-send")
 
 

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import BUILD, unit_text
 
+pytestmark = pytest.mark.layout_independent
+
 DEEP_TREE = BUILD / "tests" / "helpers" / "deep-tree"
 LEVELS = 30000
 

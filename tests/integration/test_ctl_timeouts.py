@@ -9,7 +9,11 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from conftest import SANDBOXCTL, Daemon, unit_text
+
+pytestmark = pytest.mark.layout_independent
 
 
 def popen_ctl(sock, *args):

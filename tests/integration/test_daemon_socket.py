@@ -7,7 +7,11 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from conftest import INIT, SANDBOXD, SLICE
+
+pytestmark = pytest.mark.layout_independent
 
 
 def test_socket_file_appears_only_when_it_accepts(tmp_path):

@@ -10,6 +10,8 @@ import pytest
 
 from conftest import SANDBOXCTL, Daemon, unit_text
 
+pytestmark = pytest.mark.layout_independent
+
 NOT_REGULAR = "not a regular file (a FIFO, socket or device cannot be a unit file)"
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from conftest import started_daemon
 
+pytestmark = pytest.mark.layout_independent
+
 MIB = 1 << 20
 
 

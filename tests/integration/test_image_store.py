@@ -17,6 +17,8 @@ import pytest
 
 from conftest import BUILD, make_busybox_layer, skopeo, umoci
 
+pytestmark = pytest.mark.layout_independent
+
 IMAGE = BUILD / "src" / "image" / "sandboxd-image"
 
 

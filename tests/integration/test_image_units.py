@@ -13,6 +13,8 @@ from conftest import (SANDBOXCTL, import_into, make_busybox_layer, skopeo, umoci
                       wait_output)
 
 
+pytestmark = pytest.mark.layout_independent
+
 @pytest.fixture(scope="module")
 def app_layout(tmp_path_factory):
     """An OCI layout "app": busybox, whose config runs a script that prints what it sees."""

@@ -12,6 +12,8 @@ import pytest
 
 from conftest import BUILD, ROOT, SANDBOXCTL, unit_text
 
+pytestmark = pytest.mark.layout_independent
+
 PAGES = ["man1/sandboxctl.1", "man5/sandbox.unit.5", "man5/sandboxd.conf.5", "man8/sandboxd.8"]
 
 

@@ -18,6 +18,8 @@ import pytest
 
 from conftest import BUILD
 
+pytestmark = pytest.mark.layout_independent
+
 UNPACK = BUILD / "tests" / "helpers" / "layer-unpack"
 
 # struct vfs_cap_data, revision 2, effective, permitted = CAP_NET_RAW (13)

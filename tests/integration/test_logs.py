@@ -9,7 +9,11 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from conftest import INIT, SANDBOXCTL, SANDBOXD, SLICE, interrupt, interruptible, unit_text
+
+pytestmark = pytest.mark.layout_independent
 
 ROTATING = "[Logs]\nMaxFileSize=4K\nMaxFiles=3\n"
 

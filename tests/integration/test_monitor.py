@@ -8,7 +8,11 @@ import socket
 import subprocess
 import time
 
+import pytest
+
 from conftest import SANDBOXCTL, interrupt, interruptible, unit_text
+
+pytestmark = pytest.mark.layout_independent
 
 
 def monitor(daemon, *args):

@@ -29,6 +29,8 @@ from netutil import (BRIDGE, CHAINS, EMPTY, GATEWAY4, GATEWAY6, NET_CONF, SUBNET
                      sysctl, udp_exchange, url, wait_http, wait_nft_elements, wait_sandbox_wget,
                      wait_until)
 
+pytestmark = pytest.mark.layout_independent
+
 SLEEPER = "/bin/sh -c 'exec sleep 1000'"
 # busybox httpd on port 80 serving "hello from NAME"
 WEB = ("/bin/sh -c 'mkdir -p /tmp/www && echo hello from {name} > /tmp/www/index.html && "
@@ -214,6 +216,8 @@ def test_published_port_reached_everywhere(netd, uplink, layers):
     assert_no_http(url("127.0.0.1", 8080), what="the host, after the stop")
 
 
+# both legs: the guest's kernel has no br_netfilter, so hairpin NAT takes the other path there
+@pytest.mark.both_legs
 def test_hairpin_and_outbound_masquerade(netd, uplink, layers):
     """A second sandbox reaches the first through the host's addresses (hairpin NAT); the first
     reaches itself through its own published port; both reach a server outside, which sees
@@ -441,6 +445,8 @@ def test_table_restored_after_flush(netd, uplink, layers, what):
 
 # --- Network=none and Network=host ----------------------------------------------------------
 
+# both legs: a user-namespaced, networked sandbox is born into its cgroup by clone3 on v2
+@pytest.mark.both_legs
 def test_user_namespace_sandbox_is_networked_too(netd, uplink, layers):
     """Namespaces=user: the network namespace stays owned by the host's user namespace (only
     the payload enters its own), so the daemon makes the veth into it and the init addresses
@@ -716,6 +722,8 @@ def test_full_subnet_is_a_clear_error(tmp_path, layers):
         remove_leftovers()
 
 
+# both legs: the cgroup undone after a failed network step is the layout's own
+@pytest.mark.both_legs
 def test_failed_start_after_network_step_leaves_nothing(netd, layers):
     """The payload fails to exec after the network was set up: the start is refused and
     leaves no link, lease or element behind."""

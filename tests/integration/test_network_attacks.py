@@ -25,6 +25,8 @@ from netutil import (GATEWAY4, GATEWAY6, SandboxNs, assert_no_http, conntrack_en
 from test_network import (SLEEPER, assert_nothing_left, bridge_sandbox, net_unit,  # noqa: F401
                           netd, snapshot, start, uplink, web_unit)
 
+pytestmark = pytest.mark.layout_independent
+
 SINK = r"""
 import socket, sys
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)

@@ -7,6 +7,8 @@ import pytest
 
 from conftest import ROOT, SANDBOXCTL
 
+pytestmark = pytest.mark.layout_independent
+
 UNITS = sorted((ROOT / "units").rglob("*.unit"))
 
 

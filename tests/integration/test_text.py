@@ -8,7 +8,11 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from conftest import SANDBOXCTL, unit_text
+
+pytestmark = pytest.mark.layout_independent
 
 
 def ctl_bytes(daemon, *args):
