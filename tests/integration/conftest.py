@@ -6,6 +6,7 @@ Run it through tests/run-integration, which puts the whole run in a private moun
 namespace: everything network-related that the daemon makes lives and dies there."""
 
 import contextlib
+import inspect
 import os
 import re
 import resource
@@ -70,6 +71,17 @@ def pytest_collection_modifyitems(config, items):
         items[:] = keep
         print(f"\n{len(dropped)} test(s) for the other cgroup layout deselected (this host: "
               f"{layout})")
+    # A test that reads the cgroup tree depends on the layout whatever its module says: one in
+    # a layout_independent module must be marked both_legs, or the v2 leg would lose it.
+    readers = re.compile(r"\b(cgroup_dir|cgroup_file|cgroup_root|cgroup_dirs_of_slice|is_v2|"
+                         r"unified_dir)\(")
+    unmarked = [f"{i.path.name}::{i.function.__name__}" for i in items
+                if "layout_independent" in i.keywords and "both_legs" not in i.keywords
+                and getattr(i, "function", None) is not None
+                and readers.search(inspect.getsource(i.function))]
+    if unmarked:
+        raise pytest.UsageError("layout_independent tests that read the cgroup tree need "
+                                "@pytest.mark.both_legs: " + ", ".join(sorted(set(unmarked))))
     # The v2 guest runs under software emulation, about 10x slower than the host: it runs what
     # the cgroup layout (or its kernel, Debian's own) can change, and the host leg, which CI
     # always runs too, covers the rest. tests/vm/run sets this; SANDBOXD_VM_ALL=1 there runs all.

@@ -620,6 +620,8 @@ def test_verify_accepts_good_network_values(tmp_path):
         assert r.returncode == 0 and r.stderr == "", r.stderr
 
 
+# both legs: it checks the cgroup tree (nothing made there), whose paths are the layout's
+@pytest.mark.both_legs
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_start_refuses_bad_network_values_and_leaves_nothing(netd, case):
     kv, line = BAD[case]
